@@ -1,0 +1,3 @@
+from dialogtui.cli import main
+
+raise SystemExit(main())

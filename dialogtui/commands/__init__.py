@@ -1,0 +1,1 @@
+"""Command implementations, imported lazily by `dialogtui.cli`."""

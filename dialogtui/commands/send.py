@@ -1,0 +1,186 @@
+"""`dialogtui send`: one message, one streamed reply on stdout, one exit code per outcome."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TextIO
+
+import msgspec
+
+from .. import exitcodes
+from ..api.errors import DialogError
+from ..api.models import (
+    FilePart,
+    ImagePart,
+    Part,
+    PartDeltaEvent,
+    PartEvent,
+    ProductsPart,
+    QuickRepliesPart,
+    RichTextPart,
+    StreamEvent,
+    SuggestionsPart,
+    TextPart,
+    UnknownPart,
+    blocks_text,
+    spans_text,
+)
+from ..text import sanitize
+from .common import StartupError, Target, exit_code_for, open_target, print_failure
+
+
+def run_send(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        print_failure("Nothing to send: the message is empty.")
+        return exitcodes.USAGE
+    try:
+        with open_target(args) as target:
+            return asyncio.run(_send(target, text, as_json=args.json))
+    except StartupError as exc:
+        print_failure(exc.safe_message)
+        return exc.exit_code
+
+
+async def _send(target: Target, text: str, *, as_json: bool) -> int:
+    from ..api.client import DialogClient
+
+    printer = _JsonPrinter(sys.stdout) if as_json else _PlainPrinter(sys.stdout)
+    try:
+        async with DialogClient(
+            target.base_url,
+            target.chatbot_id,
+            api_key=target.api_key,
+            visitor_token=target.visitor_token,
+            on_token=target.save_token,
+        ) as client:
+            async for event in client.send_message(text):
+                printer.event(event)
+    except DialogError as error:
+        printer.failure(error)
+        print_failure(error.safe_message)
+        return exit_code_for(error)
+    finally:
+        printer.close()
+    return exitcodes.OK
+
+
+class _JsonPrinter:
+    """One typed event per line, as the client decoded it; failures as a final line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._encoder = msgspec.json.Encoder()
+
+    def event(self, event: StreamEvent) -> None:
+        self._out.write(self._encoder.encode(event).decode() + "\n")
+        self._out.flush()
+
+    def failure(self, error: DialogError) -> None:
+        record = {
+            "type": "failure",
+            "kind": error.kind,
+            "code": getattr(error, "code", None),
+            "status": getattr(error, "status", None),
+            "retryable": error.retryable,
+            "message": error.safe_message,
+        }
+        self._out.write(self._encoder.encode(record).decode() + "\n")
+
+    def close(self) -> None:
+        self._out.flush()
+
+
+class _PlainPrinter:
+    """Prints rich text as its deltas arrive and every other part once it is whole.
+
+    Text is printed as it streams, so a later `part` event for the same part is not
+    printed again; what the deltas built is what the person already read.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._streamed: set[str] = set()
+        self._open_block_has_text = False
+        self._printed_anything = False
+
+    def event(self, event: StreamEvent) -> None:
+        if isinstance(event, PartDeltaEvent):
+            self._delta(event)
+        elif isinstance(event, PartEvent) and event.part.part_id not in self._streamed:
+            self._write_block(_part_text(event.part))
+
+    def _delta(self, event: PartDeltaEvent) -> None:
+        delta = event.delta
+        if delta.action == "start_part" and delta.part_type == "rich_text":
+            self._streamed.add(event.part_id)
+        if event.part_id not in self._streamed:
+            return
+        if delta.action == "start_block":
+            self._separate()
+            self._open_block_has_text = False
+        elif delta.action == "append_text" and delta.text:
+            self._write(delta.text)
+        elif delta.action == "append_span" and delta.span is not None:
+            self._write(spans_text([delta.span]))
+        elif delta.action == "append_item" and delta.item is not None:
+            if self._open_block_has_text:
+                self._write("\n")
+            self._write("- " + spans_text(delta.item.spans))
+
+    def _separate(self) -> None:
+        if self._printed_anything:
+            self._out.write("\n\n")
+
+    def _write(self, text: str) -> None:
+        self._out.write(sanitize(text))
+        self._out.flush()
+        self._printed_anything = True
+        self._open_block_has_text = True
+
+    def _write_block(self, text: str) -> None:
+        if text:
+            self._separate()
+            self._write(text)
+
+    def failure(self, error: DialogError) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._printed_anything:
+            self._out.write("\n")
+        self._out.flush()
+
+
+def _part_text(part: Part) -> str:
+    if isinstance(part, TextPart):
+        return part.text
+    if isinstance(part, RichTextPart):
+        return blocks_text(part.blocks)
+    if isinstance(part, ProductsPart):
+        return "\n".join(_product_line(p.title, p.price, p.url) for p in part.products)
+    if isinstance(part, SuggestionsPart):
+        return "\n".join(f"→ {s.title or s.prompt_text}" for s in part.suggestions)
+    if isinstance(part, QuickRepliesPart):
+        return "\n".join(f"→ {reply}" for reply in part.replies)
+    if isinstance(part, ImagePart):
+        return f"[image] {part.caption or ''} {part.url}".strip()
+    if isinstance(part, FilePart):
+        return f"[file] {part.filename or ''} {part.url}".strip()
+    if isinstance(part, UnknownPart):
+        return f"[unsupported content: {part.type}]"
+    return f"[{part.__struct_config__.tag}]"  # type: ignore[attr-defined]
+
+
+def _product_line(title: str, price: object, url: str | None) -> str:
+    from ..api.models import Price
+
+    line = f"* {title}"
+    if isinstance(price, Price):
+        line += f" — {price.amount} {price.currency}".rstrip()
+    if url:
+        line += f" <{url}>"
+    return line
+

@@ -1,0 +1,34 @@
+"""`dialogtui serve`: the local Dialog API server, for demos and for testing other clients."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from .. import exitcodes
+from .common import print_failure
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ..devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, SCENARIOS, DevServerConfig, serve
+
+    if args.list:
+        width = max(map(len, SCENARIOS))
+        for name, description in SCENARIOS.items():
+            print(f"{name:<{width}}  {description}")
+        return exitcodes.OK
+    if args.scenario not in SCENARIOS:
+        print_failure(f"Unknown scenario {args.scenario!r}. See `dialogtui serve --list`.")
+        return exitcodes.USAGE
+    config = DevServerConfig(scenario=args.scenario, delta_delay=args.delay)
+    base_url = f"http://{args.host}:{args.port}"
+    print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {args.scenario})")
+    print(f"  API key: {DEMO_API_KEY}   chatbot id: {DEMO_CHATBOT_ID}")
+    print(f"  try: DIALOGTUI_API_KEY={DEMO_API_KEY} dialogtui send --base-url {base_url} "
+          f"--chatbot-id {DEMO_CHATBOT_ID} 'hello !long:250'")
+    print("  Ctrl-C stops it.", flush=True)
+    try:
+        asyncio.run(serve(config, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    return exitcodes.OK

@@ -7,6 +7,7 @@ command imports what it needs (Textual, httpx, keyring, the server) when it runs
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -29,23 +30,34 @@ DIALOGTUI_API_KEY or DIALOGTUI_VISITOR_TOKEN supply one for this process only.
 """
 
 
-def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    """Which bot to talk to: shared by every command that calls the API."""
+def _add_target_options(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    """Which bot to talk to: shared by every command that calls the API.
+
+    On a subcommand the defaults are suppressed, so `dialogtui --demo send hi` keeps the
+    `--demo` given before the command instead of having it overwritten by a default.
+    """
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if subcommand else value
+
     target = parser.add_argument_group("bot")
-    target.add_argument("--base-url", metavar="URL",
+    target.add_argument("--base-url", metavar="URL", default=default(None),
                         help="API base URL (env DIALOGTUI_BASE_URL; default: production)")
-    target.add_argument("--chatbot-id", metavar="ID", help="chatbot id (env DIALOGTUI_CHATBOT_ID)")
-    target.add_argument("--demo", action="store_true",
+    target.add_argument("--chatbot-id", metavar="ID", default=default(None),
+                        help="chatbot id (env DIALOGTUI_CHATBOT_ID)")
+    target.add_argument("--demo", action="store_true", default=default(False),
                         help="use the built-in local demo server: no key, no network")
-    target.add_argument("--scenario", metavar="NAME", default=None,
+    target.add_argument("--scenario", metavar="NAME", default=default(None),
                         help="with --demo: the server's fault scenario (see `dialogtui serve --list`)")
-    target.add_argument("--visitor-token-stdin", action="store_true",
+    target.add_argument("--visitor-token-stdin", action="store_true", default=default(False),
                         help="read a visitor token (minted by your backend) from stdin, for this run only")
 
 
-def _add_save_option(parser: argparse.ArgumentParser) -> None:
+def _add_save_option(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    # On a subcommand the default is suppressed: otherwise its False would overwrite a
+    # `dialogtui --no-save send ...` given before the command, and a private session be saved.
     parser.add_argument("--no-save", action="store_true",
-                        help="do not save this conversation locally")
+                        default=argparse.SUPPRESS if subcommand else False,
+                        help="do not save this conversation locally (setting: save_transcripts)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,9 +82,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument("text", help="the message to send ('-' reads it from stdin)")
     send.add_argument("--json", action="store_true", help="print the typed stream events as JSON lines")
-    _add_target_options(send)
-    _add_save_option(send)
+    _add_target_options(send, subcommand=True)
+    _add_save_option(send, subcommand=True)
     send.set_defaults(run=_lazy("dialogtui.commands.send", "run_send"))
+
+    run_cmd = commands.add_parser(
+        "run", help="send each line of a file as one turn of a conversation; print a summary",
+        description="Send each non-empty line of FILE as a user turn of one conversation, stream the "
+                    "replies and print a summary table. Exit codes: 0 every turn ended in done, "
+                    "1 some did not, 2 usage, 3 credentials, 4 keyring, 130 interrupted.",
+    )
+    run_cmd.add_argument("file", metavar="FILE", help="the script: one message per line ('-' reads stdin)")
+    run_cmd.add_argument("--json", action="store_true", help="print one JSON object per turn instead of the table")
+    run_cmd.add_argument("--stop-on-error", action="store_true",
+                         help="stop at the first turn that does not end in done (default: go on)")
+    _add_target_options(run_cmd, subcommand=True)
+    _add_save_option(run_cmd, subcommand=True)
+    run_cmd.set_defaults(run=_lazy("dialogtui.commands.run", "run_script"))
+
+    replay = commands.add_parser(
+        "replay", help="re-send an exported conversation's messages and compare old and new replies",
+        description="Re-send the user messages of EXPORT (from `dialogtui export ID --format json`, or the "
+                    "API's /export) to the chosen bot, in one new conversation, and show the old and new "
+                    "replies side by side. Exit codes as for `run`.",
+    )
+    replay.add_argument("export_file", metavar="EXPORT", help="the exported conversation (JSON)")
+    replay.add_argument("--json", action="store_true",
+                        help="one JSON object per turn: turn, text, before, after, same, outcome")
+    _add_target_options(replay, subcommand=True)
+    _add_save_option(replay, subcommand=True)
+    replay.set_defaults(run=_lazy("dialogtui.commands.run", "run_replay"))
 
     serve = commands.add_parser(
         "serve", help="run the local Dialog API server (for demos and testing your own client)",
@@ -86,6 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pause between streamed events (default 0.02)")
     serve.add_argument("--list", action="store_true", help="list the scenarios and exit")
     serve.set_defaults(run=_lazy("dialogtui.commands.serve", "run_serve"))
+
+    history = commands.add_parser(
+        "history", help="list the conversations saved on this machine",
+        description="List locally saved conversations, most recent first: id, bot, where, "
+                    "when started, turns and the last message.",
+    )
+    history.add_argument("--json", action="store_true", help="print them as JSON, for scripts")
+    history.add_argument("--all", action="store_true", help="list all of them (default: the latest 20)")
+    history.set_defaults(run=_lazy("dialogtui.commands.history", "run_history"))
+
+    export = commands.add_parser(
+        "export", help="export a saved conversation as Markdown or JSON",
+        description="Write a saved conversation (an id from `dialogtui history`) as Markdown or "
+                    "JSON. Exports hold no secrets and no raw control characters.",
+    )
+    export.add_argument("id", type=int, metavar="ID", help="the conversation's id")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (created private) instead of stdout")
+    export.set_defaults(run=_lazy("dialogtui.commands.history", "run_export"))
 
     login = commands.add_parser("login", help="verify an API key and store it in the OS keyring")
     login.add_argument("--base-url", metavar="URL", help="API base URL (asked if omitted)")
@@ -126,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as other Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -187,7 +187,8 @@ def to_part(obj: Any) -> Part:
     if not isinstance(obj, dict):
         return UnknownPart(type="invalid")
     part_type = obj.get("type")
-    if part_type in KNOWN_PART_TYPES:
+    # isinstance first: `[] in frozenset()` raises TypeError (unhashable), and this must not raise.
+    if isinstance(part_type, str) and part_type in KNOWN_PART_TYPES:
         try:
             return msgspec.convert(obj, KnownPart)
         except msgspec.ValidationError:
@@ -381,7 +382,8 @@ def decode_event(name: str, data: str) -> StreamEvent:
             return DoneEvent(message=to_message(done.message), visitor_token=done.visitor_token)
         if name == "error":
             return _error_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    # UnicodeError: a str holding a lone surrogate cannot be decoded as UTF-8 JSON.
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
         return MalformedEvent(name=name, data=data, reason=str(exc))
     return UnknownEvent(name=name, data=data)
 

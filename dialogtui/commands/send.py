@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import msgspec
 
@@ -30,6 +30,9 @@ from ..api.models import (
 from ..text import sanitize
 from .common import StartupError, Target, exit_code_for, open_target, print_failure
 
+if TYPE_CHECKING:
+    from ..store import Store
+
 
 def run_send(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
@@ -38,33 +41,77 @@ def run_send(args: argparse.Namespace) -> int:
         return exitcodes.USAGE
     try:
         with open_target(args) as target:
-            return asyncio.run(_send(target, text, as_json=args.json))
+            from ..store import open_store
+
+            # Opened only once the target is known: a usage error leaves no database behind.
+            store = open_store(no_save=getattr(args, "no_save", False))
+            if store.warning:
+                print_failure(store.warning)
+            try:
+                return asyncio.run(_send(target, text, as_json=args.json, store=store))
+            finally:
+                store.close()
     except StartupError as exc:
         print_failure(exc.safe_message)
         return exc.exit_code
 
 
-async def _send(target: Target, text: str, *, as_json: bool) -> int:
+async def _send(target: Target, text: str, *, as_json: bool, store: Store | None = None) -> int:
     from ..api.client import DialogClient
+    from ..api.models import plain_text
+    from ..session import ChatSession, Turn
+    from ..store import NullStore, conversation_key
+
+    store = store if store is not None else NullStore()
+    warned = store.warning
+    # On record before it is sent: a failed or killed send still has the text.
+    conversation = store.resume_or_start(*conversation_key(target))
+    recorder = store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, text))
+    turn = Turn(text=text)
+
+    def reply_text() -> str:
+        return plain_text(turn.assembler.parts)
 
     printer = _JsonPrinter(sys.stdout) if as_json else _PlainPrinter(sys.stdout)
     try:
+        session: ChatSession
         async with DialogClient(
             target.base_url,
             target.chatbot_id,
             api_key=target.api_key,
             visitor_token=target.visitor_token,
             on_token=target.save_token,
+            observer=lambda trace: session.observe(trace),
         ) as client:
-            async for event in client.send_message(text):
-                printer.event(event)
+            session = ChatSession(client)
+            async for update in session.stream_turn(turn):
+                printer.event(update.event)
+                recorder.update(reply_text)
     except DialogError as error:
+        recorder.finish(_outcome(turn.outcome, "error"), error=error, figures=turn.figures)
         printer.failure(error)
-        print_failure(error.safe_message)
-        return exit_code_for(error)
-    finally:
         printer.close()
+        print_failure(error.safe_message)
+        _warn_once(store, warned)
+        return exit_code_for(error)
+    except BaseException:
+        recorder.finish("cancelled", figures=turn.figures)
+        printer.close()
+        raise
+    recorder.finish(_outcome(turn.outcome, "incomplete"), message=turn.assembler.message, figures=turn.figures)
+    printer.close()
+    _warn_once(store, warned)
     return exitcodes.OK
+
+
+def _outcome(outcome: str, default: str) -> str:
+    return outcome if outcome in ("done", "error", "incomplete", "cancelled") else default
+
+
+def _warn_once(store: Store, already: str | None) -> None:
+    """Saving failed during the run: say so once, on stderr; the exit code stays the reply's."""
+    if store.warning and store.warning != already:
+        print_failure(store.warning)
 
 
 class _JsonPrinter:

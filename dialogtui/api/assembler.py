@@ -1,0 +1,376 @@
+"""Builds an assistant reply from stream events, incrementally.
+
+Rules (from the contract): `part_delta` events build parts per `part_id`, in first-seen order;
+a `part` event replaces what the deltas built for its `part_id` (or adds a new part); the
+`done` message replaces everything (it is the source of truth). Unknown actions, part types
+and anything malformed are skipped, never fatal: `feed` never raises.
+
+Cost: `feed` does O(size of the event) work. Text arrives as chunks kept in lists and is only
+joined when a part or block is materialized; materialized values are cached until that part or
+block changes. A renderer that follows `Change` and appends `Change.text` never needs to
+materialize during streaming at all.
+
+Unknown block and span types are kept in place (as the models keep them), so block indexes stay
+aligned with the server's and the built part matches the authoritative one; renderers skip them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from .models import (
+    Block,
+    Cell,
+    Delta,
+    DoneEvent,
+    ListItem,
+    Message,
+    Part,
+    PartDeltaEvent,
+    PartEvent,
+    Product,
+    ProductsPart,
+    RichTextPart,
+    Span,
+    StreamEvent,
+    Suggestion,
+    SuggestionsPart,
+    TablePart,
+    TextPart,
+)
+
+EVERYTHING: Final = -1
+"""`Change.part_index` when the whole reply was replaced (`done`, `reset_to`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one event changed, so a renderer can redo only that.
+
+    * `structural`: a part was added or replaced, or a block was added: re-render the part
+      (all parts when `part_index == EVERYTHING`).
+    * `block_index` set: only that block of a rich_text part grew (text, a span or an item was
+      appended). For `append_text`, `text` holds the appended characters.
+    * neither: the part grew at its end (a product, suggestion or table row was appended).
+    """
+
+    part_index: int
+    block_index: int | None = None
+    structural: bool = False
+    text: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.part_index == EVERYTHING
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: mutable, append-only state of parts that are still streaming
+
+
+class _TextRun:
+    """A plain text span still growing; chunks are joined only when materialized."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, text: str) -> None:
+        self.chunks: list[str] = [text]
+
+    def materialize(self, counter: _Counter) -> Span:
+        if len(self.chunks) > 1:
+            counter.joined_chunks += len(self.chunks)
+            # Keep the joined string as the single chunk: the next join starts from it.
+            self.chunks = ["".join(self.chunks)]
+        return Span(type="text", text=self.chunks[0])
+
+
+_SpanLike = Span | _TextRun
+
+
+class _Counter:
+    """Work done by materialization: lets tests check that feeding never joins text."""
+
+    __slots__ = ("joined_chunks",)
+
+    def __init__(self) -> None:
+        self.joined_chunks = 0
+
+
+def _add_text(spans: list[_SpanLike], text: str) -> None:
+    # Consecutive text grows one plain span, which is what the authoritative part holds.
+    last = spans[-1] if spans else None
+    if isinstance(last, _TextRun):
+        last.chunks.append(text)
+    elif isinstance(last, Span) and last.type == "text" and last.url is None:
+        run = _TextRun(last.text)
+        run.chunks.append(text)
+        spans[-1] = run
+    else:
+        spans.append(_TextRun(text))
+
+
+def _materialize_spans(spans: list[_SpanLike], counter: _Counter) -> list[Span]:
+    return [span.materialize(counter) if isinstance(span, _TextRun) else span for span in spans]
+
+
+class _BlockBuilder:
+    __slots__ = ("type", "spans", "items", "cache")
+
+    def __init__(self, block_type: str) -> None:
+        self.type = block_type
+        self.spans: list[_SpanLike] = []
+        self.items: list[list[_SpanLike]] = []
+        self.cache: Block | None = None
+
+    def append_text(self, text: str) -> bool:
+        target = self._target()
+        if target is None:
+            return False
+        _add_text(target, text)
+        self.cache = None
+        return True
+
+    def append_span(self, span: Span) -> bool:
+        target = self._target()
+        if target is None:
+            return False
+        target.append(span)
+        self.cache = None
+        return True
+
+    def append_item(self, item: ListItem) -> bool:
+        if self.type == "paragraph":
+            return False
+        self.items.append(list(item.spans))
+        self.cache = None
+        return True
+
+    def _target(self) -> list[_SpanLike] | None:
+        """Where inline content goes: a list's newest item, any other block's own spans."""
+        if self.type == "bullet_list":
+            return self.items[-1] if self.items else None
+        return self.spans
+
+    def materialize(self, counter: _Counter) -> Block:
+        if self.cache is None:
+            self.cache = Block(
+                type=self.type,
+                spans=_materialize_spans(self.spans, counter),
+                items=[ListItem(spans=_materialize_spans(item, counter)) for item in self.items],
+            )
+        return self.cache
+
+
+class _PartBuilder:
+    """A part under construction from deltas. One class for the four streamable kinds."""
+
+    __slots__ = ("part_id", "kind", "blocks", "products", "suggestions", "rows", "headers", "alignments",
+                 "caption", "cache")
+
+    STREAMABLE: Final = frozenset({"rich_text", "products", "suggestions", "table"})
+
+    def __init__(self, part_id: str, delta: Delta) -> None:
+        self.part_id = part_id
+        self.kind = delta.part_type or ""
+        self.blocks: list[_BlockBuilder] = []
+        self.products: list[Product] = []
+        self.suggestions: list[Suggestion] = []
+        self.rows: list[list[Cell]] = []
+        self.headers = list(delta.headers or [])
+        self.alignments = list(delta.alignments) if delta.alignments is not None else None
+        self.caption = delta.caption
+        self.cache: Part | None = None
+
+    def apply(self, index: int, delta: Delta) -> tuple[Change | None, int]:
+        """The change and the number of characters of visible text added."""
+        action = delta.action
+        if self.kind == "rich_text":
+            return self._apply_rich(index, delta)
+        if action == "append_product" and self.kind == "products" and delta.product is not None:
+            self.products.append(delta.product)
+        elif action == "append_suggestion" and self.kind == "suggestions" and delta.suggestion is not None:
+            self.suggestions.append(delta.suggestion)
+        elif action == "append_row" and self.kind == "table" and delta.row is not None:
+            self.rows.append(list(delta.row))
+        else:
+            return None, 0  # end_part, and anything this client does not know
+        self.cache = None
+        return Change(index), 0
+
+    def _apply_rich(self, index: int, delta: Delta) -> tuple[Change | None, int]:
+        action, block_index = delta.action, delta.block_index
+        if action == "start_block":
+            if block_index != len(self.blocks):
+                return None, 0  # a gap or a repeat: the authoritative part will sort it out
+            self.blocks.append(_BlockBuilder(delta.block_type or "paragraph"))
+            self.cache = None
+            return Change(index, structural=True), 0
+        if block_index is None or not 0 <= block_index < len(self.blocks):
+            return None, 0
+        block = self.blocks[block_index]
+        if action == "append_text" and delta.text is not None:
+            changed, added, text = block.append_text(delta.text), len(delta.text), delta.text
+        elif action == "append_span" and delta.span is not None:
+            changed, added, text = block.append_span(delta.span), len(delta.span.text), None
+        elif action == "append_item" and delta.item is not None:
+            added = sum(len(span.text) for span in delta.item.spans)
+            changed, text = block.append_item(delta.item), None
+        else:
+            return None, 0  # end_block, and unknown actions
+        if not changed:
+            return None, 0
+        self.cache = None
+        return Change(index, block_index=block_index, text=text), added
+
+    def block(self, block_index: int, counter: _Counter) -> Block:
+        if self.kind != "rich_text" or not 0 <= block_index < len(self.blocks):
+            raise IndexError(block_index)
+        return self.blocks[block_index].materialize(counter)
+
+    def materialize(self, counter: _Counter) -> Part:
+        if self.cache is None:
+            self.cache = self._build(counter)
+        return self.cache
+
+    def _build(self, counter: _Counter) -> Part:
+        if self.kind == "rich_text":
+            return RichTextPart(part_id=self.part_id, blocks=[b.materialize(counter) for b in self.blocks])
+        if self.kind == "products":
+            return ProductsPart(part_id=self.part_id, products=list(self.products))
+        if self.kind == "suggestions":
+            return SuggestionsPart(part_id=self.part_id, suggestions=list(self.suggestions))
+        return TablePart(
+            part_id=self.part_id,
+            headers=list(self.headers),
+            alignments=list(self.alignments) if self.alignments is not None else None,
+            caption=self.caption,
+            rows=list(self.rows),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The assembler
+
+
+class ReplyAssembler:
+    """Feed it every event of one reply; read parts back at any time."""
+
+    def __init__(self) -> None:
+        self._entries: list[_PartBuilder | Part] = []
+        self._index_of: dict[str, int] = {}
+        self._chars: list[int] = []  # visible characters per entry, for `text_length`
+        self._text_length = 0
+        self._counter = _Counter()
+        self.message: Message | None = None
+        """`done.message` once received (or what `reset_to` was given)."""
+
+    # -- reading --------------------------------------------------------------------------------
+
+    @property
+    def part_count(self) -> int:
+        return len(self._entries)
+
+    @property
+    def text_length(self) -> int:
+        """Visible characters so far. For deltas, counted as they arrive; whole parts when added."""
+        return self._text_length
+
+    @property
+    def joined_chunks(self) -> int:
+        """Text chunks joined by materialization so far: a cost figure, for tests and benchmarks."""
+        return self._counter.joined_chunks
+
+    def part(self, index: int) -> Part:
+        """The part at `index`, materialized and cached until it changes. Treat it as read-only."""
+        entry = self._entries[index]
+        return entry.materialize(self._counter) if isinstance(entry, _PartBuilder) else entry
+
+    def block(self, part_index: int, block_index: int) -> Block:
+        """One block of a rich_text part: O(size of that block). IndexError if there is none."""
+        entry = self._entries[part_index]
+        if isinstance(entry, _PartBuilder):
+            return entry.block(block_index, self._counter)
+        if not isinstance(entry, RichTextPart) or not 0 <= block_index < len(entry.blocks):
+            raise IndexError(block_index)
+        return entry.blocks[block_index]
+
+    @property
+    def parts(self) -> list[Part]:
+        return [self.part(i) for i in range(len(self._entries))]
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def feed(self, event: StreamEvent) -> Change | None:
+        """Apply one event. None when nothing visible changed. Never raises for any event."""
+        if self.message is not None:
+            return None  # `done` was final; nothing after it can change the reply
+        if isinstance(event, PartDeltaEvent):
+            return self._on_delta(event)
+        if isinstance(event, PartEvent):
+            return self._on_part(event.part)
+        if isinstance(event, DoneEvent):
+            self.reset_to(event.message)
+            return Change(EVERYTHING, structural=True)
+        return None  # status, error, unknown and malformed events change nothing visible
+
+    def reset_to(self, message: Message) -> None:
+        """Replace everything with `message` (the `done` message, or a message from history)."""
+        self._entries = list(message.parts)
+        self._index_of = {}
+        for index, part in enumerate(message.parts):
+            part_id = getattr(part, "part_id", "")
+            if part_id and part_id not in self._index_of:
+                self._index_of[part_id] = index
+        self._chars = [_visible_chars(part) for part in message.parts]
+        self._text_length = sum(self._chars)
+        self.message = message
+
+    def _on_delta(self, event: PartDeltaEvent) -> Change | None:
+        part_id, delta = event.part_id, event.delta
+        index = self._index_of.get(part_id)
+        if delta.action == "start_part":
+            if index is not None or delta.part_type not in _PartBuilder.STREAMABLE:
+                return None  # a repeat, or a part type from the future: its deltas are ignored
+            return self._add(part_id, _PartBuilder(part_id, delta), 0)
+        if index is None:
+            return None  # deltas without start_part
+        entry = self._entries[index]
+        if not isinstance(entry, _PartBuilder):
+            return None  # already final: the authoritative part is not edited by late deltas
+        change, added = entry.apply(index, delta)
+        self._chars[index] += added
+        self._text_length += added
+        return change
+
+    def _on_part(self, part: Part) -> Change:
+        part_id = getattr(part, "part_id", "")
+        index = self._index_of.get(part_id) if part_id else None
+        chars = _visible_chars(part)
+        if index is None:
+            return self._add(part_id, part, chars)
+        self._entries[index] = part
+        self._text_length += chars - self._chars[index]
+        self._chars[index] = chars
+        return Change(index, structural=True)
+
+    def _add(self, part_id: str, entry: _PartBuilder | Part, chars: int) -> Change:
+        index = len(self._entries)
+        self._entries.append(entry)
+        self._chars.append(chars)
+        self._text_length += chars
+        if part_id:
+            self._index_of[part_id] = index
+        return Change(index, structural=True)
+
+
+def _visible_chars(part: Part) -> int:
+    if isinstance(part, TextPart):
+        return len(part.text)
+    if isinstance(part, RichTextPart):
+        total = 0
+        for block in part.blocks:
+            total += sum(len(span.text) for span in block.spans)
+            total += sum(len(span.text) for item in block.items for span in item.spans)
+        return total
+    return 0

@@ -1,0 +1,197 @@
+"""What the client tells the outside world about its traffic: trace events and log records.
+
+Trace events go to an optional observer (the UI's inspector). Independently, the client writes
+one structured log record per finished request to the `dialogtui.api` logger, with exactly the
+fields the vendor's logging checklist asks for and none of what it forbids: no message content,
+no API keys, no tokens, no Authorization headers. `redact()` and `RedactingFilter` are a second
+line of defence for anything else that reaches a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeAlias
+
+from .retry import Operation
+
+LOGGER_NAME: Final = "dialogtui.api"
+logger: Final = logging.getLogger(LOGGER_NAME)
+# A library must not print to stderr when the application configured no logging: without a
+# handler, Python's last-resort handler would write warnings over the terminal UI.
+logger.addHandler(logging.NullHandler())
+
+
+# ---------------------------------------------------------------------------------------------
+# Trace events
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStarted:
+    op: Operation
+    method: str
+    path: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    op: Operation
+    status: int
+    elapsed: float
+    headers: dict[str, str] = field(default_factory=dict)
+    """Only the headers that matter for diagnosis: content type, request id, Retry-After."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    op: Operation
+    attempt: int
+    """The attempt that failed (counting from 1)."""
+    delay: float
+    reason: str
+    """Short and safe: `status 503`, `connect`, `timeout`, `unauthorized: re-authenticating`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    name: str
+    size: int
+    elapsed: float
+    data: str
+    """The raw data line(s). Conversation content: for the inspector, never for logs."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFinished:
+    """One per logical request, after its last attempt (and, for a send, after its stream)."""
+
+    op: Operation
+    outcome: str
+    """`ok`; `cancelled` (the caller stopped reading a stream, or the task was cancelled);
+    `error` (a bug, not a network condition); else the failing `DialogError.kind`: `http`,
+    `stream`, `interrupted`, `timeout`, `connect`, `transport`, `protocol`, `credentials`."""
+    elapsed: float
+    """Seconds for the whole call: retries, waits and, for a send, the whole stream."""
+    retries: int
+    """Repeats after the first attempt, the one after a re-authentication included."""
+    timed_out: bool
+    """Whether any attempt timed out."""
+    method: str = ""
+    path: str = ""
+    """The endpoint path template, without query string."""
+    status: int | None = None
+    """The status of the last response, if one arrived."""
+    request_id: str | None = None
+
+
+TraceEvent: TypeAlias = RequestStarted | ResponseReceived | RetryScheduled | SseEvent | RequestFinished
+
+
+# ---------------------------------------------------------------------------------------------
+# Structured log records
+
+
+class LogObserver:
+    """Turns `RequestFinished` into one log record; ignores everything else.
+
+    The fields are in the message (key=value, for plain file handlers) and, for structured
+    handlers, as a dict in `record.dialogtui_api`.
+    """
+
+    def __init__(self, *, environment: str, chatbot_id: str, log: logging.Logger = logger) -> None:
+        self._environment = environment
+        self._chatbot_id = chatbot_id
+        self._log = log
+
+    def __call__(self, event: TraceEvent) -> None:
+        if not isinstance(event, RequestFinished):
+            return
+        fields = log_fields(event, environment=self._environment, chatbot_id=self._chatbot_id)
+        level = logging.INFO if event.outcome in ("ok", "cancelled") else logging.WARNING
+        self._log.log(
+            level,
+            "%s %s outcome=%s status=%s env=%s chatbot_id=%s request_id=%s retries=%d latency_ms=%d timeout=%s",
+            event.method,
+            event.path,
+            event.outcome,
+            fields["status"],
+            fields["environment"],
+            fields["chatbot_id"],
+            fields["request_id"],
+            event.retries,
+            fields["latency_ms"],
+            "true" if event.timed_out else "false",
+            extra={"dialogtui_api": fields},
+        )
+
+
+def log_fields(event: RequestFinished, *, environment: str, chatbot_id: str) -> dict[str, Any]:
+    return {
+        "environment": environment,
+        "endpoint": event.path,
+        "method": event.method,
+        "operation": event.op.value,
+        "outcome": event.outcome,
+        "status": event.status,
+        "chatbot_id": chatbot_id,
+        "request_id": event.request_id,
+        "retries": event.retries,
+        "latency_ms": round(event.elapsed * 1000),
+        "timeout": event.timed_out,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Redaction
+
+_REDACTED: Final = "[REDACTED]"
+_PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    # `Authorization: anything` up to the end of the line or a closing quote.
+    (re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n]+"), r"\1" + _REDACTED),
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{4,}"), r"\1\2" + _REDACTED),
+    # A JWT: three base64url segments, the first one a JSON object (`{"` encodes as `eyJ`).
+    (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), _REDACTED),
+    # key=value / "key": "value" pairs whose names say secret.
+    (
+        re.compile(
+            r"(?i)(\b(?:api[_-]?key|x-api-key|visitor[_-]?token|access[_-]?token|token|password|secret)"
+            r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"
+        ),
+        r"\1" + _REDACTED,
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """Scrub anything that looks like a credential. Idempotent."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites records so their formatted message and traceback are redacted.
+
+    Attach it to handlers (a logger's filters do not see records propagated from child loggers):
+    `handler.addFilter(RedactingFilter())`.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+logger.addFilter(RedactingFilter())

@@ -1,0 +1,485 @@
+"""`dialogtui run FILE` and `dialogtui replay EXPORT.json`: scripted conversations for bot tests.
+
+Both send a list of user turns through one `DialogClient` and one `ChatSession`, so the visitor
+token rotated by each `done` is the one the next turn uses, exactly as in the app. A failed
+turn is reported with the client's safe message only; the server's own error text never
+reaches the output. The exit code is 0 only when every turn ended in `done`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from rich.cells import cell_len
+
+from .. import exitcodes
+from ..api.errors import DialogError
+from ..api.models import plain_text, to_part
+from ..session import ChatSession, Turn, TurnFigures
+from ..text import sanitize, sanitize_line
+from .common import StartupError, Target, open_target, print_failure
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+_MIN_MESSAGE_COLUMN = 24
+"""The summary table's last column (message or safe error) is cut to the terminal, but not below this."""
+
+
+class ScriptError(Exception):
+    """A script or export that cannot be used; the message is safe to print."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Running turns (shared by run and replay)
+
+
+@dataclass
+class TurnResult:
+    number: int
+    message: str
+    """What was sent."""
+    reply: str = ""
+    """The reply's plain text: the final one after `done`, else as far as it streamed."""
+    outcome: str = "skipped"
+    """A `TurnOutcome`, or `skipped` for a turn not sent because an earlier one failed."""
+    error: DialogError | None = None
+    figures: TurnFigures | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "done"
+
+    def error_json(self) -> dict[str, Any] | None:
+        error = self.error
+        if error is None:
+            return None
+        return {
+            "kind": error.kind,
+            "code": _error_code(error),
+            "status": getattr(error, "status", None),
+            "retryable": error.retryable,
+            "message": error.safe_message,
+        }
+
+    def figures_json(self) -> dict[str, Any]:
+        figures = self.figures
+        if figures is None:
+            return {"to_headers_ms": None, "to_first_content_ms": None, "total_ms": None,
+                    "events": 0, "chars": 0, "retries": 0}
+        return {
+            "to_headers_ms": _ms(figures.to_headers),
+            "to_first_content_ms": _ms(figures.to_first_content),
+            "total_ms": _ms(figures.total),
+            "events": figures.events,
+            "chars": figures.chars,
+            "retries": figures.retries,
+        }
+
+
+def _error_code(error: DialogError) -> str | None:
+    code = getattr(error, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
+
+
+@dataclass
+class Conversation:
+    """One client and one session for a whole scripted run; each turn saved like `send` saves."""
+
+    target: Target
+    store: Store | None = None
+    """Where turns are saved (None: nowhere). Opened and closed by the caller."""
+    results: list[TurnResult] = field(default_factory=list)
+    """Filled as turns finish, so an interrupted run can still report what it did."""
+
+    async def run(
+        self,
+        messages: Sequence[str],
+        *,
+        stop_on_error: bool,
+        on_result: Callable[[TurnResult], None],
+    ) -> None:
+        from ..api.client import DialogClient
+        from ..store import NullStore, conversation_key
+
+        store = self.store if self.store is not None else NullStore()
+        warned = store.warning
+        conversation_id = store.resume_or_start(*conversation_key(self.target))
+        session: ChatSession
+        client = DialogClient(
+            self.target.base_url,
+            self.target.chatbot_id,
+            api_key=self.target.api_key,
+            visitor_token=self.target.visitor_token,
+            on_token=self.target.save_token,
+            observer=lambda trace: session.observe(trace),
+        )
+        session = ChatSession(client)
+        self.results = [TurnResult(number, text) for number, text in enumerate(messages, start=1)]
+        async with client:
+            for result in self.results:
+                await self._turn(session, result, store, conversation_id)
+                on_result(result)
+                if store.warning and store.warning != warned:
+                    warned = store.warning  # saving broke mid-run: say so once, and go on
+                    print_failure(store.warning)
+                if stop_on_error and not result.ok:
+                    break
+
+    @staticmethod
+    async def _turn(session: ChatSession, result: TurnResult, store: Store, conversation_id: int) -> None:
+        turn = Turn(text=result.message)
+        result.outcome = "waiting"
+        result.figures = turn.figures
+        # On record before it is sent: a killed run still has the text.
+        recorder = store.begin_reply(conversation_id, reply_to=store.record_user_turn(conversation_id, turn.text))
+
+        def reply_text() -> str:
+            return plain_text(turn.assembler.parts)
+
+        try:
+            async for _ in session.stream_turn(turn):
+                recorder.update(reply_text)
+        except DialogError as error:
+            result.error = error
+        finally:
+            # Cancelled (Ctrl-C) included: whatever arrived is reported and saved.
+            result.outcome = turn.outcome
+            message = turn.assembler.message
+            result.reply = plain_text(message.parts if message is not None else turn.assembler.parts)
+            recorder.finish(turn.outcome, message=message, error=result.error, figures=turn.figures)
+
+
+def _run_async(conversation: Conversation, messages: Sequence[str], *, stop_on_error: bool,
+               on_result: Callable[[TurnResult], None]) -> bool:
+    """Run the turns; False if Ctrl-C stopped them (the results so far stay in `conversation`)."""
+    try:
+        asyncio.run(conversation.run(messages, stop_on_error=stop_on_error, on_result=on_result))
+    except KeyboardInterrupt:
+        return False
+    return True
+
+
+@contextmanager
+def _opened_store(args: argparse.Namespace) -> Iterator[Store]:
+    """The transcript store, honouring --no-save. Opened only once the target is known, so a
+    usage error leaves no database behind."""
+    from ..store import open_store
+
+    store = open_store(no_save=getattr(args, "no_save", False))
+    if store.warning:
+        print_failure(store.warning)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# dialogtui run
+
+
+def run_script(args: argparse.Namespace) -> int:
+    try:
+        messages = read_script(args.file, stdin_taken=getattr(args, "visitor_token_stdin", False))
+    except ScriptError as exc:
+        print_failure(str(exc))
+        return exitcodes.USAGE
+    out = sys.stdout
+    as_json = bool(getattr(args, "json", False))
+    on_result = (lambda r: _print_json(out, _turn_json(r))) if as_json else (lambda r: _print_turn(out, r))
+    try:
+        with open_target(args) as target, _opened_store(args) as store:
+            conversation = Conversation(target, store)
+            finished = _run_async(conversation, messages, stop_on_error=bool(getattr(args, "stop_on_error", False)),
+                                  on_result=on_result)
+    except StartupError as exc:
+        print_failure(exc.safe_message)
+        return exc.exit_code
+    results = conversation.results
+    if as_json:
+        # Turns never sent are listed too, so a machine sees the whole script accounted for.
+        for result in results:
+            if result.outcome == "skipped":
+                _print_json(out, _turn_json(result))
+    else:
+        out.write(summary_table(results, shutil.get_terminal_size((100, 24)).columns))
+    out.flush()
+    return _exit_code(results, finished)
+
+
+def read_script(path: str, *, stdin_taken: bool = False) -> list[str]:
+    """The non-empty lines of a script file (`-` for stdin), stripped."""
+    if path == "-":
+        if stdin_taken:
+            raise ScriptError("The script cannot come from stdin when the visitor token does.")
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ScriptError(f"{sanitize_line(path)} is not UTF-8 text.") from None
+        except OSError as exc:
+            raise ScriptError(f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}.") from None
+    messages = [line.strip() for line in text.splitlines() if line.strip()]
+    if not messages:
+        raise ScriptError(f"Nothing to run: {sanitize_line(path)} has no non-empty lines.")
+    return messages
+
+
+def _exit_code(results: Sequence[TurnResult], finished: bool) -> int:
+    if not finished:
+        print_failure("Interrupted.")
+        return exitcodes.INTERRUPTED
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return exitcodes.OK
+    first = failed[0]
+    print_failure(f"{len(failed)} of {len(results)} turns did not end in done "
+                  f"(first: turn {first.number}, {first.outcome}).")
+    return exitcodes.FAILED
+
+
+def _turn_json(result: TurnResult) -> dict[str, Any]:
+    return {
+        "turn": result.number,
+        "message": result.message,
+        "text": result.reply,
+        "outcome": result.outcome,
+        "error_code": _error_code(result.error) if result.error is not None else None,
+        "error": result.error_json(),
+        "timings": result.figures_json(),
+    }
+
+
+def _print_json(out: TextIO, record: dict[str, Any]) -> None:
+    # ensure_ascii: a reply's escape sequences stay escaped even when a person reads the stream.
+    out.write(json.dumps(record, ensure_ascii=True) + "\n")
+    out.flush()
+
+
+def _print_turn(out: TextIO, result: TurnResult) -> None:
+    """A finished turn as a person reads it: the message, the reply, the safe error if any."""
+    out.write(f"[{result.number}] > {sanitize_line(result.message)}\n")
+    if result.reply:
+        out.write(textwrap.indent(sanitize(result.reply), "    ") + "\n")
+    if result.error is not None:
+        out.write(f"    ! {result.error.safe_message}\n")
+    elif not result.ok:
+        out.write(f"    ! {result.outcome}\n")
+    out.write("\n")
+    out.flush()
+
+
+def summary_table(results: Sequence[TurnResult], width: int = 100) -> str:
+    """Plain-text columns: #, outcome, total, first text, events, chars, message or safe error.
+    The last column is cut to fit `width` (the terminal's)."""
+    header = ("#", "outcome", "total", "first text", "events", "chars", "message / error")
+    cells = [header]
+    notes = []
+    for r in results:
+        figures = r.figures
+        notes.append(sanitize_line(r.error.safe_message if r.error is not None else r.message))
+        cells.append((
+            str(r.number),
+            r.outcome,
+            f"{figures.total:.2f} s" if figures is not None and figures.total is not None else "-",
+            f"{figures.to_first_content * 1000:.0f} ms" if figures and figures.to_first_content is not None else "-",
+            f"{figures.events:,}" if figures is not None else "-",
+            f"{figures.chars:,}" if figures is not None else "-",
+            "",
+        ))
+    widths = [max(cell_len(row[i]) for row in cells) for i in range(len(header) - 1)]
+    room = max(_MIN_MESSAGE_COLUMN, width - sum(widths) - 2 * len(widths) - 1)
+    right = {0, 2, 3, 4, 5}
+    lines = []
+    for row, note in zip(cells, [header[-1], *notes]):
+        padded = [
+            (" " * (w - cell_len(c)) + c) if i in right else (c + " " * (w - cell_len(c)))
+            for i, (c, w) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join([*padded, _shorten(note, room)]).rstrip())
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    tally = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+    lines.append(f"{len(results)} turn{'s' if len(results) != 1 else ''}: {tally}")
+    return "\n".join(lines) + "\n"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# dialogtui replay
+
+
+@dataclass(frozen=True)
+class ExportedTurn:
+    text: str
+    """The user's message."""
+    before: str | None
+    """The old reply's text (replies to one message joined), None if the export had none."""
+    before_outcome: str | None = None
+
+
+def load_export(path: str) -> list[ExportedTurn]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ScriptError(f"{sanitize_line(path)} is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        raise ScriptError(f"{sanitize_line(path)} is not JSON (line {exc.lineno}).") from None
+    except OSError as exc:
+        raise ScriptError(f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}.") from None
+    turns = export_turns(data)
+    if not turns:
+        raise ScriptError(f"Nothing to replay: {sanitize_line(path)} has no user messages.")
+    return turns
+
+
+def export_turns(data: Any) -> list[ExportedTurn]:
+    """User messages and the replies that followed each, in order, from either export shape:
+
+    * `dialogtui export --format json`: `{"conversation": {...}, "messages": [{"role", "text",
+      "status", ...}]}` (a `"turns"` list of the same records is accepted too);
+    * the API's `GET /export`: `{"messages": [{"role", "parts": [...]}, ...]}`.
+
+    Assistant messages before the first user message (a welcome) have nothing to compare with
+    and are dropped. Raises `ScriptError` for anything else.
+    """
+    records = None
+    if isinstance(data, dict):
+        records = data.get("messages", data.get("turns"))
+    if not isinstance(records, list):
+        raise ScriptError("Not a conversation export: expected a JSON object with a \"messages\" list "
+                          "(from `dialogtui export --format json` or the API's /export).")
+    turns: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or not isinstance(record.get("role"), str):
+            raise ScriptError(f"Not a conversation export: message {index + 1} has no role.")
+        role, text = record["role"], _record_text(record)
+        if role == "user":
+            turns.append({"text": text, "before": None, "outcome": None})
+        elif role != "system" and turns:
+            turn = turns[-1]
+            turn["before"] = text if turn["before"] is None else f"{turn['before']}\n\n{text}"
+            status = record.get("status", record.get("outcome"))
+            turn["outcome"] = status if isinstance(status, str) else "done"
+    return [ExportedTurn(t["text"], t["before"], t["outcome"]) for t in turns if t["text"].strip()]
+
+
+def _record_text(record: dict[str, Any]) -> str:
+    text = record.get("text")
+    if isinstance(text, str):
+        return text
+    parts = record.get("parts")
+    if isinstance(parts, list):
+        decoded = []
+        for part in parts:
+            try:
+                decoded.append(to_part(part))
+            except Exception:  # a part this version cannot read still must not stop a replay
+                continue
+        return plain_text(decoded)
+    return ""
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    try:
+        exported = load_export(args.export_file)
+    except ScriptError as exc:
+        print_failure(str(exc))
+        return exitcodes.USAGE
+    out = sys.stdout
+    as_json = bool(getattr(args, "json", False))
+    width = shutil.get_terminal_size((100, 24)).columns
+
+    def on_result(result: TurnResult) -> None:
+        before = exported[result.number - 1]
+        if as_json:
+            _print_json(out, _replay_json(before, result))
+        else:
+            out.write(side_by_side(before, result, width))
+            out.flush()
+
+    try:
+        with open_target(args) as target, _opened_store(args) as store:
+            conversation = Conversation(target, store)
+            finished = _run_async(conversation, [t.text for t in exported], stop_on_error=False,
+                                  on_result=on_result)
+    except StartupError as exc:
+        print_failure(exc.safe_message)
+        return exc.exit_code
+    results = conversation.results
+    if not as_json:
+        same = sum(_same(t.before, r) for t, r in zip(exported, results) if r.outcome != "skipped")
+        out.write(f"{len(results)} turns replayed: {same} same, {len(results) - same} different\n")
+        out.flush()
+    return _exit_code(results, finished)
+
+
+def _same(before: str | None, result: TurnResult) -> bool:
+    # Whitespace differences (wrapping, trailing newlines) are not a different reply.
+    return before is not None and " ".join(before.split()) == " ".join(result.reply.split())
+
+
+def _replay_json(before: ExportedTurn, result: TurnResult) -> dict[str, Any]:
+    return {
+        "turn": result.number,
+        "text": before.text,
+        "before": before.before,
+        "after": result.reply,
+        "same": _same(before.before, result),
+        "outcome": result.outcome,
+        "before_outcome": before.before_outcome,
+        "error": result.error_json(),
+        "timings": result.figures_json(),
+    }
+
+
+def side_by_side(before: ExportedTurn, result: TurnResult, width: int) -> str:
+    """The user text, then the old and new replies in two columns, with a marker if they differ."""
+    width = max(width, 40)
+    column = (width - 3) // 2
+    marker = "= same" if _same(before.before, result) else "≠ differs"
+    title = f"── Turn {result.number} · {marker} "
+    lines = [title + "─" * max(0, width - cell_len(title))]
+    lines.extend(_wrap("> " + sanitize(before.text), width))
+    old = sanitize(before.before) if before.before is not None else "(no reply in the export)"
+    new = sanitize(result.reply) if result.reply else ""
+    if result.error is not None:
+        new += ("\n\n" if new else "") + f"! {result.error.safe_message}"
+    elif not result.ok:
+        new += ("\n\n" if new else "") + f"! {result.outcome}"
+    left = [_pad("before", column), *(_pad(line, column) for line in _wrap(old, column))]
+    right = ["after", *_wrap(new, column)]
+    for i in range(max(len(left), len(right))):
+        lines.append(f"{left[i] if i < len(left) else ' ' * column} │ {right[i] if i < len(right) else ''}".rstrip())
+    return "\n".join(lines) + "\n\n"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines.extend(textwrap.wrap(paragraph, width, replace_whitespace=False, drop_whitespace=True) or [""])
+    return lines
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_len(text))

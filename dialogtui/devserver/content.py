@@ -1,0 +1,586 @@
+"""Demo content: assistant replies as wire-format events, plus branding and seed history.
+
+Everything here is plain dicts in the shape of the API contract (no client models), so the
+dev server stays a neutral peer that can test any client. Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import struct
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+JSON = dict[str, Any]
+Event = tuple[str, JSON]  # (SSE event name, data object)
+
+DOCS_URL = "https://example.com/dialog-intelligens/api-docs"
+ECHO_LIMIT = 500  # long enough to tell replies apart, short enough to keep demo replies tidy
+FILE_URL_LIFETIME = timedelta(minutes=15)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def iso_utc(moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def text_span(text: str) -> JSON:
+    return {"type": "text", "text": text}
+
+
+def paragraph(*spans: JSON) -> JSON:
+    return {"type": "paragraph", "spans": list(spans)}
+
+
+def word_chunks(text: str) -> list[str]:
+    """Split into word-ish pieces (word plus trailing space), the way a model streams tokens."""
+    return re.findall(r"\S+\s*|\s+", text) or [text]
+
+
+class Reply:
+    """The events of one assistant reply (part_delta / part) and the parts it ends up with."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.parts: list[JSON] = []
+
+    def delta(self, part_id: str, action: str, **fields: Any) -> None:
+        self.events.append(("part_delta", {"part_id": part_id, "delta": {"action": action, **fields}}))
+
+    def whole(self, part: JSON) -> None:
+        """Send a finished part; it is authoritative for its part_id."""
+        self.events.append(("part", {"part": part}))
+        self.parts.append(part)
+
+
+class RichTextWriter:
+    """Streams a rich_text part as deltas while building the authoritative part alongside."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.part_id = new_id("part")
+        self.blocks: list[JSON] = []
+        reply.delta(self.part_id, "start_part", part_type="rich_text")
+
+    def _start(self, block: JSON) -> int:
+        index = len(self.blocks)
+        self.blocks.append(block)
+        self.reply.delta(self.part_id, "start_block", block_index=index, block_type=block["type"])
+        return index
+
+    def paragraph(self) -> int:
+        return self._start({"type": "paragraph", "spans": []})
+
+    def bullet_list(self) -> int:
+        return self._start({"type": "bullet_list", "items": []})
+
+    def text(self, index: int, text: str) -> None:
+        spans = self.blocks[index]["spans"]
+        # Consecutive append_text deltas grow one plain span, which is what the final part holds.
+        if spans and spans[-1]["type"] == "text":
+            spans[-1]["text"] += text
+        else:
+            spans.append(text_span(text))
+        self.reply.delta(self.part_id, "append_text", block_index=index, text=text)
+
+    def words(self, index: int, text: str) -> None:
+        for chunk in word_chunks(text):
+            self.text(index, chunk)
+
+    def span(self, index: int, span: JSON) -> None:
+        self.blocks[index]["spans"].append(span)
+        self.reply.delta(self.part_id, "append_span", block_index=index, span=span)
+
+    def item(self, index: int, *spans: JSON) -> None:
+        item = {"spans": list(spans)}
+        self.blocks[index]["items"].append(item)
+        self.reply.delta(self.part_id, "append_item", block_index=index, item=item)
+
+    def end_block(self, index: int) -> None:
+        self.reply.delta(self.part_id, "end_block", block_index=index)
+
+    def finish(self, extra_blocks: list[JSON] | None = None) -> JSON:
+        """Close the part and send the authoritative copy (optionally with blocks never streamed)."""
+        self.reply.delta(self.part_id, "end_part")
+        part = {"type": "rich_text", "part_id": self.part_id, "blocks": self.blocks + (extra_blocks or [])}
+        self.reply.whole(part)
+        return part
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks of the normal ("ok") reply
+
+
+def _echo(user_text: str) -> str:
+    text = " ".join(user_text.split())
+    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"
+
+
+def _intro(reply: Reply, user_text: str) -> None:
+    rich = RichTextWriter(reply)
+    p = rich.paragraph()
+    rich.words(p, f"You said: “{_echo(user_text)}”. ")
+    rich.span(p, {"type": "bold", "text": "This is the Dialog Intelligens demo server"})
+    rich.words(p, ", a local stand-in for the real API. Read more in ")
+    rich.span(p, {"type": "link", "text": "the API docs", "url": DOCS_URL})
+    rich.text(p, ".")
+    rich.end_block(p)
+    bullets = rich.bullet_list()
+    rich.item(
+        bullets,
+        text_span("Replies stream as "),
+        {"type": "bold", "text": "part deltas"},
+        text_span(" and are then replaced by the final part."),
+    )
+    rich.item(
+        bullets,
+        text_span("Prices below are "),
+        {"type": "strike", "text": "real"},
+        text_span(" made up."),
+    )
+    rich.item(
+        bullets,
+        text_span("Mention "),
+        {"type": "bold", "text": "table"},
+        text_span(", "),
+        {"type": "bold", "text": "form"},
+        text_span(", "),
+        {"type": "bold", "text": "quick"},
+        text_span(" or "),
+        {"type": "bold", "text": "image"},
+        text_span(", or add a magic word such as !slow or !rate_limited."),
+    )
+    rich.end_block(bullets)
+    rich.finish()
+
+
+def _table_cell(text: str, bold: bool = False) -> JSON:
+    return {"blocks": [paragraph({"type": "bold" if bold else "text", "text": text})]}
+
+
+def _table(reply: Reply) -> None:
+    part_id = new_id("part")
+    headers = ["Plan", "Messages / month", "Price"]
+    alignments = ["left", "right", "right"]
+    caption = "Demo plans (made-up numbers)"
+    rows = [
+        [_table_cell("Starter"), _table_cell("1,000"), _table_cell("199 kr.")],
+        [_table_cell("Business"), _table_cell("10,000"), _table_cell("999 kr.")],
+        [_table_cell("Enterprise", bold=True), _table_cell("Unlimited"), _table_cell("Let's talk")],
+    ]
+    reply.delta(
+        part_id, "start_part", part_type="table", headers=headers, alignments=alignments, caption=caption
+    )
+    for row in rows:
+        reply.delta(part_id, "append_row", row=row)
+    reply.delta(part_id, "end_part")
+    reply.whole(
+        {
+            "type": "table",
+            "part_id": part_id,
+            "caption": caption,
+            "headers": headers,
+            "alignments": alignments,
+            "rows": rows,
+        }
+    )
+
+
+DEMO_PRODUCTS: list[JSON] = [
+    {
+        "id": "prod_blanket",
+        "title": "Nordic Wool Blanket",
+        "description": "Soft merino wool, 130 × 170 cm. Now 20% off.",
+        "image_url": "https://example.com/img/wool-blanket.jpg",
+        "price": {"amount": 399.0, "currency": "DKK"},
+        "original_price": {"amount": 499.0, "currency": "DKK"},
+        "url": "https://example.com/products/wool-blanket",
+    },
+    {
+        "id": "prod_mug",
+        "title": "Stoneware Coffee Mug",
+        "description": "Hand-glazed, 35 cl, dishwasher safe.",
+        "image_url": "https://example.com/img/coffee-mug.jpg",
+        "price": {"amount": 89.95, "currency": "DKK"},
+        "url": "https://example.com/products/coffee-mug",
+    },
+]
+
+DEMO_SUGGESTIONS: list[JSON] = [
+    {
+        "id": "sug_table",
+        "title": "Compare plans",
+        "description": "A small table",
+        "image_url": "https://example.com/img/table.png",
+        "prompt_text": "Show me a table of your plans",
+    },
+    {
+        "id": "sug_contact",
+        "title": "Talk to sales",
+        "description": "Opens a contact form",
+        "image_url": "https://example.com/img/contact.png",
+        "prompt_text": "I'd like to contact sales",
+    },
+]
+
+
+def _products(reply: Reply) -> None:
+    part_id = new_id("part")
+    reply.delta(part_id, "start_part", part_type="products")
+    for product in DEMO_PRODUCTS:
+        reply.delta(part_id, "append_product", product=product)
+    reply.delta(part_id, "end_part")
+    reply.whole({"type": "products", "part_id": part_id, "products": DEMO_PRODUCTS})
+
+
+def _suggestions(reply: Reply, suggestions: list[JSON] = DEMO_SUGGESTIONS) -> None:
+    part_id = new_id("part")
+    reply.delta(part_id, "start_part", part_type="suggestions")
+    for suggestion in suggestions:
+        reply.delta(part_id, "append_suggestion", suggestion=suggestion)
+    reply.delta(part_id, "end_part")
+    reply.whole({"type": "suggestions", "part_id": part_id, "suggestions": suggestions})
+
+
+def quick_replies_part() -> JSON:
+    return {
+        "type": "quick_replies",
+        "part_id": new_id("part"),
+        "replies": ["Yes, please", "No thanks", "Tell me more"],
+    }
+
+
+CONTACT_FORM_FIELDS: list[JSON] = [
+    {"key": "name", "label": "Name", "type": "text", "required": True},
+    {"key": "email", "label": "E-mail", "type": "email", "required": True},
+    {"key": "topic", "label": "Topic", "type": "dropdown", "options": ["Sales", "Support"]},
+    {"key": "message", "label": "Message", "type": "textarea"},
+]
+
+MARKER_TYPES = frozenset(
+    {"show_contact_form", "show_support_ticket", "show_form", "request_human_agent", "request_image_upload"}
+)
+
+
+def contact_form_part() -> JSON:
+    return {"type": "show_contact_form", "part_id": new_id("part"), "fields": CONTACT_FORM_FIELDS}
+
+
+def _signed_url(base_url: str, name: str, expires: datetime) -> str:
+    # Looks like a pre-signed object-store URL; /cdn checks expiry, the signature is decoration.
+    return f"{base_url}/cdn/{name}?expires={int(expires.timestamp())}&signature={secrets.token_hex(16)}"
+
+
+def image_part(base_url: str) -> JSON:
+    expires = datetime.now(UTC) + FILE_URL_LIFETIME
+    return {
+        "type": "image",
+        "part_id": new_id("part"),
+        "url": _signed_url(base_url, "demo.png", expires),
+        "mime_type": "image/png",
+        "size_bytes": len(DEMO_PNG),
+        "url_expires_at": iso_utc(expires),
+        "caption": "A tiny demo image",
+    }
+
+
+def file_part(base_url: str) -> JSON:
+    expires = datetime.now(UTC) + FILE_URL_LIFETIME
+    return {
+        "type": "file",
+        "part_id": new_id("part"),
+        "url": _signed_url(base_url, "demo.txt", expires),
+        "mime_type": "text/plain",
+        "size_bytes": len(DEMO_TXT),
+        "url_expires_at": iso_utc(expires),
+        "filename": "demo.txt",
+    }
+
+
+def _mentions(text: str, *words: str) -> bool:
+    return re.search(r"\b(" + "|".join(words) + r")s?\b", text, re.IGNORECASE) is not None
+
+
+def ok_reply(user_text: str, base_url: str, *, force_form: bool = False) -> Reply:
+    """The normal reply; keywords in the user text add demo parts."""
+    reply = Reply()
+    _intro(reply, user_text)
+    if _mentions(user_text, "table"):
+        _table(reply)
+    _products(reply)
+    _suggestions(reply)
+    if _mentions(user_text, "quick"):
+        reply.whole(quick_replies_part())
+    if _mentions(user_text, "image"):
+        reply.whole(image_part(base_url))
+    if _mentions(user_text, "file"):
+        reply.whole(file_part(base_url))
+    if force_form or _mentions(user_text, "form", "contact"):
+        reply.whole(contact_form_part())
+    return reply
+
+
+def short_reply(user_text: str) -> Reply:
+    """One paragraph in a few deltas: for scenarios where every event costs wall-clock time."""
+    reply = Reply()
+    rich = RichTextWriter(reply)
+    p = rich.paragraph()
+    for chunk in (f"You said: “{_echo(user_text)}”. ", "This reply ", "took its time."):
+        rich.text(p, chunk)
+    rich.end_block(p)
+    rich.finish()
+    return reply
+
+
+def whole_parts_reply(user_text: str) -> Reply:
+    """The ok reply with its deltas removed: parts arrive only whole (the contract allows it)."""
+    full = ok_reply(user_text, base_url="")
+    reply = Reply()
+    for part in full.parts:
+        reply.whole(part)
+    return reply
+
+
+# ---------------------------------------------------------------------------------------------
+# Stress content
+
+LOREM = (
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
+    "labore et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco"
+).split()
+
+
+def _lorem_chunks(size: int = 20) -> Iterator[str]:
+    """Endless `size`-character slices of lorem ipsum: exact sizes keep benchmark volumes predictable."""
+    text = " ".join(LOREM) + " "
+    stream = itertools.cycle(text)
+    while True:
+        yield "".join(itertools.islice(stream, size))
+
+
+def long_reply(deltas: int) -> Reply:
+    """`deltas` append_text deltas of 20 chars each (5,000 -> 100 KB of text), in paragraphs
+    of 40, with a three-item bullet list as every 4th block."""
+    reply = Reply()
+    rich = RichTextWriter(reply)
+    chunks = _lorem_chunks()
+    written = 0
+    block_number = 0
+    while written < deltas:
+        block_number += 1
+        if block_number % 4 == 0:
+            bullets = rich.bullet_list()
+            for n in range(1, 4):
+                rich.item(
+                    bullets, {"type": "bold", "text": f"Point {block_number}.{n}: "}, text_span(next(chunks))
+                )
+            rich.end_block(bullets)
+        p = rich.paragraph()
+        for _ in range(min(40, deltas - written)):
+            rich.text(p, next(chunks))
+            written += 1
+        rich.end_block(p)
+    rich.finish()
+    return reply
+
+
+def huge_reply(size: int = 1 << 20) -> Reply:
+    """One append_text delta whose data line is about `size` bytes."""
+    reply = Reply()
+    rich = RichTextWriter(reply)
+    p = rich.paragraph()
+    sentence = "This is one very long line of streamed text. "
+    rich.text(p, (sentence * (size // len(sentence) + 1))[:size])
+    rich.end_block(p)
+    rich.finish()
+    return reply
+
+
+# Terminal control sequences a client must never write raw to a terminal. JSON escapes C0
+# controls on the wire (\u001b), so they arrive in the decoded string intact.
+HOSTILE_STRINGS: list[tuple[str, str]] = [
+    ("ANSI colour", "\x1b[31mred\x1b[0m"),
+    ("Clear screen", "\x1b[2J\x1b[H"),
+    ("OSC 52 clipboard write", "\x1b]52;c;aGFjaw==\x07"),
+    ("OSC 8 hyperlink", "\x1b]8;;https://evil.example/\x1b\\click me\x1b]8;;\x1b\\"),
+    ("Window title", "\x1b]0;pwned\x07"),
+    ("Bell, backspace, carriage return", "ding\x07 abc\x08\x08 overwrite\rX"),
+    ("Other C0 controls", "".join(chr(c) for c in [*range(1, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])),
+    ("C1 CSI", "\u009b31mred via C1\u009b0m"),
+    ("Bidi override", "abc\u202edcba\u202c"),
+]
+
+
+def escapes_reply() -> Reply:
+    reply = Reply()
+    rich = RichTextWriter(reply)
+    for label, hostile in HOSTILE_STRINGS:
+        p = rich.paragraph()
+        rich.span(p, {"type": "bold", "text": f"{label}: "})
+        rich.text(p, f"[{hostile}]")
+        rich.end_block(p)
+    p = rich.paragraph()
+    rich.span(
+        p, {"type": "link", "text": "\x1b[5mblinking link\x1b[0m", "url": "https://example.com/\x1b[2J"}
+    )
+    rich.end_block(p)
+    rich.finish()
+    _suggestions(
+        reply,
+        [
+            {
+                "id": "sug_hostile",
+                "title": "\x1b[31mRed title\x1b[0m",
+                "image_url": "",
+                "prompt_text": "ok \x1b]52;c;aGFjaw==\x07",
+            }
+        ],
+    )
+    return reply
+
+
+# Characters str.splitlines() (and so httpx.Response.iter_lines) treats as line breaks although
+# SSE does not; JSON encoders that emit raw UTF-8 (JSON.stringify, ensure_ascii=False) leave them
+# unescaped, so they can legally sit inside one `data:` line.
+LINE_SEPARATORS = "\u2028\u2029\u0085"
+
+
+def line_separators_reply() -> Reply:
+    reply = Reply()
+    rich = RichTextWriter(reply)
+    p = rich.paragraph()
+    rich.text(p, "Line separator [\u2028], paragraph separator [\u2029] and NEL [\u0085] ")
+    rich.text(p, "are legal inside one SSE data line.")
+    rich.end_block(p)
+    rich.finish()
+    return reply
+
+
+def unknown_things_reply(user_text: str) -> Reply:
+    """A normal reply salted with things from a future API version, all of which must be skipped:
+    an unknown delta action, span type, block type and part type."""
+    reply = Reply()
+    rich = RichTextWriter(reply)
+    p = rich.paragraph()
+    rich.words(p, f"You said: “{_echo(user_text)}”. ")
+    reply.delta(rich.part_id, "sparkle", block_index=p, intensity=11)
+    rich.span(p, {"type": "sparkle", "text": "✨", "colour": "gold"})
+    rich.words(p, " Everything odd in this reply should be skipped.")
+    rich.end_block(p)
+    # The unknown block goes last so that skipping it cannot shift the indexes of known blocks.
+    quote_index = len(rich.blocks)
+    quote_text = "A block type this client does not know."
+    quote = {"type": "quote", "spans": [text_span(quote_text)]}
+    reply.delta(rich.part_id, "start_block", block_index=quote_index, block_type="quote")
+    reply.delta(rich.part_id, "append_text", block_index=quote_index, text=quote_text)
+    reply.delta(rich.part_id, "end_block", block_index=quote_index)
+    rich.finish(extra_blocks=[quote])
+    reply.delta(new_id("part"), "start_part", part_type="hologram")
+    reply.whole(
+        {"type": "carousel", "part_id": new_id("part"), "items": [{"title": "Slide 1"}, {"title": "Slide 2"}]}
+    )
+    _suggestions(reply)
+    return reply
+
+
+# ---------------------------------------------------------------------------------------------
+# Branding, history, files
+
+
+def branding() -> JSON:
+    return {
+        "display": {
+            "name": "Demo Bot",
+            "welcome_message": "Hi! I'm the Dialog Intelligens demo bot. Ask me anything, "
+            "or try a message mentioning “table”, “form” or “quick”.",
+            "subtitle": "Local demo server: nothing leaves your machine",
+            "privacy_policy_url": "https://example.com/privacy",
+        },
+        "theme": {
+            "brand": {"primary_color": "#2F6FED"},
+            "messages": {
+                "assistant": {"background_color": "#F1F3F7", "text_color": "#1B1F24"},
+                "user": {"background_color": "#2F6FED", "text_color": "#FFFFFF"},
+            },
+        },
+        "dark_theme": {
+            "brand": {"primary_color": "#7AA2F7"},
+            "messages": {
+                "assistant": {"background_color": "#24283B", "text_color": "#C0CAF5"},
+                "user": {"background_color": "#3D59A1", "text_color": "#FFFFFF"},
+            },
+        },
+        "start_prompts": [
+            {"prompt_text": "What can you do?"},
+            {"prompt_text": "Show me a table of your plans"},
+            {"prompt_text": "I'd like to contact sales"},
+        ],
+        "image_enabled": False,
+    }
+
+
+def user_message(text: str, created_at: str | None = None) -> JSON:
+    return {
+        "message_id": new_id("msg"),
+        "role": "user",
+        "parts": [text_span(text)],
+        "created_at": created_at or iso_utc(),
+    }
+
+
+def assistant_message(parts: list[JSON], created_at: str | None = None) -> JSON:
+    return {
+        "message_id": new_id("msg"),
+        "role": "assistant",
+        "parts": parts,
+        "created_at": created_at or iso_utc(),
+    }
+
+
+def seed_history(count: int) -> list[JSON]:
+    """`count` earlier messages, oldest first, alternating user/assistant, a minute apart."""
+    start = datetime.now(UTC) - timedelta(minutes=count + 1)
+    messages = []
+    for i in range(count):
+        at = iso_utc(start + timedelta(minutes=i))
+        turn = i // 2 + 1
+        if i % 2 == 0:
+            messages.append(user_message(f"Earlier question #{turn}", at))
+        else:
+            blocks = [
+                paragraph(text_span(f"Earlier answer #{turn}. "), {"type": "bold", "text": "Seeded history."})
+            ]
+            messages.append(
+                assistant_message([{"type": "rich_text", "part_id": new_id("part"), "blocks": blocks}], at)
+            )
+    return messages
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+DEMO_PNG = _png(16, 16, (0x2F, 0x6F, 0xED))
+DEMO_TXT = b"Hello from the dialogtui dev server.\n"
+CDN_FILES: dict[str, tuple[bytes, str]] = {
+    "demo.png": (DEMO_PNG, "image/png"),
+    "demo.txt": (DEMO_TXT, "text/plain"),
+}

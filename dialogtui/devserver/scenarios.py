@@ -1,0 +1,314 @@
+"""Scenarios: the ways the dev server can answer, good and bad.
+
+A scenario is chosen per message by a magic word in the user text (`hello !rate_limited`,
+`!long:250`), else by the server-wide `DevServerConfig.scenario`. This module is pure: it says
+*what* to answer (an HttpFailure, or a StreamPlan of frames); app.py does the HTTP and the state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from . import content
+from .content import Event
+
+SCENARIOS: dict[str, str] = {
+    "ok": "normal streamed reply (mention table/form/contact/quick/image/file for extra parts)",
+    # HTTP errors before any stream; also applied to every Bearer route when set server-wide.
+    "unauthorized": "401 unauthorized on Bearer routes (/auth still works)",
+    "forbidden": "403 forbidden",
+    "not_found": "404 not_found",
+    "conflict": "409 conflict",
+    "bad_request": "400 bad_request",
+    "validation": "422 validation with params",
+    "rate_limited": "429 rate_limited with Retry-After",
+    "internal": "500 internal",
+    "unavailable": "503 unavailable",
+    "flaky": "500 internal, then ok on retry (alternating: per conversation for messages, else per server)",
+    "rate_limited_once": "429 with Retry-After, then ok on the retry (alternates like flaky)",
+    "expired_token": "401 on a token's first use, which kills it; the replacement from /auth works",
+    "html_error": "502 with a proxy's HTML page",
+    "empty_body": "500 with an empty body",
+    "string_error": '404 with {"error": "not_found"} (a string, not an object)',
+    "unknown_code": "418 with an unknown error code",
+    "hang_headers": "accept the request, never send headers (until the server stops)",
+    # Streams (POST /messages only).
+    "stream_error_retryable": "some deltas, then an error event with retryable: true",
+    "stream_error_fatal": "some deltas, then an error event with retryable: false",
+    "stream_error_no_flag": "some deltas, then an error event without `retryable`",
+    "stream_error_unknown_code": "some deltas, then an error event with code content_filtered",
+    "drop": "some deltas, then the connection is cut (truncated chunked body)",
+    "no_terminal": "all deltas, then a clean end of the body without done or error",
+    "malformed_json": "one event with broken JSON mid-stream, then the rest and done",
+    "unknown_events": "unknown events, delta actions, part/block/span types, comments, id:/retry: fields",
+    "slow": "a short reply with 1 s between events (!slow:<ms> to choose the gap)",
+    "hang_stream": "headers and one status event, then silence (until the server stops)",
+    "long": "5,000 append_text deltas of 20 chars = 100 KB (!long:<deltas> for another size)",
+    "escapes": "reply text full of terminal escapes (CSI, OSC 52, OSC 8, C0/C1 controls, bidi)",
+    "line_separators": "raw U+2028/U+2029/U+0085 inside a data line (legal SSE; breaks splitlines readers)",
+    "form": "ok reply ending with a show_contact_form marker",
+    "huge_event": "one ~1 MB data line (!huge_event:<KB> for another size)",
+    "no_content_type": "200 with the SSE body but Content-Type: text/plain",
+    "no_rotation": "ok reply whose done carries no visitor_token",
+    "whole_parts": "parts arrive only whole (no deltas); done adds an attachment never streamed",
+    "crlf": "ok reply framed with CRLF line endings",
+}
+
+DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS = 5000, 200_000
+DEFAULT_SLOW_MS, MAX_SLOW_MS = 1000, 60_000
+DEFAULT_HUGE_KB, MAX_HUGE_KB = 1024, 16 * 1024
+STREAM_ERROR_AFTER = 8  # events streamed before a failure, so the client has a partial reply to keep
+
+
+# ---------------------------------------------------------------------------------------------
+# Magic words
+
+_MAGIC = re.compile(r"(?<![\w!])!([a-z_]+)(?::(\d+))?\b")
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    arg: int | None = None
+
+
+def magic_word(text: str) -> Choice | None:
+    """The first `!scenario` or `!scenario:<int>` in the text that names a known scenario."""
+    for match in _MAGIC.finditer(text):
+        if match.group(1) in SCENARIOS:
+            arg = match.group(2)
+            return Choice(match.group(1), int(arg) if arg is not None else None)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP failures (before any stream)
+
+
+@dataclass(frozen=True)
+class HttpFailure:
+    status: int
+    body: bytes
+    media_type: str | None = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def api_error(
+    status: int,
+    code: str,
+    message: str,
+    params: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpFailure:
+    """The contract's ApiError envelope."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if params is not None:
+        error["params"] = params
+    return HttpFailure(status, json.dumps({"error": error}).encode(), headers=headers or {})
+
+
+def validation_error(field_name: str, message: str) -> HttpFailure:
+    return api_error(422, "validation", "Validation failed", [{"field": field_name, "message": message}])
+
+
+PROXY_502_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def http_failure(name: str, retry_after: int) -> HttpFailure | None:
+    """The fixed failure of a stateless HTTP scenario, or None if `name` is not one."""
+    match name:
+        case "unauthorized":
+            return api_error(401, "unauthorized", "Missing, expired, or invalid authentication credentials.")
+        case "forbidden":
+            return api_error(403, "forbidden", "You are not allowed to access this resource.")
+        case "not_found":
+            return api_error(404, "not_found", "The requested resource does not exist or is unavailable.")
+        case "conflict":
+            return api_error(409, "conflict", "The request conflicts with the current state.")
+        case "bad_request":
+            return api_error(400, "bad_request", "The request could not be understood.")
+        case "validation":
+            return validation_error("message.parts.0.text", "Text is required")
+        case "rate_limited":
+            return rate_limited(retry_after)
+        case "internal":
+            return internal_error()
+        case "unavailable":
+            return api_error(503, "unavailable", "The service is temporarily unavailable.")
+        case "html_error":
+            return HttpFailure(502, PROXY_502_PAGE, "text/html")
+        case "empty_body":
+            return HttpFailure(500, b"", None)
+        case "string_error":
+            return HttpFailure(404, b'{"error":"not_found"}')
+        case "unknown_code":
+            return api_error(418, "teapot_mode", "The server is a teapot today.")
+    return None
+
+
+def rate_limited(retry_after: int) -> HttpFailure:
+    return api_error(
+        429, "rate_limited", "Too many requests. Please slow down.", headers={"Retry-After": str(retry_after)}
+    )
+
+
+def internal_error() -> HttpFailure:
+    return api_error(500, "internal", "An unexpected error occurred.")
+
+
+# Scenarios that also apply (server-wide) to Bearer routes other than POST /messages.
+# flaky, rate_limited_once, expired_token and hang_headers need server state, so app.py runs them.
+STATEFUL_HTTP = frozenset({"flaky", "rate_limited_once", "expired_token", "hang_headers"})
+HTTP_SCENARIOS = frozenset(name for name in SCENARIOS if http_failure(name, 1) is not None) | STATEFUL_HTTP
+
+
+# ---------------------------------------------------------------------------------------------
+# Stream plans (after a 200)
+
+
+class Control(Enum):
+    HANG = "hang"  # stop sending until the server shuts down, then cut the connection
+    DROP = "drop"  # cut the connection now (no terminating chunk)
+
+
+@dataclass(frozen=True)
+class Done:
+    """Where the stream commits the turn and sends `done` (built by app.py: it owns the history)."""
+
+    rotate: bool = True
+    extra_parts: tuple[dict[str, Any], ...] = ()
+
+
+Frame = Event | bytes | Done | Control
+
+
+@dataclass
+class StreamPlan:
+    frames: list[Frame]
+    delay: float  # seconds between frames
+    media_type: str = "text/event-stream"
+    line_ending: str = "\n"
+
+
+def sse(name: str, data: Any, line_ending: str = "\n") -> bytes:
+    # ensure_ascii=False sends UTF-8 like real servers do; JSON still escapes C0 controls.
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {name}{line_ending}data: {payload}{line_ending}{line_ending}".encode()
+
+
+CONNECTED: Event = ("status", {"status": "connected"})
+PROCESSING: Event = ("status", {"status": "processing"})
+
+
+def stream_error(code: str, retryable: bool | None) -> Event:
+    data: dict[str, Any] = {"code": code, "message": "Failed to generate a response. Please try again."}
+    if retryable is not None:
+        data["retryable"] = retryable
+    return ("error", data)
+
+
+STREAM_ERRORS: dict[str, tuple[str, bool | None]] = {
+    "stream_error_retryable": ("generation_failed", True),
+    "stream_error_fatal": ("generation_failed", False),
+    "stream_error_no_flag": ("generation_failed", None),
+    "stream_error_unknown_code": ("content_filtered", False),
+}
+
+MALFORMED_EVENT = (
+    b'event: part_delta\ndata: {"part_id": "part_broken", "delta": {"action": "append_text", "te\n\n'
+)
+
+
+def _normal(events: list[Event], delay: float, done: Done | None = None) -> StreamPlan:
+    return StreamPlan([CONNECTED, PROCESSING, *events, done or Done()], delay)
+
+
+def _unknown_events_plan(user_text: str, delay: float) -> StreamPlan:
+    events = content.unknown_things_reply(user_text).events
+    # SSE-level oddities: a comment, an unnamed event, an unknown event, id:/retry: fields,
+    # and a status value from the future. Spread out so they land between real deltas.
+    oddities: list[Frame] = [
+        b": keep-alive\n\n",
+        ("typing", {"who": "assistant"}),
+        b'id: 42\nretry: 3000\nevent: status\ndata: {"status":"thinking","message":"Hmm..."}\n\n',
+        b'data: {"hello": "an event with no event: field is a \\"message\\" event"}\n\n',
+        ("usage", {"tokens": 123}),
+    ]
+    frames: list[Frame] = [b": keep-alive\n\n", CONNECTED, PROCESSING]
+    step = max(1, len(events) // len(oddities))
+    for i, event in enumerate(events, start=1):
+        frames.append(event)
+        if i % step == 0 and oddities:
+            frames.append(oddities.pop(0))
+    frames.extend([*oddities, Done()])
+    return StreamPlan(frames, delay)
+
+
+def _arg(choice: Choice, default: int, maximum: int) -> int:
+    # Clamped: a typo like !long:99999999 must not eat the machine's memory.
+    return min(choice.arg if choice.arg is not None else default, maximum)
+
+
+def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: float) -> StreamPlan:
+    """What POST /messages streams for a scenario (HTTP scenarios never get here)."""
+    name = choice.name
+    if name in STREAM_ERRORS:
+        events = content.ok_reply(user_text, base_url).events[:STREAM_ERROR_AFTER]
+        return StreamPlan([CONNECTED, PROCESSING, *events, stream_error(*STREAM_ERRORS[name])], delta_delay)
+    match name:
+        case "drop":
+            events = content.ok_reply(user_text, base_url).events[:STREAM_ERROR_AFTER]
+            return StreamPlan([CONNECTED, PROCESSING, *events, Control.DROP], delta_delay)
+        case "no_terminal":
+            return StreamPlan(
+                [CONNECTED, PROCESSING, *content.ok_reply(user_text, base_url).events], delta_delay
+            )
+        case "malformed_json":
+            frames: list[Frame] = list(content.ok_reply(user_text, base_url).events)
+            frames.insert(len(frames) // 2, MALFORMED_EVENT)
+            return StreamPlan([CONNECTED, PROCESSING, *frames, Done()], delta_delay)
+        case "unknown_events":
+            return _unknown_events_plan(user_text, delta_delay)
+        case "slow":
+            return _normal(
+                content.short_reply(user_text).events, _arg(choice, DEFAULT_SLOW_MS, MAX_SLOW_MS) / 1000
+            )
+        case "hang_stream":
+            return StreamPlan([CONNECTED, Control.HANG], delta_delay)
+        case "long":
+            return _normal(
+                content.long_reply(_arg(choice, DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS)).events, delta_delay
+            )
+        case "escapes":
+            return _normal(content.escapes_reply().events, delta_delay)
+        case "line_separators":
+            return _normal(content.line_separators_reply().events, delta_delay)
+        case "form":
+            return _normal(content.ok_reply(user_text, base_url, force_form=True).events, delta_delay)
+        case "huge_event":
+            kilobytes = _arg(choice, DEFAULT_HUGE_KB, MAX_HUGE_KB)
+            return _normal(content.huge_reply(kilobytes * 1024).events, delta_delay)
+        case "no_content_type":
+            plan = _normal(content.ok_reply(user_text, base_url).events, delta_delay)
+            plan.media_type = "text/plain"
+            return plan
+        case "no_rotation":
+            return _normal(content.ok_reply(user_text, base_url).events, delta_delay, Done(rotate=False))
+        case "whole_parts":
+            attachment = content.file_part(base_url)
+            return _normal(
+                content.whole_parts_reply(user_text).events, delta_delay, Done(extra_parts=(attachment,))
+            )
+        case "crlf":
+            plan = _normal(content.ok_reply(user_text, base_url).events, delta_delay)
+            plan.line_ending = "\r\n"
+            return plan
+    # ok, and the stateful HTTP scenarios on the request where they let the request through.
+    return _normal(content.ok_reply(user_text, base_url).events, delta_delay)

@@ -1,0 +1,118 @@
+"""One conversation with one bot: turns, their outcomes and their figures.
+
+The UI, `dialogtui run` and the local store share this; it knows nothing of Textual.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .api.assembler import Change, ReplyAssembler
+from .api.client import DialogClient
+from .api.errors import DialogError
+from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamEvent
+from .api.trace import ResponseReceived, RetryScheduled, TraceEvent
+
+TurnOutcome = Literal["waiting", "streaming", "done", "error", "incomplete", "cancelled"]
+
+
+@dataclass
+class TurnFigures:
+    """What a developer testing a bot wants to see under each reply."""
+
+    started: float
+    to_headers: float | None = None
+    to_first_content: float | None = None
+    total: float | None = None
+    events: int = 0
+    chars: int = 0
+    retries: int = 0
+
+    def summary(self) -> str:
+        bits: list[str] = []
+        if self.to_headers is not None:
+            bits.append(f"headers {self.to_headers * 1000:.0f} ms")
+        if self.to_first_content is not None:
+            bits.append(f"first text {self.to_first_content * 1000:.0f} ms")
+        if self.total is not None:
+            bits.append(f"total {self.total:.2f} s")
+        bits.append(f"{self.events:,} events")
+        bits.append(f"{self.chars:,} chars")
+        if self.retries:
+            bits.append(f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}")
+        return " · ".join(bits)
+
+
+@dataclass
+class Turn:
+    text: str
+    assembler: ReplyAssembler = field(default_factory=ReplyAssembler)
+    outcome: TurnOutcome = "waiting"
+    error: DialogError | None = None
+    figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=time.perf_counter()))
+
+
+@dataclass(frozen=True, slots=True)
+class TurnUpdate:
+    turn: Turn
+    event: StreamEvent
+    change: Change | None
+
+
+class ChatSession:
+    """Runs turns on a `DialogClient` and keeps the figures of the turn in flight."""
+
+    def __init__(self, client: DialogClient, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.client = client
+        self._clock = clock
+        self._current: Turn | None = None
+        self.listeners: list[Callable[[TraceEvent], None]] = []
+
+    def observe(self, trace: TraceEvent) -> None:
+        """Pass as the client's `observer`: records turn figures, then fans out."""
+        turn = self._current
+        if turn is not None:
+            if isinstance(trace, ResponseReceived) and turn.figures.to_headers is None:
+                turn.figures.to_headers = self._clock() - turn.figures.started
+            elif isinstance(trace, RetryScheduled):
+                turn.figures.retries += 1
+        for listener in self.listeners:
+            listener(trace)
+
+    async def stream_turn(self, turn: Turn) -> AsyncIterator[TurnUpdate]:
+        """Send `turn.text` and yield each event with what it changed.
+
+        Errors propagate as `DialogError`; the turn's outcome is set before they do,
+        so a caller that catches them still holds the partial reply.
+        """
+        figures = turn.figures
+        figures.started = self._clock()
+        self._current = turn
+        try:
+            async for event in self.client.send_message(turn.text):
+                figures.events += 1
+                change = turn.assembler.feed(event)
+                if isinstance(event, (PartDeltaEvent, PartEvent)):
+                    if figures.to_first_content is None:
+                        figures.to_first_content = self._clock() - figures.started
+                    turn.outcome = "streaming"
+                figures.chars = turn.assembler.text_length
+                if isinstance(event, DoneEvent):
+                    turn.outcome = "done"
+                yield TurnUpdate(turn, event, change)
+            if turn.outcome != "done":
+                turn.outcome = "incomplete"
+        except DialogError as error:
+            turn.error = error
+            turn.outcome = "error" if error.kind in ("http", "stream") else "incomplete"
+            raise
+        except BaseException:
+            # Esc in the app, Ctrl-C in a script: whatever arrived stays.
+            turn.outcome = "cancelled"
+            raise
+        finally:
+            figures.total = self._clock() - figures.started
+            self._current = None

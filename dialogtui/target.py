@@ -1,0 +1,109 @@
+"""Which bot to talk to, and with which secret.
+
+Resolving a target reads settings and the keyring, or starts the built-in server; the
+CLI does it once at start, the app again when the person switches bot or environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from . import exitcodes
+from .config import DEVELOPMENT_URL, PRODUCTION_URL
+
+DEMO_DELTA_DELAY = 0.02
+"""Seconds between demo events: fast, but slow enough to see a reply stream in."""
+
+
+class TargetError(Exception):
+    """A problem found before any request: bad settings, no secret, no keyring."""
+
+    def __init__(self, safe_message: str, exit_code: int) -> None:
+        super().__init__(safe_message)
+        self.safe_message = safe_message
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bot and the secret for it. `repr` never shows the secret."""
+
+    base_url: str
+    chatbot_id: str
+    api_key: str | None = None
+    visitor_token: str | None = None
+    save_token: Callable[[str], None] | None = None
+    """Where a new or rotated visitor token goes (the keyring), if anywhere."""
+    environment: str = ""
+    """Shown to the person: "demo", "production", "development" or the host."""
+
+    def __repr__(self) -> str:
+        return f"Target(base_url={self.base_url!r}, chatbot_id={self.chatbot_id!r})"
+
+
+def environment_label(base_url: str) -> str:
+    url = base_url.rstrip("/")
+    if url == PRODUCTION_URL:
+        return "production"
+    if url == DEVELOPMENT_URL:
+        return "development"
+    return url.split("://", 1)[-1]
+
+
+@contextmanager
+def demo_target(scenario: str | None = None) -> Iterator[Target]:
+    """The built-in local server, running for as long as the block."""
+    from .devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, SCENARIOS, DevServer, DevServerConfig
+
+    if scenario is not None and scenario not in SCENARIOS:
+        raise TargetError(f"Unknown scenario {scenario!r}. See `dialogtui serve --list`.", exitcodes.USAGE)
+    config = DevServerConfig(scenario=scenario or "ok", delta_delay=DEMO_DELTA_DELAY)
+    with DevServer(config) as server:
+        yield Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="demo")
+
+
+def configured_target(
+    base_url: str | None, chatbot_id: str | None, *, visitor_token: str | None = None
+) -> Target:
+    """Settings (flag > env > file), then the secret: a given token, the env, or the keyring.
+
+    A `visitor_token` handed in for one run is never stored: its rotations stay in memory.
+    """
+    from .api.errors import InsecureTransportError, MissingCredentialsError
+    from .config import ConfigError, resolve_settings
+    from .credentials import CredentialsError, CredentialStore, ensure_secure_url
+
+    try:
+        settings = resolve_settings(base_url=base_url, chatbot_id=chatbot_id)
+        ensure_secure_url(settings.base_url)
+    except ConfigError as exc:
+        raise TargetError(exc.safe_message, exitcodes.USAGE) from None
+    except InsecureTransportError as exc:
+        raise TargetError(exc.safe_message, exitcodes.USAGE) from None
+    if not settings.chatbot_id:
+        raise TargetError(
+            "No chatbot is configured. Run `dialogtui login`, pass --chatbot-id, "
+            "or try `dialogtui --demo`.",
+            exitcodes.USAGE,
+        )
+    environment = environment_label(settings.base_url)
+    if visitor_token is not None:
+        return Target(settings.base_url, settings.chatbot_id, visitor_token=visitor_token,
+                      environment=environment)
+    store = CredentialStore(settings.base_url, settings.chatbot_id)
+    try:
+        secrets = store.load()
+    except CredentialsError as exc:
+        raise TargetError(exc.safe_message, exitcodes.KEYRING) from None
+    if not secrets.api_key and not secrets.visitor_token:
+        raise TargetError(MissingCredentialsError().safe_message, exitcodes.AUTH)
+    return Target(
+        base_url=settings.base_url,
+        chatbot_id=settings.chatbot_id,
+        api_key=secrets.api_key,
+        visitor_token=secrets.visitor_token,
+        save_token=store.save_visitor_token,
+        environment=environment,
+    )

@@ -1,0 +1,539 @@
+"""The chat app: one conversation with one bot, streamed live."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack, suppress
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker
+
+from ..api.client import DialogClient, Timeouts
+from ..api.errors import ApiHttpError, DialogError
+from ..api.models import (
+    Config,
+    ContactFormPart,
+    FormMarker,
+    FormPart,
+    SupportTicketPart,
+    Message,
+    QuickRepliesPart,
+    StartPrompt,
+    SuggestionsPart,
+    TextPart,
+    plain_text,
+)
+from ..api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
+from ..session import ChatSession, Turn, TurnUpdate
+from ..store import NullStore, Recorder, Store, conversation_key
+from ..target import Target, TargetError, configured_target, demo_target
+from ..text import sanitize_line
+from .choices import ActionBar, Choice
+from .composer import Composer
+from .switch import LOCAL, SwitchRequest, SwitchScreen
+from .inspector import Inspector
+from .forms import FormScreen, RateScreen, Rating, SubmitOutcome, action_for
+from .transcript import Transcript
+
+HISTORY_LIMIT = 1000
+FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
+FORM_MARKERS = (ContactFormPart, FormPart, SupportTicketPart)
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+        background: $panel;
+    }
+    """
+
+
+class DialogApp(App[None]):
+    """`dialogtui` and `dialogtui --demo`."""
+
+    TITLE = "dialogtui"
+    CSS = """
+    Screen {
+        layout: vertical;
+    }
+    #main {
+        height: 1fr;
+    }
+    Transcript {
+        width: 1fr;
+    }
+    Inspector {
+        width: 45%;
+        display: none;
+    }
+    Inspector.-shown {
+        display: block;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel_reply", "Cancel reply"),
+        Binding("ctrl+r", "retry", "Retry"),
+        Binding("ctrl+n", "new_conversation", "New chat"),
+        Binding("f2", "rate", "Rate"),
+        Binding("f4", "copy_reply", "Copy reply"),
+        Binding("ctrl+b", "switch_bot", "Switch bot"),
+        Binding("f12", "toggle_inspector", "Inspector"),
+        Binding("f3", "fresh_visitor", "Fresh visitor", show=False),
+        Binding("ctrl+l", "reload_history", "Reload", show=False),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False),
+        Binding("ctrl+o", "open_form", "Open form", show=False),
+    ]
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        timeouts: Timeouts | None = None,
+        policies: Mapping[Operation, RetryPolicy] = DEFAULT_POLICIES,
+        store: Store | None = None,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.store: Store = store if store is not None else NullStore()
+        self._conversation = 0
+        self._timeouts = timeouts or Timeouts()
+        self._policies = policies
+        self.session: ChatSession | None = None
+        self.config_: Config = Config()
+        self._turn_worker: Worker[None] | None = None
+        self._retryable_text: str | None = None
+        self._open_marker: FormMarker | None = None
+        self._last_reply: str = ""
+        # Local servers started by switching to the built-in one; stopped on exit.
+        self._servers = ExitStack()
+
+    # -- layout -----------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="main"):
+            yield Transcript(id="transcript")
+            yield Inspector(id="inspector")
+        yield ActionBar(id="actions")
+        yield Composer(id="composer")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)
+
+    @property
+    def inspector(self) -> Inspector:
+        return self.query_one(Inspector)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
+    @property
+    def action_bar(self) -> ActionBar:
+        return self.query_one(ActionBar)
+
+    @property
+    def client(self) -> DialogClient:
+        assert self.session is not None, "the client exists from mount to unmount"
+        return self.session.client
+
+    def on_mount(self) -> None:
+        self.sub_title = self.target.environment
+        self.session = self._new_session()
+        self.store.on_warning = lambda warning: self.notify(warning, severity="warning", timeout=10)
+        if self.store.warning:
+            self.notify(self.store.warning, severity="warning", timeout=10)
+        self.composer.focus()
+        self._set_status("Connecting…")
+        self._start()
+
+    def _new_session(self) -> ChatSession:
+        session: ChatSession
+        client = DialogClient(
+            self.target.base_url,
+            self.target.chatbot_id,
+            api_key=self.target.api_key,
+            visitor_token=self.target.visitor_token,
+            timeouts=self._timeouts,
+            policies=self._policies,
+            on_token=self.target.save_token,
+            observer=lambda trace: session.observe(trace),
+        )
+        session = ChatSession(client)
+        # The inspector records every request and event, shown or not, so opening it
+        # mid-conversation shows what already happened.
+        session.listeners.append(self.inspector.record)
+        return session
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.client.aclose()
+        self._servers.close()
+
+    def _set_status(self, text: str) -> None:
+        parts = [text]
+        if self.store.status_note:
+            parts.append(self.store.status_note)
+        self.query_one(StatusLine).update(Content(" · ".join(p for p in parts if p)))
+        self.refresh_bindings()
+
+    # -- start-up: branding and history ------------------------------------
+
+    @work(exclusive=True, group="start")
+    async def _start(self) -> None:
+        await self._start_conversation()
+
+    async def _start_conversation(self) -> None:
+        try:
+            self.config_ = await self.client.get_config()
+        except DialogError as error:
+            self.transcript.add_notice(error.safe_message, variant="error")
+        self._apply_branding()
+        self._conversation = self.store.resume_or_start(*conversation_key(self.target), bot_name=self.title)
+        await self._load_history()
+
+    def _apply_branding(self) -> None:
+        name = sanitize_line(self.config_.display.name or "") or "Assistant"
+        self.title = name
+        self.transcript.bot_name = name
+
+    async def _load_history(self) -> None:
+        self._set_status("Loading conversation…")
+        try:
+            messages = await self.client.get_history(max_messages=HISTORY_LIMIT)
+        except DialogError as error:
+            self.transcript.add_notice(error.safe_message, variant="error")
+            messages = []
+        if messages:
+            for message in messages:
+                self.transcript.add_entry(_role(message), message.parts)
+            self._remember_reply(messages)
+            await self.action_bar.clear()
+        else:
+            await self._show_welcome()
+        self.transcript.scroll_end(animate=False)
+        self._set_status("Ready")
+
+    async def _show_welcome(self) -> None:
+        welcome = self.config_.display.welcome_message
+        if welcome:
+            self.transcript.add_entry("assistant", [TextPart(text=welcome)])
+        await self.action_bar.show(_prompt_choices(self.config_.start_prompts))
+
+    def _remember_reply(self, messages: Iterable[Message]) -> None:
+        for message in messages:
+            if message.role != "user":
+                self._last_reply = plain_text(message.parts)
+
+    # -- sending -------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    def _submitted(self, event: Composer.Submitted) -> None:
+        if self._send(event.text):
+            self.composer.clear()
+
+    @on(ActionBar.Chosen)
+    def _chosen(self, event: ActionBar.Chosen) -> None:
+        self._send(event.choice.send_text)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Hidden, not just disabled: Retry exists only for an error the contract calls retryable.
+        if action == "retry":
+            return self._retryable_text is not None
+        if action == "cancel_reply":
+            return self._turn_running
+        return True
+
+    @property
+    def _turn_running(self) -> bool:
+        return self._turn_worker is not None and self._turn_worker.is_running
+
+    @on(ActionBar.RetryPressed)
+    def action_retry(self) -> None:
+        text = self._retryable_text
+        if text is None:
+            return
+        if self.composer.text.strip() == text.strip():
+            self.composer.clear()
+        self._send(text)
+
+    def _send(self, text: str) -> bool:
+        if self._turn_running:
+            self.notify("A reply is still arriving. Wait for it, or press Esc to cancel it.",
+                        severity="warning")
+            return False
+        self._retryable_text = None
+        self.transcript.add_entry("user", [TextPart(text=text)])
+        entry = self.transcript.add_entry("assistant", state="waiting")
+        # On record before it is sent: a failed or killed send still has the text.
+        user_record = self.store.record_user_turn(self._conversation, text)
+        recorder = self.store.begin_reply(self._conversation, reply_to=user_record)
+        self._turn_worker = self._run_turn(Turn(text=text), entry, recorder)
+        return True
+
+    @work(group="turn")
+    async def _run_turn(self, turn: Turn, entry: int, recorder: Recorder) -> None:
+        assert self.session is not None
+        await self.action_bar.clear()
+        self._set_status("Waiting for the reply… Esc cancels")
+        transcript = self.transcript
+        self.inspector.begin_turn(turn.text)
+
+        def reply_text() -> str:
+            return plain_text(turn.assembler.parts)
+
+        streaming = False
+        try:
+            async for update in self.session.stream_turn(turn):
+                if update.change is None:
+                    continue
+                if not streaming:
+                    transcript.set_state(entry, "streaming")
+                    streaming = True
+                self._apply(update, entry)
+                recorder.update(reply_text)
+        except DialogError as error:
+            await self._turn_failed(turn, entry, error)
+            return
+        except asyncio.CancelledError:
+            transcript.set_state(entry, "cancelled")
+            transcript.set_footer(entry, turn.figures.summary())
+            self._set_status("Reply cancelled")
+            raise
+        finally:
+            recorder.finish(turn.outcome if turn.outcome in FINAL_OUTCOMES else "incomplete",
+                            message=turn.assembler.message, error=turn.error, figures=turn.figures,
+                            text=reply_text())
+            self.inspector.end_turn(turn.figures.summary())
+        if turn.outcome != "done":
+            # No `done` and no error: the client reports this as an error, but be safe.
+            transcript.set_state(entry, "incomplete")
+            return
+        transcript.set_state(entry, "done")
+        transcript.set_footer(entry, turn.figures.summary())
+        self._set_status("Ready")
+        message = turn.assembler.message
+        if message is not None:
+            self._last_reply = plain_text(message.parts)
+            await self._offer_followups(message)
+
+    def _apply(self, update: TurnUpdate, entry: int) -> None:
+        change = update.change
+        if change is None:
+            return
+        transcript = self.transcript
+        assembler = update.turn.assembler
+        if change.everything:
+            transcript.set_parts(entry, assembler.parts)
+        elif change.block_index is not None and not change.structural:
+            transcript.set_block(entry, change.part_index, change.block_index,
+                                 assembler.block(change.part_index, change.block_index))
+        else:
+            transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
+
+    async def _turn_failed(self, turn: Turn, entry: int, error: DialogError) -> None:
+        # A partial reply stays, marked incomplete; with nothing shown, the error stands alone.
+        state = "incomplete" if turn.assembler.part_count else "error"
+        self.transcript.set_state(entry, state, note=error.safe_message)
+        self.transcript.set_footer(entry, turn.figures.summary())
+        self._retryable_text = turn.text if error.retryable else None
+        self.composer.restore(turn.text)
+        await self.action_bar.show((), retry=error.retryable)
+        self._set_status("The reply failed · Ctrl+R retries" if error.retryable else "The reply failed")
+
+    async def _offer_followups(self, message: Message) -> None:
+        choices: list[Choice] = []
+        for part in message.parts:
+            if isinstance(part, SuggestionsPart):
+                choices.extend(Choice(s.title or s.prompt_text, s.prompt_text)
+                               for s in part.suggestions if s.prompt_text)
+            elif isinstance(part, QuickRepliesPart):
+                choices.extend(Choice(reply, reply) for reply in part.replies if reply)
+        await self.action_bar.show(choices)
+        markers = [part for part in message.parts if isinstance(part, FORM_MARKERS)]
+        if markers:
+            self._open_marker = markers[-1]
+            self.action_open_form()
+
+    # -- actions ---------------------------------------------------------------
+
+    async def _stop_turn(self) -> None:
+        """Cancel the reply in flight and wait until it has marked its entry, so a cleared
+        transcript never receives a late update from it."""
+        worker = self._turn_worker
+        if worker is not None and worker.is_running:
+            worker.cancel()
+            with suppress(Exception):
+                await worker.wait()
+
+    def action_cancel_reply(self) -> None:
+        if self._turn_worker is not None and self._turn_worker.is_running:
+            self._turn_worker.cancel()
+
+    def action_open_form(self) -> None:
+        if self._open_marker is None:
+            self.notify("There is no open form in this conversation.")
+            return
+        self.push_screen(FormScreen(self._open_marker, self._submit_form), self._form_closed)
+
+    def _form_closed(self, confirmation: str | None) -> None:
+        if confirmation is not None:
+            self._open_marker = None
+            self.transcript.add_notice(confirmation, variant="info")
+
+    async def _submit_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
+        try:
+            result = await self.client.submit_action(marker.part_id, action_for(marker, values))
+        except ApiHttpError as error:
+            if error.params:
+                return SubmitOutcome(field_errors={_field_key(p.field): p.message for p in error.params})
+            return SubmitOutcome(error=error.safe_message)
+        except DialogError as error:
+            return SubmitOutcome(error=error.safe_message)
+        return SubmitOutcome(confirmation=result.confirmation_text)
+
+    @work(exclusive=True, group="start")
+    async def action_new_conversation(self) -> None:
+        if not self.client.has_api_key:
+            self.notify("A new conversation needs an API key (`dialogtui login`).", severity="warning")
+            return
+        await self._stop_turn()
+        try:
+            await self.client.reset_conversation()
+        except DialogError as error:
+            self.transcript.add_notice(error.safe_message, variant="error")
+            return
+        self._forget_conversation()
+        await self._show_welcome()
+        self._set_status("New conversation")
+
+    @work(exclusive=True, group="start")
+    async def action_reload_history(self) -> None:
+        self.transcript.clear()
+        await self._load_history()
+
+    def action_switch_bot(self) -> None:
+        screen = SwitchScreen(self.target.base_url, self.target.chatbot_id,
+                              is_local=self.target.environment == "demo")
+        self.push_screen(screen, self._switch_requested)
+
+    @work(exclusive=True, group="start")
+    async def _switch_requested(self, request: SwitchRequest | None) -> None:
+        if request is None:
+            return
+        try:
+            if request.base_url == LOCAL:
+                target = self._servers.enter_context(demo_target())
+            else:
+                target = configured_target(request.base_url, request.chatbot_id)
+        except TargetError as error:
+            self.notify(error.safe_message, severity="error", timeout=8)
+            return
+        await self._stop_turn()
+        old = self.session
+        self.target = target
+        self.session = self._new_session()
+        if old is not None:
+            await old.client.aclose()
+        self.sub_title = target.environment
+        self._forget_conversation(new_record=False)
+        await self._start_conversation()
+
+    @work(exclusive=True, group="start")
+    async def action_fresh_visitor(self) -> None:
+        if not self.client.has_api_key:
+            self.notify("A fresh visitor needs an API key (`dialogtui login`).", severity="warning")
+            return
+        await self._stop_turn()
+        try:
+            await self.client.authenticate()
+        except DialogError as error:
+            self.transcript.add_notice(error.safe_message, variant="error")
+            return
+        self._forget_conversation()
+        await self._show_welcome()
+        self._set_status("Fresh visitor: a new conversation")
+
+    def _forget_conversation(self, *, new_record: bool = True) -> None:
+        """Clear the screen for another conversation; `new_record` starts its local record too."""
+        if new_record:
+            self._conversation = self.store.start_conversation(*conversation_key(self.target),
+                                                               bot_name=self.title)
+        self.transcript.clear()
+        self.inspector.clear()
+        self._open_marker = None
+        self._retryable_text = None
+        self._last_reply = ""
+
+    def action_rate(self) -> None:
+        self.push_screen(RateScreen(), self._rated)
+
+    @work(group="rate")
+    async def _rated(self, rating: Rating | None) -> None:
+        if rating is None:
+            return
+        try:
+            await self.client.rate(rating.stars, rating.feedback)
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error")
+            return
+        self.notify("Thanks for your rating.")
+
+    def action_copy_reply(self) -> None:
+        if not self._last_reply:
+            self.notify("There is no reply to copy yet.")
+            return
+        # OSC 52: the terminal, not this process, owns the clipboard.
+        self.copy_to_clipboard(self._last_reply)
+        self.notify("Copied the last reply.")
+
+    def action_toggle_inspector(self) -> None:
+        self.inspector.toggle_class("-shown")
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield SystemCommand("New conversation", "Start a fresh conversation with this bot",
+                            self.action_new_conversation)
+        yield SystemCommand("Rate conversation", "Give this conversation 1–5 stars", self.action_rate)
+        yield SystemCommand("Reload history", "Fetch this conversation again from the server",
+                            self.action_reload_history)
+        yield SystemCommand("Copy last reply", "Copy the last reply to the clipboard",
+                            self.action_copy_reply)
+        yield SystemCommand("Open form", "Reopen the bot's form", self.action_open_form)
+        yield SystemCommand("Switch bot or environment", "Talk to another bot, environment or the local server",
+                            self.action_switch_bot)
+        yield SystemCommand("Fresh visitor", "Start over as a new visitor (a new token from the API key)",
+                            self.action_fresh_visitor)
+        yield SystemCommand("Toggle inspector", "Show every request, SSE event, retry and timing",
+                            self.action_toggle_inspector)
+        yield SystemCommand("Toggle dark/light theme", "Switch the colour theme", self.action_toggle_theme)
+        yield SystemCommand("Quit", "Quit dialogtui", self.action_quit)
+
+
+def _role(message: Message) -> str:
+    return "user" if message.role == "user" else "assistant"
+
+
+def _prompt_choices(prompts: Iterable[StartPrompt]) -> list[Choice]:
+    return [Choice(p.prompt_text, p.prompt_text) for p in prompts if p.prompt_text and not p.url_pattern]
+
+
+def _field_key(field_path: str) -> str:
+    """`fields.email` or `values.email` -> `email`: params name the body path."""
+    return field_path.rsplit(".", 1)[-1]

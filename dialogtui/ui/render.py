@@ -1,0 +1,991 @@
+"""Pure rendering of transcript content: parts and blocks to wrapped lines at a width.
+
+Everything here is a function of its arguments: a part or block, a `Frame` (line width,
+side padding, background, and the `Palette` lines refer to), the `RenderStyles` the widget
+resolved from its component classes, and a Rich console. Nothing reads widget state. The
+block layouts (`ParagraphLayout`, `ListLayout`) are value objects: the wrapped lines of one
+block plus just enough bookkeeping to extend them in O(delta) when the block grows by
+appends, which is what a streamed reply does thousands of times.
+
+Safety: every string from the server passes through `sanitize` / `sanitize_line` before it
+becomes a Rich `Text`, and a URL only becomes a hyperlink (`Style(link=...)`) when
+`safe_link_target` accepts it. Rich markup and emoji codes are never interpreted: only
+`Text` objects reach Rich, never markup strings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Final, Iterable, Literal, Protocol, Sequence, TypeAlias
+
+from rich import box
+from rich.cells import cell_len, chop_cells
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from dialogtui.api.models import (
+    Block,
+    Cell,
+    ContactFormPart,
+    FilePart,
+    FormPart,
+    ImagePart,
+    Part,
+    Price,
+    Product,
+    ProductsPart,
+    QuickRepliesPart,
+    RichTextPart,
+    Span,
+    SuggestionsPart,
+    SupportTicketPart,
+    TablePart,
+    TextPart,
+)
+from dialogtui.text import sanitize, sanitize_line
+
+BULLET: Final = "• "
+HANGING: Final = "  "
+CARD_MAX_WIDTH: Final = 64
+DESCRIPTION_MAX_LINES: Final = 2
+SPINNER: Final = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+BOLD: Final = Style(bold=True)
+STRIKE: Final = Style(strike=True)
+
+Piece: TypeAlias = tuple[str, Style | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderStyles:
+    """Rich styles for every visual role, resolved by the widget from its component classes.
+
+    `base` and `user` are full styles (they carry the background every cell is drawn on);
+    the others are overlays (foreground and attributes only) combined on top of a line's
+    background, so a link inside a user message keeps the message's background.
+    Defaults make the functions usable without a running app (tests, exports).
+    """
+
+    base: Style = Style()
+    user: Style = Style()
+    user_label: Style = Style(bold=True)
+    assistant_label: Style = Style(bold=True)
+    system_label: Style = Style(bold=True, dim=True)
+    dim: Style = Style(dim=True)
+    link: Style = Style(underline=True)
+    notice_info: Style = Style(dim=True)
+    notice_warning: Style = Style(color="yellow")
+    notice_error: Style = Style(color="red")
+    error: Style = Style(color="red")
+    warning: Style = Style(color="yellow", dim=True)
+    card: Style = Style(dim=True)
+    price: Style = Style(bold=True)
+    discount: Style = Style(color="green")
+    table_header: Style = Style(bold=True)
+    bullet: Style = Style()
+
+
+class Palette:
+    """Interns styles as small ints, so a rendered line holds only strings and ints.
+
+    Such tuples are invisible to Python's cyclic garbage collector (it untracks them),
+    whereas Segments (which hold Style objects) are scanned at every full collection: a
+    1,000-message conversation would otherwise add ~45,000 objects and ~25 ms to each.
+    """
+
+    __slots__ = ("styles", "_ids")
+
+    def __init__(self) -> None:
+        self.styles: list[Style | None] = []
+        self._ids: dict[Style | None, int] = {}
+
+    def id(self, style: Style | None) -> int:
+        found = self._ids.get(style)
+        if found is None:
+            found = self._ids[style] = len(self.styles)
+            self.styles.append(style)
+        return found
+
+    def segments(self, line: Line) -> list[Segment]:
+        styles = self.styles
+        return [Segment(text, styles[style]) for text, style in line]
+
+
+Line: TypeAlias = tuple[tuple[str, int], ...]
+"""One rendered line of exactly `Frame.width` cells: (text, palette id) runs. Much lighter
+than a `Strip` (seven caches each); the widget makes Strips for the lines on screen only."""
+
+
+def line_text(line: Line) -> str:
+    return "".join(text for text, _ in line)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The line box content is drawn into: every line is exactly `width` cells, on `fill`."""
+
+    width: int
+    fill: Style = Style()
+    left: int = 0
+    right: int = 0
+    palette: Palette = field(default_factory=Palette, compare=False)
+
+    @property
+    def inner(self) -> int:
+        return max(1, self.width - self.left - self.right)
+
+    def blank(self) -> Line:
+        return ((" " * self.width, self.palette.id(self.fill)),)
+
+
+def frame_line(frame: Frame, console: Console, pieces: Iterable[Text | Segment]) -> Line:
+    """One line: left padding, the pieces, then fill to the frame width, all on `frame.fill`.
+
+    A Text's own base style is applied here because `Text.render` drops it when the Text has
+    no spans, and every cell needs the fill's background or it shows the terminal's.
+    """
+    fill = frame.fill
+    intern = frame.palette.id
+    fill_id = intern(fill)
+    out: list[tuple[str, int]] = []
+    used = frame.left
+    if used:
+        out.append((" " * used, fill_id))
+    for piece in pieces:
+        if isinstance(piece, Segment):
+            text, style, _ = piece
+            out.append((text, intern(fill + style) if style else fill_id))
+            used += cell_len(text)
+            continue
+        base = fill + piece.style if isinstance(piece.style, Style) and piece.style else fill
+        if piece.spans:
+            out.extend(
+                (text, intern(base + style if style else base))
+                for text, style, _ in piece.render(console)
+            )
+        elif piece.plain:
+            out.append((piece.plain, intern(base)))
+        used += piece.cell_len
+    width = frame.width
+    if used < width:
+        out.append((" " * (width - used), fill_id))
+    elif used > width:
+        segments = Segment.adjust_line_length(frame.palette.segments(tuple(out)), width, fill)
+        return tuple((text, intern(style)) for text, style, _ in segments)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# Links and spans
+
+_HTTP_URL: Final = re.compile(r"https?://[^/\s]", re.IGNORECASE)
+# Controls would break out of an OSC 8 hyperlink; whitespace never belongs in a URL.
+_URL_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_SCHEME: Final = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def safe_link_target(url: str | None) -> str | None:
+    """The URL if it may become a terminal hyperlink: http(s) and free of control characters."""
+    if not url or not _HTTP_URL.match(url) or _URL_FORBIDDEN.search(url):
+        return None
+    return url
+
+
+def _url_key(text: str) -> str:
+    return _SCHEME.sub("", text.strip()).rstrip("/").lower()
+
+
+def link_style(base: Style, url: str | None) -> Style:
+    target = safe_link_target(url)
+    return base + Style(link=target) if target else base
+
+
+def link_pieces(text: str, url: str | None, styles: RenderStyles) -> list[Piece]:
+    """A link's label, then its URL in dim brackets unless the label already is the URL.
+
+    The visible URL keeps links reachable in terminals without hyperlink support.
+    An unsafe URL is shown (inert) but never made clickable, and its label is not styled
+    as a link, so it does not look clickable either.
+    """
+    shown = sanitize_line(url or "")
+    target = safe_link_target(url)
+    label = text or shown
+    pieces: list[Piece] = [(label, styles.link + Style(link=target) if target else None)]
+    if shown and _url_key(label) != _url_key(shown):
+        pieces.append((f" [{shown}]", styles.dim + Style(link=target) if target else styles.dim))
+    return pieces
+
+
+def span_pieces(span: Span, styles: RenderStyles) -> list[Piece]:
+    """The styled text of one span.
+
+    Unknown span types keep their text, unstyled: a future span type (say `italic`) would
+    otherwise drop words from the middle of a sentence. (`models.spans_text`, used for
+    exports, skips them instead.)
+    """
+    kind = span.type
+    if kind == "link":
+        return link_pieces(sanitize(span.text), span.url, styles)
+    text = sanitize(span.text)
+    if kind == "bold":
+        return [(text, BOLD)]
+    if kind == "strike":
+        return [(text, STRIKE)]
+    return [(text, None)]
+
+
+def spans_text(spans: Sequence[Span], styles: RenderStyles) -> Text:
+    text = Text(end="")
+    for span in spans:
+        for piece, style in span_pieces(span, styles):
+            if piece:
+                text.append(piece, style)
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Wrapping
+
+
+Fold: TypeAlias = Literal["lead", "word"] | None
+"""Where wrapping resumes: None at a line or word start; "word" inside a folded word (its
+non-space part or trailing spaces); "lead" inside the leading spaces of a line's first word."""
+
+_WORD: Final = re.compile(r"\s*\S+\s*")
+_NOT_SPACE: Final = re.compile(r"\S")
+_NOT_BLANK: Final = re.compile(r"[^ ]")
+# The rest of a folded word, by where the fold resumes.
+_FOLD_REST: Final = {"word": re.compile(r"\S*\s*"), "lead": re.compile(r"\s*\S*\s*")}
+_FOLD_REST_ASCII: Final = {"word": re.compile(r"[^ ]*[ ]*"), "lead": re.compile(r"[ ]*[^ ]*[ ]*")}
+
+
+def _chop(word: str, width: int) -> list[str]:
+    # Rich's chop_cells starts with an empty piece when the first character is wider than
+    # the line (width 1, a wide character), and divide_line then breaks twice at the same
+    # place (an empty line). Dropping it keeps folding the same wherever it resumes.
+    return [piece for piece in chop_cells(word, width) if piece]
+
+
+def divide_cells(text: str, width: int, folding: Fold = None) -> list[int]:
+    """Break offsets for `text` at `width`: Rich's `divide_line(fold=True)`, plus `folding`.
+
+    `folding` says that `text` starts inside a word that was too long for a line and is
+    being folded: Rich chops such a word, spaces included, into width-sized pieces, so its
+    rest must be chopped too, even where it would fit as a word of its own. That is what
+    lets wrapping resume at any line start.
+    """
+    breaks: list[int] = []
+    append = breaks.append
+    offset = 0
+    position = 0
+    if folding is not None:
+        rest = _FOLD_REST[folding].match(text)
+        if rest is not None and rest.end():
+            pieces = _chop(rest.group(), width)
+            start = 0
+            for piece in pieces[:-1]:
+                start += len(piece)
+                append(start)
+            offset = cell_len(pieces[-1]) if pieces else 0
+            position = rest.end()
+    match = _WORD.match(text, position)
+    while match is not None:
+        start, end = match.span()
+        word = match.group()
+        length = cell_len(word.rstrip())
+        if width - offset >= length:
+            offset += cell_len(word)
+        elif length > width:
+            pieces = _chop(word, width)
+            for number, piece in enumerate(pieces):
+                if start:
+                    append(start)
+                if number == len(pieces) - 1:
+                    offset = cell_len(piece)
+                else:
+                    start += len(piece)
+        elif offset and start:
+            append(start)
+            offset = cell_len(word)
+        match = _WORD.match(text, end)
+    return breaks
+
+
+def divide_ascii(text: str, width: int, folding: Fold = None) -> list[int]:
+    """`divide_cells` for printable ASCII, several times faster.
+
+    There every character is one cell and the only whitespace is the space, so the greedy
+    rule (a word fits while its end, trailing spaces excluded, is within `width` of the
+    line start) finds each line with a few C-level searches instead of a Python step per
+    word. Wrapping is most of a layout's cost; the equivalence is tested.
+    """
+    breaks: list[int] = []
+    size = len(text)
+    start = 0
+    if folding is not None:
+        rest = _FOLD_REST_ASCII[folding].match(text)
+        end = rest.end() if rest is not None else 0
+        if end > width:
+            start = (end - 1) // width * width
+            breaks.extend(range(width, start + 1, width))
+    elif text[:1] == " ":
+        return divide_cells(text, width)  # leading spaces belong to the first word
+    while start + width < size:
+        limit = start + width
+        if text[limit] == " ":
+            # Every word ending by `limit` fits; the next line starts at the next word.
+            match = _NOT_BLANK.search(text, limit)
+            if match is None:
+                break
+            start = match.start()
+            breaks.append(start)
+            continue
+        space = text.rfind(" ", start, limit)
+        if space >= start:
+            # The word running past `limit` goes to the next line.
+            start = space + 1
+            breaks.append(start)
+            continue
+        # A word longer than a line: fold it (with its trailing spaces) into width pieces.
+        end = text.find(" ", limit)
+        if end < 0:
+            end = size
+        else:
+            match = _NOT_BLANK.search(text, end)
+            end = match.start() if match is not None else size
+        last = start + (end - start - 1) // width * width
+        breaks.extend(range(start + width, last + 1, width))
+        start = last
+    return breaks
+
+
+def divide(text: str, width: int, folding: Fold = None) -> list[int]:
+    if text.isascii() and text.isprintable():
+        return divide_ascii(text, width, folding)
+    return divide_cells(text, width, folding)
+
+
+def wrap_lines(text: Text, width: int, folding: Fold = None) -> tuple[list[Text], Text, Fold]:
+    """Wrap exactly like `Text.wrap` (greedy, folding long words, keeping blank lines) and
+    also return the unwrapped text of the last line and where it starts (`Fold`): the
+    state from which wrapping can resume.
+
+    Greedy wrapping never moves a break that lies before the start of the last line when
+    text is appended, so `lines[:-1]` are final and only `tail + appended` needs wrapping
+    (with the returned `Fold` passed back in).
+    """
+    width = max(1, width)
+    lines: list[Text] = []
+    split = text.split("\n", allow_blank=True)
+    last = len(split) - 1
+    tail = Text(end="")
+    tail_fold: Fold = None
+    for number, line in enumerate(split):
+        plain = line.plain
+        fold = folding if number == 0 else None
+        breaks = divide(plain, width, fold)
+        pieces = list(line.divide(breaks)) if breaks else [line]
+        if number == last:
+            tail = pieces[-1].copy()
+            tail_fold = _resume_fold(plain, breaks[-1], fold) if breaks else fold
+        for piece in pieces:
+            piece.rstrip_end(width)
+            piece.truncate(width, overflow="fold")
+            lines.append(piece)
+    return lines, tail, tail_fold
+
+
+def _resume_fold(plain: str, at: int, fold: Fold) -> Fold:
+    """The `Fold` of a line that starts at break `at` of a line that started with `fold`."""
+    if fold != "word":
+        # The line's first word owns its leading spaces.
+        match = _NOT_SPACE.search(plain)
+        first = match.start() if match is not None else len(plain)
+        if at < first:
+            return "lead"
+        if at == first:
+            return "word"
+    # A word start is a non-space after a space; any other break is inside a folded word.
+    return None if not plain[at].isspace() and plain[at - 1].isspace() else "word"
+
+
+def text_lines(
+    text: Text,
+    frame: Frame,
+    console: Console,
+    first: str = "",
+    rest: str = "",
+    prefix_style: Style | None = None,
+) -> list[Line]:
+    """Wrap a whole Text into framed lines, with an optional first-line prefix and hanging indent."""
+    if not len(text):
+        return []
+    wrapped = wrap_lines(text, frame.inner - cell_len(first))[0]
+    lines: list[Line] = []
+    for number, line in enumerate(wrapped):
+        prefix = first if number == 0 else rest
+        pieces: list[Text | Segment] = [Segment(prefix, prefix_style), line] if prefix else [line]
+        lines.append(frame_line(frame, console, pieces))
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Blocks of rich text
+
+
+class BlockLayout(Protocol):
+    """The wrapped lines of one block, updatable in place when the block grows."""
+
+    lines: list[Line]
+
+    def update(self, block: Block) -> bool:
+        """Take the block's new content. False: not an in-place change, lay it out afresh."""
+        ...
+
+
+def _snapshot(span: Span, text: str | None = None) -> Span:
+    # Our own copy: the assembler may mutate its span objects in place.
+    return Span(type=span.type, text=span.text if text is None else text, url=span.url)
+
+
+class ParagraphLayout:
+    """A paragraph (or list item) whose wrapped lines grow in O(delta) under appends.
+
+    State: the spans seen so far (copies of all but the last, plus the last one's type, URL
+    and text), the wrapped `lines`, and `_tail`: the unwrapped text from the start of the
+    last line to the end. `extend` accepts the paragraph's full current spans, checks that
+    they only add to what was seen (text appended to the last span, new spans after it),
+    and re-wraps only `_tail` plus the new text. Anything else returns False.
+    Laying out a paragraph from scratch is the same code with everything "new", so the
+    incremental result is the from-scratch result by construction (and tested).
+    """
+
+    __slots__ = (
+        "lines",
+        "_frame",
+        "_styles",
+        "_console",
+        "_first",
+        "_rest",
+        "_tail",
+        "_fold",
+        "_count",
+        "_frozen",
+        "_last_type",
+        "_last_url",
+        "_last_raw",
+    )
+
+    def __init__(
+        self,
+        frame: Frame,
+        styles: RenderStyles,
+        console: Console,
+        first: str = "",
+        rest: str = "",
+    ) -> None:
+        self.lines: list[Line] = []
+        self._frame = frame
+        self._styles = styles
+        self._console = console
+        self._first = first
+        self._rest = rest
+        self._tail = Text(end="")
+        self._fold: Fold = None
+        self._count = 0
+        self._frozen: list[Span] = []
+        self._last_type = ""
+        self._last_url: str | None = None
+        self._last_raw = ""
+
+    def update(self, block: Block) -> bool:
+        return block.type == "paragraph" and self.extend(block.spans)
+
+    def extend(self, spans: Sequence[Span]) -> bool:
+        if not isinstance(spans, list):
+            spans = list(spans)  # the frozen-prefix check compares lists
+        count = self._count
+        if len(spans) < count:
+            return False
+        pieces: list[Piece] = []
+        last_text = self._last_raw
+        if count:
+            # One C-level list comparison; the copies share the text objects, so unchanged
+            # spans compare by identity.
+            if count > 1 and spans[: count - 1] != self._frozen:
+                return False
+            last = spans[count - 1]
+            if last.type != self._last_type or last.url != self._last_url:
+                return False
+            last_text = last.text
+            old = self._last_raw
+            if last_text != old:
+                # A link renders a suffix after its text; a CR at the end may pair with an LF
+                # that arrives next (sanitize turns CR LF into LF): neither is an append.
+                if self._last_type == "link" or old.endswith("\r") or not last_text.startswith(old):
+                    return False
+                grown = Span(type=last.type, text=last_text[len(old) :])
+                pieces.extend(span_pieces(grown, self._styles))
+        new = spans[count:]
+        if new:
+            if count:
+                self._frozen.append(_snapshot(spans[count - 1], last_text))
+            for span in new[:-1]:
+                self._frozen.append(_snapshot(span))
+            for span in new:
+                pieces.extend(span_pieces(span, self._styles))
+            final = new[-1]
+            self._last_type, self._last_url, self._last_raw = final.type, final.url, final.text
+        else:
+            self._last_raw = last_text
+        self._count = len(spans)
+        self._push(pieces)
+        return True
+
+    def _push(self, pieces: list[Piece]) -> None:
+        tail = self._tail
+        before = len(tail)
+        for text, style in pieces:
+            if text:
+                tail.append(text, style)
+        if len(tail) == before:
+            return
+        width = self._frame.inner - cell_len(self._first)
+        wrapped, self._tail, self._fold = wrap_lines(tail, width, self._fold)
+        lines = self.lines
+        # The old last line is the rendering of the old tail: replace it.
+        start = len(lines) - 1 if lines else 0
+        strips = [self._line(line, start + number == 0) for number, line in enumerate(wrapped)]
+        lines[start:] = strips
+
+    def _line(self, line: Text, first: bool) -> Line:
+        prefix = self._first if first else self._rest
+        if not prefix:
+            return frame_line(self._frame, self._console, (line,))
+        return frame_line(
+            self._frame, self._console, (Segment(prefix, self._styles.bullet), line)
+        )
+
+
+class ListLayout:
+    """A bullet list: one `ParagraphLayout` per item, so a growing last item stays O(delta)."""
+
+    __slots__ = ("lines", "_items", "_frame", "_styles", "_console")
+
+    def __init__(self, frame: Frame, styles: RenderStyles, console: Console) -> None:
+        self.lines: list[Line] = []
+        self._items: list[ParagraphLayout] = []
+        self._frame = frame
+        self._styles = styles
+        self._console = console
+
+    def _item(self) -> ParagraphLayout:
+        return ParagraphLayout(self._frame, self._styles, self._console, BULLET, HANGING)
+
+    def update(self, block: Block) -> bool:
+        if block.type != "bullet_list":
+            return False
+        items = block.items
+        layouts = self._items
+        if len(items) < len(layouts):
+            return False
+        for number, item in enumerate(items):
+            if number == len(layouts):
+                layouts.append(self._item())
+            if not layouts[number].extend(item.spans):
+                layouts[number] = self._item()
+                layouts[number].extend(item.spans)
+        self.lines = [line for layout in layouts for line in layout.lines]
+        return True
+
+
+class SkippedLayout:
+    """An unknown block type: skipped, as the contract asks."""
+
+    __slots__ = ("lines", "_kind")
+
+    def __init__(self, kind: str) -> None:
+        self.lines: list[Line] = []
+        self._kind = kind
+
+    def update(self, block: Block) -> bool:
+        return block.type == self._kind
+
+
+def layout_block(block: Block, frame: Frame, styles: RenderStyles, console: Console) -> BlockLayout:
+    layout: BlockLayout
+    if block.type == "paragraph":
+        layout = ParagraphLayout(frame, styles, console)
+    elif block.type == "bullet_list":
+        layout = ListLayout(frame, styles, console)
+    else:
+        return SkippedLayout(block.type)
+    layout.update(block)
+    return layout
+
+
+def join_sections(sections: Sequence[list[Line]], frame: Frame) -> list[Line]:
+    """Sections separated by one blank line; empty sections take no space."""
+    lines: list[Line] = []
+    for section in sections:
+        if not section:
+            continue
+        if lines:
+            lines.append(frame.blank())
+        lines.extend(section)
+    return lines
+
+
+def render_blocks(
+    blocks: Sequence[Block], frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
+    return join_sections([layout_block(b, frame, styles, console).lines for b in blocks], frame)
+
+
+# ---------------------------------------------------------------------------
+# Products
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_price(price: Price) -> str:
+    """'199.00 DKK' for numbers; a string amount is shown as sent (made safe)."""
+    amount = price.amount
+    number = f"{amount:.2f}" if _is_number(amount) else sanitize_line(str(amount))
+    return f"{number} {sanitize_line(price.currency)}".strip()
+
+
+def discount_percent(price: Price, original: Price) -> int | None:
+    """Whole-percent discount when the original price is higher (same or unstated currency)."""
+    now, was = price.amount, original.amount
+    if not (_is_number(now) and _is_number(was)):
+        return None
+    assert isinstance(now, (int, float)) and isinstance(was, (int, float))
+    if was <= 0 or now < 0 or was <= now:
+        return None
+    if price.currency and original.currency and price.currency != original.currency:
+        return None
+    percent = round((was - now) / was * 100)
+    return percent if percent >= 1 else None
+
+
+def price_text(product: Product, styles: RenderStyles) -> Text | None:
+    if product.price is None:
+        return None
+    text = Text(format_price(product.price), style=styles.price, end="")
+    original = product.original_price
+    if original is not None:
+        percent = discount_percent(product.price, original)
+        was = format_price(original)
+        numeric = _is_number(original.amount) and _is_number(product.price.amount)
+        if percent is not None or (not numeric and was != text.plain):
+            text.append("  ")
+            text.append(was, styles.dim + STRIKE)
+        if percent is not None:
+            text.append(f"  -{percent} %", styles.discount)
+    return text
+
+
+def _wrap_capped(text: Text, width: int, max_lines: int) -> list[Text]:
+    lines = wrap_lines(text, width)[0]
+    if len(lines) <= max_lines:
+        return lines
+    kept = lines[:max_lines]
+    last = kept[-1]
+    last.rstrip()
+    last.truncate(width - 1)
+    last.append("…")
+    return kept
+
+
+def product_card(
+    product: Product, frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
+    width = max(8, min(frame.inner, CARD_MAX_WIDTH))
+    inner = width - 4
+    border = styles.card
+    body: list[Text] = []
+    title = sanitize_line(product.title) or "(untitled product)"
+    body.extend(wrap_lines(Text(title, style=BOLD, end=""), inner)[0])
+    price = price_text(product, styles)
+    if price is not None:
+        body.extend(wrap_lines(price, inner)[0])
+    if product.description:
+        description = Text(sanitize(product.description), style=styles.dim, end="")
+        body.extend(_wrap_capped(description, inner, DESCRIPTION_MAX_LINES))
+    if product.url:
+        url = sanitize_line(product.url)
+        body.extend(wrap_lines(Text(url, style=link_style(styles.link, product.url)), inner)[0])
+    lines = [frame_line(frame, console, (Segment(f"╭{'─' * (width - 2)}╮", border),))]
+    for line in body:
+        pad = " " * max(0, inner - line.cell_len)
+        lines.append(
+            frame_line(
+                frame, console, (Segment("│ ", border), line, Segment(pad), Segment(" │", border))
+            )
+        )
+    lines.append(frame_line(frame, console, (Segment(f"╰{'─' * (width - 2)}╯", border),)))
+    return lines
+
+
+def render_products(
+    part: ProductsPart, frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
+    lines: list[Line] = []
+    for product in part.products:
+        lines.extend(product_card(product, frame, styles, console))
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Tables
+
+
+def cell_text(cell: str | Cell, styles: RenderStyles) -> Text:
+    """A table cell as one Text: paragraphs and list items on their own lines."""
+    if isinstance(cell, str):
+        return Text(sanitize(cell), end="")
+    if not cell.blocks:
+        return Text(sanitize(cell.text or ""), end="")
+    lines: list[Text] = []
+    for block in cell.blocks:
+        if block.type == "paragraph":
+            lines.append(spans_text(block.spans, styles))
+        elif block.type == "bullet_list":
+            for item in block.items:
+                line = Text(BULLET, end="")
+                line.append_text(spans_text(item.spans, styles))
+                lines.append(line)
+    return Text("\n", end="").join(lines)
+
+
+_JUSTIFY: Final = {"left": "left", "center": "center", "centre": "center", "right": "right"}
+
+
+def render_table(part: TablePart, frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
+    columns = max([len(part.headers), *(len(row) for row in part.rows)], default=0)
+    if columns == 0:
+        return []
+    alignments = part.alignments or []
+    table = Table(
+        box=box.ROUNDED,
+        border_style=styles.card,
+        header_style=styles.table_header,
+        show_header=bool(part.headers),
+        expand=False,
+    )
+    for index in range(columns):
+        header = cell_text(part.headers[index], styles) if index < len(part.headers) else Text("")
+        align = alignments[index].lower() if index < len(alignments) else "left"
+        table.add_column(header, justify=_JUSTIFY.get(align, "left"), overflow="fold")  # type: ignore[arg-type]
+    for row in part.rows:
+        cells = [cell_text(cell, styles) for cell in row]
+        cells.extend(Text("") for _ in range(columns - len(cells)))
+        table.add_row(*cells)
+    options = console.options.update(width=frame.inner, highlight=False, markup=False)
+    rendered = console.render_lines(table, options, style=frame.fill, pad=False)
+    lines = [frame_line(frame, console, line) for line in rendered]
+    if part.caption:
+        # Below the table at the full width: Rich would wrap it to the table's width.
+        lines.extend(text_lines(Text(sanitize(part.caption), style=styles.dim, end=""), frame, console))
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Small parts
+
+
+def format_size(size: int | None) -> str:
+    if size is None or size < 0:
+        return ""
+    if size < 1000:
+        return f"{size} B"
+    for unit in ("KB", "MB", "GB"):
+        size_f = size / 1000
+        if size_f < 1000 or unit == "GB":
+            return f"{size_f:.1f} {unit}"
+        size = int(size_f)
+    return ""  # pragma: no cover
+
+
+def attachment_lines(
+    icon: str,
+    label: str,
+    mime: str,
+    size: int | None,
+    url: str,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+) -> list[Line]:
+    details = ", ".join(detail for detail in (sanitize_line(mime), format_size(size)) if detail)
+    text = Text(label, end="")
+    if details:
+        text.append(f" ({details})", styles.dim)
+    lines = text_lines(text, frame, console, f"{icon} ", "   ")
+    if url:
+        link = Text(sanitize_line(url), style=link_style(styles.link, url), end="")
+        lines.extend(text_lines(link, frame, console, "   ", "   "))
+    return lines
+
+
+def choice_lines(titles: Sequence[str], frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
+    lines: list[Line] = []
+    for title in titles:
+        lines.extend(text_lines(Text(sanitize_line(title), end=""), frame, console, "→ ", "  ", styles.dim))
+    return lines
+
+
+def placeholder_lines(
+    kind: str, frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
+    text = Text(f"[unsupported content: {sanitize_line(kind) or 'unknown'}]", style=styles.dim)
+    return text_lines(text, frame, console)
+
+
+_FORM_LABELS: Final = {
+    "show_contact_form": "A contact form is open below",
+    "show_form": "A form is open below",
+    "show_support_ticket": "A support ticket form is open below",
+}
+
+
+def part_type(part: Part) -> str:
+    config = getattr(type(part), "__struct_config__", None)
+    tag = getattr(config, "tag", None)
+    return tag if isinstance(tag, str) else str(getattr(part, "type", "unknown"))
+
+
+def render_part(part: Part, frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
+    """Every part kind, as framed lines at `frame.width`. Rich text is laid out per block."""
+    if isinstance(part, TextPart):
+        layout = ParagraphLayout(frame, styles, console)
+        layout.extend([Span(text=part.text)])
+        return layout.lines
+    if isinstance(part, RichTextPart):
+        return render_blocks(part.blocks, frame, styles, console)
+    if isinstance(part, ProductsPart):
+        return render_products(part, frame, styles, console)
+    if isinstance(part, SuggestionsPart):
+        return choice_lines([s.title or s.prompt_text for s in part.suggestions], frame, styles, console)
+    if isinstance(part, QuickRepliesPart):
+        return choice_lines(part.replies, frame, styles, console)
+    if isinstance(part, TablePart):
+        return render_table(part, frame, styles, console)
+    if isinstance(part, ImagePart):
+        label = sanitize_line(part.caption or "") or "image"
+        # 📷 rather than 🖼: U+1F5BC is one cell to Rich but two in many terminals.
+        return attachment_lines("📷", label, part.mime_type, part.size_bytes, part.url, frame, styles, console)
+    if isinstance(part, FilePart):
+        label = sanitize_line(part.filename or "") or "file"
+        return attachment_lines("📎", label, part.mime_type, part.size_bytes, part.url, frame, styles, console)
+    if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
+        return text_lines(Text(_FORM_LABELS[part_type(part)], end=""), frame, console, "📝 ", "   ")
+    return placeholder_lines(part_type(part), frame, styles, console)
+
+
+# ---------------------------------------------------------------------------
+# Entry furniture: labels, notices, state markers, footers
+
+NOTICE_ICONS: Final = {"info": "ℹ ", "warning": "⚠ ", "error": "✖ "}
+
+
+def label_lines(label: str, style: Style, frame: Frame, console: Console) -> list[Line]:
+    return [frame_line(frame, console, (Text(sanitize_line(label), style=style, end=""),))]
+
+
+def notice_lines(
+    text: str, variant: str, frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
+    style = {"warning": styles.notice_warning, "error": styles.notice_error}.get(
+        variant, styles.notice_info
+    )
+    body = Text(sanitize(text), style=style, end="")
+    return text_lines(body, frame, console, NOTICE_ICONS.get(variant, "ℹ "), HANGING, style)
+
+
+def state_lines(
+    state: str,
+    note: str | None,
+    show_waiting: bool,
+    spinner_frame: int,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+) -> list[Line]:
+    """The marker under an entry for its state; done entries have none."""
+    suffix = f" — {sanitize(note)}" if note else ""
+    if state in ("waiting", "streaming"):
+        if not show_waiting:
+            return []
+        glyph = SPINNER[spinner_frame % len(SPINNER)]
+        return text_lines(Text("Thinking…", style=styles.dim, end=""), frame, console, f"{glyph} ", "  ", styles.dim)
+    if state == "incomplete":
+        text = Text(f"reply incomplete{suffix}", style=styles.warning, end="")
+        return text_lines(text, frame, console, "⚠ ", HANGING, styles.warning)
+    if state == "cancelled":
+        text = Text(f"reply cancelled{suffix}", style=styles.dim, end="")
+        return text_lines(text, frame, console, "✕ ", HANGING, styles.dim)
+    if state == "error":
+        text = Text(sanitize(note) if note else "Something went wrong.", style=styles.error, end="")
+        return text_lines(text, frame, console, "✖ ", HANGING, styles.error)
+    return []
+
+
+def footer_lines(text: str | None, frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
+    if not text:
+        return []
+    return text_lines(Text(sanitize(text), style=styles.dim, end=""), frame, console)
+
+
+# ---------------------------------------------------------------------------
+# Height estimates, for entries not laid out yet at the current width
+
+
+def _chars(spans: Sequence[Span]) -> int:
+    return sum(len(span.text) for span in spans)
+
+
+def _text_estimate(chars: int, width: int) -> int:
+    return chars // max(1, width) + 1 if chars else 0
+
+
+def estimate_blocks(blocks: Sequence[Block], width: int) -> int:
+    total = 0
+    for block in blocks:
+        if block.type == "paragraph":
+            lines = _text_estimate(_chars(block.spans), width)
+        elif block.type == "bullet_list":
+            lines = sum(_text_estimate(_chars(item.spans), width - 2) for item in block.items)
+        else:
+            lines = 0
+        if lines:
+            total += lines + (1 if total else 0)
+    return total
+
+
+def estimate_lines(part: Part, width: int) -> int:
+    """A cheap guess of a part's height (O(structure), never O(text)); corrected on layout."""
+    width = max(1, width)
+    if isinstance(part, TextPart):
+        return _text_estimate(len(part.text), width) + part.text.count("\n")
+    if isinstance(part, RichTextPart):
+        return estimate_blocks(part.blocks, width)
+    if isinstance(part, ProductsPart):
+        return 6 * len(part.products)
+    if isinstance(part, SuggestionsPart):
+        return len(part.suggestions)
+    if isinstance(part, QuickRepliesPart):
+        return len(part.replies)
+    if isinstance(part, TablePart):
+        return 2 * len(part.rows) + 4 + (1 if part.caption else 0)
+    if isinstance(part, (ImagePart, FilePart)):
+        return 2
+    return 1

@@ -1,0 +1,1020 @@
+"""The chat transcript: one Line API widget for the whole conversation.
+
+Why not one `Markdown` widget per reply: Textual re-lays-out every child on each change, so
+a streamed 100 KB reply costs hundreds of milliseconds per delta. Here the conversation is
+a model (entries → parts → blocks) whose rendering is cached as wrapped lines (compact
+`render.Line` tuples; only lines on screen become `Strip`s, through an LRU), and
+`render_line` only looks lines up.
+
+Cost model:
+
+* Mutators (`set_block` & co.) only record the new content and mark the entry dirty: O(1).
+  Layout happens in `_flush`, at most once per `FLUSH_INTERVAL`, so a burst of deltas
+  between two frames is wrapped once.
+* A dirty paragraph that grew by appends re-wraps only its last line plus the new text
+  (`render.ParagraphLayout`): O(delta), however long the paragraph.
+* Each entry keeps its chunks (header, one per block or part, state marker, footer) with
+  cumulative line offsets, recomputed only from the changed chunk onward: changing the last
+  block is O(1) chunks. Entry heights live in a Fenwick tree, so mapping a scroll position
+  to a line and updating one entry's height are O(log n).
+* Layout is lazy: an entry is laid out when it becomes visible; until then its height is an
+  estimate. A width or theme change just bumps a generation counter; visible entries are
+  re-wrapped at once and the rest in small background slices, keeping the line at the top
+  of the viewport in place while heights above it settle.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from time import monotonic
+from typing import ClassVar, Literal, Sequence, TypeAlias
+
+from rich.console import Console
+from rich.style import Style
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.reactive import var
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+
+from dialogtui.api.models import Block, Part, RichTextPart, plain_text
+from dialogtui.text import sanitize_line
+from dialogtui.ui.render import (
+    BlockLayout,
+    Frame,
+    Line,
+    Palette,
+    RenderStyles,
+    estimate_blocks,
+    estimate_lines,
+    footer_lines,
+    label_lines,
+    layout_block,
+    notice_lines,
+    render_part,
+    state_lines,
+)
+
+EntryState: TypeAlias = Literal["waiting", "streaming", "done", "incomplete", "cancelled", "error"]
+NoticeVariant: TypeAlias = Literal["info", "warning", "error"]
+
+_IN_PROGRESS = ("waiting", "streaming")
+_ROLE_LABELS = {"user": "You", "agent": "Agent", "system": "System"}
+
+
+class HeightIndex:
+    """Entry heights with prefix sums (a Fenwick tree): set, prefix and find in O(log n)."""
+
+    __slots__ = ("_tree", "_values", "total")
+
+    def __init__(self) -> None:
+        self._tree: list[int] = [0]
+        self._values: list[int] = []
+        self.total = 0
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def rebuild(self, values: Sequence[int]) -> None:
+        self._values = list(values)
+        size = len(self._values)
+        tree = [0, *self._values]
+        for node in range(1, size + 1):
+            parent = node + (node & -node)
+            if parent <= size:
+                tree[parent] += tree[node]
+        self._tree = tree
+        self.total = sum(self._values)
+
+    def append(self, value: int) -> None:
+        self._values.append(value)
+        node = len(self._values)
+        # Node `node` covers the values (node - lowbit(node), node].
+        covered = self.prefix(node - 1) - self.prefix(node - (node & -node))
+        self._tree.append(value + covered)
+        self.total += value
+
+    def value(self, index: int) -> int:
+        return self._values[index]
+
+    def set(self, index: int, value: int) -> None:
+        delta = value - self._values[index]
+        if not delta:
+            return
+        self._values[index] = value
+        self.total += delta
+        tree, size, node = self._tree, len(self._values), index + 1
+        while node <= size:
+            tree[node] += delta
+            node += node & -node
+
+    def prefix(self, count: int) -> int:
+        """Sum of the first `count` heights: the first line of entry `count`."""
+        tree, total, node = self._tree, 0, count
+        while node > 0:
+            total += tree[node]
+            node &= node - 1
+        return total
+
+    def find(self, line: int) -> tuple[int, int]:
+        """(entry index, line within it) for a line in [0, total)."""
+        tree, size = self._tree, len(self._values)
+        position, remaining = 0, line
+        step = 1 << (size.bit_length() - 1) if size else 0
+        while step:
+            candidate = position + step
+            if candidate <= size and tree[candidate] <= remaining:
+                position = candidate
+                remaining -= tree[candidate]
+            step >>= 1
+        return position, remaining
+
+
+class _Chunk:
+    """A run of lines in an entry. `spaced` chunks (content) get one blank line between them."""
+
+    __slots__ = ("lines", "spaced", "margin", "pos")
+
+    def __init__(self, lines: Sequence[Line], spaced: bool) -> None:
+        # A block's chunk shares its layout's list, which the layout grows in place.
+        self.lines = lines
+        self.spaced = spaced
+        self.margin = 0
+        self.pos = 0
+
+
+class _Slot:
+    """One part of an entry, with its layout: per block for rich text, one chunk otherwise."""
+
+    __slots__ = ("part", "blocks", "layouts", "chunks", "dirty", "dirty_blocks")
+
+    def __init__(self, part: Part) -> None:
+        self.part = part
+        # Our own list: set_block changes it without touching the caller's part.
+        self.blocks: list[Block] | None = (
+            list(part.blocks) if isinstance(part, RichTextPart) else None
+        )
+        self.layouts: list[BlockLayout] = []
+        self.chunks: list[_Chunk] = []
+        self.dirty = True
+        self.dirty_blocks: set[int] = set()
+
+    def current(self) -> Part:
+        if self.blocks is not None:
+            return RichTextPart(part_id=getattr(self.part, "part_id", ""), blocks=self.blocks)
+        return self.part
+
+
+_EMPTY: tuple[Line, ...] = ()
+
+
+def _plain(line: Line, skip: int = 0) -> str:
+    return "".join(text for text, _ in line)[skip:].rstrip()
+
+
+class _Entry:
+    __slots__ = (
+        "index",
+        "role",
+        "variant",
+        "text",
+        "state",
+        "note",
+        "footer",
+        "slots",
+        "gen",
+        "frame",
+        "blank",
+        "gap",
+        "header",
+        "status",
+        "footer_chunk",
+        "chunks",
+        "offsets",
+        "seen",
+        "height",
+        "structural",
+        "status_dirty",
+        "footer_dirty",
+    )
+
+    def __init__(self, index: int, role: str, state: str) -> None:
+        self.index = index  # also its id: entries are only ever appended (or all cleared)
+        self.role = role
+        self.variant = "info"
+        self.text = ""  # notices only
+        self.state = state
+        self.note: str | None = None
+        self.footer: str | None = None
+        self.slots: list[_Slot] = []
+        self.gen = -1  # layout generation the chunks belong to; -1: never laid out
+        self.frame = Frame(0)
+        self.blank: Line = ()
+        self.gap = self.header = self.status = self.footer_chunk = _Chunk(_EMPTY, False)
+        self.chunks: list[_Chunk] = []
+        self.offsets: list[int] = []
+        self.seen: list[bool] = []
+        self.height = 0
+        self.structural = False
+        self.status_dirty = False
+        self.footer_dirty = False
+
+    def line(self, offset: int) -> Line:
+        index = bisect_right(self.offsets, offset) - 1
+        if index < 0:
+            return self.blank
+        chunk = self.chunks[index]
+        local = offset - self.offsets[index] - chunk.margin
+        if 0 <= local < len(chunk.lines):
+            return chunk.lines[local]
+        return self.blank
+
+    def has_content(self) -> bool:
+        return any(chunk.lines for slot in self.slots for chunk in slot.chunks)
+
+    def relayout(self, start: int) -> None:
+        """Recompute chunk offsets and margins from chunk `start` on."""
+        chunks, offsets, seen_list = self.chunks, self.offsets, self.seen
+        if start == 0:
+            line, seen = 0, False
+        else:
+            previous = chunks[start - 1]
+            line = offsets[start - 1] + previous.margin + len(previous.lines)
+            seen = seen_list[start - 1] or (previous.spaced and bool(previous.lines))
+        for index in range(start, len(chunks)):
+            chunk = chunks[index]
+            count = len(chunk.lines)
+            offsets[index] = line
+            seen_list[index] = seen
+            chunk.margin = 1 if seen and count and chunk.spaced else 0
+            line += chunk.margin + count
+            if count and chunk.spaced:
+                seen = True
+        self.height = line
+
+    def assemble(self) -> None:
+        chunks = [self.gap, self.header]
+        for slot in self.slots:
+            chunks.extend(slot.chunks)
+        chunks.append(self.status)
+        chunks.append(self.footer_chunk)
+        for pos, chunk in enumerate(chunks):
+            chunk.pos = pos
+        self.chunks = chunks
+        self.offsets = [0] * len(chunks)
+        self.seen = [False] * len(chunks)
+        self.relayout(0)
+
+
+@dataclass(slots=True)
+class _Anchor:
+    """The line at the top of the viewport, as (entry, line in entry), to keep it in place."""
+
+    index: int
+    offset: int
+    height: int
+
+
+class Transcript(ScrollView, can_focus=True):
+    """The whole conversation on the Line API. See the module docstring for the design."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "transcript--user",
+        "transcript--user-label",
+        "transcript--assistant",
+        "transcript--system",
+        "transcript--dim",
+        "transcript--link",
+        "transcript--notice-info",
+        "transcript--notice-warning",
+        "transcript--notice-error",
+        "transcript--error",
+        "transcript--warning",
+        "transcript--card",
+        "transcript--price",
+        "transcript--discount",
+        "transcript--table-header",
+        "transcript--bullet",
+    }
+
+    DEFAULT_CSS = """
+    Transcript {
+        background: $surface;
+        color: $foreground;
+        padding: 0 1;
+        overflow-x: hidden;
+        /* Always reserve the scrollbar: a scrollbar appearing would change the width and
+           re-wrap everything just as the first long reply arrives. */
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+        & > .transcript--user { background: $primary 12%; color: $foreground; }
+        & > .transcript--user-label { color: $text-accent; text-style: bold; }
+        & > .transcript--assistant { color: $text-primary; text-style: bold; }
+        & > .transcript--system { color: $text-muted; text-style: bold; }
+        & > .transcript--dim { color: $text-muted; }
+        & > .transcript--link { color: $text-primary; text-style: underline; }
+        & > .transcript--notice-info { color: $text-muted; }
+        & > .transcript--notice-warning { color: $text-warning; }
+        & > .transcript--notice-error { color: $text-error; }
+        & > .transcript--error { color: $text-error; }
+        & > .transcript--warning { color: $text-warning; }
+        & > .transcript--card { color: $foreground 35%; }
+        & > .transcript--price { color: $text-success; text-style: bold; }
+        & > .transcript--discount { color: $text-success; }
+        & > .transcript--table-header { color: $text-primary; text-style: bold; }
+        & > .transcript--bullet { color: $text-accent; }
+    }
+    """
+
+    FLUSH_INTERVAL: float = 1 / 60
+    """Minimum seconds between two layouts; deltas arriving in between are laid out together."""
+    BACKGROUND_BUDGET: float = 0.008
+    """Seconds of background re-wrapping per tick after a width change."""
+
+    bot_name: var[str] = var("Assistant")
+    """The label of assistant entries (the chatbot's display name)."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._entries: list[_Entry] = []
+        self._heights = HeightIndex()
+        self._gen = 0
+        self._width = 0
+        self._styles = RenderStyles()
+        self._styles_stale = True
+        self._labels_stale = False
+        self._palette = Palette()
+        self._frames: dict[bool, Frame] = {}
+        self._gap: Line = ()
+        self._blank: Line = ()
+        # Strips for lines on screen, keyed by the line itself: equal lines share a Strip,
+        # and a re-laid-out line is a new key (so no width or version in the key).
+        self._strip_cache: LRUCache[Line, Strip] = LRUCache(512)
+        self._rich_console: Console | None = None
+        self._dirty: dict[int, _Entry] = {}
+        self._follow = True
+        self._flush_state: Literal["idle", "queued", "timer"] = "idle"
+        self._flush_timer: Timer | None = None
+        self._last_flush = 0.0
+        self._programmatic_scroll = False
+        self._repaint_from: int | None = None
+        self._rebuilt: set[int] = set()
+        self._bg_cursor = -1
+        self._bg_timer: Timer | None = None
+        self._spin_timer: Timer | None = None
+        self._spinning: set[int] = set()
+        self._spin_frame = 0
+
+    # ------------------------------------------------------------------
+    # Public API
+
+    @property
+    def entry_count(self) -> int:
+        return len(self._entries)
+
+    @property
+    def entry_ids(self) -> list[int]:
+        """Ids of the entries shown, in order (ids are not reused after `clear`)."""
+        return [entry.index for entry in self._entries]
+
+    @property
+    def follow(self) -> bool:
+        """Auto-scroll to the end as content arrives. Scrolling up clears it; reaching the
+        bottom (or setting it) restores it."""
+        return self._follow
+
+    @follow.setter
+    def follow(self, value: bool) -> None:
+        self._follow = value
+        if value:
+            self._schedule(urgent=True)
+
+    def add_entry(
+        self, role: str, parts: Sequence[Part] = (), *, state: EntryState = "done"
+    ) -> int:
+        """Append an entry; its id is its position (0, 1, ...; from 0 again after `clear`)."""
+        entry = _Entry(len(self._entries), role, state)
+        entry.slots = [_Slot(part) for part in parts]
+        self._append(entry)
+        return entry.index
+
+    def add_notice(self, text: str, *, variant: NoticeVariant = "info") -> int:
+        entry = _Entry(len(self._entries), "notice", "done")
+        entry.text = text
+        entry.variant = variant
+        self._append(entry)
+        return entry.index
+
+    def set_part(self, entry_id: int, part_index: int, part: Part) -> None:
+        """Add (at index == count) or replace one part."""
+        entry = self._entry(entry_id)
+        if entry is None:
+            return
+        self._set_part(entry, part_index, part)
+        self._touch(entry)
+
+    def set_parts(self, entry_id: int, parts: Sequence[Part]) -> None:
+        """Replace all parts. Blocks equal to what is shown keep their layout."""
+        entry = self._entry(entry_id)
+        if entry is None:
+            return
+        for index, part in enumerate(parts):
+            self._set_part(entry, index, part)
+        if len(entry.slots) > len(parts):
+            del entry.slots[len(parts) :]
+            entry.structural = True
+        self._touch(entry)
+
+    def set_block(self, entry_id: int, part_index: int, block_index: int, block: Block) -> None:
+        """The hot path: the new content of one block of a rich_text part (appends at index
+        == count). A part index == count starts a new rich_text part; a non-rich part at that
+        index is replaced by a rich_text one."""
+        entry = self._entry(entry_id)
+        if entry is None:
+            return
+        slots = entry.slots
+        if part_index == len(slots):
+            slots.append(_Slot(RichTextPart()))
+            entry.structural = True
+        elif not 0 <= part_index < len(slots):
+            raise IndexError(f"part index {part_index} out of range ({len(slots)} parts)")
+        slot = slots[part_index]
+        if slot.blocks is None:
+            slot = slots[part_index] = _Slot(RichTextPart())
+            entry.structural = True
+        assert slot.blocks is not None
+        if block_index == len(slot.blocks):
+            slot.blocks.append(block)
+        elif 0 <= block_index < len(slot.blocks):
+            slot.blocks[block_index] = block
+        else:
+            raise IndexError(f"block index {block_index} out of range ({len(slot.blocks)} blocks)")
+        slot.dirty_blocks.add(block_index)
+        self._touch(entry)
+
+    def set_state(self, entry_id: int, state: EntryState, note: str | None = None) -> None:
+        entry = self._entry(entry_id)
+        if entry is None:
+            return
+        entry.state = state
+        entry.note = note
+        entry.status_dirty = True
+        self._touch(entry)
+
+    def set_footer(self, entry_id: int, text: str | None) -> None:
+        entry = self._entry(entry_id)
+        if entry is None:
+            return
+        entry.footer = text
+        entry.footer_dirty = True
+        self._touch(entry)
+
+    def clear(self) -> None:
+        """Remove every entry. Ids start from 0 again, so stop streams into old entries first;
+        calls with ids that no longer exist are ignored."""
+        self._entries = []
+        self._dirty.clear()
+        self._spinning.clear()
+        self._heights = HeightIndex()
+        self._follow = True
+        self._bg_cursor = -1
+        self._repaint_from = 0
+        self._schedule(urgent=True)
+
+    def entry_text(self, entry_id: int) -> str:
+        """The plain text of an entry as displayed (label and markers included, the side
+        padding of a message band left out): for tests and copying."""
+        if not 0 <= entry_id < len(self._entries):
+            raise KeyError(f"no entry {entry_id}")
+        entry = self._entries[entry_id]
+        if not self._flush_now():
+            if entry.role == "notice":
+                return entry.text
+            return plain_text([slot.current() for slot in entry.slots])
+        if entry.gen != self._gen:
+            self._build(entry)
+            self._schedule()
+        skip = entry.frame.left
+        lines = [_plain(entry.line(offset), skip) for offset in range(entry.height)]
+        return "\n".join(lines[1:] if entry.index else lines)
+
+    def visible_text(self) -> str:
+        """The plain text of the lines in the viewport (without band padding, like
+        `entry_text`), trailing blank lines dropped."""
+        if not self._flush_now():
+            return ""
+        top = self.scroll_offset.y
+        lines = []
+        for y in range(self._viewport_height()):
+            entry, line = self._entry_line_at(top + y)
+            lines.append(_plain(line, entry.frame.left if entry is not None else 0))
+        return "\n".join(lines).rstrip("\n")
+
+    # ------------------------------------------------------------------
+    # Model bookkeeping (O(1) per call)
+
+    def _entry(self, entry_id: int) -> _Entry | None:
+        # Unknown ids are ignored: a late call from a stream that ran during clear().
+        return self._entries[entry_id] if 0 <= entry_id < len(self._entries) else None
+
+    def _append(self, entry: _Entry) -> None:
+        self._entries.append(entry)
+        self._heights.append(self._estimate(entry))
+        self._bg_cursor = max(self._bg_cursor, entry.index)
+        if self._bg_timer is not None:
+            self._bg_timer.resume()
+        self._schedule()
+
+    def _set_part(self, entry: _Entry, index: int, part: Part) -> None:
+        slots = entry.slots
+        if index == len(slots):
+            slots.append(_Slot(part))
+            entry.structural = True
+            return
+        if not 0 <= index < len(slots):
+            raise IndexError(f"part index {index} out of range ({len(slots)} parts)")
+        slot = slots[index]
+        if isinstance(part, RichTextPart) and slot.blocks is not None:
+            # Keep the block layouts: unchanged blocks cost one comparison to confirm.
+            slot.part = part
+            slot.blocks = list(part.blocks)
+            slot.dirty_blocks.update(range(len(slot.blocks)))
+        else:
+            slots[index] = _Slot(part)
+            entry.structural = True
+
+    def _touch(self, entry: _Entry) -> None:
+        self._dirty[entry.index] = entry
+        self._schedule()
+
+    def _schedule(self, urgent: bool = False) -> None:
+        """Arrange one flush: right away if the last was long enough ago, else by a timer."""
+        state = self._flush_state
+        if state == "queued" or (state == "timer" and not urgent):
+            return
+        if not self.is_mounted:
+            return  # on_mount flushes
+        delay = 0.0 if urgent else self.FLUSH_INTERVAL - (monotonic() - self._last_flush)
+        if delay <= 0:
+            if self._flush_timer is not None:
+                self._flush_timer.stop()
+                self._flush_timer = None
+            self._flush_state = "queued"
+            self.call_later(self._flush)
+        else:
+            self._flush_state = "timer"
+            self._flush_timer = self.set_timer(delay, self._flush)
+
+    # ------------------------------------------------------------------
+    # Layout
+
+    def _flush_now(self) -> bool:
+        """Flush synchronously (for readers); False if the widget cannot lay out yet."""
+        if self._flush_state != "idle" or self._dirty or self._width == 0:
+            self._flush()
+        return self._width > 0
+
+    def _flush(self) -> None:
+        self._flush_state = "idle"
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        self._last_flush = monotonic()
+        if not self.is_mounted:
+            return
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return
+        self._sync_generation(width)
+        anchor = None if self._follow else self._anchor()
+        self._rebuilt.clear()
+        dirty = list(self._dirty.values())
+        self._dirty.clear()
+        heights = self._heights
+        for entry in dirty:
+            if not (entry.index < len(self._entries) and self._entries[entry.index] is entry):
+                continue  # cleared meanwhile
+            if entry.gen == self._gen:
+                changed = self._apply_updates(entry)
+                if changed is not None:
+                    self._mark_repaint(heights.prefix(entry.index) + changed)
+                heights.set(entry.index, entry.height)
+            else:
+                heights.set(entry.index, self._estimate(entry))
+                self._mark_repaint(heights.prefix(entry.index))
+        self._fill_viewport(anchor)
+        self._commit(anchor)
+
+    def _sync_generation(self, width: int) -> None:
+        """Invalidate every layout when the width, theme or labels change (lazily)."""
+        styles = self._styles
+        if self._styles_stale:
+            self._styles_stale = False
+            styles = self._compute_styles()
+        if width == self._width and styles == self._styles and not self._labels_stale:
+            return
+        self._width = width
+        self._styles = styles
+        self._labels_stale = False
+        self._gen += 1
+        self._palette = palette = Palette()
+        self._frames = {
+            False: Frame(width, styles.base, palette=palette),
+            True: Frame(width, styles.user, left=1, right=1, palette=palette),
+        }
+        self._gap = self._blank = self._frames[False].blank()
+        self._strip_cache.clear()
+        self._heights.rebuild([self._estimate(entry) for entry in self._entries])
+        self._bg_cursor = len(self._entries) - 1
+        self._repaint_from = 0
+        if self._bg_timer is not None and self._entries:
+            self._bg_timer.resume()
+
+    def _compute_styles(self) -> RenderStyles:
+        def overlay(name: str) -> Style:
+            # Foreground and attributes only, so overlays keep the line's background.
+            # (The partial style would lose the alpha blending of colours like $text-muted.)
+            full = self.get_component_rich_style(name)
+            return Style(
+                color=full.color,
+                bold=full.bold,
+                dim=full.dim,
+                italic=full.italic,
+                underline=full.underline,
+                strike=full.strike,
+                reverse=full.reverse,
+            )
+
+        base = self.rich_style
+        return RenderStyles(
+            base=base,
+            user=base + self.get_component_rich_style("transcript--user"),
+            user_label=overlay("transcript--user-label"),
+            assistant_label=overlay("transcript--assistant"),
+            system_label=overlay("transcript--system"),
+            dim=overlay("transcript--dim"),
+            link=overlay("transcript--link"),
+            notice_info=overlay("transcript--notice-info"),
+            notice_warning=overlay("transcript--notice-warning"),
+            notice_error=overlay("transcript--notice-error"),
+            error=overlay("transcript--error"),
+            warning=overlay("transcript--warning"),
+            card=overlay("transcript--card"),
+            price=overlay("transcript--price"),
+            discount=overlay("transcript--discount"),
+            table_header=overlay("transcript--table-header"),
+            bullet=overlay("transcript--bullet"),
+        )
+
+    def _estimate(self, entry: _Entry) -> int:
+        width = self._width or 80
+        lines = 1 if entry.index else 0
+        if entry.role == "notice":
+            return lines + len(entry.text) // max(1, width - 2) + 1
+        lines += 1  # label
+        inner = width - 2 if entry.role == "user" else width
+        content = 0
+        for slot in entry.slots:
+            if slot.blocks is not None:
+                count = estimate_blocks(slot.blocks, inner)
+            else:
+                count = estimate_lines(slot.part, inner)
+            if count:
+                content += count + (1 if content else 0)
+        lines += content
+        if entry.state != "done":
+            lines += 1
+        if entry.footer:
+            lines += 1
+        return lines
+
+    def _console_for_render(self) -> Console:
+        if self._rich_console is None:
+            self._rich_console = self.app.console
+        return self._rich_console
+
+    def _build(self, entry: _Entry) -> None:
+        """Lay an entry out from scratch at the current width."""
+        frame = self._frames[entry.role == "user"]
+        entry.frame = frame
+        entry.blank = frame.blank()
+        entry.gap = _Chunk([self._gap] if entry.index else [], False)
+        entry.header = _Chunk(self._header_lines(entry), False)
+        for slot in entry.slots:
+            self._layout_slot(entry, slot)
+        entry.status = _Chunk(self._state_lines(entry), True)
+        entry.footer_chunk = _Chunk(self._footer_lines(entry), False)
+        entry.structural = entry.status_dirty = entry.footer_dirty = False
+        entry.gen = self._gen
+        entry.assemble()
+        old = self._heights.value(entry.index)
+        self._heights.set(entry.index, entry.height)
+        self._rebuilt.add(entry.index)
+        if old != entry.height:
+            self._mark_repaint(self._heights.prefix(entry.index))
+
+    def _layout_slot(self, entry: _Entry, slot: _Slot) -> None:
+        frame, styles, console = entry.frame, self._styles, self._console_for_render()
+        if slot.blocks is not None:
+            slot.layouts = [layout_block(block, frame, styles, console) for block in slot.blocks]
+            slot.chunks = [_Chunk(layout.lines, True) for layout in slot.layouts]
+        else:
+            slot.layouts = []
+            slot.chunks = [_Chunk(render_part(slot.part, frame, styles, console), True)]
+        slot.dirty = False
+        slot.dirty_blocks.clear()
+
+    def _apply_updates(self, entry: _Entry) -> int | None:
+        """Apply recorded changes to a laid-out entry; the first changed line, or None."""
+        frame, styles, console = entry.frame, self._styles, self._console_for_render()
+        structural = entry.structural
+        start: int | None = None
+        for slot in entry.slots:
+            if slot.dirty:
+                self._layout_slot(entry, slot)
+                structural = True
+                continue
+            blocks = slot.blocks
+            if blocks is None:
+                continue
+            if len(slot.layouts) > len(blocks):
+                del slot.layouts[len(blocks) :]
+                del slot.chunks[len(blocks) :]
+                structural = True
+            for index in sorted(slot.dirty_blocks):
+                if index >= len(blocks):
+                    continue
+                if index < len(slot.layouts):
+                    layout = slot.layouts[index]
+                    if not layout.update(blocks[index]):
+                        layout = slot.layouts[index] = layout_block(
+                            blocks[index], frame, styles, console
+                        )
+                    chunk = slot.chunks[index]
+                    chunk.lines = layout.lines  # a layout may swap its list
+                    start = chunk.pos if start is None else min(start, chunk.pos)
+                    continue
+                while len(slot.layouts) <= index:
+                    layout = layout_block(blocks[len(slot.layouts)], frame, styles, console)
+                    slot.layouts.append(layout)
+                    slot.chunks.append(_Chunk(layout.lines, True))
+                structural = True
+            slot.dirty_blocks.clear()
+        if entry.status_dirty or entry.state in _IN_PROGRESS:
+            lines = self._state_lines(entry)
+            if lines or entry.status.lines:
+                entry.status.lines = lines
+                start = entry.status.pos if start is None else min(start, entry.status.pos)
+        if entry.footer_dirty:
+            entry.footer_chunk.lines = self._footer_lines(entry)
+            pos = entry.footer_chunk.pos
+            start = pos if start is None else min(start, pos)
+        entry.structural = entry.status_dirty = entry.footer_dirty = False
+        if structural:
+            entry.assemble()
+            return 0
+        if start is None:
+            return None
+        entry.relayout(start)
+        return entry.offsets[start]
+
+    def _header_lines(self, entry: _Entry) -> list[Line]:
+        styles, console, frame = self._styles, self._console_for_render(), entry.frame
+        if entry.role == "notice":
+            return notice_lines(entry.text, entry.variant, frame, styles, console)
+        if entry.role == "assistant":
+            label, style = sanitize_line(self.bot_name) or "Assistant", styles.assistant_label
+        elif entry.role == "user":
+            label, style = "You", styles.user_label
+        elif entry.role == "system":
+            label, style = "System", styles.system_label
+        else:
+            label = _ROLE_LABELS.get(entry.role) or sanitize_line(entry.role).title() or "?"
+            style = styles.assistant_label
+        return label_lines(label, style, frame, console)
+
+    def _state_lines(self, entry: _Entry) -> list[Line]:
+        waiting = entry.state in _IN_PROGRESS and not entry.has_content()
+        if waiting:
+            self._spinning.add(entry.index)
+            if self._spin_timer is not None and self.app.animation_level != "none":
+                self._spin_timer.resume()
+        else:
+            self._spinning.discard(entry.index)
+        return state_lines(
+            entry.state,
+            entry.note,
+            waiting,
+            self._spin_frame,
+            entry.frame,
+            self._styles,
+            self._console_for_render(),
+        )
+
+    def _footer_lines(self, entry: _Entry) -> list[Line]:
+        return footer_lines(entry.footer, entry.frame, self._styles, self._console_for_render())
+
+    # ------------------------------------------------------------------
+    # Viewport and scrolling
+
+    def _viewport_height(self) -> int:
+        return self.scrollable_content_region.height
+
+    def _anchor(self) -> _Anchor | None:
+        total = self._heights.total
+        if not total:
+            return None
+        index, offset = self._heights.find(min(self.scroll_offset.y, total - 1))
+        return _Anchor(index, offset, self._heights.value(index))
+
+    def _anchor_offset(self, anchor: _Anchor) -> int:
+        entry = self._entries[anchor.index]
+        height = self._heights.value(anchor.index)
+        offset = anchor.offset
+        if anchor.index in self._rebuilt and anchor.height and height != anchor.height:
+            # Re-wrapped (e.g. a width change): keep the same fraction of the entry on top.
+            offset = offset * height // anchor.height
+        return max(0, min(offset, height - 1))
+
+    def _fill_viewport(self, anchor: _Anchor | None) -> None:
+        """Lay out every not-yet-laid-out entry that will be on screen."""
+        entries, gen = self._entries, self._gen
+        if not entries:
+            return
+        height = self._viewport_height()
+        if self._follow:
+            needed, index = height, len(entries) - 1
+            while index >= 0 and needed > 0:
+                entry = entries[index]
+                if entry.gen != gen:
+                    self._build(entry)
+                needed -= entry.height
+                index -= 1
+            return
+        index = anchor.index if anchor is not None else 0
+        if entries[index].gen != gen:
+            self._build(entries[index])
+        line = -(self._anchor_offset(anchor) if anchor is not None else 0)
+        while index < len(entries) and line < height:
+            entry = entries[index]
+            if entry.gen != gen:
+                self._build(entry)
+            line += entry.height
+            index += 1
+
+    def _commit(self, anchor: _Anchor | None) -> None:
+        """Publish the new geometry once: virtual size, scroll position, repaint."""
+        total = self._heights.total
+        height = self._viewport_height()
+        self.virtual_size = Size(self._width, total)
+        if self._follow:
+            target: int | None = max(0, total - height)
+        elif anchor is not None and anchor.index < len(self._entries):
+            target = self._heights.prefix(anchor.index) + self._anchor_offset(anchor)
+        else:
+            target = None
+        top = self.scroll_offset.y
+        if target is not None and target != top:
+            self._programmatic_scroll = True
+            try:
+                self.scroll_to(y=target, animate=False)
+            finally:
+                self._programmatic_scroll = False
+            # The scroll watcher repaints the whole viewport.
+            self._repaint_from = None
+            return
+        repaint_from, self._repaint_from = self._repaint_from, None
+        if repaint_from is not None and repaint_from < top + height:
+            start = max(repaint_from, top)
+            self.refresh_lines(start, top + height - start)
+
+    def _mark_repaint(self, line: int) -> None:
+        if self._repaint_from is None or line < self._repaint_from:
+            self._repaint_from = line
+
+    def _entry_line_at(self, line: int) -> tuple[_Entry | None, Line]:
+        heights = self._heights
+        if not 0 <= line < heights.total:
+            return None, self._blank
+        index, offset = heights.find(line)
+        entry = self._entries[index]
+        if entry.gen != self._gen:
+            # Normally laid out before rendering; this keeps a surprise consistent.
+            self._build(entry)
+            self._schedule(urgent=True)
+        return entry, entry.line(offset)
+
+    def render_line(self, y: int) -> Strip:
+        _, line = self._entry_line_at(self.scroll_offset.y + y)
+        strip = self._strip_cache.get(line)
+        if strip is None:
+            strip = Strip(self._palette.segments(line), self._width)
+            self._strip_cache.set(line, strip)
+        return strip
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._width:
+            self._prepare_render()
+        return super().render_lines(crop)
+
+    def _prepare_render(self) -> None:
+        """Lay out entries scrolled into view before their lines are asked for."""
+        heights, entries, gen = self._heights, self._entries, self._gen
+        top, height = self.scroll_offset.y, self._viewport_height()
+        if not heights.total or top >= heights.total:
+            return
+        index, offset = heights.find(top)
+        line, built = -offset, False
+        while index < len(entries) and line < height:
+            entry = entries[index]
+            if entry.gen != gen:
+                self._build(entry)
+                built = True
+            line += entry.height
+            index += 1
+        if built:
+            self._schedule(urgent=True)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._programmatic_scroll:
+            return
+        if new_value >= self.max_scroll_y:
+            self._follow = True
+        elif new_value < old_value:
+            self._follow = False
+
+    # ------------------------------------------------------------------
+    # Events and timers
+
+    def on_mount(self) -> None:
+        super().on_mount()  # type: ignore[no-untyped-call]
+        self._rich_console = self.app.console
+        self._bg_timer = self.set_interval(0.02, self._background_layout, pause=True)
+        self._spin_timer = self.set_interval(0.1, self._spin, pause=True)
+        self._schedule(urgent=True)
+
+    def on_resize(self) -> None:
+        self._schedule(urgent=True)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles_stale = True
+        if self.is_mounted:
+            self._schedule(urgent=True)
+
+    def watch_bot_name(self) -> None:
+        self._labels_stale = True
+        if self.is_mounted:
+            self._schedule(urgent=True)
+
+    def _background_layout(self) -> None:
+        """After a width change, lay out off-screen entries a slice at a time (newest first)."""
+        if self._width == 0:
+            return
+        entries, gen = self._entries, self._gen
+        index = min(self._bg_cursor, len(entries) - 1)
+        if index < 0:
+            if self._bg_timer is not None:
+                self._bg_timer.pause()
+            return
+        anchor = None if self._follow else self._anchor()
+        self._rebuilt.clear()
+        deadline = monotonic() + self.BACKGROUND_BUDGET
+        built = False
+        while index >= 0 and monotonic() < deadline:
+            entry = entries[index]
+            if entry.gen != gen:
+                self._build(entry)
+                built = True
+            index -= 1
+        self._bg_cursor = index
+        if built:
+            self._commit(anchor)
+
+    def _spin(self) -> None:
+        self._spin_frame += 1
+        for entry_id in list(self._spinning):
+            entry = self._entry(entry_id)
+            if entry is None or entry.gen != self._gen:
+                self._spinning.discard(entry_id)
+                continue
+            lines = self._state_lines(entry)
+            if len(lines) != len(entry.status.lines):
+                self._touch(entry)  # its height changes: let the flush handle it
+                entry.status_dirty = True
+                continue
+            entry.status.lines = lines
+            line = self._heights.prefix(entry.index) + entry.offsets[entry.status.pos]
+            self.refresh_lines(line, len(lines))
+        if not self._spinning and self._spin_timer is not None:
+            self._spin_timer.pause()

@@ -1,0 +1,349 @@
+"""The real Textual app, driven with Pilot, against the real local server over sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, Select
+
+from dialogtui.api.client import Timeouts
+from dialogtui.api.retry import DEFAULT_POLICIES
+from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
+from dialogtui.store import Store, TranscriptStore
+from dialogtui.target import Target
+from dialogtui.ui.app import DialogApp
+from dialogtui.ui.choices import ActionBar, ChoiceButton
+from dialogtui.ui.forms import FormScreen, RateScreen
+
+FAST_POLICIES = {op: policy.with_delays(0.01, 0.02) for op, policy in DEFAULT_POLICIES.items()}
+SIZE = (100, 40)
+
+
+def make_app(server: DevServer, *, timeouts: Timeouts | None = None, api_key: str | None = DEMO_API_KEY,
+             visitor_token: str | None = None, store: Store | None = None) -> DialogApp:
+    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=api_key, visitor_token=visitor_token,
+                    environment="test")
+    return DialogApp(target, timeouts=timeouts or Timeouts(read=5, stream_idle=5), policies=FAST_POLICIES,
+                     store=store)
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    loops = int(timeout / 0.02)
+    for _ in range(loops):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def screen_text(app: DialogApp) -> str:
+    return app.transcript.visible_text()
+
+
+def all_text(app: DialogApp) -> str:
+    transcript = app.transcript
+    return "\n".join(transcript.entry_text(i) for i in transcript.entry_ids)
+
+
+def last_entry_text(app: DialogApp) -> str:
+    transcript = app.transcript
+    return transcript.entry_text(transcript.entry_ids[-1])
+
+
+async def ready(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, DialogApp)
+    await wait_for(pilot, lambda: "Ready" in str(app.query_one("#status").render()))
+
+
+async def send(pilot: Pilot[None], text: str) -> None:
+    app = pilot.app
+    assert isinstance(app, DialogApp)
+    app.composer.focus()
+    app.composer.load_text(text)
+    await pilot.press("enter")
+
+
+async def click(pilot: Pilot[None], selector: str) -> None:
+    """Click a button; Textual ignores a second click on one within its 0.2 s press effect."""
+    button = pilot.app.screen.query_one(selector, Button)
+    await wait_for(pilot, lambda: not button.has_class("-active"))
+    assert await pilot.click(selector), f"the click did not reach {selector}"
+
+
+def turn_finished(app: DialogApp) -> Callable[[], bool]:
+    return lambda: app._turn_worker is not None and app._turn_worker.is_finished
+
+
+def choice_labels(app: DialogApp) -> list[str]:
+    return [str(button.label) for button in app.query(ChoiceButton)]
+
+
+def has_retry(app: DialogApp) -> bool:
+    return app.action_bar.has_retry
+
+
+async def test_branding_welcome_and_start_prompts(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.title == "Demo Bot"
+        assert "Welcome" in all_text(app) or app.transcript.entry_count == 1
+        assert len(choice_labels(app)) == 3
+
+
+async def test_reply_streams_and_renders_all_parts(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "hello there, show me a table")
+        await wait_for(pilot, turn_finished(app))
+        assert app.composer.text == ""
+        text = all_text(app)
+        assert "hello there, show me a table" in text
+        reply = last_entry_text(app)
+        assert "You said" in reply
+        assert "DKK" in reply  # product cards with prices
+        assert "•" in reply  # the bullet list
+        assert not has_retry(app)
+        assert choice_labels(app), "suggestions are offered as choices"
+        # Per-turn figures are shown quietly under the reply.
+        assert "events" in reply
+
+
+async def test_choosing_a_suggestion_sends_its_prompt(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        first_prompt = app.config_.start_prompts[0].prompt_text
+        app.query_one("#choice-0").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, turn_finished(app))
+        assert first_prompt in all_text(app)
+        assert server.stats.count("POST /messages") == 1
+
+
+RETRYABLE = ["stream_error_retryable", "rate_limited", "internal", "unavailable", "drop", "no_terminal",
+             "html_error", "empty_body"]
+NOT_RETRYABLE = ["stream_error_fatal", "stream_error_no_flag", "stream_error_unknown_code", "forbidden",
+                 "not_found", "validation", "bad_request", "conflict", "string_error", "unknown_code"]
+
+
+@pytest.mark.parametrize("scenario", RETRYABLE + NOT_RETRYABLE)
+async def test_errors_show_safe_message_and_retry_only_when_allowed(server: DevServer, scenario: str) -> None:
+    server.config.retry_after = 0
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        typed = f"please fail !{scenario}"
+        await send(pilot, typed)
+        await wait_for(pilot, turn_finished(app))
+        await pilot.pause()
+        reply = last_entry_text(app)
+        assert has_retry(app) is (scenario in RETRYABLE), reply
+        # Nothing technical reaches the person.
+        for leak in ("<html", "Traceback", "HTTP/1.1", "{\"", "generation_failed", "teapot", "500", "502"):
+            assert leak not in reply, (leak, reply)
+        assert "⚠" in reply or "✖" in reply
+        # What was typed is back in the composer.
+        assert app.composer.text == typed
+
+
+async def test_stream_error_keeps_partial_reply(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "partial please !stream_error_retryable")
+        await wait_for(pilot, turn_finished(app))
+        reply = last_entry_text(app)
+        assert "You said" in reply, "the partial text stays visible"
+        assert "could not be finished" in reply
+
+
+async def test_retry_resends_and_succeeds(server: DevServer) -> None:
+    server.config.scenario = "unavailable"
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "Ready" in str(app.query_one("#status").render()))
+        server.config.scenario = "unavailable"
+        await send(pilot, "try me")
+        await wait_for(pilot, turn_finished(app))
+        assert has_retry(app)
+        # Bounded automatic retries happened before the Retry button appeared.
+        assert server.stats.count("POST /messages") == DEFAULT_POLICIES[next(iter(DEFAULT_POLICIES))].max_attempts
+        server.config.scenario = "ok"
+        await click(pilot, "#retry")
+        await wait_for(pilot, lambda: not has_retry(app) and turn_finished(app)())
+        await wait_for(pilot, lambda: "You said" in last_entry_text(app))
+        assert app.composer.text == ""
+
+
+async def test_escape_cancels_and_keeps_partial(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "slowly !slow")
+        await wait_for(pilot, lambda: "You said" in last_entry_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, turn_finished(app))
+        reply = last_entry_text(app)
+        assert "You said" in reply
+        assert "cancelled" in reply
+
+
+async def test_escape_sequences_are_shown_inert(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "!escapes")
+        await wait_for(pilot, turn_finished(app))
+        reply = last_entry_text(app)
+        assert "␛" in reply
+        assert "\x1b" not in reply and "\x07" not in reply and "\x9b" not in reply
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg
+
+
+async def test_hung_server_shows_timeout_with_retry(server: DevServer) -> None:
+    app = make_app(server, timeouts=Timeouts(read=0.5, stream_idle=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "anyone there? !hang_headers")
+        await wait_for(pilot, turn_finished(app))
+        assert "took too long" in last_entry_text(app)
+        assert has_retry(app)
+
+
+async def test_history_is_shown_oldest_first(server: DevServer) -> None:
+    server.config.history_messages = 6
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.transcript.entry_count == 6
+        assert not choice_labels(app), "start prompts are only for an empty conversation"
+
+
+async def test_contact_form_validation_and_submit(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "I want the contact form")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        await click(pilot, "#send")
+        await pilot.pause()
+        assert "required" in str(form.query_one("#field-name-error").render())
+        assert server.stats.count("POST /actions") == 0, "required fields are checked before sending"
+        form.query_one("#field-name", Input).value = "Ada"
+        form.query_one("#field-email", Input).value = "not-an-email"
+        await click(pilot, "#send")
+        await wait_for(pilot, lambda: server.stats.count("POST /actions") == 1)
+        await wait_for(pilot, lambda: bool(str(form.query_one("#field-email-error").render())))
+        assert isinstance(app.screen, FormScreen), "a 422 keeps the form open"
+        form.query_one("#field-email", Input).value = "ada@example.com"
+        select = form.query_one("#field-topic", Select)
+        select.value = "Support"
+        await click(pilot, "#send")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
+        assert "Thanks" in last_entry_text(app)
+
+
+async def test_new_conversation_resets(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "remember me")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: server.stats.count("POST /auth/reset") == 1)
+        await wait_for(pilot, lambda: "remember me" not in all_text(app))
+
+
+async def test_rate_conversation(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        assert isinstance(app.screen, RateScreen)
+        await pilot.press("4")
+        app.screen.query_one("#feedback", Input).value = "nice"
+        await click(pilot, "#send")
+        await wait_for(pilot, lambda: server.stats.count("POST /rate") == 1)
+
+
+async def test_expired_session_without_key_is_not_retried(server: DevServer) -> None:
+    # A visitor token minted elsewhere, now dead: "session expired", no re-auth, no retry.
+    app = make_app(server, api_key=None, visitor_token="not-a-valid-token")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.transcript.entry_count >= 1)
+        await send(pilot, "hello?")
+        await wait_for(pilot, turn_finished(app))
+        assert "expired" in last_entry_text(app)
+        assert not has_retry(app)
+        assert server.stats.count("POST /auth") == 0
+        assert server.stats.count("POST /messages") == 1
+
+
+async def test_multiline_input_and_enter_sends(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.composer.focus()
+        await pilot.press("l", "i", "n", "e", "1", "ctrl+j", "l", "i", "n", "e", "2")
+        assert app.composer.text == "line1\nline2"
+        await pilot.press("enter")
+        await wait_for(pilot, turn_finished(app))
+        assert "line1" in all_text(app) and "line2" in all_text(app)
+
+
+async def test_choices_are_buttons_not_markup(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        buttons = list(app.query_one(ActionBar).query(Button))
+        assert buttons and all(b.id and b.id.startswith("choice-") for b in buttons)
+
+
+async def test_failed_send_keeps_text_in_composer_and_store(server: DevServer, tmp_path: Path) -> None:
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    typed = "keep this safe !stream_error_fatal"
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, typed)
+        await wait_for(pilot, turn_finished(app))
+        assert app.composer.text == typed
+    user, reply = store.messages(app._conversation)[-2:]
+    assert (user.role, user.text) == ("user", typed)
+    assert reply.role == "assistant" and reply.status == "error"
+    assert reply.text.startswith("You said"), "the partial reply is on record"
+    assert reply.error is not None and (reply.error.kind, reply.error.code) == ("stream", "generation_failed")
+    store.close()
+
+
+async def test_no_save_says_so_in_the_status_line(server: DevServer) -> None:
+    app = make_app(server)  # no store given: nothing is saved
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "Not saving" in str(app.query_one("#status").render())
+
+
+async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert not app.inspector.display or not app.inspector.has_class("-shown")
+        await pilot.press("f12")
+        assert app.inspector.has_class("-shown")
+        before = app.inspector.row_count
+        await send(pilot, "inspect me !rate_limited_once")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.pause(0.1)
+        rows = app.inspector.query_one("EventList").visible_rows()  # type: ignore[attr-defined]
+        text = "\n".join(rows)
+        assert app.inspector.row_count > before + 10
+        assert "RETRY" in text or "retry" in text

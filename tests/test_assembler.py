@@ -1,0 +1,313 @@
+"""ReplyAssembler: parity of delta-built parts with the authoritative ones (real dev server
+streams), the replace rules, the skip rules, and that feeding stays O(delta)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogtui.api import (
+    EVERYTHING,
+    Change,
+    DialogClient,
+    DoneEvent,
+    MalformedEvent,
+    Message,
+    PartDeltaEvent,
+    PartEvent,
+    ReplyAssembler,
+    StatusEvent,
+    StreamErrorEvent,
+    StreamEvent,
+    UnknownEvent,
+)
+from dialogtui.api.models import (
+    Block,
+    Delta,
+    ListItem,
+    Product,
+    ProductsPart,
+    RichTextPart,
+    Span,
+    TablePart,
+    TextPart,
+    UnknownPart,
+)
+from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
+
+
+async def stream(server: DevServer, text: str) -> list[StreamEvent]:
+    async with DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY) as client:
+        return [event async for event in client.send_message(text)]
+
+
+def delta(part_id: str, action: str, **fields: object) -> PartDeltaEvent:
+    return PartDeltaEvent(part_id=part_id, delta=Delta(action=action, **fields))  # type: ignore[arg-type]
+
+
+def rich_start(part_id: str = "p1") -> list[PartDeltaEvent]:
+    return [
+        delta(part_id, "start_part", part_type="rich_text"),
+        delta(part_id, "start_block", block_index=0, block_type="paragraph"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parity with the dev server (contract: deltas build a part; `part` and `done` are authoritative)
+
+
+@pytest.mark.parametrize("text", ["hello table form quick image", "hi !long", "hi !unknown_events", "hi !escapes"])
+async def test_deltas_build_what_the_authoritative_part_holds(server: DevServer, text: str) -> None:
+    events = await stream(server, text)
+    assembler = ReplyAssembler()
+    compared = 0
+    for event in events:
+        if isinstance(event, PartEvent) and event.part.part_id in _streamed_ids(events):
+            index = [getattr(p, "part_id", "") for p in assembler.parts].index(event.part.part_id)
+            # Unknown actions, spans and block types included: skipping them keeps parity.
+            assert assembler.part(index) == event.part
+            compared += 1
+        assembler.feed(event)
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert compared >= 1
+    assert assembler.parts == done.message.parts
+    assert assembler.message is done.message
+
+
+def _streamed_ids(events: list[StreamEvent]) -> set[str]:
+    return {e.part_id for e in events if isinstance(e, PartDeltaEvent) and e.delta.action == "start_part"}
+
+
+async def test_parts_before_done_match_done_for_every_streamed_part(server: DevServer) -> None:
+    events = await stream(server, "hello table")
+    assembler = ReplyAssembler()
+    for event in events[:-1]:
+        assembler.feed(event)
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert assembler.parts == done.message.parts
+    assert assembler.text_length == sum(len(t) for t in _texts(done.message))
+
+
+def _texts(message: Message) -> list[str]:
+    out: list[str] = []
+    for part in message.parts:
+        if isinstance(part, RichTextPart):
+            for block in part.blocks:
+                out += [s.text for s in block.spans] + [s.text for i in block.items for s in i.spans]
+    return out
+
+
+async def test_whole_parts_and_attachments(server: DevServer) -> None:
+    events = await stream(server, "hi !whole_parts")
+    assembler = ReplyAssembler()
+    changes = [assembler.feed(e) for e in events]
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert changes[-1] == Change(EVERYTHING, structural=True) and changes[-1].everything
+    assert assembler.part_count == len(done.message.parts) == sum(isinstance(e, PartEvent) for e in events) + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Incremental cost (the project forbids timing assertions: count work instead)
+
+
+async def test_feeding_5000_deltas_joins_nothing_and_materializing_is_linear(server: DevServer) -> None:
+    events = await stream(server, "hi !long")
+    deltas = [e for e in events if isinstance(e, PartDeltaEvent)]
+    appends = [e for e in deltas if e.delta.action == "append_text"]
+    assert len(appends) == 5000
+    assembler = ReplyAssembler()
+    materializations = 0
+    for number, event in enumerate(deltas, start=1):
+        change = assembler.feed(event)
+        if event.delta.action == "append_text":
+            assert change is not None and change.block_index == event.delta.block_index
+            assert change.text == event.delta.text and not change.structural
+        if number % 50 == 0 and change is not None and change.block_index is not None:
+            # A renderer looking at the block it was told about, every 50 deltas.
+            assembler.block(change.part_index, change.block_index)
+            materializations += 1
+    # Each materialization joins only the chunks added since the last one, plus the cached prefix.
+    assert assembler.joined_chunks <= len(appends) + 2 * materializations + 50
+    before = assembler.joined_chunks
+    whole = assembler.parts
+    again = assembler.parts
+    assert whole == again and whole[0] is again[0]  # cached: no second materialization
+    assert assembler.joined_chunks - before <= len(appends)
+    rich = whole[0]
+    assert isinstance(rich, RichTextPart)
+    assert assembler.text_length == 5000 * 20 + sum(len(s.text) for b in rich.blocks for i in b.items for s in i.spans)
+
+
+def test_feed_itself_never_joins_text() -> None:
+    assembler = ReplyAssembler()
+    for event in rich_start():
+        assembler.feed(event)
+    for _ in range(10_000):
+        assembler.feed(delta("p1", "append_text", block_index=0, text="abc "))
+    assert assembler.joined_chunks == 0
+    assert assembler.text_length == 40_000
+    assert assembler.block(0, 0).spans[0].text == "abc " * 10_000
+    assert assembler.joined_chunks == 10_000
+    assembler.block(0, 0)
+    assembler.part(0)
+    assert assembler.joined_chunks == 10_000  # both cached
+
+
+def test_rendering_one_growing_block_while_streaming_stays_linear() -> None:
+    assembler = ReplyAssembler()
+    for event in rich_start():
+        assembler.feed(event)
+    deltas, every = 10_000, 100
+    for number in range(1, deltas + 1):
+        change = assembler.feed(delta("p1", "append_text", block_index=0, text="abc "))
+        if number % every == 0:
+            assert change is not None and change.block_index is not None
+            assembler.block(change.part_index, change.block_index)
+    # Re-joining the whole block each time would cost about deltas**2 / (2 * every) = 500,000.
+    assert assembler.joined_chunks <= deltas + deltas // every
+
+
+# ---------------------------------------------------------------------------------------------
+# Replace and skip rules (contract: delta actions, unknowns are skipped, never fatal)
+
+
+def test_part_event_replaces_what_deltas_built() -> None:
+    assembler = ReplyAssembler()
+    for event in [*rich_start(), delta("p1", "append_text", block_index=0, text="draft")]:
+        assembler.feed(event)
+    final = RichTextPart(part_id="p1", blocks=[Block(spans=[Span(text="Final")])])
+    assert assembler.feed(PartEvent(part=final)) == Change(0, structural=True)
+    assert assembler.parts == [final]
+    assert assembler.text_length == len("Final")
+    # Late deltas do not edit the authoritative part.
+    assert assembler.feed(delta("p1", "append_text", block_index=0, text="late")) is None
+    assert assembler.parts == [final]
+
+
+def test_part_event_for_a_new_id_is_appended_in_order() -> None:
+    assembler = ReplyAssembler()
+    for event in rich_start("a"):
+        assembler.feed(event)
+    assert assembler.feed(PartEvent(part=TextPart(part_id="b", text="x"))) == Change(1, structural=True)
+    assert assembler.feed(PartEvent(part=UnknownPart(type="carousel", part_id="c"))) == Change(2, structural=True)
+    assert [getattr(p, "part_id") for p in assembler.parts] == ["a", "b", "c"]
+
+
+def test_done_replaces_everything_and_ends_the_reply() -> None:
+    assembler = ReplyAssembler()
+    for event in [*rich_start(), delta("p1", "append_text", block_index=0, text="partial")]:
+        assembler.feed(event)
+    message = Message(message_id="m1", parts=[TextPart(part_id="x", text="hello")])
+    assert assembler.feed(DoneEvent(message=message)) == Change(EVERYTHING, structural=True)
+    assert assembler.parts == message.parts and assembler.message is message
+    assert assembler.text_length == 5
+    assert assembler.feed(delta("x", "append_text", block_index=0, text="after")) is None
+    assert assembler.feed(PartEvent(part=TextPart(part_id="y"))) is None
+    assert assembler.parts == message.parts
+
+
+def test_reset_to_loads_a_message_from_history() -> None:
+    assembler = ReplyAssembler()
+    message = Message(parts=[RichTextPart(part_id="r", blocks=[Block(spans=[Span(text="hi")])])])
+    assembler.reset_to(message)
+    assert assembler.part_count == 1 and assembler.block(0, 0).spans[0].text == "hi"
+    with pytest.raises(IndexError):
+        assembler.block(0, 1)
+
+
+def test_skipped_things_change_nothing() -> None:
+    assembler = ReplyAssembler()
+    for event in rich_start():
+        assembler.feed(event)
+    ignored: list[StreamEvent] = [
+        StatusEvent(status="processing"),
+        UnknownEvent(name="typing", data="{}"),
+        MalformedEvent(name="part_delta", data="{", reason="bad"),
+        StreamErrorEvent(code="generation_failed"),
+        delta("nobody", "append_text", block_index=0, text="orphan"),  # no start_part
+        delta("p1", "sparkle", block_index=0),  # unknown action
+        delta("p1", "append_text", block_index=7, text="x"),  # bad block_index
+        delta("p1", "append_text", block_index=-1, text="x"),
+        delta("p1", "append_text", text="x"),  # no block_index
+        delta("p1", "start_block", block_index=5, block_type="paragraph"),  # gap
+        delta("p1", "start_block", block_index=0, block_type="paragraph"),  # repeat
+        delta("p1", "append_item", block_index=0, item=ListItem()),  # item into a paragraph
+        delta("p1", "append_product", product=Product(id="x")),  # wrong part kind
+        delta("p1", "end_block", block_index=0),
+        delta("p1", "start_part", part_type="rich_text"),  # repeat
+        delta("h", "start_part", part_type="hologram"),  # unknown part type
+        delta("h", "append_text", block_index=0, text="x"),
+        delta("p1", "end_part"),
+    ]
+    for skipped in ignored:
+        assert assembler.feed(skipped) is None, skipped
+    assert assembler.parts == [RichTextPart(part_id="p1", blocks=[Block()])]
+    assert assembler.text_length == 0
+
+
+def test_unknown_block_and_span_types_keep_indexes_aligned() -> None:
+    assembler = ReplyAssembler()
+    events = [
+        delta("p", "start_part", part_type="rich_text"),
+        delta("p", "start_block", block_index=0, block_type="quote"),
+        delta("p", "append_text", block_index=0, text="quoted"),
+        delta("p", "start_block", block_index=1, block_type="paragraph"),
+        delta("p", "append_text", block_index=1, text="a"),
+        delta("p", "append_span", block_index=1, span=Span(type="sparkle", text="*")),
+        delta("p", "append_text", block_index=1, text="b"),
+        delta("p", "append_text", block_index=1, text="c"),
+    ]
+    for event in events:
+        assembler.feed(event)
+    blocks = assembler.part(0).blocks  # type: ignore[union-attr]
+    assert blocks[0] == Block(type="quote", spans=[Span(text="quoted")])
+    assert blocks[1].spans == [Span(text="a"), Span(type="sparkle", text="*"), Span(text="bc")]
+
+
+def test_bullet_lists_products_and_tables() -> None:
+    assembler = ReplyAssembler()
+    item = ListItem(spans=[Span(type="bold", text="Point: "), Span(text="one")])
+    changes = [
+        assembler.feed(e)
+        for e in [
+            delta("r", "start_part", part_type="rich_text"),
+            delta("r", "start_block", block_index=0, block_type="bullet_list"),
+            delta("r", "append_item", block_index=0, item=item),
+            delta("r", "append_text", block_index=0, text=" more"),
+            delta("s", "start_part", part_type="products"),
+            delta("s", "append_product", product=Product(id="p1", title="Mug")),
+            delta("t", "start_part", part_type="table", headers=["A"], alignments=["left"], caption="C"),
+            delta("t", "append_row", row=[]),
+        ]
+    ]
+    assert changes == [
+        Change(0, structural=True),
+        Change(0, structural=True),
+        Change(0, block_index=0),
+        Change(0, block_index=0, text=" more"),
+        Change(1, structural=True),
+        Change(1),
+        Change(2, structural=True),
+        Change(2),
+    ]
+    rich, products, table = assembler.parts
+    assert rich == RichTextPart(
+        part_id="r", blocks=[Block(type="bullet_list", items=[ListItem(spans=[item.spans[0], Span(text="one more")])])]
+    )
+    assert item.spans[1].text == "one"  # the event's own item was not mutated
+    assert products == ProductsPart(part_id="s", products=[Product(id="p1", title="Mug")])
+    assert table == TablePart(part_id="t", headers=["A"], alignments=["left"], caption="C", rows=[[]])
+    with pytest.raises(IndexError):
+        assembler.block(1, 0)
+
+
+def test_cache_is_invalidated_only_for_the_changed_part() -> None:
+    assembler = ReplyAssembler()
+    for event in [*rich_start("a"), *rich_start("b")]:
+        assembler.feed(event)
+    a1, b1 = assembler.parts
+    assembler.feed(delta("b", "append_text", block_index=0, text="x"))
+    a2, b2 = assembler.parts
+    assert a1 is a2 and b1 is not b2

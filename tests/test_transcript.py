@@ -1,0 +1,714 @@
+"""The transcript widget and its renderers: what is shown, never how fast.
+
+Widget tests drive a tiny app holding only a `Transcript` at 80x24 and assert on rendered
+text (`visible_text`, `entry_text`, `render_line`, the composed screen). Pure renderer
+properties (incremental wrapping equals wrapping at once; the fast ASCII wrapper equals
+Rich's; the height index) are checked with hypothesis, without an app.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich._wrap import divide_line
+from rich.cells import cell_len
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.strip import Strip
+
+from dialogtui.api.models import (
+    Block,
+    Cell,
+    ContactFormPart,
+    FilePart,
+    FormPart,
+    HumanAgentPart,
+    ImagePart,
+    ImageUploadPart,
+    ListItem,
+    Price,
+    Product,
+    ProductsPart,
+    QuickRepliesPart,
+    RichTextPart,
+    Span,
+    Suggestion,
+    SuggestionsPart,
+    SupportTicketPart,
+    TablePart,
+    TextPart,
+    UnknownPart,
+)
+from dialogtui.ui.render import (
+    Fold,
+    Frame,
+    Line,
+    Palette,
+    ParagraphLayout,
+    RenderStyles,
+    discount_percent,
+    divide_ascii,
+    divide_cells,
+    format_price,
+    format_size,
+    line_text,
+    render_part,
+    safe_link_target,
+    wrap_lines,
+)
+from dialogtui.ui.transcript import HeightIndex, Transcript
+
+# Any C0/C1 control character, ESC included: none may reach the screen.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+NASTY = "A\x1b[2J\x1b]52;c;ZXZpbA==\x07B\x9b31m\rC\x00D"
+
+
+class TranscriptApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Transcript()
+
+
+async def started(pilot: Pilot[None]) -> Transcript:
+    transcript = pilot.app.query_one(Transcript)
+    await pilot.pause()
+    return transcript
+
+
+def screen_lines(app: App[None]) -> list[str]:
+    """The composed screen, as terminal text."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def widget_strips(transcript: Transcript) -> list[Strip]:
+    return [transcript.render_line(y) for y in range(transcript.scrollable_content_region.height)]
+
+
+def paragraph(*spans: Span) -> Block:
+    return Block(type="paragraph", spans=list(spans))
+
+
+# ---------------------------------------------------------------------------
+# What each kind of content looks like
+
+
+async def test_user_and_assistant_rich_text() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        transcript.bot_name = "Dialog Bot"
+        user = transcript.add_entry("user", [TextPart(text="Hello\nsecond line")])
+        reply = transcript.add_entry(
+            "assistant",
+            [
+                RichTextPart(
+                    blocks=[
+                        paragraph(
+                            Span(text="Plain, "),
+                            Span(type="bold", text="bold"),
+                            Span(text=", "),
+                            Span(type="strike", text="gone"),
+                            Span(text=" and a "),
+                            Span(type="link", text="guide", url="https://example.com/guide"),
+                            Span(text=" or "),
+                            Span(type="link", text="https://example.com/", url="https://example.com"),
+                            Span(type="sparkle", text=" (kept)"),
+                        ),
+                        Block(
+                            type="bullet_list",
+                            items=[
+                                ListItem(spans=[Span(text="first " * 20)]),
+                                ListItem(spans=[Span(text="second")]),
+                            ],
+                        ),
+                        Block(type="carousel", spans=[Span(text="never shown")]),
+                    ]
+                )
+            ],
+        )
+        assert transcript.entry_text(user) == "You\nHello\nsecond line"
+        text = transcript.entry_text(reply)
+        lines = text.splitlines()
+        assert lines[0] == "Dialog Bot"
+        assert " ".join(lines[1:3]).startswith("Plain, bold, gone and a guide [https://example.com/guide] or ")
+        # A link whose text is its URL is not repeated; an unknown span keeps its words.
+        assert "https://example.com/ (kept)" in text
+        assert "[https://example.com]" not in text
+        bullets = [line for line in lines if line.startswith(("• ", "  "))]
+        assert bullets[0].startswith("• first first")
+        assert bullets[1].startswith("  first")  # hanging indent
+        assert "• second" in lines
+        assert "never shown" not in text  # unknown block types are skipped
+        assert lines[lines.index(bullets[0]) - 1] == ""  # one blank line between blocks
+
+        await pilot.pause()
+        strips = widget_strips(transcript)
+        styles = {seg.text: seg.style for strip in strips for seg in strip if seg.text.strip()}
+        assert styles["bold"] is not None and styles["bold"].bold
+        assert styles["gone"] is not None and styles["gone"].strike
+        link = styles["guide"]
+        assert link is not None and link.link == "https://example.com/guide" and link.underline
+        screen = "\n".join(screen_lines(app))
+        assert "Dialog Bot" in screen and "You" in screen
+
+
+async def test_user_entries_have_their_own_background() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        transcript.add_entry("user", [TextPart(text="hi")])
+        transcript.add_entry("assistant", [TextPart(text="hello")])
+        transcript.visible_text()
+        await pilot.pause()
+        strips = widget_strips(transcript)
+        user_bg = (strips[1]._segments[0].style or Style()).bgcolor
+        assistant_bg = (strips[4]._segments[0].style or Style()).bgcolor
+        assert strips[1].text.strip() == "hi" and strips[4].text.strip() == "hello"
+        assert user_bg is not None and assistant_bg is not None and user_bg != assistant_bg
+        # The band spans the whole line, padding included.
+        assert {(seg.style or Style()).bgcolor for seg in strips[1]} == {user_bg}
+
+
+async def test_products_prices_and_discount() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry(
+            "assistant",
+            [
+                ProductsPart(
+                    products=[
+                        Product(
+                            title="Blue jacket",
+                            description="Warm. " * 40,
+                            price=Price(amount=199, currency="DKK"),
+                            original_price=Price(amount=249.0, currency="DKK"),
+                            url="https://shop.example/p/1",
+                        ),
+                        Product(title="Scarf", price=Price(amount="fra 99,-", currency="")),
+                    ]
+                )
+            ],
+        )
+        text = transcript.entry_text(entry)
+        assert "199.00 DKK  249.00 DKK  -20 %" in text
+        assert "fra 99,-" in text
+        assert "https://shop.example/p/1" in text
+        assert text.count("╭") == 2 and text.count("╰") == 2
+        description = [line for line in text.splitlines() if "Warm." in line]
+        assert len(description) == 2 and description[-1].rstrip(" │").endswith("…")
+        await pilot.pause()
+        styles = {seg.text: seg.style or Style() for strip in widget_strips(transcript) for seg in strip}
+        assert styles["249.00 DKK"].strike
+
+
+def test_price_rules() -> None:
+    assert format_price(Price(amount=199, currency="DKK")) == "199.00 DKK"
+    assert format_price(Price(amount=12.5, currency="EUR")) == "12.50 EUR"
+    assert format_price(Price(amount="1.299,-", currency="kr.")) == "1.299,- kr."
+    assert format_price(Price(amount="\x1b[31m9", currency="")) == "␛[31m9"
+    assert discount_percent(Price(160, "DKK"), Price(200, "DKK")) == 20
+    assert discount_percent(Price(200, "DKK"), Price(160, "DKK")) is None
+    assert discount_percent(Price(100, "DKK"), Price(200, "EUR")) is None
+    assert discount_percent(Price("99", "DKK"), Price(200, "DKK")) is None
+    assert format_size(999) == "999 B" and format_size(123_456) == "123.5 KB"
+    assert format_size(5_300_000) == "5.3 MB" and format_size(None) == ""
+
+
+async def test_table_with_caption_and_alignment() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry(
+            "assistant",
+            [
+                TablePart(
+                    headers=["Size", Cell(blocks=[paragraph(Span(type="bold", text="Chest"))])],
+                    alignments=["left", "right"],
+                    caption="Size chart [bold]not markup[/bold]",
+                    rows=[
+                        [Cell(text="M"), Cell(blocks=[paragraph(Span(text="100"))])],
+                        [Cell(text="XXL"), Cell(text="7")],
+                        [Cell(text="only one cell")],
+                    ],
+                )
+            ],
+        )
+        lines = transcript.entry_text(entry).splitlines()
+        header = next(line for line in lines if "Size" in line)
+        assert "Chest" in header
+        row = next(line for line in lines if "XXL" in line)
+        chest_column_end = header.index("Chest") + len("Chest")
+        assert row.index("7") == chest_column_end - 1  # right-aligned
+        assert "only one cell" in "\n".join(lines)
+        assert "Size chart [bold]not markup[/bold]" in lines
+
+
+async def test_attachments_choices_forms_and_placeholders() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry(
+            "assistant",
+            [
+                ImagePart(url="https://cdn.example/a.png", mime_type="image/png", size_bytes=123_456, caption="A map"),
+                FilePart(url="https://cdn.example/b.pdf", mime_type="application/pdf", size_bytes=1200, filename="terms.pdf"),
+                SuggestionsPart(suggestions=[Suggestion(title="Track my order", prompt_text="Where is it?")]),
+                QuickRepliesPart(replies=["Yes", "No"]),
+                ContactFormPart(),
+                FormPart(form_id="f1"),
+                SupportTicketPart(),
+                HumanAgentPart(),
+                ImageUploadPart(),
+                UnknownPart(type="carousel"),
+            ],
+        )
+        text = transcript.entry_text(entry)
+        assert "📷 A map (image/png, 123.5 KB)" in text
+        assert "   https://cdn.example/a.png" in text
+        assert "📎 terms.pdf (application/pdf, 1.2 KB)" in text
+        assert "→ Track my order" in text and "→ Yes" in text and "→ No" in text
+        assert "📝 A contact form is open below" in text
+        assert "📝 A form is open below" in text
+        assert "📝 A support ticket form is open below" in text
+        assert "[unsupported content: request_human_agent]" in text
+        assert "[unsupported content: request_image_upload]" in text
+        assert "[unsupported content: carousel]" in text
+
+
+# ---------------------------------------------------------------------------
+# Safety
+
+
+async def test_control_characters_are_inert_everywhere() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 40)) as pilot:
+        transcript = await started(pilot)
+        transcript.bot_name = f"Bot{NASTY}"
+        transcript.add_entry("user", [TextPart(text=NASTY)])
+        entry = transcript.add_entry(
+            "assistant",
+            [
+                RichTextPart(
+                    blocks=[
+                        paragraph(
+                            Span(text=NASTY),
+                            Span(type="bold", text=NASTY),
+                            Span(type="link", text=NASTY, url=f"https://x.example/{NASTY}"),
+                        ),
+                        Block(type="bullet_list", items=[ListItem(spans=[Span(text=NASTY)])]),
+                    ]
+                ),
+                ProductsPart(products=[Product(title=NASTY, description=NASTY, url=NASTY, price=Price(NASTY, NASTY))]),
+                TablePart(headers=[NASTY], caption=NASTY, rows=[[Cell(text=NASTY)]]),
+                FilePart(url=NASTY, mime_type=NASTY, filename=NASTY),
+                QuickRepliesPart(replies=[NASTY]),
+                UnknownPart(type=NASTY),
+            ],
+        )
+        transcript.set_footer(entry, NASTY)
+        transcript.add_notice(NASTY, variant="error")
+        error = transcript.add_entry("assistant", state="error")
+        transcript.set_state(error, "error", NASTY)
+        transcript.visible_text()
+        transcript.scroll_home(animate=False)
+        await pilot.pause()
+
+        seen = ""
+        for offset in range(0, transcript.virtual_size.height, 30):
+            transcript.scroll_to(y=offset, animate=False)
+            await pilot.pause()
+            for strip in widget_strips(transcript):
+                for segment in strip:
+                    assert not CONTROL.search(segment.text), repr(segment.text)
+                    link = segment.style.link if segment.style else None
+                    assert link is None or not CONTROL.search(link)
+            for line in screen_lines(app):
+                assert not CONTROL.search(line), repr(line)
+            seen += transcript.visible_text()
+        assert "␛" in seen and "␇" in seen and "␀" in seen and "␍" in seen
+        assert "\x1b" not in transcript.entry_text(entry)
+
+
+def test_only_plain_http_links_become_hyperlinks() -> None:
+    assert safe_link_target("https://example.com/a?b=c") == "https://example.com/a?b=c"
+    assert safe_link_target("HTTP://example.com") == "HTTP://example.com"
+    for url in (
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "https://example.com/\x1b]8;;evil\x1b\\",
+        "https://exa mple.com",
+        "https://example.com/\x9b",
+        "https://",
+        "",
+        None,
+    ):
+        assert safe_link_target(url) is None, url
+    console = Console(width=80)
+    frame = Frame(40)
+    part = RichTextPart(blocks=[paragraph(Span(type="link", text="click", url="javascript:alert(1)"))])
+    lines = render_part(part, frame, RenderStyles(), console)
+    assert line_text(lines[0]).rstrip() == "click [javascript:alert(1)]"
+    assert all(seg.style is None or seg.style.link is None for seg in frame.palette.segments(lines[0]))
+
+
+# ---------------------------------------------------------------------------
+# Streaming, following, states
+
+
+async def test_follow_keeps_the_end_visible_until_the_user_scrolls_up() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        for number in range(10):
+            transcript.add_entry("user", [TextPart(text=f"question {number}")])
+        entry = transcript.add_entry("assistant", state="waiting")
+        block = paragraph(Span(text=""))
+        for number in range(60):
+            block.spans[0].text += f"word{number:02d} " * 5
+            transcript.set_block(entry, 0, 0, block)
+            if number % 7 == 0:
+                await pilot.pause()
+                assert transcript.follow
+                assert f"word{number:02d}" in transcript.visible_text().splitlines()[-1]
+        assert "word59" in transcript.visible_text().splitlines()[-1]
+
+        transcript.scroll_up(animate=False)
+        await pilot.pause()
+        assert not transcript.follow
+        before = transcript.visible_text()
+        block.spans[0].text += "tail " * 50
+        transcript.set_block(entry, 0, 0, block)
+        transcript.add_entry("user", [TextPart(text="another question")])
+        await pilot.pause()
+        assert transcript.visible_text() == before  # the user's place is kept
+
+        transcript.scroll_end(animate=False)
+        await pilot.pause()
+        assert transcript.follow
+        assert transcript.visible_text().splitlines()[-1].strip() == "another question"
+        transcript.add_notice("back at the end")
+        await pilot.pause()
+        assert "back at the end" in transcript.visible_text().splitlines()[-1]
+
+
+async def test_states_show_their_markers() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant", state="waiting")
+        assert "Thinking…" in transcript.entry_text(entry)
+        transcript.set_state(entry, "streaming")
+        assert "Thinking…" in transcript.entry_text(entry)
+        transcript.set_block(entry, 0, 0, paragraph(Span(text="Partial answer")))
+        assert "Thinking" not in transcript.entry_text(entry)
+        transcript.set_state(entry, "incomplete")
+        assert transcript.entry_text(entry).splitlines()[-1] == "⚠ reply incomplete"
+        assert "Partial answer" in transcript.entry_text(entry)
+        transcript.set_state(entry, "cancelled")
+        assert transcript.entry_text(entry).splitlines()[-1] == "✕ reply cancelled"
+        transcript.set_state(entry, "error", "The bot could not answer. Try again.")
+        assert transcript.entry_text(entry).splitlines()[-1] == "✖ The bot could not answer. Try again."
+        transcript.set_state(entry, "done")
+        transcript.set_footer(entry, "1.2 s · 5,000 events · 100 KB")
+        assert transcript.entry_text(entry).splitlines()[-2:] == [
+            "Partial answer",
+            "1.2 s · 5,000 events · 100 KB",
+        ]
+        transcript.set_footer(entry, None)
+        assert transcript.entry_text(entry).splitlines() == ["Assistant", "Partial answer"]
+
+        notice = transcript.add_notice("Connection lost", variant="warning")
+        assert transcript.entry_text(notice) == "⚠ Connection lost"
+        assert "⚠ Connection lost" in transcript.visible_text()
+
+
+async def test_set_block_growth_matches_the_final_block_rendered_at_once() -> None:
+    rng = random.Random(4)
+    words = ["lorem", "ipsum", "dolor", "sit", "amet,", "x" * 90, "\n", "界面", "é"]
+    spans: list[Span] = []
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        streamed = transcript.add_entry("assistant", state="streaming")
+        block = paragraph()
+        for number in range(400):
+            roll = rng.random()
+            if not block.spans or roll < 0.05:
+                kind = rng.choice(["text", "bold", "strike", "link"])
+                block.spans.append(Span(type=kind, text="", url="https://e.example" if kind == "link" else None))
+            else:
+                block.spans[-1].text += " " * rng.randint(0, 2) + rng.choice(words)
+            transcript.set_block(streamed, 0, 0, block)
+            if rng.random() < 0.2:
+                await pilot.pause()
+        spans = [Span(type=s.type, text=s.text, url=s.url) for s in block.spans]
+        whole = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(*spans)])], state="streaming")
+        assert transcript.entry_text(streamed) == transcript.entry_text(whole)
+        assert transcript._entries[streamed].slots[0].chunks[0].lines == transcript._entries[whole].slots[0].chunks[0].lines
+
+
+async def test_set_parts_with_equal_content_keeps_the_layout() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant", state="streaming")
+        text = "a fairly long paragraph " * 30
+        transcript.set_block(entry, 0, 0, paragraph(Span(text=text)))
+        transcript.set_block(entry, 0, 1, paragraph(Span(text="second")))
+        transcript.entry_text(entry)
+        first_lines = transcript._entries[entry].slots[0].chunks[0].lines
+        transcript.set_parts(
+            entry,
+            [RichTextPart(blocks=[paragraph(Span(text=text)), paragraph(Span(text="second!"))])],
+        )
+        shown = transcript.entry_text(entry)
+        assert transcript._entries[entry].slots[0].chunks[0].lines is first_lines  # not re-wrapped
+        assert shown.endswith("second!")
+        transcript.set_parts(entry, [TextPart(text="replaced")])
+        assert transcript.entry_text(entry) == "Assistant\nreplaced"
+
+
+async def test_structural_api_edges() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant")
+        transcript.set_part(entry, 0, QuickRepliesPart(replies=["one"]))
+        transcript.set_block(entry, 1, 0, paragraph(Span(text="rich after")))
+        transcript.set_block(entry, 0, 0, paragraph(Span(text="replaces the replies")))
+        assert transcript.entry_text(entry) == "Assistant\nreplaces the replies\n\nrich after"
+        with pytest.raises(IndexError):
+            transcript.set_block(entry, 0, 5, paragraph())
+        with pytest.raises(IndexError):
+            transcript.set_part(entry, 7, TextPart(text="x"))
+        transcript.set_state(999, "done")  # unknown ids are ignored
+        with pytest.raises(KeyError):
+            transcript.entry_text(999)
+        assert transcript.entry_count == 1
+        transcript.clear()
+        assert transcript.entry_count == 0
+        transcript.set_block(entry, 0, 0, paragraph(Span(text="late delta")))  # ignored
+        await pilot.pause()
+        assert transcript.visible_text() == ""
+        assert transcript.add_entry("user", [TextPart(text="new conversation")]) == 0
+        assert transcript.visible_text() == "You\nnew conversation"
+
+
+# ---------------------------------------------------------------------------
+# Size: resize, long conversations
+
+
+async def test_resize_rewraps() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        words = [f"w{number}" for number in range(120)]
+        entry = transcript.add_entry("assistant", [TextPart(text=" ".join(words))])
+        wide = transcript.entry_text(entry).splitlines()[1:]
+        await pilot.resize_terminal(40, 24)
+        await pilot.pause()
+        narrow = transcript.entry_text(entry).splitlines()[1:]
+        assert len(narrow) > len(wide)
+        width = transcript.scrollable_content_region.width
+        assert all(cell_len(line) <= width for line in narrow)
+        assert " ".join(narrow).split() == words == " ".join(wide).split()
+        assert transcript.visible_text().splitlines()[-1] == narrow[-1]
+
+
+async def test_a_thousand_entries_scroll_top_and_bottom() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        for number in range(1000):
+            if number % 2:
+                transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text=f"answer {number:04d} " * 9))])])
+            else:
+                transcript.add_entry("user", [TextPart(text=f"question {number:04d}")])
+        assert transcript.entry_count == 1000
+        await pilot.pause()
+        assert transcript.visible_text().splitlines()[-1].startswith("answer 0999")
+
+        transcript.scroll_home(animate=False)
+        await pilot.pause()
+        top = transcript.visible_text().splitlines()
+        assert top[:2] == ["You", "question 0000"]
+        assert not transcript.follow
+
+        await pilot.resize_terminal(50, 24)  # a width change while scrolled to the top
+        await pilot.pause()
+        assert transcript.visible_text().splitlines()[:2] == ["You", "question 0000"]
+
+        transcript.scroll_end(animate=False)
+        await pilot.pause()
+        assert transcript.follow
+        assert transcript.visible_text().splitlines()[-1].startswith("answer 0999")
+
+        # Once everything is laid out, the scrollable height is exact.
+        for entry in transcript._entries:
+            if entry.gen != transcript._gen:
+                transcript._build(entry)
+        transcript.visible_text()
+        assert transcript.virtual_size.height == sum(entry.height for entry in transcript._entries)
+
+
+async def test_theme_change_restyles_laid_out_lines() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        transcript.add_entry("user", [TextPart(text="hi")])
+        transcript.visible_text()
+        await pilot.pause()
+        dark = (transcript.render_line(1)._segments[0].style or Style()).bgcolor
+        app.theme = "textual-light"
+        await pilot.pause()
+        transcript.visible_text()
+        light = (transcript.render_line(1)._segments[0].style or Style()).bgcolor
+        assert transcript.render_line(1).text.strip() == "hi"
+        assert dark is not None and light is not None and dark != light
+
+
+async def test_bot_name_relabels_entries() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant", [TextPart(text="hi")])
+        assert transcript.entry_text(entry).startswith("Assistant\n")
+        transcript.bot_name = "Shop Helper"
+        await pilot.pause()
+        assert transcript.entry_text(entry).startswith("Shop Helper\n")
+
+
+# ---------------------------------------------------------------------------
+# Pure properties
+
+CONSOLE = Console(width=200, color_system="truecolor")
+STYLES = RenderStyles()
+SPAN_KINDS = st.sampled_from(["text", "text", "bold", "strike", "link", "unknown"])
+PIECE = st.sampled_from([*"ab cd  efg\n\t\r\x1b-界é", "xxxxxxxxxxxxxxxxxx", "\r\n", "     "])
+CHUNK = st.lists(PIECE, max_size=8).map("".join)
+
+
+@st.composite
+def growth(draw: st.DrawFn) -> tuple[list[list[Span]], int]:
+    """Snapshots of one paragraph as it streams: text appended to the last span, or a new span."""
+    spans: list[Span] = []
+    snapshots: list[list[Span]] = []
+    for _ in range(draw(st.integers(1, 40))):
+        if not spans or draw(st.integers(0, 4)) == 0:
+            kind = draw(SPAN_KINDS)
+            url = draw(st.sampled_from(["https://a.example/x", "https://a.example/x/", "ftp://nope"])) if kind == "link" else None
+            spans.append(Span(type=kind, text=draw(CHUNK), url=url))
+        else:
+            spans[-1].text += draw(CHUNK)  # mutated in place, as an assembler may do
+        snapshots.append(list(spans))
+    return snapshots, draw(st.integers(1, 40))
+
+
+def normalized(lines: list[Line], palette: Palette) -> list[list[tuple[str, Style | None]]]:
+    """Lines as runs of (text, style), merging neighbours of equal style."""
+    result = []
+    for line in lines:
+        runs: list[tuple[str, Style | None]] = []
+        for segment in palette.segments(line):
+            if runs and runs[-1][1] == segment.style:
+                runs[-1] = (runs[-1][0] + segment.text, segment.style)
+            elif segment.text:
+                runs.append((segment.text, segment.style))
+        result.append(runs)
+    return result
+
+
+def test_every_part_renders_at_tiny_widths() -> None:
+    parts = [
+        TextPart(text="hello world 界"),
+        RichTextPart(blocks=[paragraph(Span(text="x" * 30)), Block(type="bullet_list", items=[ListItem(spans=[Span(text="item")])])]),
+        ProductsPart(products=[Product(title="Jacket", description="Warm", price=Price(1, "DKK"), original_price=Price(2, "DKK"), url="https://e.example")]),
+        TablePart(headers=["a", "b"], caption="cap", rows=[[Cell(text="1"), Cell(text="2")]]),
+        ImagePart(url="https://e.example/i.png", caption="pic"),
+        FilePart(url="https://e.example/f.pdf", filename="f.pdf"),
+        SuggestionsPart(suggestions=[Suggestion(title="s")]),
+        QuickRepliesPart(replies=["q"]),
+        FormPart(),
+        UnknownPart(type="x"),
+    ]
+    for width in range(1, 14):
+        for left in (0, 1):
+            frame = Frame(width, left=left, right=left)
+            for part in parts:
+                for line in render_part(part, frame, STYLES, CONSOLE):
+                    assert cell_len(line_text(line)) == width, (width, part)
+
+
+@settings(max_examples=300, deadline=None)
+@given(growth())
+def test_incremental_paragraph_equals_paragraph_laid_out_at_once(case: tuple[list[list[Span]], int]) -> None:
+    snapshots, width = case
+    frame = Frame(width + 2, left=1, right=1)
+    streamed = ParagraphLayout(frame, STYLES, CONSOLE)
+    for spans in snapshots:
+        if not streamed.extend(spans):
+            streamed = ParagraphLayout(frame, STYLES, CONSOLE)
+            assert streamed.extend(spans)
+    final = [Span(type=s.type, text=s.text, url=s.url) for s in snapshots[-1]]
+    whole = ParagraphLayout(frame, STYLES, CONSOLE)
+    whole.extend(final)
+    assert normalized(streamed.lines, frame.palette) == normalized(whole.lines, frame.palette)
+    assert all(cell_len(line_text(line)) == width + 2 for line in whole.lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab c\n界xx-")), max_size=80), st.integers(2, 30))
+def test_wrap_lines_wraps_like_rich(text: str, width: int) -> None:
+    # From width 2: at width 1 Rich adds an empty line before a wide character (see _chop).
+    rich_text = Text(text)
+    ours = wrap_lines(rich_text, width)[0]
+    assert [line.plain for line in ours] == [line.plain for line in rich_text.wrap(CONSOLE, width)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab  cdxxxx-.")), max_size=60),
+    st.integers(1, 15),
+    st.sampled_from([None, "word", "lead"]),
+)
+def test_fast_ascii_wrap_breaks_like_the_general_one(text: str, width: int, folding: Fold) -> None:
+    assert divide_ascii(text, width, folding) == divide_cells(text, width, folding)
+    if folding is None:
+        assert divide_ascii(text, width) == divide_line(text, width, fold=True)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab  c\u3000界面é\u00a0x")), max_size=50), st.integers(1, 12))
+def test_general_wrap_breaks_like_rich(text: str, width: int) -> None:
+    # Rich breaks twice at one place for a wide character at width 1 (an empty line).
+    assert divide_cells(text, width) == list(dict.fromkeys(divide_line(text, width, fold=True)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 9), max_size=60), st.lists(st.tuples(st.integers(0, 59), st.integers(0, 9)), max_size=20))
+def test_height_index_matches_a_plain_list(values: list[int], updates: list[tuple[int, int]]) -> None:
+    index = HeightIndex()
+    half = len(values) // 2
+    index.rebuild(values[:half])
+    for value in values[half:]:
+        index.append(value)
+    heights = list(values)
+    for position, value in updates:
+        if position < len(heights):
+            heights[position] = value
+            index.set(position, value)
+    assert index.total == sum(heights)
+    for count in range(len(heights) + 1):
+        assert index.prefix(count) == sum(heights[:count])
+    line = 0
+    for entry, height in enumerate(heights):
+        for offset in range(height):
+            assert index.find(line) == (entry, offset)
+            line += 1

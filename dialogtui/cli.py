@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dialogtui {__version__}")
     _add_target_options(parser)
     _add_save_option(parser)
-    parser.set_defaults(run=_lazy("dialogtui.commands.chat", "run_chat"))
+    parser.set_defaults(run=_lazy("dialogtui.commands.chat", "run_chat", logs=True))
 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--json", action="store_true", help="print the typed stream events as JSON lines")
     _add_target_options(send, subcommand=True)
     _add_save_option(send, subcommand=True)
-    send.set_defaults(run=_lazy("dialogtui.commands.send", "run_send"))
+    send.set_defaults(run=_lazy("dialogtui.commands.send", "run_send", logs=True))
 
     run_cmd = commands.add_parser(
         "run", help="send each line of a file as one turn of a conversation; print a summary",
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="stop at the first turn that does not end in done (default: go on)")
     _add_target_options(run_cmd, subcommand=True)
     _add_save_option(run_cmd, subcommand=True)
-    run_cmd.set_defaults(run=_lazy("dialogtui.commands.run", "run_script"))
+    run_cmd.set_defaults(run=_lazy("dialogtui.commands.run", "run_script", logs=True))
 
     replay = commands.add_parser(
         "replay", help="re-send an exported conversation's messages and compare old and new replies",
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one JSON object per turn: turn, text, before, after, same, outcome")
     _add_target_options(replay, subcommand=True)
     _add_save_option(replay, subcommand=True)
-    replay.set_defaults(run=_lazy("dialogtui.commands.run", "run_replay"))
+    replay.set_defaults(run=_lazy("dialogtui.commands.run", "run_replay", logs=True))
 
     serve = commands.add_parser(
         "serve", help="run the local Dialog API server (for demos and testing your own client)",
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--api-key-stdin", action="store_true", help="read the API key from stdin")
     login.add_argument("--visitor-token-stdin", action="store_true",
                        help="store only a visitor token read from stdin (no API key)")
-    login.set_defaults(run=_lazy("dialogtui.commands.account", "run_login"))
+    login.set_defaults(run=_lazy("dialogtui.commands.account", "run_login", logs=True))
 
     logout = commands.add_parser("logout", help="remove the stored key and token of a bot")
     logout.add_argument("--base-url", metavar="URL")
@@ -167,10 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _lazy(module: str, function: str) -> Runner:
+def _lazy(module: str, function: str, *, logs: bool = False) -> Runner:
+    """Import the command only when it runs; `logs` for commands that call the API."""
     def run(args: argparse.Namespace) -> int:
         from importlib import import_module
 
+        if logs:
+            from .logs import configure_file_logging
+
+            configure_file_logging()
         runner: Runner = getattr(import_module(module), function)
         return runner(args)
 

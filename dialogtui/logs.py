@@ -1,0 +1,44 @@
+"""The log file: one structured record per API request, as the vendor's checklist asks.
+
+Records come from the `dialogtui.api` logger (see `api.trace`); they carry no message
+content, keys, tokens or Authorization headers, and every handler redacts once more in
+case anything else slips in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Final
+
+LOG_FILENAME: Final = "dialogtui.log"
+_MAX_BYTES: Final = 1_000_000
+_BACKUPS: Final = 3
+_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def configure_file_logging(directory: Path | None = None) -> Path | None:
+    """Send dialogtui's records to a private, rotating log file; None if it cannot be opened.
+
+    Logging must never stop the app: a directory that cannot be written means no log file.
+    """
+    from .api.trace import RedactingFilter
+    from .config import log_dir
+
+    directory = directory or log_dir()
+    path = directory / LOG_FILENAME
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created private before the handler opens it: request ids and bot ids are not for others.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        handler = RotatingFileHandler(path, maxBytes=_MAX_BYTES, backupCount=_BACKUPS, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(RedactingFilter())
+    package_logger = logging.getLogger("dialogtui")
+    package_logger.setLevel(logging.INFO)
+    package_logger.addHandler(handler)
+    return path

@@ -1,0 +1,126 @@
+"""Take the README's screenshots from the running app, headless, against the local server.
+
+    .venv/bin/python screenshots/capture.py
+
+Each SVG is what Textual itself renders for the app in that state; nothing is drawn by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from dialogtui.api.client import Timeouts
+from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer, DevServerConfig
+from dialogtui.target import Target
+from dialogtui.ui.app import DialogApp
+from dialogtui.ui.forms import FormScreen
+
+HERE = Path(__file__).parent
+SIZE = (110, 38)
+
+
+async def _until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise TimeoutError("the app did not reach the state to capture")
+
+
+async def _ready(app: DialogApp, pilot: Pilot[None]) -> None:
+    await _until(pilot, lambda: "Ready" in str(app.query_one("#status").render()))
+
+
+async def _send(app: DialogApp, pilot: Pilot[None], text: str) -> None:
+    app.composer.load_text(text)
+    app.composer.focus()
+    await pilot.press("enter")
+
+
+def _finished(app: DialogApp) -> Callable[[], bool]:
+    return lambda: app._turn_worker is not None and app._turn_worker.is_finished
+
+
+async def streaming(app: DialogApp, pilot: Pilot[None]) -> None:
+    await _send(app, pilot, "What can you do?")
+    await _until(pilot, lambda: "•" in app.transcript.visible_text())
+
+
+async def products(app: DialogApp, pilot: Pilot[None]) -> None:
+    await _send(app, pilot, "Show me your plans as a table, and some products")
+    await _until(pilot, _finished(app))
+    await pilot.pause(0.3)
+
+
+async def retryable_error(app: DialogApp, pilot: Pilot[None]) -> None:
+    await _send(app, pilot, "Tell me about delivery times !stream_error_retryable")
+    await _until(pilot, _finished(app))
+    await pilot.pause(0.3)
+
+
+async def non_retryable_error(app: DialogApp, pilot: Pilot[None]) -> None:
+    await _send(app, pilot, "Am I allowed in? !forbidden")
+    await _until(pilot, _finished(app))
+    await pilot.pause(0.3)
+
+
+async def contact_form(app: DialogApp, pilot: Pilot[None]) -> None:
+    await _send(app, pilot, "I'd like to be contacted, show me the form")
+    await _until(pilot, lambda: isinstance(app.screen, FormScreen))
+    form = app.screen
+    form.query_one("#field-name").value = "Ada Lovelace"  # type: ignore[attr-defined]
+    form.query_one("#field-email").value = "ada@"  # type: ignore[attr-defined]
+    await pilot.click("#send")
+    await _until(pilot, lambda: "mail" in str(form.query_one("#field-email-error").render()).lower())
+    await pilot.pause(0.3)
+
+
+async def inspector(app: DialogApp, pilot: Pilot[None]) -> None:
+    await pilot.press("f12")
+    await _send(app, pilot, "Hello! !rate_limited_once")
+    await _until(pilot, _finished(app))
+    await pilot.pause(0.3)
+
+
+async def escapes(app: DialogApp, pilot: Pilot[None]) -> None:
+    await _send(app, pilot, "Try to mess with my terminal !escapes")
+    await _until(pilot, _finished(app))
+    await pilot.pause(0.3)
+
+
+SHOTS: dict[str, Callable[[DialogApp, Pilot[None]], Awaitable[None]]] = {
+    "streaming": streaming,
+    "products": products,
+    "retryable-error": retryable_error,
+    "non-retryable-error": non_retryable_error,
+    "contact-form": contact_form,
+    "inspector": inspector,
+    "escapes-inert": escapes,
+}
+
+
+async def capture(name: str, server: DevServer) -> Path:
+    # Slow enough to catch the reply half-way, as a person would see it.
+    server.config.delta_delay = 0.08 if name == "streaming" else 0.0
+    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="demo")
+    app = DialogApp(target, timeouts=Timeouts(read=5, stream_idle=5))
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(app, pilot)
+        await SHOTS[name](app, pilot)
+        path = HERE / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(HERE))
+    return path
+
+
+async def main() -> None:
+    with DevServer(DevServerConfig(retry_after=1)) as server:
+        for name in SHOTS:
+            print(await capture(name, server))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -6,15 +6,17 @@ The UI, `dialogtui run` and the local store share this; it knows nothing of Text
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .api.assembler import Change, ReplyAssembler
-from .api.client import DialogClient
+from .api.client import DialogClient, Timeouts
 from .api.errors import DialogError
 from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamEvent
+from .api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
 from .api.trace import ResponseReceived, RetryScheduled, TraceEvent
+from .target import Target
 
 TurnOutcome = Literal["waiting", "streaming", "done", "error", "incomplete", "cancelled"]
 
@@ -116,3 +118,25 @@ class ChatSession:
         finally:
             figures.total = self._clock() - figures.started
             self._current = None
+
+
+def open_session(
+    target: Target,
+    *,
+    timeouts: Timeouts | None = None,
+    policies: Mapping[Operation, RetryPolicy] = DEFAULT_POLICIES,
+) -> ChatSession:
+    """A session on a new client for `target`; close it with `session.client.aclose()`."""
+    session: ChatSession
+    client = DialogClient(
+        target.base_url,
+        target.chatbot_id,
+        api_key=target.api_key,
+        visitor_token=target.visitor_token,
+        timeouts=timeouts or target.timeouts(),
+        policies=policies,
+        on_token=target.save_token,
+        observer=lambda trace: session.observe(trace),
+    )
+    session = ChatSession(client)
+    return session

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import exitcodes
-from .config import DEVELOPMENT_URL, PRODUCTION_URL
+from .config import DEVELOPMENT_URL, PRODUCTION_URL, Settings
+
+if TYPE_CHECKING:
+    from .api.client import Timeouts
 
 DEMO_DELTA_DELAY = 0.02
 """Seconds between demo events: fast, but slow enough to see a reply stream in."""
@@ -38,9 +42,17 @@ class Target:
     """Where a new or rotated visitor token goes (the keyring), if anywhere."""
     environment: str = ""
     """Shown to the person: "demo", "production", "development" or the host."""
+    settings: Settings = field(default_factory=Settings)
+    """The non-secret settings in force: timeouts and theme."""
 
     def __repr__(self) -> str:
         return f"Target(base_url={self.base_url!r}, chatbot_id={self.chatbot_id!r})"
+
+    def timeouts(self) -> Timeouts:
+        from .api.client import Timeouts
+
+        return Timeouts(connect=self.settings.connect_timeout, read=self.settings.read_timeout,
+                        stream_idle=self.settings.stream_idle_timeout)
 
 
 def environment_label(base_url: str) -> str:
@@ -91,7 +103,7 @@ def configured_target(
     environment = environment_label(settings.base_url)
     if visitor_token is not None:
         return Target(settings.base_url, settings.chatbot_id, visitor_token=visitor_token,
-                      environment=environment)
+                      environment=environment, settings=settings)
     store = CredentialStore(settings.base_url, settings.chatbot_id)
     try:
         secrets = store.load()
@@ -106,4 +118,5 @@ def configured_target(
         visitor_token=secrets.visitor_token,
         save_token=store.save_visitor_token,
         environment=environment,
+        settings=settings,
     )

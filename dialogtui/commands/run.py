@@ -113,24 +113,15 @@ class Conversation:
         stop_on_error: bool,
         on_result: Callable[[TurnResult], None],
     ) -> None:
-        from ..api.client import DialogClient
+        from ..session import open_session
         from ..store import NullStore, conversation_key
 
         store = self.store if self.store is not None else NullStore()
         warned = store.warning
         conversation_id = store.resume_or_start(*conversation_key(self.target))
-        session: ChatSession
-        client = DialogClient(
-            self.target.base_url,
-            self.target.chatbot_id,
-            api_key=self.target.api_key,
-            visitor_token=self.target.visitor_token,
-            on_token=self.target.save_token,
-            observer=lambda trace: session.observe(trace),
-        )
-        session = ChatSession(client)
+        session = open_session(self.target)
         self.results = [TurnResult(number, text) for number, text in enumerate(messages, start=1)]
-        async with client:
+        async with session.client:
             for result in self.results:
                 await self._turn(session, result, store, conversation_id)
                 on_result(result)

@@ -57,9 +57,8 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 async def _send(target: Target, text: str, *, as_json: bool, store: Store | None = None) -> int:
-    from ..api.client import DialogClient
     from ..api.models import plain_text
-    from ..session import ChatSession, Turn
+    from ..session import Turn, open_session
     from ..store import NullStore, conversation_key
 
     store = store if store is not None else NullStore()
@@ -74,16 +73,8 @@ async def _send(target: Target, text: str, *, as_json: bool, store: Store | None
 
     printer = _JsonPrinter(sys.stdout) if as_json else _PlainPrinter(sys.stdout)
     try:
-        session: ChatSession
-        async with DialogClient(
-            target.base_url,
-            target.chatbot_id,
-            api_key=target.api_key,
-            visitor_token=target.visitor_token,
-            on_token=target.save_token,
-            observer=lambda trace: session.observe(trace),
-        ) as client:
-            session = ChatSession(client)
+        session = open_session(target)
+        async with session.client:
             async for update in session.stream_turn(turn):
                 printer.event(update.event)
                 recorder.update(reply_text)

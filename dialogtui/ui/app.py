@@ -32,7 +32,7 @@ from ..api.models import (
     plain_text,
 )
 from ..api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
-from ..session import ChatSession, Turn, TurnUpdate
+from ..session import ChatSession, Turn, TurnUpdate, open_session
 from ..store import NullStore, Recorder, Store, conversation_key
 from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
@@ -107,7 +107,7 @@ class DialogApp(App[None]):
         self.target = target
         self.store: Store = store if store is not None else NullStore()
         self._conversation = 0
-        self._timeouts = timeouts or Timeouts()
+        self._timeouts = timeouts
         self._policies = policies
         self.session: ChatSession | None = None
         self.config_: Config = Config()
@@ -152,6 +152,8 @@ class DialogApp(App[None]):
         return self.session.client
 
     def on_mount(self) -> None:
+        if self.target.settings.theme in self.available_themes:
+            self.theme = self.target.settings.theme
         self.sub_title = self.target.environment
         self.session = self._new_session()
         self.store.on_warning = lambda warning: self.notify(warning, severity="warning", timeout=10)
@@ -162,18 +164,7 @@ class DialogApp(App[None]):
         self._start()
 
     def _new_session(self) -> ChatSession:
-        session: ChatSession
-        client = DialogClient(
-            self.target.base_url,
-            self.target.chatbot_id,
-            api_key=self.target.api_key,
-            visitor_token=self.target.visitor_token,
-            timeouts=self._timeouts,
-            policies=self._policies,
-            on_token=self.target.save_token,
-            observer=lambda trace: session.observe(trace),
-        )
-        session = ChatSession(client)
+        session = open_session(self.target, timeouts=self._timeouts, policies=self._policies)
         # The inspector records every request and event, shown or not, so opening it
         # mid-conversation shows what already happened.
         session.listeners.append(self.inspector.record)

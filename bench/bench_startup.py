@@ -1,0 +1,260 @@
+"""Start-up: `dialogtui --help`, and the app's time to first paint in a real terminal (pty).
+
+    .venv/bin/python bench/bench_startup.py [--quick] [--runs N]
+
+Figure 5 of the issue.
+
+* `dialogtui --help` (the installed console script), from spawning the process to its exit,
+  measured here with `time.perf_counter()` around `subprocess.run`, interleaved with
+  `python -c pass` (the same interpreter: start-up plus `site`, the floor any Python CLI
+  pays). Target: median <= 0.15 s. The ratio to `python -c pass` and the difference are the
+  part that is dialogtui's. `python -X importtime` then lists what the --help path imports:
+  none of Textual, Rich, httpx, uvicorn, Starlette, keyring, msgspec or sqlite3 may be there.
+
+* Time to first paint. Method: the real command runs in a pseudo-terminal (100x40,
+  TERM=xterm-256color) and this script reads the pty; the clock runs from just before the
+  process is spawned (so interpreter start-up and every import count) to the first bytes of
+  the first frame, recognised by the cursor-home sequence `ESC[1;1H` with which Textual
+  starts drawing a full screen (the terminal-mode set-up it writes before that is not a
+  frame). Reading on goes until the status line says `Ready` (branding and history loaded).
+  Then the process group is sent SIGTERM. Three commands, interleaved:
+    - `dialogtui --demo --no-save`: the demo, which also starts the local server in-process
+      (uvicorn and Starlette imported and started before the app);
+    - `dialogtui --base-url http://127.0.0.1:PORT --chatbot-id demo --no-save` with
+      DIALOGTUI_API_KEY set: the path of a configured bot (here the dev server, running in
+      another process so its start is not counted);
+    - a minimal Textual app (Header, Static, Footer): Textual's own floor on this machine.
+  Target: first paint <= 0.3 s for the app. The ratio to the minimal Textual app shows what
+  dialogtui adds. Config, data and log directories point to a temporary directory.
+
+Prints the figures and, last, one `RESULT {json}` line for run_all.py. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ServerProcess, Stat, emit, machine, median, ratios  # noqa: E402
+
+BIN = Path(sys.executable).parent
+DIALOGTUI = str(BIN / "dialogtui")
+HEAVY = ("textual", "rich", "httpx", "httpcore", "uvicorn", "starlette", "keyring", "msgspec", "sqlite3",
+         "platformdirs", "asyncio")
+FRAME = b"\x1b[1;1H"
+MINIMAL_APP = """\
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+
+class Minimal(App):
+    def compose(self):
+        yield Header()
+        yield Static("Hello")
+        yield Footer()
+
+Minimal().run()
+"""
+
+
+def time_command(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def help_figures(runs: int) -> dict[str, Any]:
+    helps, passes = [], []
+    time_command([DIALOGTUI, "--help"])  # warm the page cache
+    time_command([sys.executable, "-c", "pass"])
+    for number in range(runs):
+        pair = [("help", [DIALOGTUI, "--help"]), ("pass", [sys.executable, "-c", "pass"])]
+        for name, argv in pair if number % 2 == 0 else pair[::-1]:
+            (helps if name == "help" else passes).append(time_command(argv))
+    help_stat, pass_stat = Stat(helps), Stat(passes)
+    ratio = Stat(ratios(helps, passes))
+    excess = median([h - p for h, p in zip(helps, passes)])
+    print(f"figure 5a: `dialogtui --help`, {runs} runs interleaved with `python -c pass`\n")
+    print(f"  dialogtui --help:  {help_stat.fmt(' ms', 1e3, 0)}   target <= 150 ms")
+    print(f"  python -c pass:    {pass_stat.fmt(' ms', 1e3, 0)}")
+    print(f"  ratio:             {ratio.fmt()}   (dialogtui's own part: {excess * 1e3:.0f} ms)")
+
+    importtime = subprocess.run([sys.executable, "-X", "importtime", "-m", "dialogtui", "--help"],
+                                capture_output=True, text=True, check=True).stderr
+    imported = {}
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        if cumulative.isdigit():
+            imported[name.strip()] = int(cumulative)
+    heavy = sorted(name for name in imported if name.split(".")[0] in HEAVY)
+    cli_ms = imported.get("dialogtui.cli", 0) / 1e3
+    print(f"  imports on the --help path: dialogtui.cli {cli_ms:.1f} ms cumulative; "
+          f"heavy modules imported: {', '.join(heavy) if heavy else 'none'}")
+    return {"help_ms": help_stat.median * 1e3, "help_min_ms": help_stat.min * 1e3,
+            "pass_ms": pass_stat.median * 1e3, "help_ratio": ratio.median, "help_excess_ms": excess * 1e3,
+            "help_heavy_imports": heavy}
+
+
+# ---------------------------------------------------------------------------------------------
+# First paint in a pty
+
+
+def first_paint(argv: list[str], env: dict[str, str], timeout: float = 20.0) -> tuple[float, float | None]:
+    """(seconds to the first frame, seconds to `Ready` or None) from spawning `argv` in a pty."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    painted: float | None = None
+    ready: float | None = None
+    wants_ready = "dialogtui" in argv[0]
+    deadline = started + timeout
+    try:
+        while time.perf_counter() < deadline:
+            readable, _, _ = select.select([master], [], [], 0.05)
+            if not readable:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            now = time.perf_counter()
+            seen = seen[-16:] + data
+            if painted is None and FRAME in seen:
+                painted = now - started
+            if ready is None and b"Ready" in seen:
+                ready = now - started
+            if painted is not None and (ready is not None or not wants_ready):
+                break
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # its own session: this process and its children
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        # Drain so the child is not blocked writing its exit sequences; then close.
+        while select.select([master], [], [], 0)[0]:
+            try:
+                if not os.read(master, 65536):
+                    break
+            except OSError:
+                break
+        os.close(master)
+    if painted is None:
+        raise RuntimeError(f"no frame from {argv[:3]} within {timeout} s")
+    return painted, ready
+
+
+def paint_figures(runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess() as server:
+        minimal = Path(tmp) / "minimal_app.py"
+        minimal.write_text(MINIMAL_APP)
+        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", LINES="40", COLUMNS="100",
+                   DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"), DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"),
+                   DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"))
+        configured_env = dict(env, DIALOGTUI_API_KEY="demo-key")
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {
+            "dialogtui --demo": ([DIALOGTUI, "--demo", "--no-save"], env),
+            "dialogtui (configured bot)": (
+                [DIALOGTUI, "--base-url", server.base_url, "--chatbot-id", "demo", "--no-save"], configured_env),
+            "minimal Textual app": ([sys.executable, str(minimal)], env),
+        }
+        for argv, command_env in commands.values():  # warm-up, not counted
+            first_paint(argv, command_env)
+        results: dict[str, list[tuple[float, float | None]]] = {name: [] for name in commands}
+        names = list(commands)
+        for number in range(runs):
+            for name in names if number % 2 == 0 else names[::-1]:
+                argv, command_env = commands[name]
+                results[name].append(first_paint(argv, command_env))
+    print(f"\nfigure 5b: time to first paint in a pty (100x40), from spawning the process; "
+          f"{runs} runs each, interleaved\n")
+    print(f"  {'command':28} {'first paint':>38}   {'Ready (history loaded)':>24}")
+    base = [p for p, _ in results["minimal Textual app"]]
+    out: dict[str, Any] = {}
+    for name, rows in results.items():
+        paints = Stat([p for p, _ in rows])
+        readies = [r for _, r in rows if r is not None]
+        ready_text = f"median {median(readies) * 1e3:.0f} ms" if readies else "-"
+        print(f"  {name:28} {paints.fmt(' ms', 1e3, 0):>38}   {ready_text:>24}")
+        key = {"dialogtui --demo": "demo", "dialogtui (configured bot)": "configured",
+               "minimal Textual app": "minimal"}[name]
+        out[f"paint_{key}_ms"] = paints.median * 1e3
+        out[f"paint_{key}_min_ms"] = paints.min * 1e3
+        if readies:
+            out[f"ready_{key}_ms"] = median(readies) * 1e3
+    for name, key in (("dialogtui --demo", "demo"), ("dialogtui (configured bot)", "configured")):
+        ratio = Stat(ratios([p for p, _ in results[name]], base))
+        out[f"paint_{key}_ratio"] = ratio.median
+        print(f"  {name} / minimal Textual app: {ratio.fmt()}")
+    print("  target: first paint <= 300 ms")
+    return out
+
+
+def import_breakdown() -> dict[str, float]:
+    """Cumulative import times of the modules the app path needs, from `python -X importtime`."""
+    code = "import dialogtui.commands.chat, dialogtui.ui.app, dialogtui.store"
+    stderr = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                            capture_output=True, text=True, check=True).stderr
+    stderr_demo = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dialogtui.devserver"],
+                                 capture_output=True, text=True, check=True).stderr
+    wanted = ("textual.app", "textual.widgets", "rich.console", "httpx", "msgspec", "dialogtui.ui.app",
+              "dialogtui.store", "dialogtui.devserver", "uvicorn", "starlette.applications")
+    found: dict[str, float] = {}
+    for text in (stderr, stderr_demo):
+        for line in text.splitlines():
+            if not line.startswith("import time:") or "|" not in line:
+                continue
+            _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+            name = name.strip()
+            if name in wanted and cumulative.isdigit() and name not in found:
+                found[name] = int(cumulative) / 1e3
+    print("\n  cumulative import times (python -X importtime, one run; the first importer pays):")
+    print("    " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in found.items()))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (~20 s)")
+    parser.add_argument("--runs", type=int, default=None, help="runs of each first-paint command")
+    args = parser.parse_args()
+    paint_runs = args.runs or (3 if args.quick else 7)
+    help_runs = 8 if args.quick else 20
+    info = machine()
+    print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+          f"Textual {info['textual']}, {info['date']}\n")
+    started = time.perf_counter()
+    result = help_figures(help_runs)
+    result.update(paint_figures(paint_runs))
+    result["imports_ms"] = import_breakdown()
+    result["seconds"] = time.perf_counter() - started
+    print(f"\n({result['seconds']:.0f} s)")
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1060,6 +1060,13 @@ Store = TranscriptStore | NullStore
 Recorder = ReplyRecorder | NullRecorder
 
 
+def write_private(path: Path, text: str) -> None:
+    """A transcript is personal: a new file is created readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def open_store(*, no_save: bool = False, settings: Settings | None = None, path: Path | None = None) -> Store:
     """The store for a command or the app. Never raises: problems come back as `store.warning`.
 

@@ -17,6 +17,8 @@ from dialogtui.target import Target
 from dialogtui.ui.app import DialogApp
 from dialogtui.ui.choices import ActionBar, ChoiceButton
 from dialogtui.ui.forms import FormScreen, RateScreen
+from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
+from dialogtui.ui.transcript import Transcript
 
 FAST_POLICIES = {op: policy.with_delays(0.01, 0.02) for op, policy in DEFAULT_POLICIES.items()}
 SIZE = (100, 40)
@@ -347,3 +349,30 @@ async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
         text = "\n".join(rows)
         assert app.inspector.row_count > before + 10
         assert "RETRY" in text or "retry" in text
+
+
+async def test_saved_conversation_opens_read_only_and_exports(server: DevServer, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(tmp_path / "data"))
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "remember this turn")
+        await wait_for(pilot, turn_finished(app))
+        app.action_export_conversation()
+        exported = tmp_path / "data" / "exports" / f"conversation-{app._conversation}.md"
+        await pilot.pause()
+        app.action_saved_conversations()
+        await wait_for(pilot, lambda: isinstance(app.screen, ConversationPicker))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SavedConversationScreen))
+        saved = app.screen.query_one(Transcript)
+        text = "\n".join(saved.entry_text(i) for i in saved.entry_ids)
+        assert "remember this turn" in text and "You said" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SavedConversationScreen)
+    store.close()
+    markdown = exported.read_text()
+    assert "remember this turn" in markdown
+    assert oct(exported.stat().st_mode & 0o777) == "0o600"

@@ -8,10 +8,10 @@ through `dumps_json`, so no raw control character reaches the terminal or a file
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from .. import exitcodes
@@ -36,7 +36,7 @@ def _open_existing() -> Any:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    from ..store import StoreError, dumps_json
+    from ..store import StoreError, dumps_json, write_private
 
     try:
         store = _open_existing()
@@ -138,7 +138,7 @@ def _print_table(summaries: list[Any]) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..store import StoreError, dumps_json
+    from ..store import StoreError, dumps_json, write_private
 
     try:
         store = _open_existing()
@@ -156,16 +156,9 @@ def run_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return exitcodes.OK
     try:
-        _write_private(args.output, text)
+        write_private(Path(args.output), text)
     except OSError as exc:
         print_failure(f"Could not write {sanitize_line(args.output)} ({(exc.strerror or 'error').lower()}).")
         return exitcodes.FAILED
     print(f"Wrote {sanitize_line(args.output)}", file=sys.stderr)
     return exitcodes.OK
-
-
-def _write_private(path: str, text: str) -> None:
-    """A transcript is personal: a new file is created readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)

@@ -33,12 +33,13 @@ from ..api.models import (
 )
 from ..api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
 from ..session import ChatSession, Turn, TurnUpdate, open_session
-from ..store import NullStore, Recorder, Store, conversation_key
+from ..store import NullStore, Recorder, Store, conversation_key, write_private
 from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
 from .composer import Composer
 from .switch import LOCAL, SwitchRequest, SwitchScreen
+from .history import ConversationPicker, SavedConversationScreen
 from .inspector import Inspector
 from .forms import FormScreen, RateScreen, Rating, SubmitOutcome, action_for
 from .transcript import Transcript
@@ -492,6 +493,38 @@ class DialogApp(App[None]):
         self.copy_to_clipboard(self._last_reply)
         self.notify("Copied the last reply.")
 
+    def action_saved_conversations(self) -> None:
+        if not self.store.saving:
+            self.notify("Local saving is off: there are no saved conversations to open.")
+            return
+        self.push_screen(ConversationPicker(self.store.conversations(limit=200)), self._open_saved)
+
+    def _open_saved(self, conversation_id: int | None) -> None:
+        if conversation_id is None:
+            return
+        summary = self.store.conversation(conversation_id)
+        if summary is not None:
+            self.push_screen(SavedConversationScreen(summary, self.store.messages(conversation_id)))
+
+    def action_export_conversation(self) -> None:
+        if not self.store.saving:
+            self.notify("Local saving is off: nothing to export.", severity="warning")
+            return
+        from ..config import data_dir
+        from ..store import StoreError, dumps_json
+
+        folder = data_dir() / "exports"
+        stem = folder / f"conversation-{self._conversation}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(stem.with_suffix(".md"), self.store.export_markdown(self._conversation))
+            write_private(stem.with_suffix(".json"), dumps_json(self.store.export_json(self._conversation)) + "\n")
+        except (StoreError, OSError) as error:
+            message = error.safe_message if isinstance(error, StoreError) else "The export could not be written."
+            self.notify(message, severity="error")
+            return
+        self.notify(f"Exported to {stem}.md and .json", timeout=8)
+
     def action_toggle_inspector(self) -> None:
         self.inspector.toggle_class("-shown")
 
@@ -511,6 +544,10 @@ class DialogApp(App[None]):
                             self.action_switch_bot)
         yield SystemCommand("Fresh visitor", "Start over as a new visitor (a new token from the API key)",
                             self.action_fresh_visitor)
+        yield SystemCommand("Open a saved conversation", "Read a past conversation from the local store",
+                            self.action_saved_conversations)
+        yield SystemCommand("Export conversation", "Write this conversation as Markdown and JSON",
+                            self.action_export_conversation)
         yield SystemCommand("Toggle inspector", "Show every request, SSE event, retry and timing",
                             self.action_toggle_inspector)
         yield SystemCommand("Toggle dark/light theme", "Switch the colour theme", self.action_toggle_theme)

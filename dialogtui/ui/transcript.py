@@ -914,6 +914,9 @@ class Transcript(ScrollView, can_focus=True):
         return entry, entry.line(offset)
 
     def render_line(self, y: int) -> Strip:
+        if not self._frames:
+            # Asked to paint before the first layout (no width yet): the flush that follows repaints.
+            return Strip.blank(self.size.width, self.rich_style)
         _, line = self._entry_line_at(self.scroll_offset.y + y)
         strip = self._strip_cache.get(line)
         if strip is None:

@@ -16,7 +16,6 @@ not pay.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 from . import exitcodes
 from .api.errors import InsecureTransportError
+from .api.urls import is_loopback
 from .config import ConfigError, normalize_base_url
 
 if TYPE_CHECKING:
@@ -74,19 +74,6 @@ def service_name(base_url: str, chatbot_id: str) -> str:
 # --- transport policy ------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
-    return addr.is_loopback
-
-
 def ensure_secure_url(base_url: str) -> None:
     """Refuse to send a secret over plain HTTP, except to this machine."""
     parts = urlsplit(base_url.strip())
@@ -94,7 +81,7 @@ def ensure_secure_url(base_url: str) -> None:
     if scheme == "https":
         return
     if scheme == "http":
-        if parts.hostname and _is_loopback(parts.hostname):
+        if parts.hostname and is_loopback(parts.hostname):
             return
         raise InsecureTransportError()
     raise ConfigError(f"Not a valid base URL: {base_url!r}. It must start with https://.")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import logging
 import ssl
 import time
@@ -58,6 +57,7 @@ from .models import (
 )
 from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
 from .sse import SSELineTooLong, SSEParser
+from .urls import is_loopback
 from .trace import (
     LogObserver,
     RequestFinished,
@@ -556,19 +556,10 @@ def _check_base_url(base_url: str) -> tuple[httpx.URL, bool]:
         raise ValueError("base_url is not a valid URL") from exc
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("base_url must be an http:// or https:// URL with a host")
-    loopback = _is_loopback(url.host)
+    loopback = is_loopback(url.host)
     if url.scheme == "http" and not loopback:
         raise InsecureTransportError()
     return url.copy_with(query=None, fragment=None), loopback
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _environment(url: httpx.URL) -> str:

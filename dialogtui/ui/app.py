@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import ExitStack, suppress
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -400,18 +400,26 @@ class DialogApp(App[None]):
 
     @work(exclusive=True, group="start")
     async def action_new_conversation(self) -> None:
+        await self._restart(self.client.reset_conversation, "New conversation")
+
+    @work(exclusive=True, group="start")
+    async def action_fresh_visitor(self) -> None:
+        await self._restart(self.client.authenticate, "Fresh visitor: a new conversation")
+
+    async def _restart(self, new_token: Callable[[], Awaitable[str]], status: str) -> None:
+        """A new conversation on the server (reset, or a new visitor), and a clean screen."""
         if not self.client.has_api_key:
-            self.notify("A new conversation needs an API key (`dialogtui login`).", severity="warning")
+            self.notify("Starting over needs an API key (`dialogtui login`).", severity="warning")
             return
         await self._stop_turn()
         try:
-            await self.client.reset_conversation()
+            await new_token()
         except DialogError as error:
             self.transcript.add_notice(error.safe_message, variant="error")
             return
         self._forget_conversation()
         await self._show_welcome()
-        self._set_status("New conversation")
+        self._set_status(status)
 
     @work(exclusive=True, group="start")
     async def action_reload_history(self) -> None:
@@ -444,21 +452,6 @@ class DialogApp(App[None]):
         self.sub_title = target.environment
         self._forget_conversation(new_record=False)
         await self._start_conversation()
-
-    @work(exclusive=True, group="start")
-    async def action_fresh_visitor(self) -> None:
-        if not self.client.has_api_key:
-            self.notify("A fresh visitor needs an API key (`dialogtui login`).", severity="warning")
-            return
-        await self._stop_turn()
-        try:
-            await self.client.authenticate()
-        except DialogError as error:
-            self.transcript.add_notice(error.safe_message, variant="error")
-            return
-        self._forget_conversation()
-        await self._show_welcome()
-        self._set_status("Fresh visitor: a new conversation")
 
     def _forget_conversation(self, *, new_record: bool = True) -> None:
         """Clear the screen for another conversation; `new_record` starts its local record too."""

@@ -167,3 +167,22 @@ def test_cli_writes_and_prints_no_secret(keyed_server: DevServer, tmp_path: Path
     assert not leaks_in(printed, secrets)
     assert (tmp_path / "logs" / "dialogtui.log").exists()
     assert scan_tree(tmp_path, secrets) == {}
+
+
+async def test_crash_report_shows_no_locals(keyed_server: DevServer, capfd: pytest.CaptureFixture[str]) -> None:
+    target = Target(keyed_server.base_url, DEMO_CHATBOT_ID, api_key=FAKE_KEY, environment="test")
+    app = DialogApp(target, policies=FAST)
+
+    def crash() -> None:
+        secret_header = f"Basic {FAKE_KEY}"  # a local a frame of the client could hold
+        raise RuntimeError("boom" + secret_header[:0])
+
+    with pytest.raises(RuntimeError, match="boom"):
+        async with app.run_test() as pilot:
+            await _until(pilot, lambda: app.session is not None)
+            app.call_later(crash)
+            await pilot.pause(0.2)
+    printed = capfd.readouterr()
+    report = printed.out + printed.err
+    assert "RuntimeError" in report and "boom" in report
+    assert FAKE_KEY not in report

@@ -119,6 +119,20 @@ class DialogApp(App[None]):
         # Local servers started by switching to the built-in one; stopped on exit.
         self._servers = ExitStack()
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report, without local variables.
+
+        Textual renders a crash with `show_locals=True`; a frame of the client may hold the API
+        key or a visitor token, and that report lands on the terminal and in scrollback.
+        """
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
+
     # -- layout -----------------------------------------------------------
 
     def compose(self) -> ComposeResult:

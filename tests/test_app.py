@@ -120,7 +120,7 @@ async def test_choosing_a_suggestion_sends_its_prompt(server: DevServer) -> None
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        first_prompt = app.config_.start_prompts[0].prompt_text
+        first_prompt = app.bot_config.start_prompts[0].prompt_text
         app.query_one("#choice-0").focus()
         await pilot.press("enter")
         await wait_for(pilot, turn_finished(app))
@@ -376,3 +376,13 @@ async def test_saved_conversation_opens_read_only_and_exports(server: DevServer,
     markdown = exported.read_text()
     assert "remember this turn" in markdown
     assert oct(exported.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_forbidden_bot_says_so_once_at_start(server: DevServer) -> None:
+    server.config.scenario = "forbidden"
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "Not connected" in str(app.query_one("#status").render()))
+        assert app.transcript.entry_count == 1
+        assert "not available to you" in all_text(app)
+        assert server.stats.count("GET /messages") == 0

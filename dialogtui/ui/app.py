@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import ExitStack, suppress
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import ExitStack, suppress
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -23,11 +23,11 @@ from ..api.models import (
     ContactFormPart,
     FormMarker,
     FormPart,
-    SupportTicketPart,
     Message,
     QuickRepliesPart,
     StartPrompt,
     SuggestionsPart,
+    SupportTicketPart,
     TextPart,
     plain_text,
 )
@@ -38,10 +38,10 @@ from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
 from .composer import Composer
-from .switch import LOCAL, SwitchRequest, SwitchScreen
+from .forms import FormScreen, RateScreen, Rating, SubmitOutcome, action_for
 from .history import ConversationPicker, SavedConversationScreen
 from .inspector import Inspector
-from .forms import FormScreen, RateScreen, Rating, SubmitOutcome, action_for
+from .switch import LOCAL, SwitchRequest, SwitchScreen
 from .transcript import Transcript
 
 HISTORY_LIMIT = 1000
@@ -111,7 +111,7 @@ class DialogApp(App[None]):
         self._timeouts = timeouts
         self._policies = policies
         self.session: ChatSession | None = None
-        self.config_: Config = Config()
+        self.bot_config: Config = Config()
         self._turn_worker: Worker[None] | None = None
         self._retryable_text: str | None = None
         self._open_marker: FormMarker | None = None
@@ -205,15 +205,20 @@ class DialogApp(App[None]):
 
     async def _start_conversation(self) -> None:
         try:
-            self.config_ = await self.client.get_config()
+            self.bot_config = await self.client.get_config()
         except DialogError as error:
             self.transcript.add_notice(error.safe_message, variant="error")
+            if isinstance(error, ApiHttpError) and error.status in (401, 403):
+                # History would fail the same way; one message says it.
+                self._apply_branding()
+                self._set_status("Not connected")
+                return
         self._apply_branding()
         self._conversation = self.store.resume_or_start(*conversation_key(self.target), bot_name=self.title)
         await self._load_history()
 
     def _apply_branding(self) -> None:
-        name = sanitize_line(self.config_.display.name or "") or "Assistant"
+        name = sanitize_line(self.bot_config.display.name or "") or "Assistant"
         self.title = name
         self.transcript.bot_name = name
 
@@ -235,10 +240,10 @@ class DialogApp(App[None]):
         self._set_status("Ready")
 
     async def _show_welcome(self) -> None:
-        welcome = self.config_.display.welcome_message
+        welcome = self.bot_config.display.welcome_message
         if welcome:
             self.transcript.add_entry("assistant", [TextPart(text=welcome)])
-        await self.action_bar.show(_prompt_choices(self.config_.start_prompts))
+        await self.action_bar.show(_prompt_choices(self.bot_config.start_prompts))
 
     def _remember_reply(self, messages: Iterable[Message]) -> None:
         for message in messages:

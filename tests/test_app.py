@@ -386,3 +386,16 @@ async def test_forbidden_bot_says_so_once_at_start(server: DevServer) -> None:
         assert app.transcript.entry_count == 1
         assert "not available to you" in all_text(app)
         assert server.stats.count("GET /messages") == 0
+
+
+async def test_second_send_waits_for_the_reply_in_flight(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "first !slow:200")
+        app.composer.load_text("second")
+        await pilot.press("enter")
+        assert app.composer.text == "second", "what was typed stays while a reply is in flight"
+        await pilot.press("escape")
+        await wait_for(pilot, turn_finished(app))
+        assert server.stats.count("POST /messages") == 1

@@ -271,7 +271,8 @@ class DialogApp(App[None]):
 
     @property
     def _turn_running(self) -> bool:
-        return self._turn_worker is not None and self._turn_worker.is_running
+        # Not `is_running`: a worker just created is still pending, and a second Enter must wait.
+        return self._turn_worker is not None and not self._turn_worker.is_finished
 
     @on(ActionBar.RetryPressed)
     def action_retry(self) -> None:
@@ -386,13 +387,13 @@ class DialogApp(App[None]):
         """Cancel the reply in flight and wait until it has marked its entry, so a cleared
         transcript never receives a late update from it."""
         worker = self._turn_worker
-        if worker is not None and worker.is_running:
+        if worker is not None and not worker.is_finished:
             worker.cancel()
             with suppress(Exception):
                 await worker.wait()
 
     def action_cancel_reply(self) -> None:
-        if self._turn_worker is not None and self._turn_worker.is_running:
+        if self._turn_worker is not None and self._turn_running:
             self._turn_worker.cancel()
 
     def action_open_form(self) -> None:

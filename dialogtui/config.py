@@ -99,7 +99,12 @@ def normalize_base_url(url: str) -> str:
     set of stored secrets.
     """
     text = url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ConfigError(
+            f"Not a valid base URL: {text!r}. Use a full address such as {PRODUCTION_URL}."
+        ) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Select
+from textual.widgets import Button, Input, Label, Select, Static
+
+from dialogtui.api.models import ContactFormPart, FormField, FormMarker
 
 from dialogtui.api.client import Timeouts
 from dialogtui.api.retry import DEFAULT_POLICIES
@@ -16,7 +19,7 @@ from dialogtui.store import Store, TranscriptStore
 from dialogtui.target import Target
 from dialogtui.ui.app import DialogApp
 from dialogtui.ui.choices import ActionBar, ChoiceButton
-from dialogtui.ui.forms import FormScreen, RateScreen
+from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
 from dialogtui.ui.transcript import Transcript
 
@@ -399,3 +402,38 @@ async def test_second_send_waits_for_the_reply_in_flight(server: DevServer) -> N
         await pilot.press("escape")
         await wait_for(pilot, turn_finished(app))
         assert server.stats.count("POST /messages") == 1
+
+
+async def test_form_from_the_server_is_never_markup(server: DevServer) -> None:
+    marker = ContactFormPart(part_id="p1", fields=[
+        FormField(key="første_navn", label="[bold]Name[/]", required=True),
+        FormField(key="colour", label="Colour", type="dropdown", options=["x [/nope]", "[bold red]Red[/]"]),
+    ])
+
+    async def submit(marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
+        return SubmitOutcome(confirmation=str(values))
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await app.push_screen(FormScreen(marker, submit))
+        form = app.screen
+        assert "[bold]Name[/]" in str(form.query(Label)[1].render())
+        select = form.query_one(Select)
+        select.value = "x [/nope]"
+        await pilot.pause()
+        assert "x [/nope]" in str(select.query_one("SelectCurrent").query_one(Static).render())
+
+
+async def test_reload_mid_stream_stops_the_reply_first(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "a slow one !slow:100")
+        await wait_for(pilot, lambda: "You said" in last_entry_text(app))
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, turn_finished(app))
+        await ready(pilot)
+        await pilot.pause(0.3)  # any late update from the cancelled stream would land now
+        assert "Thinking" not in all_text(app)
+        assert "a slow one" not in all_text(app), "the server never stored the cancelled turn"

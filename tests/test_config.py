@@ -210,3 +210,8 @@ def test_unwritable_directory_is_a_config_error(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("DIALOGTUI_CONFIG_DIR", str(blocker / "sub"))
     with pytest.raises(ConfigError, match="cannot write"):
         save_settings(Settings())
+
+
+def test_unparseable_base_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="Not a valid base URL"):
+        config.normalize_base_url("https://[x")

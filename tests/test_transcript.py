@@ -497,7 +497,9 @@ async def test_structural_api_edges() -> None:
         transcript.set_block(entry, 0, 0, paragraph(Span(text="late delta")))  # ignored
         await pilot.pause()
         assert transcript.visible_text() == ""
-        assert transcript.add_entry("user", [TextPart(text="new conversation")]) == 0
+        fresh = transcript.add_entry("user", [TextPart(text="new conversation")])
+        assert fresh != entry, "ids are not reused after clear"
+        transcript.set_state(entry, "error", note="late error")  # still ignored
         assert transcript.visible_text() == "You\nnew conversation"
 
 

@@ -252,10 +252,6 @@ class Config(Struct, omit_defaults=True):
     image_enabled: bool = False
 
 
-class TokenResponse(Struct):
-    token: str
-
-
 class ActionResult(Struct, omit_defaults=True):
     submission_id: str = ""
     confirmation_text: str | None = None
@@ -264,11 +260,6 @@ class ActionResult(Struct, omit_defaults=True):
 class FieldError(Struct, omit_defaults=True):
     field: str = ""
     message: str = ""
-
-
-class HistoryPage(Struct):
-    messages: list[Message]
-    next_cursor: str | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -314,7 +305,7 @@ class DoneEvent(Struct, tag="done"):
 
 class StreamErrorEvent(Struct, tag="error"):
     code: str = "unknown"
-    message: str = ""
+    message: str | None = None
     # The contract: offer retry only when the server says so explicitly.
     retryable: bool = False
 
@@ -343,7 +334,6 @@ StreamEvent: TypeAlias = (
     | UnknownEvent
     | MalformedEvent
 )
-TerminalEvent: TypeAlias = DoneEvent | StreamErrorEvent
 
 
 class _PartDeltaWire(Struct):
@@ -384,6 +374,9 @@ def decode_event(name: str, data: str) -> StreamEvent:
             return _error_decoder.decode(data)
     # UnicodeError: a str holding a lone surrogate cannot be decoded as UTF-8 JSON.
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
+        if name == "error":
+            # Still the end of the stream: unreadable, so not retryable, and never "cut off".
+            return StreamErrorEvent(code="unreadable", message="", retryable=False)
         return MalformedEvent(name=name, data=data, reason=str(exc))
     return UnknownEvent(name=name, data=data)
 

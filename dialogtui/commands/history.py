@@ -36,7 +36,7 @@ def _open_existing() -> Any:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    from ..store import StoreError, dumps_json, write_private
+    from ..store import StoreError, dumps_json
 
     try:
         store = _open_existing()

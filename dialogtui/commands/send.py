@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import asyncio
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -12,6 +13,7 @@ import msgspec
 from .. import exitcodes
 from ..api.errors import DialogError
 from ..api.models import (
+    DoneEvent,
     FilePart,
     ImagePart,
     Part,
@@ -32,6 +34,9 @@ from .common import StartupError, Target, exit_code_for, open_target, print_fail
 
 if TYPE_CHECKING:
     from ..store import Store
+
+
+ROTATED = "[rotated: stored, not shown]"
 
 
 def run_send(args: argparse.Namespace) -> int:
@@ -106,26 +111,33 @@ def _warn_once(store: Store, already: str | None) -> None:
 
 
 class _JsonPrinter:
-    """One typed event per line, as the client decoded it; failures as a final line."""
+    """One typed event per line, as the client decoded it; failures as a final line.
+
+    ASCII-only JSON, so no control character reaches a terminal even inside a string, and
+    the rotated visitor token in `done` is replaced by a marker: stdout is no place for it.
+    """
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._encoder = msgspec.json.Encoder()
 
     def event(self, event: StreamEvent) -> None:
-        self._out.write(self._encoder.encode(event).decode() + "\n")
-        self._out.flush()
+        if isinstance(event, DoneEvent) and event.visitor_token:
+            event = msgspec.structs.replace(event, visitor_token=ROTATED)
+        self._write(msgspec.to_builtins(event))
 
     def failure(self, error: DialogError) -> None:
-        record = {
+        self._write({
             "type": "failure",
             "kind": error.kind,
             "code": getattr(error, "code", None),
             "status": getattr(error, "status", None),
             "retryable": error.retryable,
             "message": error.safe_message,
-        }
-        self._out.write(self._encoder.encode(record).decode() + "\n")
+        })
+
+    def _write(self, record: object) -> None:
+        self._out.write(json.dumps(record, ensure_ascii=True) + "\n")
+        self._out.flush()
 
     def close(self) -> None:
         self._out.flush()
@@ -147,8 +159,19 @@ class _PlainPrinter:
     def event(self, event: StreamEvent) -> None:
         if isinstance(event, PartDeltaEvent):
             self._delta(event)
-        elif isinstance(event, PartEvent) and event.part.part_id not in self._streamed:
-            self._write_block(_part_text(event.part))
+        elif isinstance(event, PartEvent):
+            self._whole(event.part)
+        elif isinstance(event, DoneEvent):
+            # `done` may carry parts never streamed (attachments): those are printed now.
+            for part in event.message.parts:
+                self._whole(part)
+
+    def _whole(self, part: Part) -> None:
+        if part.part_id and part.part_id in self._streamed:
+            return
+        if part.part_id:
+            self._streamed.add(part.part_id)
+        self._write_block(_part_text(part))
 
     def _delta(self, event: PartDeltaEvent) -> None:
         delta = event.delta

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker
 
+from ..api.assembler import ReplyAssembler
 from ..api.client import DialogClient, Timeouts
 from ..api.errors import ApiHttpError, DialogError
 from ..api.models import (
@@ -46,6 +47,7 @@ from .transcript import Transcript
 
 HISTORY_LIMIT = 1000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
+BLOCK_FLUSH_INTERVAL = 1 / 60
 FORM_MARKERS = (ContactFormPart, FormPart, SupportTicketPart)
 
 
@@ -116,7 +118,8 @@ class DialogApp(App[None]):
         self._retryable_text: str | None = None
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
-        # Local servers started by switching to the built-in one; stopped on exit.
+        self._pending_blocks: dict[tuple[int, int, int], ReplyAssembler] = {}
+        # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
 
     def _fatal_error(self) -> None:
@@ -171,9 +174,11 @@ class DialogApp(App[None]):
             self.theme = self.target.settings.theme
         self.sub_title = self.target.environment
         self.session = self._new_session()
-        self.store.on_warning = lambda warning: self.notify(warning, severity="warning", timeout=10)
+        # Store warnings name files: shown as plain text, never parsed as markup.
+        self.store.on_warning = lambda warning: self.notify(warning, severity="warning", timeout=10,
+                                                            markup=False)
         if self.store.warning:
-            self.notify(self.store.warning, severity="warning", timeout=10)
+            self.notify(self.store.warning, severity="warning", timeout=10, markup=False)
         self.composer.focus()
         self._set_status("Connecting…")
         self._start()
@@ -204,6 +209,8 @@ class DialogApp(App[None]):
         await self._start_conversation()
 
     async def _start_conversation(self) -> None:
+        # The local record first: a turn sent while the bot's config loads is on record too.
+        self._conversation = self.store.resume_or_start(*conversation_key(self.target))
         try:
             self.bot_config = await self.client.get_config()
         except DialogError as error:
@@ -214,7 +221,7 @@ class DialogApp(App[None]):
                 self._set_status("Not connected")
                 return
         self._apply_branding()
-        self._conversation = self.store.resume_or_start(*conversation_key(self.target), bot_name=self.title)
+        self.store.set_bot_name(self._conversation, self.title)
         await self._load_history()
 
     def _apply_branding(self) -> None:
@@ -284,6 +291,9 @@ class DialogApp(App[None]):
         self._send(text)
 
     def _send(self, text: str) -> bool:
+        if any(worker.group == "start" and not worker.is_finished for worker in self.workers):
+            self.notify("One moment: the conversation is still loading.", severity="warning")
+            return False
         if self._turn_running:
             self.notify("A reply is still arriving. Wait for it, or press Esc to cancel it.",
                         severity="warning")
@@ -322,9 +332,11 @@ class DialogApp(App[None]):
             await self._turn_failed(turn, entry, error)
             return
         except asyncio.CancelledError:
-            transcript.set_state(entry, "cancelled")
+            self._flush_blocks()
+            # A cancel can land while the connection drains after `done`: the reply is whole.
+            transcript.set_state(entry, "done" if turn.outcome == "done" else "cancelled")
             transcript.set_footer(entry, turn.figures.summary())
-            self._set_status("Reply cancelled")
+            self._set_status("Ready" if turn.outcome == "done" else "Reply cancelled")
             raise
         finally:
             recorder.finish(turn.outcome if turn.outcome in FINAL_OUTCOMES else "incomplete",
@@ -347,17 +359,27 @@ class DialogApp(App[None]):
         change = update.change
         if change is None:
             return
-        transcript = self.transcript
         assembler = update.turn.assembler
+        if change.block_index is not None and not change.structural and not change.everything:
+            # The hot path. Materializing a block costs O(block), so it happens once per
+            # frame for all the deltas that grew it, not once per delta.
+            if not self._pending_blocks:
+                self.set_timer(BLOCK_FLUSH_INTERVAL, self._flush_blocks)
+            self._pending_blocks[(entry, change.part_index, change.block_index)] = assembler
+            return
+        self._flush_blocks()  # structural changes apply after the growth that preceded them
         if change.everything:
-            transcript.set_parts(entry, assembler.parts)
-        elif change.block_index is not None and not change.structural:
-            transcript.set_block(entry, change.part_index, change.block_index,
-                                 assembler.block(change.part_index, change.block_index))
+            self.transcript.set_parts(entry, assembler.parts)
         else:
-            transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
+            self.transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
+
+    def _flush_blocks(self) -> None:
+        pending, self._pending_blocks = self._pending_blocks, {}
+        for (entry, part_index, block_index), assembler in pending.items():
+            self.transcript.set_block(entry, part_index, block_index, assembler.block(part_index, block_index))
 
     async def _turn_failed(self, turn: Turn, entry: int, error: DialogError) -> None:
+        self._flush_blocks()
         # A partial reply stays, marked incomplete; with nothing shown, the error stands alone.
         state = "incomplete" if turn.assembler.part_count else "error"
         self.transcript.set_state(entry, state, note=error.safe_message)
@@ -443,6 +465,7 @@ class DialogApp(App[None]):
 
     @work(exclusive=True, group="start")
     async def action_reload_history(self) -> None:
+        await self._stop_turn()
         self.transcript.clear()
         await self._load_history()
 
@@ -456,12 +479,13 @@ class DialogApp(App[None]):
         if request is None:
             return
         try:
+            servers = ExitStack()
             if request.base_url == LOCAL:
-                target = self._servers.enter_context(demo_target())
+                target = servers.enter_context(demo_target())
             else:
                 target = configured_target(request.base_url, request.chatbot_id)
         except TargetError as error:
-            self.notify(error.safe_message, severity="error", timeout=8)
+            self.notify(error.safe_message, severity="error", timeout=8, markup=False)
             return
         await self._stop_turn()
         old = self.session
@@ -469,6 +493,8 @@ class DialogApp(App[None]):
         self.session = self._new_session()
         if old is not None:
             await old.client.aclose()
+        self._servers.close()  # a built-in server switched away from stops here
+        self._servers = servers
         self.sub_title = target.environment
         self._forget_conversation(new_record=False)
         await self._start_conversation()
@@ -534,9 +560,9 @@ class DialogApp(App[None]):
             write_private(stem.with_suffix(".json"), dumps_json(self.store.export_json(self._conversation)) + "\n")
         except (StoreError, OSError) as error:
             message = error.safe_message if isinstance(error, StoreError) else "The export could not be written."
-            self.notify(message, severity="error")
+            self.notify(message, severity="error", markup=False)
             return
-        self.notify(f"Exported to {stem}.md and .json", timeout=8)
+        self.notify(f"Exported to {stem}.md and .json", timeout=8, markup=False)
 
     def action_toggle_inspector(self) -> None:
         self.inspector.toggle_class("-shown")

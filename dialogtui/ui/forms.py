@@ -59,7 +59,7 @@ def action_for(marker: FormMarker, values: dict[str, Any]) -> dict[str, Any]:
 
 def _field_id(key: str) -> str:
     # Keys come from the server: keep ids valid and collision-free.
-    return "field-" + "".join(ch if ch.isalnum() else f"_{ord(ch):x}_" for ch in key)
+    return "field-" + "".join(ch if ch.isascii() and ch.isalnum() else f"_{ord(ch):x}_" for ch in key)
 
 
 class FormScreen(ModalScreen[str | None]):
@@ -146,15 +146,15 @@ class FormScreen(ModalScreen[str | None]):
     def _input_for(form_field: FormField) -> Widget:
         widget_id = _field_id(form_field.key)
         if form_field.type == "dropdown":
-            options = [(sanitize_line(option), option) for option in form_field.options]
+            # Content, not str: an option's text must never be parsed as markup.
+            options = [(Content(sanitize_line(option)), option) for option in form_field.options]
             return Select(options, id=widget_id, prompt="Choose…")
         if form_field.type == "textarea":
             return TextArea(id=widget_id, soft_wrap=True)
         if form_field.type == "file":
             return Input(id=widget_id, placeholder="File uploads are not supported in the terminal",
                          disabled=True)
-        input_type = "text"
-        return Input(id=widget_id, type=input_type,
+        return Input(id=widget_id,
                      placeholder={"email": "name@example.com", "tel": "+45 12 34 56 78"}.get(form_field.type, ""))
 
     def values(self) -> dict[str, str]:

@@ -201,7 +201,7 @@ class _Entry:
     )
 
     def __init__(self, index: int, role: str, state: str) -> None:
-        self.index = index  # also its id: entries are only ever appended (or all cleared)
+        self.index = index  # position; the public id adds the count of entries cleared before
         self.role = role
         self.variant = "info"
         self.text = ""  # notices only
@@ -346,6 +346,7 @@ class Transcript(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._entries: list[_Entry] = []
+        self._id_base = 0  # entries removed by `clear` so far: public ids are never reused
         self._heights = HeightIndex()
         self._gen = 0
         self._width = 0
@@ -384,7 +385,7 @@ class Transcript(ScrollView, can_focus=True):
     @property
     def entry_ids(self) -> list[int]:
         """Ids of the entries shown, in order (ids are not reused after `clear`)."""
-        return [entry.index for entry in self._entries]
+        return [self._id_base + entry.index for entry in self._entries]
 
     @property
     def follow(self) -> bool:
@@ -401,18 +402,19 @@ class Transcript(ScrollView, can_focus=True):
     def add_entry(
         self, role: str, parts: Sequence[Part] = (), *, state: EntryState = "done"
     ) -> int:
-        """Append an entry; its id is its position (0, 1, ...; from 0 again after `clear`)."""
+        """Append an entry and return its id. Ids are never reused, not even after `clear`, so a
+        late update from a stream that ran across a `clear` is ignored, never misplaced."""
         entry = _Entry(len(self._entries), role, state)
         entry.slots = [_Slot(part) for part in parts]
         self._append(entry)
-        return entry.index
+        return self._id_base + entry.index
 
     def add_notice(self, text: str, *, variant: NoticeVariant = "info") -> int:
         entry = _Entry(len(self._entries), "notice", "done")
         entry.text = text
         entry.variant = variant
         self._append(entry)
-        return entry.index
+        return self._id_base + entry.index
 
     def set_part(self, entry_id: int, part_index: int, part: Part) -> None:
         """Add (at index == count) or replace one part."""
@@ -479,8 +481,8 @@ class Transcript(ScrollView, can_focus=True):
         self._touch(entry)
 
     def clear(self) -> None:
-        """Remove every entry. Ids start from 0 again, so stop streams into old entries first;
-        calls with ids that no longer exist are ignored."""
+        """Remove every entry. Ids go on counting: calls for a removed entry are ignored."""
+        self._id_base += len(self._entries)
         self._entries = []
         self._dirty.clear()
         self._spinning.clear()
@@ -493,9 +495,9 @@ class Transcript(ScrollView, can_focus=True):
     def entry_text(self, entry_id: int) -> str:
         """The plain text of an entry as displayed (label and markers included, the side
         padding of a message band left out): for tests and copying."""
-        if not 0 <= entry_id < len(self._entries):
+        entry = self._entry(entry_id)
+        if entry is None:
             raise KeyError(f"no entry {entry_id}")
-        entry = self._entries[entry_id]
         if not self._flush_now():
             if entry.role == "notice":
                 return entry.text
@@ -524,7 +526,8 @@ class Transcript(ScrollView, can_focus=True):
 
     def _entry(self, entry_id: int) -> _Entry | None:
         # Unknown ids are ignored: a late call from a stream that ran during clear().
-        return self._entries[entry_id] if 0 <= entry_id < len(self._entries) else None
+        index = entry_id - self._id_base
+        return self._entries[index] if 0 <= index < len(self._entries) else None
 
     def _append(self, entry: _Entry) -> None:
         self._entries.append(entry)
@@ -1006,10 +1009,10 @@ class Transcript(ScrollView, can_focus=True):
 
     def _spin(self) -> None:
         self._spin_frame += 1
-        for entry_id in list(self._spinning):
-            entry = self._entry(entry_id)
+        for index in list(self._spinning):
+            entry = self._entries[index] if index < len(self._entries) else None
             if entry is None or entry.gen != self._gen:
-                self._spinning.discard(entry_id)
+                self._spinning.discard(index)
                 continue
             lines = self._state_lines(entry)
             if len(lines) != len(entry.status.lines):

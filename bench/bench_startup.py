@@ -27,6 +27,11 @@ Figure 5 of the issue.
   Target: first paint <= 0.3 s for the app. The ratio to the minimal Textual app shows what
   dialogtui adds. Config, data and log directories point to a temporary directory.
 
+Bytecode: every command runs with bytecode caching on, in a private cache directory
+(PYTHONPYCACHEPREFIX; warm-up runs fill it), as an installed package runs. When the shell has
+PYTHONDONTWRITEBYTECODE set (this workplace does), dialogtui's own modules would otherwise be
+compiled from source at every start; that case is printed as an extra line.
+
 Prints the figures and, last, one `RESULT {json}` line for run_all.py. Asserts nothing.
 """
 
@@ -70,20 +75,30 @@ Minimal().run()
 """
 
 
-def time_command(argv: list[str]) -> float:
+def cached_env(tmp: Path) -> dict[str, str]:
+    """The environment with bytecode caching on, in a private cache (`PYTHONPYCACHEPREFIX`), as
+    an installed package runs: a shell that sets PYTHONDONTWRITEBYTECODE=1 (this workplace
+    does) would otherwise recompile every dialogtui module at every start."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    return env
+
+
+def time_command(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - started
 
 
-def help_figures(runs: int) -> dict[str, Any]:
+def help_figures(runs: int, env: dict[str, str]) -> dict[str, Any]:
     helps, passes = [], []
-    time_command([DIALOGTUI, "--help"])  # warm the page cache
-    time_command([sys.executable, "-c", "pass"])
+    time_command([DIALOGTUI, "--help"], env)  # fills the bytecode cache and the page cache
+    time_command([sys.executable, "-c", "pass"], env)
     for number in range(runs):
         pair = [("help", [DIALOGTUI, "--help"]), ("pass", [sys.executable, "-c", "pass"])]
         for name, argv in pair if number % 2 == 0 else pair[::-1]:
-            (helps if name == "help" else passes).append(time_command(argv))
+            (helps if name == "help" else passes).append(time_command(argv, env))
     help_stat, pass_stat = Stat(helps), Stat(passes)
     ratio = Stat(ratios(helps, passes))
     excess = median([h - p for h, p in zip(helps, passes)])
@@ -91,9 +106,14 @@ def help_figures(runs: int) -> dict[str, Any]:
     print(f"  dialogtui --help:  {help_stat.fmt(' ms', 1e3, 0)}   target <= 150 ms")
     print(f"  python -c pass:    {pass_stat.fmt(' ms', 1e3, 0)}")
     print(f"  ratio:             {ratio.fmt()}   (dialogtui's own part: {excess * 1e3:.0f} ms)")
+    uncached = None
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        uncached = median([time_command([DIALOGTUI, "--help"], dict(os.environ)) for _ in range(max(3, runs // 4))])
+        print(f"  as this shell runs it (PYTHONDONTWRITEBYTECODE set, no bytecode cache): "
+              f"median {uncached * 1e3:.0f} ms")
 
     importtime = subprocess.run([sys.executable, "-X", "importtime", "-m", "dialogtui", "--help"],
-                                capture_output=True, text=True, check=True).stderr
+                                capture_output=True, text=True, check=True, env=env).stderr
     imported = {}
     for line in importtime.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -106,6 +126,7 @@ def help_figures(runs: int) -> dict[str, Any]:
     print(f"  imports on the --help path: dialogtui.cli {cli_ms:.1f} ms cumulative; "
           f"heavy modules imported: {', '.join(heavy) if heavy else 'none'}")
     return {"help_ms": help_stat.median * 1e3, "help_min_ms": help_stat.min * 1e3,
+            "help_uncached_ms": uncached * 1e3 if uncached is not None else None,
             "pass_ms": pass_stat.median * 1e3, "help_ratio": ratio.median, "help_excess_ms": excess * 1e3,
             "help_heavy_imports": heavy}
 
@@ -168,11 +189,11 @@ def first_paint(argv: list[str], env: dict[str, str], timeout: float = 20.0) -> 
     return painted, ready
 
 
-def paint_figures(runs: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, ServerProcess() as server:
+def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, Any]:
+    with ServerProcess() as server:
         minimal = Path(tmp) / "minimal_app.py"
         minimal.write_text(MINIMAL_APP)
-        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", LINES="40", COLUMNS="100",
+        env = dict(base_env, TERM="xterm-256color", COLORTERM="truecolor", LINES="40", COLUMNS="100",
                    DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"), DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"),
                    DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"))
         configured_env = dict(env, DIALOGTUI_API_KEY="demo-key")
@@ -182,6 +203,11 @@ def paint_figures(runs: int) -> dict[str, Any]:
                 [DIALOGTUI, "--base-url", server.base_url, "--chatbot-id", "demo", "--no-save"], configured_env),
             "minimal Textual app": ([sys.executable, str(minimal)], env),
         }
+        if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+            uncached = dict(configured_env)
+            uncached.pop("PYTHONPYCACHEPREFIX", None)
+            uncached["PYTHONDONTWRITEBYTECODE"] = "1"
+            commands["configured, no bytecode cache"] = (commands["dialogtui (configured bot)"][0], uncached)
         for argv, command_env in commands.values():  # warm-up, not counted
             first_paint(argv, command_env)
         results: dict[str, list[tuple[float, float | None]]] = {name: [] for name in commands}
@@ -192,16 +218,16 @@ def paint_figures(runs: int) -> dict[str, Any]:
                 results[name].append(first_paint(argv, command_env))
     print(f"\nfigure 5b: time to first paint in a pty (100x40), from spawning the process; "
           f"{runs} runs each, interleaved\n")
-    print(f"  {'command':28} {'first paint':>38}   {'Ready (history loaded)':>24}")
+    print(f"  {'command':32} {'first paint':>38}   {'Ready (history loaded)':>24}")
     base = [p for p, _ in results["minimal Textual app"]]
     out: dict[str, Any] = {}
     for name, rows in results.items():
         paints = Stat([p for p, _ in rows])
         readies = [r for _, r in rows if r is not None]
         ready_text = f"median {median(readies) * 1e3:.0f} ms" if readies else "-"
-        print(f"  {name:28} {paints.fmt(' ms', 1e3, 0):>38}   {ready_text:>24}")
+        print(f"  {name:32} {paints.fmt(' ms', 1e3, 0):>38}   {ready_text:>24}")
         key = {"dialogtui --demo": "demo", "dialogtui (configured bot)": "configured",
-               "minimal Textual app": "minimal"}[name]
+               "minimal Textual app": "minimal", "configured, no bytecode cache": "uncached"}[name]
         out[f"paint_{key}_ms"] = paints.median * 1e3
         out[f"paint_{key}_min_ms"] = paints.min * 1e3
         if readies:
@@ -214,14 +240,14 @@ def paint_figures(runs: int) -> dict[str, Any]:
     return out
 
 
-def import_breakdown() -> dict[str, float]:
+def import_breakdown(env: dict[str, str]) -> dict[str, float]:
     """Cumulative import times of the modules the app path needs, from `python -X importtime`."""
     code = "import dialogtui.commands.chat, dialogtui.ui.app, dialogtui.store"
     stderr = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
-                            capture_output=True, text=True, check=True).stderr
+                            capture_output=True, text=True, check=True, env=env).stderr
     stderr_demo = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dialogtui.devserver"],
-                                 capture_output=True, text=True, check=True).stderr
-    wanted = ("textual.app", "textual.widgets", "rich.console", "httpx", "msgspec", "dialogtui.ui.app",
+                                 capture_output=True, text=True, check=True, env=env).stderr
+    wanted = ("textual.app", "rich.console", "httpx", "msgspec", "dialogtui.ui.app",
               "dialogtui.store", "dialogtui.devserver", "uvicorn", "starlette.applications")
     found: dict[str, float] = {}
     for text in (stderr, stderr_demo):
@@ -248,9 +274,11 @@ def main() -> None:
     print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
           f"Textual {info['textual']}, {info['date']}\n")
     started = time.perf_counter()
-    result = help_figures(help_runs)
-    result.update(paint_figures(paint_runs))
-    result["imports_ms"] = import_breakdown()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = cached_env(Path(tmp))
+        result = help_figures(help_runs, env)
+        result.update(paint_figures(paint_runs, Path(tmp), env))
+        result["imports_ms"] = import_breakdown(env)
     result["seconds"] = time.perf_counter() - started
     print(f"\n({result['seconds']:.0f} s)")
     emit(result)

@@ -14,8 +14,9 @@ characters in a single paragraph (see `one_paragraph_reply`).
 
 Paced streams. A message containing `@rate=R` (besides the usual `!long:N`) is streamed at R
 events per second on a fixed schedule: event k is due at t0 + k/R (CLOCK_MONOTONIC, which
-`time.monotonic()` reads the same in every process), and the server sends every due event
-in one write, waking at most every millisecond. Pacing by `DevServerConfig.delta_delay`
+`time.monotonic()` reads the same in every process); the server wakes at most every
+millisecond and sends every event then due, each in its own write (one HTTP chunk per event,
+as a server that flushes every event does, and as the full-speed stream is sent). Pacing by `DevServerConfig.delta_delay`
 cannot do this: it sleeps between events, and an asyncio sleep lasts at least a millisecond
 here, so it tops out near 1,000 events/s. The frames are encoded before t0, so the server's
 own work never delays the schedule (the report says by how much it fell behind, if at all).
@@ -252,12 +253,12 @@ def _serve(history: int) -> None:
                 await asyncio.sleep(t0 + sent / rate - now)
                 continue
             max_late = max(max_late, now - (t0 + sent / rate))
-            batch = []
             for index in range(sent, due):
                 data = encoded[index]
-                batch.append(data if data is not None else sse("done", commit(frames[index]), plan.line_ending))
+                # One write (one HTTP chunk) per event, as a server that flushes every event
+                # sends it, and as the full-speed stream does: the client's work is per chunk.
+                yield data if data is not None else sse("done", commit(frames[index]), plan.line_ending)
             sent = due
-            yield b"".join(batch)
             last_sent = time.monotonic()
         report = {"t0": t0, "rate": rate, "frames": count, "last_due": t0 + (count - 1) / rate,
                   "last_sent": last_sent, "max_late": max_late}
@@ -407,38 +408,20 @@ class TurnTiming:
     event_times: list[float] = field(default_factory=list)
 
 
-async def app_turn(app: Any, text: str) -> TurnTiming:
-    """Send `text` in the app (as Enter in the composer does) and wait for the reply on screen."""
+async def app_turn(app: Any, text: str, *, final_paint: bool = True) -> TurnTiming:
+    """Send `text` in the app (as Enter in the composer does) and wait for the reply on screen
+    (with `final_paint=False`, only until the turn's worker is done: the app paints on its own)."""
     app.event_times = []
     started = time.perf_counter()
     assert app._send(text), "a turn was still running"
     worker = app._turn_worker
     await worker.wait()
-    paint(app)
+    if final_paint:
+        paint(app)
     total = time.perf_counter() - started
     times = app.event_times
     assert app.transcript._entries[-1].state == "done", app.transcript._entries[-1].state
     return TurnTiming(total, len(times), times[0] if times else 0.0, times[-1] if times else 0.0, times)
-
-
-@contextmanager
-def quiet_gc_freeze() -> Iterator[None]:
-    """Move everything alive now out of the GC's sight (as long-running apps do with
-    `gc.freeze()`), so collections during a measurement scan only what it allocates."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-def fmt_ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.1f} ms"
-
-
-def fmt_us(seconds: float) -> str:
-    return f"{seconds * 1e6:.1f} µs"
 
 
 if __name__ == "__main__":

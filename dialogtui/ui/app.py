@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import ExitStack, suppress
 from typing import Any, ClassVar
@@ -119,6 +120,7 @@ class DialogApp(App[None]):
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
         self._pending_blocks: dict[tuple[int, int, int], ReplyAssembler] = {}
+        self._heap_frozen = False
         # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
 
@@ -245,6 +247,11 @@ class DialogApp(App[None]):
             await self._show_welcome()
         self.transcript.scroll_end(animate=False)
         self._set_status("Ready")
+        if not self._heap_frozen:
+            # Textual's tens of thousands of long-lived objects made every full collection
+            # scan them again, mid-stream (~20 ms each); after start-up they are left alone.
+            gc.freeze()
+            self._heap_frozen = True
 
     async def _show_welcome(self) -> None:
         welcome = self.bot_config.display.welcome_message

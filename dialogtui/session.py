@@ -109,7 +109,8 @@ class ChatSession:
                 turn.outcome = "incomplete"
         except DialogError as error:
             turn.error = error
-            turn.outcome = "error" if error.kind in ("http", "stream") else "incomplete"
+            # "incomplete" means part of a reply arrived and the rest did not.
+            turn.outcome = "incomplete" if turn.assembler.part_count and error.kind != "stream" else "error"
             raise
         except BaseException:
             # Esc in the app, Ctrl-C in a script: whatever arrived stays.

@@ -430,11 +430,16 @@ WRITER = textwrap.dedent("""
     from dialogtui.store import TranscriptStore
     path, tag, turns, barrier = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     (barrier / tag).touch()  # ready: imports done
-    while len(list(barrier.iterdir())) < 2:  # both ready: go together, onto a file neither made
+    while len([p for p in barrier.iterdir() if len(p.name) == 1]) < 2:  # both ready: go together
         time.sleep(0.001)
     store = TranscriptStore.open(path, flush_interval=0.0)  # write on every update: most contention
     conversation = store.resume_or_start("https://api.example", "bot")
+    other = "B" if tag == "A" else "A"
     for i in range(turns):
+        if i == turns // 2:  # meet half-way: the two runs overlap however the OS schedules them
+            (barrier / f"{tag}-half").touch()
+            while not (barrier / f"{other}-half").exists():
+                time.sleep(0.001)
         user = store.record_user_turn(conversation, f"{tag}-{i}")
         recorder = store.begin_reply(conversation, reply_to=user)
         for k in range(3):
@@ -470,9 +475,10 @@ def test_two_processes_write_at_once_without_loss(db_path: Path, tmp_path: Path)
         for reply in (m for m in rows if m.role == "assistant"):
             assert reply.status == "done"
             assert reply.text == by_id[reply.reply_to].text + "-reply"
-        # the runs really overlapped: the two writers' turns are interleaved
+        # the runs overlapped: both first halves come before either second half, so the
+        # writers' turns alternate at least twice (A…B…A or B…A…B)
         tags = [m.text[0] for m in rows if m.role == "user"]
-        assert sum(1 for a, b in zip(tags, tags[1:]) if a != b) > 2
+        assert sum(1 for a, b in zip(tags, tags[1:]) if a != b) >= 2
 
 
 # ---------------------------------------------------------------------------------------------

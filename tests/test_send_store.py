@@ -170,3 +170,10 @@ def test_sigkill_mid_stream_leaves_the_text_and_the_partial_reply(tmp_path: Path
         assert not reply.text.endswith("took its time.")  # killed before the end
         # never more on record than the person saw: the store writes after the print
         assert out.decode().startswith(reply.text.rstrip())
+
+
+def test_send_refuses_message_and_token_both_on_stdin(capsys: pytest.CaptureFixture[str]) -> None:
+    from dialogtui.cli import main
+
+    assert main(["send", "--chatbot-id", "bot", "--visitor-token-stdin", "-"]) == 2
+    assert "stdin cannot carry both" in capsys.readouterr().err

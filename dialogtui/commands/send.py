@@ -40,6 +40,9 @@ ROTATED = "[rotated: stored, not shown]"
 
 
 def run_send(args: argparse.Namespace) -> int:
+    if args.text == "-" and getattr(args, "visitor_token_stdin", False):
+        print_failure("stdin cannot carry both the message and the visitor token: pass the message as text.")
+        return exitcodes.USAGE
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         print_failure("Nothing to send: the message is empty.")

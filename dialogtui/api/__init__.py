@@ -3,97 +3,77 @@
 No UI code lives here (and no Textual import): the CLI, the TUI and tests all build on it.
 """
 
-from .assembler import EVERYTHING, Change, ReplyAssembler
-from .client import API_PREFIX, REQUEST_ID_HEADERS, DialogClient, Timeouts, parse_api_error
-from .errors import (
-    ApiHttpError,
-    ConnectError,
-    DialogError,
-    InsecureTransportError,
-    MissingCredentialsError,
-    ProtocolError,
-    RequestTimeout,
-    StreamError,
-    StreamInterrupted,
-    TransportError,
-)
-from .models import (
-    ActionResult,
-    Config,
-    DoneEvent,
-    FieldError,
-    MalformedEvent,
-    Message,
-    Part,
-    PartDeltaEvent,
-    PartEvent,
-    StatusEvent,
-    StreamErrorEvent,
-    StreamEvent,
-    UnknownEvent,
-    decode_event,
-)
-from .retry import DEFAULT_POLICIES, Operation, RetryPolicy
-from .sse import ServerSentEvent, SSEParser
-from .trace import (
-    LOGGER_NAME,
-    LogObserver,
-    RedactingFilter,
-    RequestFinished,
-    RequestStarted,
-    ResponseReceived,
-    RetryScheduled,
-    SseEvent,
-    TraceEvent,
-    redact,
-)
+from __future__ import annotations
 
-__all__ = [
-    "API_PREFIX",
-    "DEFAULT_POLICIES",
-    "EVERYTHING",
-    "LOGGER_NAME",
-    "REQUEST_ID_HEADERS",
-    "ActionResult",
-    "ApiHttpError",
-    "Change",
-    "Config",
-    "ConnectError",
-    "DialogClient",
-    "DialogError",
-    "DoneEvent",
-    "FieldError",
-    "InsecureTransportError",
-    "LogObserver",
-    "MalformedEvent",
-    "Message",
-    "MissingCredentialsError",
-    "Operation",
-    "Part",
-    "PartDeltaEvent",
-    "PartEvent",
-    "ProtocolError",
-    "RedactingFilter",
-    "ReplyAssembler",
-    "RequestFinished",
-    "RequestStarted",
-    "RequestTimeout",
-    "ResponseReceived",
-    "RetryPolicy",
-    "RetryScheduled",
-    "SSEParser",
-    "ServerSentEvent",
-    "SseEvent",
-    "StatusEvent",
-    "StreamError",
-    "StreamErrorEvent",
-    "StreamEvent",
-    "StreamInterrupted",
-    "Timeouts",
-    "TraceEvent",
-    "TransportError",
-    "UnknownEvent",
-    "decode_event",
-    "parse_api_error",
-    "redact",
-]
+from importlib import import_module
+from typing import Any
+
+# Public name -> the module defining it. Loaded on first use, so importing `dialogtui.api.models`
+# (the store, the UI's renderer) does not also import the HTTP client and httpx.
+_EXPORTS: dict[str, str] = {
+    # .assembler
+    "Change": "assembler",
+    "EVERYTHING": "assembler",
+    "ReplyAssembler": "assembler",
+    # .client
+    "API_PREFIX": "client",
+    "DialogClient": "client",
+    "Timeouts": "client",
+    "parse_api_error": "client",
+    # .errors
+    "ApiHttpError": "errors",
+    "ConnectError": "errors",
+    "DialogError": "errors",
+    "InsecureTransportError": "errors",
+    "MissingCredentialsError": "errors",
+    "ProtocolError": "errors",
+    "RequestTimeout": "errors",
+    "StreamError": "errors",
+    "StreamInterrupted": "errors",
+    "TransportError": "errors",
+    # .models
+    "ActionResult": "models",
+    "Config": "models",
+    "DoneEvent": "models",
+    "FieldError": "models",
+    "MalformedEvent": "models",
+    "Message": "models",
+    "Part": "models",
+    "PartDeltaEvent": "models",
+    "PartEvent": "models",
+    "StatusEvent": "models",
+    "StreamErrorEvent": "models",
+    "StreamEvent": "models",
+    "UnknownEvent": "models",
+    "decode_event": "models",
+    # .retry
+    "DEFAULT_POLICIES": "retry",
+    "Operation": "retry",
+    "RetryPolicy": "retry",
+    # .sse
+    "SSEParser": "sse",
+    "ServerSentEvent": "sse",
+    # .trace
+    "LOGGER_NAME": "trace",
+    "REQUEST_ID_HEADERS": "trace",
+    "LogObserver": "trace",
+    "RedactingFilter": "trace",
+    "RequestFinished": "trace",
+    "RequestStarted": "trace",
+    "ResponseReceived": "trace",
+    "RetryScheduled": "trace",
+    "SseEvent": "trace",
+    "TraceEvent": "trace",
+    "redact": "trace",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

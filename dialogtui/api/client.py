@@ -59,6 +59,7 @@ from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
 from .sse import SSELineTooLong, SSEParser
 from .urls import is_loopback
 from .trace import (
+    REQUEST_ID_HEADERS,
     LogObserver,
     RequestFinished,
     RequestStarted,
@@ -67,11 +68,10 @@ from .trace import (
     SseEvent,
     TraceEvent,
     logger,
+    request_id_of,
 )
 
 API_PREFIX: Final = "/api/v1/chat"
-# The contract does not name the request-id header: the first one present wins.
-REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-correlation-id", "cf-ray")
 MAX_ERROR_BODY: Final = 64 * 1024
 """An error body beyond this is not read: the envelope is small, a proxy's page is not needed."""
 MAX_JSON_BODY: Final = 64 * 1024 * 1024
@@ -497,7 +497,7 @@ class DialogClient:
         except httpx.HTTPError as exc:
             raise _translate(exc, phase="headers") from exc
         call.status = response.status_code
-        call.request_id = _request_id(response.headers)
+        call.request_id = request_id_of(response.headers)
         self._emit(ResponseReceived(call.op, response.status_code, time.monotonic() - sent_at, _trace_headers(response)))
         if response.is_success:
             return response
@@ -678,14 +678,6 @@ def _lenient_message(obj: Any) -> Message:
         )
 
 
-def _request_id(headers: httpx.Headers) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        value: str | None = headers.get(name)
-        if value:
-            return value[:200]
-    return None
-
-
 def _trace_headers(response: httpx.Response) -> dict[str, str]:
     picked: dict[str, str] = {}
     for name in ("content-type", *REQUEST_ID_HEADERS, "retry-after"):
@@ -718,7 +710,7 @@ def parse_api_error(status: int, headers: httpx.Headers | Mapping[str, str], bod
         status,
         code,
         params=params,
-        request_id=_request_id(hdrs),
+        request_id=request_id_of(hdrs),
         retry_after=parse_retry_after(hdrs.get("retry-after")),
         server_message=server_message,
     )

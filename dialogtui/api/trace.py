@@ -11,16 +11,28 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 from .retry import Operation
 
 LOGGER_NAME: Final = "dialogtui.api"
+# The contract does not name the request-id header: the first one present wins.
+REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-correlation-id", "cf-ray")
 logger: Final = logging.getLogger(LOGGER_NAME)
 # A library must not print to stderr when the application configured no logging: without a
 # handler, Python's last-resort handler would write warnings over the terminal UI.
 logger.addHandler(logging.NullHandler())
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The request id of a response, from whichever known header carries one."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value[:200]
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

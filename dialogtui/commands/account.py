@@ -37,6 +37,8 @@ from ..credentials import (
     ensure_secure_url,
     keyring_backend_usable,
 )
+from .common import print_failure
+
 
 class LoginFailed(Exception):
     """A login step failed; carries the safe line to print and the exit code."""
@@ -45,10 +47,6 @@ class LoginFailed(Exception):
         super().__init__(safe_message)
         self.safe_message = safe_message
         self.exit_code = exit_code
-
-
-def _fail(message: str) -> None:
-    print(f"dialogtui: {message}", file=sys.stderr)
 
 
 def _arg(args: argparse.Namespace, name: str, default: Any = None) -> Any:
@@ -67,10 +65,10 @@ def verify_api_key(base_url: str, chatbot_id: str, api_key: str, settings: Setti
     """
     import asyncio
 
-    from ..api.client import DialogClient, Timeouts
+    from ..api.client import DialogClient
+    from ..target import Target
 
-    timeouts = Timeouts(connect=settings.connect_timeout, read=settings.read_timeout,
-                        stream_idle=settings.stream_idle_timeout)
+    timeouts = Target(base_url, chatbot_id, settings=settings).timeouts()
 
     async def auth() -> str:
         async with DialogClient(base_url, chatbot_id, api_key=api_key, timeouts=timeouts) as client:
@@ -172,10 +170,10 @@ def run_login(args: argparse.Namespace) -> int:
     try:
         _login(args)
     except LoginFailed as exc:
-        _fail(exc.safe_message)
+        print_failure(exc.safe_message)
         return exc.exit_code
     except CredentialsError as exc:
-        _fail(exc.safe_message)
+        print_failure(exc.safe_message)
         return exitcodes.KEYRING
     return exitcodes.OK
 
@@ -284,10 +282,10 @@ def run_logout(args: argparse.Namespace) -> int:
         base_url, chatbot_id = _configured_target(args)
         removed = CredentialStore(base_url, chatbot_id, use_env=False).delete()
     except LoginFailed as exc:
-        _fail(exc.safe_message)
+        print_failure(exc.safe_message)
         return exc.exit_code
     except CredentialsError as exc:
-        _fail(exc.safe_message)
+        print_failure(exc.safe_message)
         return exitcodes.KEYRING
     if removed:
         print(f"Removed the stored secrets of chatbot {chatbot_id} at {base_url}.")
@@ -374,7 +372,7 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         info = _status_info(args)
     except ConfigError as exc:
-        _fail(exc.safe_message)
+        print_failure(exc.safe_message)
         return exitcodes.USAGE
     code = _status_code(info)
     if _arg(args, "json", False):

@@ -31,7 +31,6 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..api.client import REQUEST_ID_HEADERS
 from ..api.retry import Operation
 from ..api.trace import (
     RequestFinished,
@@ -41,6 +40,7 @@ from ..api.trace import (
     SseEvent,
     TraceEvent,
     redact,
+    request_id_of,
 )
 from ..text import sanitize, sanitize_line
 
@@ -135,20 +135,13 @@ def _response_summary(event: ResponseReceived) -> str:
     content_type = headers.get("content-type")
     if content_type:
         bits.append(content_type.partition(";")[0].strip())
-    request_id = _request_id(headers)
+    request_id = request_id_of(headers)
     if request_id:
         bits.append(request_id)
     retry_after = headers.get("retry-after")
     if retry_after:
         bits.append(f"Retry-After: {retry_after}")
     return " ".join(bits)
-
-
-def _request_id(headers: dict[str, str]) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        if headers.get(name):
-            return headers[name]
-    return None
 
 
 def describe(row: InspectorRow) -> str:

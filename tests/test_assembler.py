@@ -284,7 +284,7 @@ def test_bullet_lists_products_and_tables() -> None:
     ]
     assert changes == [
         Change(0, structural=True),
-        Change(0, structural=True),
+        Change(0, block_index=0),  # a new block is a block change, not a new part
         Change(0, block_index=0),
         Change(0, block_index=0, text=" more"),
         Change(1, structural=True),

@@ -23,9 +23,11 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.strip import Strip
 
+from dialogtui.api.assembler import ReplyAssembler
 from dialogtui.api.models import (
     Block,
     Cell,
+    Delta,
     ContactFormPart,
     FilePart,
     FormPart,
@@ -33,6 +35,7 @@ from dialogtui.api.models import (
     ImagePart,
     ImageUploadPart,
     ListItem,
+    PartDeltaEvent,
     Price,
     Product,
     ProductsPart,
@@ -452,6 +455,55 @@ async def test_set_block_growth_matches_the_final_block_rendered_at_once() -> No
         whole = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(*spans)])], state="streaming")
         assert transcript.entry_text(streamed) == transcript.entry_text(whole)
         assert transcript._entries[streamed].slots[0].chunks[0].lines == transcript._entries[whole].slots[0].chunks[0].lines
+
+
+async def test_stream_block_fetches_each_growing_block_once_per_layout() -> None:
+    assembler = ReplyAssembler()
+    fetched: list[tuple[int, int]] = []
+
+    def source(part_index: int, block_index: int) -> Block:
+        fetched.append((part_index, block_index))
+        return assembler.block(part_index, block_index)
+
+    def feed(event: PartDeltaEvent) -> None:
+        change = assembler.feed(event)
+        assert change is not None
+        if change.block_index is not None and not change.structural:
+            transcript.stream_block(entry, change.part_index, change.block_index, source)
+        else:
+            transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
+
+    def delta(action: str, **fields: object) -> PartDeltaEvent:
+        return PartDeltaEvent(part_id="r", delta=Delta(action=action, part_type="rich_text", **fields))
+
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant", state="streaming")
+        feed(delta("start_part"))
+        feed(delta("start_block", block_index=0, block_type="paragraph"))
+        for number in range(500):
+            feed(delta("append_text", block_index=0, text=f"w{number} "))
+        feed(delta("start_block", block_index=1, block_type="paragraph"))
+        feed(delta("append_text", block_index=1, text="second"))
+        assert fetched == [], "nothing is materialized before the layout"
+        shown = transcript.entry_text(entry)
+        assert fetched == [(0, 0), (0, 1)], "one fetch per block, in order, for 503 calls"
+        laid_out_at_once = transcript.add_entry("assistant", [assembler.part(0)])
+        assert shown == transcript.entry_text(laid_out_at_once)
+        assert "w499" in shown and shown.endswith("second")
+
+        # A part replaced meanwhile: its pending growth is dropped, not applied over it.
+        feed(delta("append_text", block_index=1, text=" more"))
+        transcript.set_part(entry, 0, TextPart(text="replaced"))
+        fetched.clear()
+        assert transcript.entry_text(entry) == "Assistant\nreplaced"
+        assert fetched == []
+
+        # A source whose block is gone (IndexError) is skipped.
+        transcript.stream_block(entry, 0, 9, lambda part, block: [][block])
+        await pilot.pause()
+        assert transcript.entry_text(entry) == "Assistant\nreplaced"
 
 
 async def test_set_parts_with_equal_content_keeps_the_layout() -> None:

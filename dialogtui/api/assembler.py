@@ -48,10 +48,11 @@ EVERYTHING: Final = -1
 class Change:
     """What one event changed, so a renderer can redo only that.
 
-    * `structural`: a part was added or replaced, or a block was added: re-render the part
-      (all parts when `part_index == EVERYTHING`).
-    * `block_index` set: only that block of a rich_text part grew (text, a span or an item was
-      appended). For `append_text`, `text` holds the appended characters.
+    * `structural`: a part was added or replaced: re-render the part (all parts when
+      `part_index == EVERYTHING`).
+    * `block_index` set: only that block of a rich_text part changed: it was added (always
+      as the part's last block) or grew (text, a span or an item was appended). For
+      `append_text`, `text` holds the appended characters.
     * neither: the part grew at its end (a product, suggestion or table row was appended).
     """
 
@@ -205,7 +206,7 @@ class _PartBuilder:
                 return None, 0  # a gap or a repeat: the authoritative part will sort it out
             self.blocks.append(_BlockBuilder(delta.block_type or "paragraph"))
             self.cache = None
-            return Change(index, structural=True), 0
+            return Change(index, block_index=block_index), 0
         if block_index is None or not 0 <= block_index < len(self.blocks):
             return None, 0
         block = self.blocks[block_index]

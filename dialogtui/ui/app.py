@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker
 
-from ..api.assembler import ReplyAssembler
+from ..api.assembler import Change, ReplyAssembler
 from ..api.client import DialogClient, Timeouts
 from ..api.errors import ApiHttpError, DialogError
 from ..api.models import (
@@ -34,7 +34,7 @@ from ..api.models import (
     plain_text,
 )
 from ..api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
-from ..session import ChatSession, Turn, TurnUpdate, open_session
+from ..session import ChatSession, Turn, open_session
 from ..store import NullStore, Recorder, Store, conversation_key, write_private
 from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
@@ -48,7 +48,6 @@ from .transcript import Transcript
 
 HISTORY_LIMIT = 1000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
-BLOCK_FLUSH_INTERVAL = 1 / 60
 FORM_MARKERS = (ContactFormPart, FormPart, SupportTicketPart)
 
 
@@ -119,7 +118,6 @@ class DialogApp(App[None]):
         self._retryable_text: str | None = None
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
-        self._pending_blocks: dict[tuple[int, int, int], ReplyAssembler] = {}
         self._heap_frozen = False
         # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
@@ -326,20 +324,26 @@ class DialogApp(App[None]):
             return plain_text(turn.assembler.parts)
 
         streaming = False
+        stream_block, block_source = transcript.stream_block, turn.assembler.block
         try:
             async for update in self.session.stream_turn(turn):
-                if update.change is None:
+                change = update.change
+                if change is None:
                     continue
                 if not streaming:
                     transcript.set_state(entry, "streaming")
                     streaming = True
-                self._apply(update, entry)
+                if change.block_index is not None and not change.structural:
+                    # The hot path, thousands of times per reply: the transcript fetches the
+                    # block once per layout, not once per delta.
+                    stream_block(entry, change.part_index, change.block_index, block_source)
+                else:
+                    self._apply(transcript, turn.assembler, change, entry)
                 recorder.update(reply_text)
         except DialogError as error:
             await self._turn_failed(turn, entry, error)
             return
         except asyncio.CancelledError:
-            self._flush_blocks()
             # A cancel can land while the connection drains after `done`: the reply is whole.
             transcript.set_state(entry, "done" if turn.outcome == "done" else "cancelled")
             transcript.set_footer(entry, turn.figures.summary())
@@ -362,31 +366,15 @@ class DialogApp(App[None]):
             self._last_reply = plain_text(message.parts)
             await self._offer_followups(message)
 
-    def _apply(self, update: TurnUpdate, entry: int) -> None:
-        change = update.change
-        if change is None:
-            return
-        assembler = update.turn.assembler
-        if change.block_index is not None and not change.structural and not change.everything:
-            # The hot path. Materializing a block costs O(block), so it happens once per
-            # frame for all the deltas that grew it, not once per delta.
-            if not self._pending_blocks:
-                self.set_timer(BLOCK_FLUSH_INTERVAL, self._flush_blocks)
-            self._pending_blocks[(entry, change.part_index, change.block_index)] = assembler
-            return
-        self._flush_blocks()  # structural changes apply after the growth that preceded them
+    @staticmethod
+    def _apply(transcript: Transcript, assembler: ReplyAssembler, change: Change, entry: int) -> None:
+        """A change other than a block's growth: a new or replaced part, or the whole reply."""
         if change.everything:
-            self.transcript.set_parts(entry, assembler.parts)
+            transcript.set_parts(entry, assembler.parts)
         else:
-            self.transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
-
-    def _flush_blocks(self) -> None:
-        pending, self._pending_blocks = self._pending_blocks, {}
-        for (entry, part_index, block_index), assembler in pending.items():
-            self.transcript.set_block(entry, part_index, block_index, assembler.block(part_index, block_index))
+            transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
 
     async def _turn_failed(self, turn: Turn, entry: int, error: DialogError) -> None:
-        self._flush_blocks()
         # A partial reply stays, marked incomplete; with nothing shown, the error stands alone.
         state = "incomplete" if turn.assembler.part_count else "error"
         self.transcript.set_state(entry, state, note=error.safe_message)

@@ -304,6 +304,9 @@ class EventList(ScrollView, can_focus=True):
         self._published = 0
         self._programmatic_scroll = False
         self._styles: _Styles | None = None
+        # On screen: while the panel is hidden, rows are only recorded, and published when
+        # it shows (each publication would otherwise reflow the whole screen mid-stream).
+        self._on_screen = False
 
     # -- the model: cheap, callable before mount ----------------------------------------------------
 
@@ -346,7 +349,7 @@ class EventList(ScrollView, can_focus=True):
         rows.append(row)
         if len(rows) > self.MAX_ROWS:
             self._trim(self.MAX_ROWS // 10)
-        if not self._flush_pending and self.is_mounted:
+        if not self._flush_pending and self._on_screen:
             self._flush_pending = True
             self.set_timer(self.FLUSH_INTERVAL, self._flush)
 
@@ -396,6 +399,13 @@ class EventList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._flush()
+
+    def on_show(self) -> None:
+        self._on_screen = True
+        self._flush()
+
+    def on_hide(self) -> None:
+        self._on_screen = False
 
     # -- drawing ------------------------------------------------------------------------------------
 

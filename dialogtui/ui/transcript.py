@@ -10,7 +10,9 @@ Cost model:
 
 * Mutators (`set_block` & co.) only record the new content and mark the entry dirty: O(1).
   Layout happens in `_flush`, at most once per `FLUSH_INTERVAL`, so a burst of deltas
-  between two frames is wrapped once.
+  between two frames is wrapped once. `stream_block` goes further for the streaming hot
+  path: it records where to fetch a growing block, and the flush fetches it once, so
+  thousands of deltas between two frames cost one materialization, not one each.
 * A dirty paragraph that grew by appends re-wraps only its last line plus the new text
   (`render.ParagraphLayout`): O(delta), however long the paragraph.
 * Each entry keeps its chunks (header, one per block or part, state marker, footer) with
@@ -28,7 +30,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from time import monotonic
-from typing import ClassVar, Literal, Sequence, TypeAlias
+from typing import Callable, ClassVar, Literal, Sequence, TypeAlias
 
 from rich.console import Console
 from rich.style import Style
@@ -59,6 +61,10 @@ from dialogtui.ui.render import (
 
 EntryState: TypeAlias = Literal["waiting", "streaming", "done", "incomplete", "cancelled", "error"]
 NoticeVariant: TypeAlias = Literal["info", "warning", "error"]
+
+BlockSource: TypeAlias = Callable[[int, int], Block]
+"""`source(part_index, block_index)`: a block's current content (e.g. `ReplyAssembler.block`).
+IndexError if it no longer exists."""
 
 _IN_PROGRESS = ("waiting", "streaming")
 _ROLE_LABELS = {"user": "You", "agent": "Agent", "system": "System"}
@@ -198,6 +204,7 @@ class _Entry:
         "structural",
         "status_dirty",
         "footer_dirty",
+        "streaming",
     )
 
     def __init__(self, index: int, role: str, state: str) -> None:
@@ -220,6 +227,8 @@ class _Entry:
         self.structural = False
         self.status_dirty = False
         self.footer_dirty = False
+        # Blocks growing by `stream_block`, fetched at the next layout: (part, block) -> source.
+        self.streaming: dict[tuple[int, int], BlockSource] = {}
 
     def line(self, offset: int) -> Line:
         index = bisect_right(self.offsets, offset) - 1
@@ -421,6 +430,9 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._entry(entry_id)
         if entry is None:
             return
+        if entry.streaming:
+            # `part` is the part as it is now, growth included.
+            entry.streaming = {key: source for key, source in entry.streaming.items() if key[0] != part_index}
         self._set_part(entry, part_index, part)
         self._touch(entry)
 
@@ -429,6 +441,7 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._entry(entry_id)
         if entry is None:
             return
+        entry.streaming.clear()  # everything is replaced by what it is now
         for index, part in enumerate(parts):
             self._set_part(entry, index, part)
         if len(entry.slots) > len(parts):
@@ -443,6 +456,22 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._entry(entry_id)
         if entry is None:
             return
+        entry.streaming.pop((part_index, block_index), None)
+        self._set_block(entry, part_index, block_index, block)
+        self._touch(entry)
+
+    def stream_block(self, entry_id: int, part_index: int, block_index: int, source: BlockSource) -> None:
+        """Block `block_index` of rich_text part `part_index` is new or growing: the next layout
+        takes its content from `source(part_index, block_index)`, once, however many times this
+        is called before it. O(1): the streaming hot path."""
+        entry = self._entry(entry_id)
+        if entry is None:
+            return
+        entry.streaming[(part_index, block_index)] = source
+        if entry.index not in self._dirty:
+            self._touch(entry)
+
+    def _set_block(self, entry: _Entry, part_index: int, block_index: int, block: Block) -> None:
         slots = entry.slots
         if part_index == len(slots):
             slots.append(_Slot(RichTextPart()))
@@ -461,7 +490,16 @@ class Transcript(ScrollView, can_focus=True):
         else:
             raise IndexError(f"block index {block_index} out of range ({len(slot.blocks)} blocks)")
         slot.dirty_blocks.add(block_index)
-        self._touch(entry)
+
+    def _fetch_streaming(self, entry: _Entry) -> None:
+        """Take the current content of the entry's growing blocks (see `stream_block`)."""
+        streaming, entry.streaming = entry.streaming, {}
+        for (part_index, block_index), source in sorted(streaming.items(), key=lambda item: item[0]):
+            try:
+                block = source(part_index, block_index)
+                self._set_block(entry, part_index, block_index, block)
+            except IndexError:
+                continue  # replaced meanwhile by something without that block
 
     def set_state(self, entry_id: int, state: EntryState, note: str | None = None) -> None:
         entry = self._entry(entry_id)
@@ -498,6 +536,8 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._entry(entry_id)
         if entry is None:
             raise KeyError(f"no entry {entry_id}")
+        if entry.streaming:
+            self._fetch_streaming(entry)
         if not self._flush_now():
             if entry.role == "notice":
                 return entry.text
@@ -606,6 +646,8 @@ class Transcript(ScrollView, can_focus=True):
         for entry in dirty:
             if not (entry.index < len(self._entries) and self._entries[entry.index] is entry):
                 continue  # cleared meanwhile
+            if entry.streaming:
+                self._fetch_streaming(entry)
             if entry.gen == self._gen:
                 changed = self._apply_updates(entry)
                 if changed is not None:
@@ -707,6 +749,8 @@ class Transcript(ScrollView, can_focus=True):
 
     def _build(self, entry: _Entry) -> None:
         """Lay an entry out from scratch at the current width."""
+        if entry.streaming:
+            self._fetch_streaming(entry)
         frame = self._frames[entry.role == "user"]
         entry.frame = frame
         entry.blank = frame.blank()
@@ -878,7 +922,7 @@ class Transcript(ScrollView, can_focus=True):
         """Publish the new geometry once: virtual size, scroll position, repaint."""
         total = self._heights.total
         height = self._viewport_height()
-        self.virtual_size = Size(self._width, total)
+        self._set_virtual_height(total)
         if self._follow:
             target: int | None = max(0, total - height)
         elif anchor is not None and anchor.index < len(self._entries):
@@ -899,6 +943,19 @@ class Transcript(ScrollView, can_focus=True):
         if repaint_from is not None and repaint_from < top + height:
             start = max(repaint_from, top)
             self.refresh_lines(start, top + height - start)
+
+    def _set_virtual_height(self, total: int) -> None:
+        size = Size(self._width, total)
+        if size == self.virtual_size:
+            return
+        if size.width != self.virtual_size.width or self.styles.overflow_y != "scroll":
+            self.virtual_size = size  # may change the layout: let the screen reflow
+            return
+        # Only the height changed, and the scrollbar is always there: nothing outside this
+        # widget moves, so skip the screen-wide reflow that setting `virtual_size` asks for
+        # (a third of a streaming frame) and update the scrollbar ourselves.
+        self.set_reactive(Transcript.virtual_size, size)
+        self._scroll_update(size)
 
     def _mark_repaint(self, line: int) -> None:
         if self._repaint_from is None or line < self._repaint_from:

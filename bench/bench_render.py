@@ -10,7 +10,9 @@ Figures (issue "Benchmarks: streaming render, startup, long conversations", 1-3)
      * bare:    `DialogClient.send_message`, events consumed and dropped, no UI;
      * session: `ChatSession` (client + reply assembler), still no UI (for the breakdown);
      * app:     the headless `DialogApp` (`App.run_test`, 100x40), sent as Enter sends it
-                (`_send`), timed until the turn's worker is done and one final frame painted;
+                (`_send`), timed until the turn's worker is done and one final frame painted.
+                The app as shipped: no instrumentation (the per-event clock of figure 2 runs
+                in a separate variant, "app timed", so it is not charged to the app here);
      * app+store: the same app recording the turn in a `TranscriptStore` (SQLite in a temp dir);
                 the time spent inside the store is also added up (`timed_store`).
    Each round runs every variant once, interleaved; each app variant is a fresh app that has
@@ -18,9 +20,8 @@ Figures (issue "Benchmarks: streaming render, startup, long conversations", 1-3)
    Also app+store / app: the cost of local saving inside the app.
    Wall time is the figure the issue asks for; the process CPU time (client + UI; the server
    is another process) is printed beside it because it is far less sensitive to other load.
-   Also "app frozen": the app with `gc.freeze()` once it is ready, to show the share of the
-   cyclic garbage collector (a full collection scans all of Textual's objects; in a fresh
-   app the first one lands in the first long reply).
+   (The app calls `gc.freeze()` itself once start-up is done, so the collector's full passes
+   no longer scan Textual's long-lived objects mid-reply; no variant adds it.)
 
 2. Linearity. Per-event cost while streaming = (time the app had processed the last delta -
    time it had processed the first event) / (events - 1), for the 100 KB reply and for a 5 KB
@@ -29,9 +30,7 @@ Figures (issue "Benchmarks: streaming render, startup, long conversations", 1-3)
    apart. Also: the last 273 deltas of the 100 KB reply against the 5 KB reply (cost late in
    a long reply), and the same two sizes
    with the whole reply in ONE paragraph (`@onepara`, see common.py): the worst case for any
-   per-delta cost that grows with the block; and both sizes with `gc.freeze()` after start-up
-   (the collector's full passes are triggered by allocation volume, so they land in long
-   replies and not in short ones: a cost per reply, not per delta).
+   per-delta cost that grows with the block.
 
 3. Throughput. Two methods:
    a. ceiling: 1 / per-event cost at full speed (from 2; bounded by the server and client too);
@@ -92,28 +91,18 @@ ONE_SHORT = "bench @onepara=250"
 # One measurement each
 
 
-async def measure_app(base_url: str, text: str, store: Any = None, freeze: bool = False) -> dict[str, Any]:
-    """A fresh app, Ready, then one turn: wall, CPU and the per-event application times.
-
-    `freeze`: `gc.freeze()` once the app is ready (undone after the turn), which moves every
-    object alive then out of the collector's sight: what the app would do after start-up
-    to keep full collections from scanning Textual's thousands of long-lived objects."""
-    app = make_app(base_url, store=store)
+async def measure_app(base_url: str, text: str, store: Any = None, timed: bool = False) -> dict[str, Any]:
+    """A fresh app, Ready, then one turn: wall, CPU and (`timed`) the per-event application times."""
+    app = make_app(base_url, store=store, record_events=timed)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(app)
         await pilot.pause()
         await asyncio.sleep(0.05)  # let start-up timers and layout settle
         if store is not None:
             store.spent = 0.0
-        if freeze:
-            gc.collect()
-            gc.freeze()
         cpu = time.process_time()
-        try:
-            timing = await app_turn(app, text)
-        finally:
-            cpu = time.process_time() - cpu
-            gc.unfreeze()
+        timing = await app_turn(app, text)
+        cpu = time.process_time() - cpu
     times = timing.event_times
     return {"wall": timing.total, "cpu": cpu, "events": timing.events, "times": times,
             "in_store": store.spent if store is not None else 0.0}
@@ -213,12 +202,11 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
         "session": lambda: measure_session(client, LONG),
         "app": lambda: measure_app(url, LONG),
         "app+store": lambda: measure_app(url, LONG, store),
-        "app 5KB": lambda: measure_app(url, SHORT),
+        "app timed": lambda: measure_app(url, LONG, timed=True),
+        "app 5KB": lambda: measure_app(url, SHORT, timed=True),
         "bare 5KB": lambda: measure_bare(client, SHORT),
-        "app 1para": lambda: measure_app(url, ONE_LONG),
-        "app 1para 5KB": lambda: measure_app(url, ONE_SHORT),
-        "app frozen": lambda: measure_app(url, LONG, freeze=True),
-        "app frozen 5KB": lambda: measure_app(url, SHORT, freeze=True),
+        "app 1para": lambda: measure_app(url, ONE_LONG, timed=True),
+        "app 1para 5KB": lambda: measure_app(url, ONE_SHORT, timed=True),
     }
     results = await interleave(variants, rounds)
     await client.aclose()
@@ -227,13 +215,13 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     def col(name: str, key: str) -> list[float]:
         return [r[key] for r in results[name]]
 
-    events_long = results["app"][0]["events"]
+    events_long = results["app timed"][0]["events"]
     events_short = results["app 5KB"][0]["events"]
     window = events_short - 2  # the 5 KB reply's events before its final part and done
     print(f"figure 1: render overhead. !long = {events_long:,} events (5,000 deltas, 100 KB); "
           f"{rounds} interleaved rounds, fresh app each\n")
     print(f"  {'variant':12} {'wall median':>12} {'wall min':>9} {'CPU median':>11}")
-    for name in ("bare", "session", "app", "app+store", "app frozen"):
+    for name in ("bare", "session", "app", "app+store", "app timed"):
         print(f"  {name:12} {median(col(name, 'wall')) * 1e3:9.0f} ms {min(col(name, 'wall')) * 1e3:6.0f} ms"
               f" {median(col(name, 'cpu')) * 1e3:8.0f} ms")
     app_bare = Stat(ratios(col("app", "wall"), col("bare", "wall")))
@@ -244,8 +232,8 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     print(f"\n  app / bare (wall):        {app_bare.fmt()}   target <= 1.3x")
     print(f"  app / bare (CPU):         {app_bare_cpu.fmt()}")
     print(f"  session / bare (wall):    {session_bare.fmt()}   (client + assembler, no UI)")
-    frozen_bare = Stat(ratios(col("app frozen", "wall"), col("bare", "wall")))
-    print(f"  app frozen / bare (wall): {frozen_bare.fmt()}   (gc.freeze() after start-up: see README)")
+    timed_bare = Stat(ratios(col("app timed", "wall"), col("bare", "wall")))
+    print(f"  app timed / bare (wall):  {timed_bare.fmt()}   (with figure 2's per-event clock)")
     print(f"  app+store / app (wall):   {store_app.fmt()}   (local saving, in the app)")
     print(f"  app+store / app (CPU):    {store_app_cpu.fmt()}")
     in_store = Stat([r["in_store"] / r["wall"] for r in results["app+store"]])
@@ -253,9 +241,9 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
           f"({median([r['in_store'] for r in results['app+store']]) * 1e3:.1f} ms per turn: the store's own cost, "
           f"free of the noise in the ratios above)")
 
-    long_pe = [per_event(r["times"]) for r in results["app"]]
+    long_pe = [per_event(r["times"]) for r in results["app timed"]]
     short_pe = [per_event(r["times"]) for r in results["app 5KB"]]
-    late_pe = [per_event(late(r["times"], window)) for r in results["app"]]
+    late_pe = [per_event(late(r["times"], window)) for r in results["app timed"]]
     one_long = [per_event(r["times"]) for r in results["app 1para"]]
     one_short = [per_event(r["times"]) for r in results["app 1para 5KB"]]
     linear = Stat(ratios(long_pe, short_pe))
@@ -269,18 +257,11 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     print(f"  last {window} of 100 KB / 5 KB per event: {late_stat.fmt()}")
     print(f"  one paragraph, 100 KB / 5 KB:        {one.fmt()}   "
           f"({median(one_long) * 1e6:.1f} vs {median(one_short) * 1e6:.1f} µs/event)")
-    frozen_long = [per_event(r["times"]) for r in results["app frozen"]]
-    frozen_short = [per_event(r["times"]) for r in results["app frozen 5KB"]]
-    frozen_late = [per_event(late(r["times"], window)) for r in results["app frozen"]]
-    frozen = Stat(ratios(frozen_long, frozen_short))
-    frozen_late_stat = Stat(ratios(frozen_late, frozen_short))
-    print(f"  with gc.freeze() after start-up:     {frozen.fmt()}   (last {window}: "
-          f"{frozen_late_stat.median:.2f}x; {median(frozen_long) * 1e6:.1f} vs {median(frozen_short) * 1e6:.1f} µs/event)")
-    end_long = median([end_of_reply(r["times"]) for r in results["app"]])
+    end_long = median([end_of_reply(r["times"]) for r in results["app timed"]])
     end_short = median([end_of_reply(r["times"]) for r in results["app 5KB"]])
     print(f"  end of reply (final part + done, once per reply): {end_long * 1e3:.1f} ms for 100 KB, "
           f"{end_short * 1e3:.1f} ms for 5 KB")
-    totals = Stat(ratios([r["wall"] / r["events"] for r in results["app"]],
+    totals = Stat(ratios([r["wall"] / r["events"] for r in results["app timed"]],
                          [r["wall"] / r["events"] for r in results["app 5KB"]]))
     print(f"  whole turn / events, 100 KB / 5 KB:  {totals.fmt()}   (includes the request and the final frame)")
 
@@ -293,8 +274,7 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
         "store_share": in_store.median,
         "app_wall_ms": median(col("app", "wall")) * 1e3, "bare_wall_ms": median(col("bare", "wall")) * 1e3,
         "linear": linear.median, "linear_min": linear.min, "linear_late": late_stat.median,
-        "linear_onepara": one.median, "linear_frozen": frozen.median, "linear_frozen_late": frozen_late_stat.median,
-        "frozen_bare": frozen_bare.median,
+        "linear_onepara": one.median, "timed_bare": timed_bare.median,
         "us_per_event_100k": median(long_pe) * 1e6, "us_per_event_5k": median(short_pe) * 1e6,
         "end_of_reply_100k_ms": end_long * 1e3, "end_of_reply_5k_ms": end_short * 1e3,
         "ceiling_rate": 1 / median(long_pe), "bare_rate": median(bare_rate),

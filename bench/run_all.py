@@ -57,15 +57,13 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
     if r:
         out += [
             ("1 render overhead: app / bare client, 100 KB (wall)",
-             f"{r['app_bare']:.2f}x (min {r['app_bare_min']:.2f}x; CPU {r['app_bare_cpu']:.2f}x; "
-             f"gc frozen {r['frozen_bare']:.2f}x)", "<= 1.3x",
+             f"{r['app_bare']:.2f}x (min {r['app_bare_min']:.2f}x; CPU {r['app_bare_cpu']:.2f}x)", "<= 1.3x",
              verdict(r["app_bare"], lambda v: v <= 1.3)),
             ("1 local saving: app+store / app (wall)",
              f"{r['store_app']:.2f}x (CPU {r['store_app_cpu']:.2f}x; in store {r['store_share']:.1%} of the turn)",
              "report", "-"),
             ("2 linearity: per event 100 KB / 5 KB",
-             f"{r['linear']:.2f}x (late {r['linear_late']:.2f}x, 1 para {r['linear_onepara']:.2f}x, "
-             f"gc frozen {r['linear_frozen']:.2f}x)", "<= 1.5x",
+             f"{r['linear']:.2f}x (late {r['linear_late']:.2f}x, 1 para {r['linear_onepara']:.2f}x)", "<= 1.5x",
              verdict(r["linear"], lambda v: v <= 1.5)),
             ("3 throughput: highest sustained paced rate",
              f"{r['sustained_rate']:,}/s (ceiling {r['ceiling_rate']:,.0f}/s)", ">= 5,000/s",

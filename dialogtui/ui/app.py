@@ -14,7 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from ..api.assembler import Change, ReplyAssembler
@@ -51,7 +53,10 @@ FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
 FORM_MARKERS = (ContactFormPart, FormPart, SupportTicketPart)
 
 
-class StatusLine(Static):
+class StatusLine(Widget):
+    """One line of state. Changing it repaints this line only: `Static.update` would ask for
+    a layout of the whole screen, twice per turn."""
+
     DEFAULT_CSS = """
     StatusLine {
         height: 1;
@@ -60,6 +65,11 @@ class StatusLine(Static):
         background: $panel;
     }
     """
+
+    text: reactive[str] = reactive("")
+
+    def render(self) -> Content:
+        return Content(self.text)  # never markup: it can hold a file name
 
 
 class DialogApp(App[None]):
@@ -116,6 +126,7 @@ class DialogApp(App[None]):
         self.bot_config: Config = Config()
         self._turn_worker: Worker[None] | None = None
         self._retryable_text: str | None = None
+        self._bindings_shown: tuple[bool, bool] | None = None
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
         self._heap_frozen = False
@@ -199,8 +210,20 @@ class DialogApp(App[None]):
         parts = [text]
         if self.store.status_note:
             parts.append(self.store.status_note)
-        self.query_one(StatusLine).update(Content(" · ".join(p for p in parts if p)))
-        self.refresh_bindings()
+        self.query_one(StatusLine).text = " · ".join(p for p in parts if p)
+        self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        # Every refresh rebuilds the Footer's widgets and reflows the screen: only when
+        # Retry or Cancel actually appears or goes.
+        shown = (self._retryable_text is not None, self._turn_running)
+        if shown != self._bindings_shown:
+            self._bindings_shown = shown
+            self.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._turn_worker:
+            self._refresh_bindings_if_changed()
 
     # -- start-up: branding and history ------------------------------------
 
@@ -503,6 +526,7 @@ class DialogApp(App[None]):
         self.inspector.clear()
         self._open_marker = None
         self._retryable_text = None
+        self._refresh_bindings_if_changed()
         self._last_reply = ""
 
     def action_rate(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .api.assembler import Change, ReplyAssembler
 from .api.client import DialogClient, Timeouts
@@ -57,8 +57,8 @@ class Turn:
     figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=time.perf_counter()))
 
 
-@dataclass(frozen=True, slots=True)
-class TurnUpdate:
+class TurnUpdate(NamedTuple):
+    # A NamedTuple: one is made per event, and it builds ~3x faster than a frozen dataclass.
     turn: Turn
     event: StreamEvent
     change: Change | None
@@ -93,15 +93,16 @@ class ChatSession:
         figures = turn.figures
         figures.started = self._clock()
         self._current = turn
+        assembler = turn.assembler
+        feed = assembler.feed
         try:
             async for event in self.client.send_message(turn.text):
                 figures.events += 1
-                change = turn.assembler.feed(event)
-                if isinstance(event, (PartDeltaEvent, PartEvent)):
-                    if figures.to_first_content is None:
-                        figures.to_first_content = self._clock() - figures.started
+                change = feed(event)
+                if turn.outcome == "waiting" and isinstance(event, (PartDeltaEvent, PartEvent)):
+                    figures.to_first_content = self._clock() - figures.started
                     turn.outcome = "streaming"
-                figures.chars = turn.assembler.text_length
+                figures.chars = assembler.text_length
                 if isinstance(event, DoneEvent):
                     turn.outcome = "done"
                 yield TurnUpdate(turn, event, change)

@@ -16,8 +16,7 @@ aligned with the server's and the built part matches the authoritative one; rend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from .models import (
     Block,
@@ -44,8 +43,7 @@ EVERYTHING: Final = -1
 """`Change.part_index` when the whole reply was replaced (`done`, `reset_to`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """What one event changed, so a renderer can redo only that.
 
     * `structural`: a part was added or replaced: re-render the part (all parts when
@@ -60,6 +58,7 @@ class Change:
     block_index: int | None = None
     structural: bool = False
     text: str | None = None
+    # A NamedTuple, not a frozen dataclass: one is made per delta, and this builds ~3x faster.
 
     @property
     def everything(self) -> bool:
@@ -125,9 +124,18 @@ class _BlockBuilder:
         self.cache: Block | None = None
 
     def append_text(self, text: str) -> bool:
-        target = self._target()
-        if target is None:
-            return False
+        if self.type != "bullet_list":
+            # The hot path (thousands per reply), `_add_text` inlined for a plain text run.
+            spans = self.spans
+            if spans and type(spans[-1]) is _TextRun:
+                spans[-1].chunks.append(text)  # type: ignore[union-attr]
+                self.cache = None
+                return True
+            target: list[_SpanLike] | None = spans
+        else:
+            target = self._target()
+            if target is None:
+                return False
         _add_text(target, text)
         self.cache = None
         return True

@@ -95,7 +95,9 @@ class DialogApp(App[None]):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel_reply", "Cancel reply"),
+        # Not in the footer: the status line says "Esc cancels" while a reply arrives, and a
+        # footer that changed at every turn would be rebuilt (and the screen reflowed) twice.
+        Binding("escape", "cancel_reply", "Cancel reply", show=False),
         Binding("ctrl+r", "retry", "Retry"),
         Binding("ctrl+n", "new_conversation", "New chat"),
         Binding("f2", "rate", "Rate"),
@@ -126,7 +128,7 @@ class DialogApp(App[None]):
         self.bot_config: Config = Config()
         self._turn_worker: Worker[None] | None = None
         self._retryable_text: str | None = None
-        self._bindings_shown: tuple[bool, bool] | None = None
+        self._retry_shown = False
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
         self._heap_frozen = False
@@ -215,15 +217,11 @@ class DialogApp(App[None]):
 
     def _refresh_bindings_if_changed(self) -> None:
         # Every refresh rebuilds the Footer's widgets and reflows the screen: only when
-        # Retry or Cancel actually appears or goes.
-        shown = (self._retryable_text is not None, self._turn_running)
-        if shown != self._bindings_shown:
-            self._bindings_shown = shown
+        # Retry, the one footer key that comes and goes, does.
+        shown = self._retryable_text is not None
+        if shown != self._retry_shown:
+            self._retry_shown = shown
             self.refresh_bindings()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is self._turn_worker:
-            self._refresh_bindings_if_changed()
 
     # -- start-up: branding and history ------------------------------------
 

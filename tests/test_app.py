@@ -354,6 +354,25 @@ async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
         assert "RETRY" in text or "retry" in text
 
 
+async def test_inspector_opened_later_shows_what_happened_while_hidden(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "first, unobserved")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.press("f12")
+        await pilot.pause(0.1)
+        rows = "\n".join(app.inspector.query_one("EventList").visible_rows())  # type: ignore[attr-defined]
+        assert "END   Turn 1" in rows, rows
+        await pilot.press("f12")  # hidden again: the next turn is recorded, not published
+        await send(pilot, "second, unobserved")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.press("f12")
+        await pilot.pause(0.1)
+        rows = "\n".join(app.inspector.query_one("EventList").visible_rows())  # type: ignore[attr-defined]
+        assert "END   Turn 2" in rows, rows
+
+
 async def test_saved_conversation_opens_read_only_and_exports(server: DevServer, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(tmp_path / "data"))

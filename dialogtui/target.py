@@ -15,7 +15,7 @@ from . import exitcodes
 from .config import DEVELOPMENT_URL, PRODUCTION_URL, Settings
 
 if TYPE_CHECKING:
-    from .api.client import Timeouts
+    from .api.timeouts import Timeouts
 
 DEMO_DELTA_DELAY = 0.02
 """Seconds between demo events: fast, but slow enough to see a reply stream in."""
@@ -49,7 +49,7 @@ class Target:
         return f"Target(base_url={self.base_url!r}, chatbot_id={self.chatbot_id!r})"
 
     def timeouts(self) -> Timeouts:
-        from .api.client import Timeouts
+        from .api.timeouts import Timeouts
 
         return Timeouts(connect=self.settings.connect_timeout, read=self.settings.read_timeout,
                         stream_idle=self.settings.stream_idle_timeout)

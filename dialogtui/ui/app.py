@@ -6,7 +6,7 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import ExitStack, suppress
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -18,7 +18,6 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker
 
 from ..api.assembler import ReplyAssembler
-from ..api.client import DialogClient, Timeouts
 from ..api.errors import ApiHttpError, DialogError
 from ..api.models import (
     Config,
@@ -45,6 +44,11 @@ from .history import ConversationPicker, SavedConversationScreen
 from .inspector import Inspector
 from .switch import LOCAL, SwitchRequest, SwitchScreen
 from .transcript import Transcript
+
+if TYPE_CHECKING:
+    # Not at run time: httpx, which the client imports, would delay the first frame.
+    from ..api.client import DialogClient
+    from ..api.timeouts import Timeouts
 
 HISTORY_LIMIT = 1000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")

@@ -172,14 +172,19 @@ class DialogApp(App[None]):
 
     @property
     def client(self) -> DialogClient:
-        assert self.session is not None, "the client exists from mount to unmount"
-        return self.session.client
+        return self._ensure_session().client
+
+    def _ensure_session(self) -> ChatSession:
+        """The session, opened now if the start worker has not opened it yet (an action taken
+        in the first frames, or a start cancelled by another start-group worker)."""
+        if self.session is None:
+            self.session = self._new_session()
+        return self.session
 
     def on_mount(self) -> None:
         if self.target.settings.theme in self.available_themes:
             self.theme = self.target.settings.theme
         self.sub_title = self.target.environment
-        self.session = self._new_session()
         # Store warnings name files: shown as plain text, never parsed as markup.
         self.store.on_warning = lambda warning: self.notify(warning, severity="warning", timeout=10,
                                                             markup=False)
@@ -212,6 +217,13 @@ class DialogApp(App[None]):
 
     @work(exclusive=True, group="start")
     async def _start(self) -> None:
+        # The session opens after the first frame: the HTTP client (httpx's import, an SSL
+        # context) costs tens of ms that the person would otherwise see as a blank terminal.
+        # Until then the running "start" worker makes a send wait, as it does for the history.
+        painted = asyncio.Event()
+        self.call_after_refresh(painted.set)
+        await painted.wait()
+        self._ensure_session()
         await self._start_conversation()
 
     async def _start_conversation(self) -> None:
@@ -315,6 +327,7 @@ class DialogApp(App[None]):
         # On record before it is sent: a failed or killed send still has the text.
         user_record = self.store.record_user_turn(self._conversation, text)
         recorder = self.store.begin_reply(self._conversation, reply_to=user_record)
+        self._ensure_session()  # a start cancelled before it opened one (Ctrl+B, then Esc)
         self._turn_worker = self._run_turn(Turn(text=text), entry, recorder)
         return True
 

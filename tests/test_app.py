@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,18 @@ async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServ
         await send(pilot, "hello")
         await wait_for(pilot, turn_finished(app))
         assert "You said" in last_entry_text(app)
+
+
+async def test_garbage_collection_resumes_after_the_first_frame(server: DevServer) -> None:
+    """`run_chat` turns collection off for start-up; the app must turn it back on."""
+    app = make_app(server)
+    gc.disable()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 async def test_reply_streams_and_renders_all_parts(server: DevServer) -> None:

@@ -125,6 +125,7 @@ class DialogApp(App[None]):
         self._last_reply: str = ""
         self._pending_blocks: dict[tuple[int, int, int], ReplyAssembler] = {}
         self._heap_frozen = False
+        self._first_frame = asyncio.Event()
         # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
 
@@ -192,7 +193,18 @@ class DialogApp(App[None]):
             self.notify(self.store.warning, severity="warning", timeout=10, markup=False)
         self.composer.focus()
         self._set_status("Connecting…")
+        self.call_after_refresh(self._first_frame_shown)
         self._start()
+
+    def _first_frame_shown(self) -> None:
+        if not gc.isenabled():
+            # `run_chat` turns collection off for start-up: the imports and the first layout
+            # build Textual's long-lived objects, and the collections they set off (a full one
+            # included) took ~50 ms before the first frame. What exists now lives as long as the
+            # app, so it is frozen out of later collections rather than scanned again.
+            gc.freeze()
+            gc.enable()
+        self._first_frame.set()
 
     def _new_session(self) -> ChatSession:
         session = open_session(self.target, timeouts=self._timeouts, policies=self._policies)
@@ -220,9 +232,7 @@ class DialogApp(App[None]):
         # The session opens after the first frame: the HTTP client (httpx's import, an SSL
         # context) costs tens of ms that the person would otherwise see as a blank terminal.
         # Until then the running "start" worker makes a send wait, as it does for the history.
-        painted = asyncio.Event()
-        self.call_after_refresh(painted.set)
-        await painted.wait()
+        await self._first_frame.wait()
         self._ensure_session()
         await self._start_conversation()
 

@@ -39,16 +39,17 @@ from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
 from .composer import Composer
-from .forms import FormScreen, RateScreen, Rating, SubmitOutcome, action_for
-from .history import ConversationPicker, SavedConversationScreen
-from .inspector import Inspector
-from .switch import LOCAL, SwitchRequest, SwitchScreen
 from .transcript import Transcript
 
 if TYPE_CHECKING:
     # Not at run time: httpx, which the client imports, would delay the first frame.
     from ..api.client import DialogClient
     from ..api.timeouts import Timeouts
+    # The modal screens import where they open: their widgets (Input, Select, OptionList…)
+    # are not needed for the first frame.
+    from .forms import Rating, SubmitOutcome
+    from .inspector import Inspector
+    from .switch import SwitchRequest
 
 HISTORY_LIMIT = 1000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
@@ -126,6 +127,7 @@ class DialogApp(App[None]):
         self._pending_blocks: dict[tuple[int, int, int], ReplyAssembler] = {}
         self._heap_frozen = False
         self._first_frame = asyncio.Event()
+        self._inspector: Inspector | None = None
         # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
 
@@ -149,7 +151,7 @@ class DialogApp(App[None]):
         yield Header(show_clock=False)
         with Horizontal(id="main"):
             yield Transcript(id="transcript")
-            yield Inspector(id="inspector")
+            # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
         yield ActionBar(id="actions")
         yield Composer(id="composer")
         yield StatusLine(id="status")
@@ -161,7 +163,14 @@ class DialogApp(App[None]):
 
     @property
     def inspector(self) -> Inspector:
-        return self.query_one(Inspector)
+        """The inspector panel, built with the first session (it records every request and event
+        from then on, shown or not, so opening it mid-conversation shows what already happened)
+        and mounted when it is first shown: until then it costs the first frame nothing."""
+        if self._inspector is None:
+            from .inspector import Inspector
+
+            self._inspector = Inspector(id="inspector")
+        return self._inspector
 
     @property
     def composer(self) -> Composer:
@@ -208,8 +217,6 @@ class DialogApp(App[None]):
 
     def _new_session(self) -> ChatSession:
         session = open_session(self.target, timeouts=self._timeouts, policies=self._policies)
-        # The inspector records every request and event, shown or not, so opening it
-        # mid-conversation shows what already happened.
         session.listeners.append(self.inspector.record)
         return session
 
@@ -456,6 +463,8 @@ class DialogApp(App[None]):
         if self._open_marker is None:
             self.notify("There is no open form in this conversation.")
             return
+        from .forms import FormScreen
+
         self.push_screen(FormScreen(self._open_marker, self._submit_form), self._form_closed)
 
     def _form_closed(self, confirmation: str | None) -> None:
@@ -464,6 +473,8 @@ class DialogApp(App[None]):
             self.transcript.add_notice(confirmation, variant="info")
 
     async def _submit_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
+        from .forms import SubmitOutcome, action_for
+
         try:
             result = await self.client.submit_action(marker.part_id, action_for(marker, values))
         except ApiHttpError as error:
@@ -504,6 +515,8 @@ class DialogApp(App[None]):
         await self._load_history()
 
     def action_switch_bot(self) -> None:
+        from .switch import SwitchScreen
+
         screen = SwitchScreen(self.target.base_url, self.target.chatbot_id,
                               is_local=self.target.environment == "demo")
         self.push_screen(screen, self._switch_requested)
@@ -512,6 +525,8 @@ class DialogApp(App[None]):
     async def _switch_requested(self, request: SwitchRequest | None) -> None:
         if request is None:
             return
+        from .switch import LOCAL
+
         try:
             servers = ExitStack()
             if request.base_url == LOCAL:
@@ -545,6 +560,8 @@ class DialogApp(App[None]):
         self._last_reply = ""
 
     def action_rate(self) -> None:
+        from .forms import RateScreen
+
         self.push_screen(RateScreen(), self._rated)
 
     @work(group="rate")
@@ -570,6 +587,8 @@ class DialogApp(App[None]):
         if not self.store.saving:
             self.notify("Local saving is off: there are no saved conversations to open.")
             return
+        from .history import ConversationPicker
+
         self.push_screen(ConversationPicker(self.store.conversations(limit=200)), self._open_saved)
 
     def _open_saved(self, conversation_id: int | None) -> None:
@@ -577,6 +596,8 @@ class DialogApp(App[None]):
             return
         summary = self.store.conversation(conversation_id)
         if summary is not None:
+            from .history import SavedConversationScreen
+
             self.push_screen(SavedConversationScreen(summary, self.store.messages(conversation_id)))
 
     def action_export_conversation(self) -> None:
@@ -599,7 +620,10 @@ class DialogApp(App[None]):
         self.notify(f"Exported to {stem}.md and .json", timeout=8, markup=False)
 
     def action_toggle_inspector(self) -> None:
-        self.inspector.toggle_class("-shown")
+        inspector = self.inspector
+        if inspector.parent is None:
+            self.query_one("#main", Horizontal).mount(inspector)
+        inspector.toggle_class("-shown")
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

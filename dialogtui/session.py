@@ -135,6 +135,8 @@ def open_session(
     """A session on a new client for `target`; close it with `session.client.aclose()`."""
     from .api.client import DialogClient
 
+    if target.before_connect is not None:
+        target.before_connect()
     session: ChatSession
     client = DialogClient(
         target.base_url,

@@ -245,10 +245,10 @@ def import_breakdown(env: dict[str, str]) -> dict[str, float]:
     code = "import dialogtui.commands.chat, dialogtui.ui.app, dialogtui.store"
     stderr = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
                             capture_output=True, text=True, check=True, env=env).stderr
-    stderr_demo = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dialogtui.devserver"],
+    stderr_demo = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dialogtui.devserver.server"],
                                  capture_output=True, text=True, check=True, env=env).stderr
     wanted = ("textual.app", "rich.console", "httpx", "msgspec", "dialogtui.ui.app",
-              "dialogtui.store", "dialogtui.devserver", "uvicorn", "starlette.applications")
+              "dialogtui.store", "dialogtui.devserver.server", "uvicorn", "starlette.applications")
     found: dict[str, float] = {}
     for text in (stderr, stderr_demo):
         for line in text.splitlines():

@@ -8,15 +8,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .api.assembler import Change, ReplyAssembler
-from .api.client import DialogClient, Timeouts
 from .api.errors import DialogError
 from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamEvent
 from .api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
 from .api.trace import ResponseReceived, RetryScheduled, TraceEvent
 from .target import Target
+
+if TYPE_CHECKING:
+    # The client imports httpx (tens of ms, click and pygments included): the app imports
+    # this module on its way to the first frame; only opening a session needs the client.
+    from .api.client import DialogClient
+    from .api.timeouts import Timeouts
 
 TurnOutcome = Literal["waiting", "streaming", "done", "error", "incomplete", "cancelled"]
 
@@ -129,6 +134,10 @@ def open_session(
     policies: Mapping[Operation, RetryPolicy] = DEFAULT_POLICIES,
 ) -> ChatSession:
     """A session on a new client for `target`; close it with `session.client.aclose()`."""
+    from .api.client import DialogClient
+
+    if target.before_connect is not None:
+        target.before_connect()
     session: ChatSession
     client = DialogClient(
         target.base_url,

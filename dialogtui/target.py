@@ -15,7 +15,7 @@ from . import exitcodes
 from .config import DEVELOPMENT_URL, PRODUCTION_URL, Settings
 
 if TYPE_CHECKING:
-    from .api.client import Timeouts
+    from .api.timeouts import Timeouts
 
 DEMO_DELTA_DELAY = 0.02
 """Seconds between demo events: fast, but slow enough to see a reply stream in."""
@@ -44,12 +44,15 @@ class Target:
     """Shown to the person: "demo", "production", "development" or the host."""
     settings: Settings = field(default_factory=Settings)
     """The non-secret settings in force: timeouts and theme."""
+    before_connect: Callable[[], None] | None = None
+    """Called by `open_session` before a client is made: the built-in server starts there (in
+    the background), so `--demo` needs neither its imports nor its start before the first frame."""
 
     def __repr__(self) -> str:
         return f"Target(base_url={self.base_url!r}, chatbot_id={self.chatbot_id!r})"
 
     def timeouts(self) -> Timeouts:
-        from .api.client import Timeouts
+        from .api.timeouts import Timeouts
 
         return Timeouts(connect=self.settings.connect_timeout, read=self.settings.read_timeout,
                         stream_idle=self.settings.stream_idle_timeout)
@@ -66,14 +69,21 @@ def environment_label(base_url: str) -> str:
 
 @contextmanager
 def demo_target(scenario: str | None = None) -> Iterator[Target]:
-    """The built-in local server, running for as long as the block."""
-    from .devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, SCENARIOS, DevServer, DevServerConfig
+    """The built-in local server for as long as the block: listening from the start, serving
+    from the first session on (see `Target.before_connect`)."""
+    from .devserver.local import DEMO_API_KEY, DEMO_CHATBOT_ID, DeferredServer
 
-    if scenario is not None and scenario not in SCENARIOS:
+    if scenario is not None and scenario not in _scenario_names():
         raise TargetError(f"Unknown scenario {scenario!r}. See `dialogtui serve --list`.", exitcodes.USAGE)
-    config = DevServerConfig(scenario=scenario or "ok", delta_delay=DEMO_DELTA_DELAY)
-    with DevServer(config) as server:
-        yield Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="demo")
+    with DeferredServer(scenario=scenario or "ok", delta_delay=DEMO_DELTA_DELAY) as server:
+        yield Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="demo",
+                     before_connect=server.start)
+
+
+def _scenario_names() -> set[str]:
+    from .devserver.scenarios import SCENARIOS
+
+    return set(SCENARIOS)
 
 
 def configured_target(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,46 @@ async def test_branding_welcome_and_start_prompts(server: DevServer) -> None:
         assert app.title == "Demo Bot"
         assert "Welcome" in all_text(app) or app.transcript.entry_count == 1
         assert len(choice_labels(app)) == 3
+
+
+async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServer) -> None:
+    """The session (and its HTTP client) opens only after the first frame; what is pressed
+    before then must not find it missing."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        # No pause first: the app has painted, but the start worker may not have run yet.
+        await send(pilot, "too early")
+        await pilot.press("f2", "escape")  # rate, then change one's mind
+        assert app.composer.text == "too early", "a send while loading is refused, the text kept"
+        assert "too early" not in all_text(app)
+        await ready(pilot)
+        assert app.title == "Demo Bot"
+        await pilot.press("enter")
+        await wait_for(pilot, turn_finished(app))
+        assert "too early" in all_text(app)
+        assert "You said" in last_entry_text(app)
+
+    # A start cancelled before it opened the session (another start-group worker replaced
+    # it): a send afterwards opens one rather than failing.
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        app.workers.cancel_group(app, "start")
+        await pilot.pause(0.05)
+        await send(pilot, "hello")
+        await wait_for(pilot, turn_finished(app))
+        assert "You said" in last_entry_text(app)
+
+
+async def test_garbage_collection_resumes_after_the_first_frame(server: DevServer) -> None:
+    """`run_chat` turns collection off for start-up; the app must turn it back on."""
+    app = make_app(server)
+    gc.disable()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 async def test_reply_streams_and_renders_all_parts(server: DevServer) -> None:

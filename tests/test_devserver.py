@@ -728,3 +728,28 @@ def test_every_scenario_is_described_and_reachable(server: DevServer) -> None:
                 response.read()
                 assert response.status_code >= 200, name
         assert server.stats.scenario_count(name) >= 1, name
+
+
+def test_deferred_server_listens_at_once_and_serves_once_started() -> None:
+    """`--demo`'s server: its URL works from the start; a request sent before `start()` waits
+    in the backlog and is answered once the server runs; stopping unstarted closes the socket."""
+    from dialogtui.devserver.local import DeferredServer
+
+    with DeferredServer() as server:
+        url = f"{server.base_url}/api/v1/chat/auth"
+        results: list[int] = []
+        early = threading.Thread(target=lambda: results.append(
+            http.post(url, auth=(DEMO_API_KEY, ""), json={"chatbot_id": DEMO_CHATBOT_ID}).status_code))
+        early.start()
+        time.sleep(0.1)
+        assert not results, "nothing answers before start()"
+        server.start()
+        server.start()  # idempotent
+        early.join(10)
+        assert results == [200]
+    assert server.error is None
+
+    unstarted = DeferredServer()
+    unstarted.stop()
+    with pytest.raises(httpx.ConnectError):
+        http.get(f"{unstarted.base_url}/api/v1/chat/config")

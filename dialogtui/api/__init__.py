@@ -18,7 +18,6 @@ _EXPORTS: dict[str, str] = {
     # .client
     "API_PREFIX": "client",
     "DialogClient": "client",
-    "Timeouts": "client",
     "parse_api_error": "client",
     # .errors
     "ApiHttpError": "errors",
@@ -53,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     # .sse
     "SSEParser": "sse",
     "ServerSentEvent": "sse",
+    # .timeouts
+    "Timeouts": "timeouts",
     # .trace
     "LOGGER_NAME": "trace",
     "REQUEST_ID_HEADERS": "trace",

@@ -57,6 +57,7 @@ from .models import (
 )
 from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
 from .sse import SSELineTooLong, SSEParser
+from .timeouts import Timeouts as Timeouts  # its old home: callers still import it from here
 from .urls import is_loopback
 from .trace import (
     REQUEST_ID_HEADERS,
@@ -86,20 +87,6 @@ _USER_AGENT: Final = f"dialogtui/{__version__}"
 AuthScheme = Literal["basic", "bearer"]
 T = TypeVar("T")
 Observer = Callable[[TraceEvent], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    connect: float = 5.0
-    read: float = 30.0
-    """Per socket read; for a send, the wait for the response headers."""
-    write: float = 10.0
-    pool: float = 5.0
-    stream_idle: float = 60.0
-    """Longest gap between two SSE lines (keep-alive comments count) once a stream is open."""
-
-    def to_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
 @dataclass(slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from typing import Final
 
@@ -86,6 +85,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return max(float(value), 0.0)
     except ValueError:
         pass
+    # Here, not at the top: the `email` package costs a few ms on the way to the app's first
+    # frame, and an HTTP-date Retry-After is rare.
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import content
+from .local import DEMO_API_KEY, DEMO_CHATBOT_ID
 from .scenarios import (
     SCENARIOS,
     Choice,
@@ -45,8 +46,6 @@ from .scenarios import (
     validation_error,
 )
 
-DEMO_API_KEY = "demo-key"
-DEMO_CHATBOT_ID = "demo"
 API_PREFIX = "/api/v1/chat"
 REQUEST_ID_HEADER = "X-Request-Id"
 

@@ -17,6 +17,8 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from .app import DeliberateDrop, DevServerConfig, DevServerState, ServerStats, app_state, create_app
+from .local import bind as _bind
+from .local import url as _url
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0  # a backstop: stop() normally returns in a few hundred milliseconds
@@ -54,22 +56,6 @@ def _install_log_filter() -> None:
         logger.addFilter(_HideDeliberateDrops())
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must be IPPROTO_TCP explicitly: asyncio only disables Nagle on accepted sockets whose
-    # proto says TCP, and socket.create_server() leaves it 0, which costs every keep-alive
-    # request a 40 ms delayed-ACK stall between the headers and the body.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def _uvicorn_config(app: Any, log_config: dict[str, Any] | None, log_level: str) -> uvicorn.Config:
     config = uvicorn.Config(
         app,
@@ -82,10 +68,6 @@ def _uvicorn_config(app: Any, log_config: dict[str, Any] | None, log_level: str)
     )
     _install_log_filter()  # after Config, which (re)configures logging
     return config
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class DevServer:
@@ -122,11 +104,15 @@ class DevServer:
         """e.g. "http://127.0.0.1:54321": no trailing slash, no /api/v1/chat."""
         return _url(self.host, self.port)
 
-    def start(self) -> DevServer:
-        """Blocks until the server is listening. Raises OSError if the port is taken."""
+    def start(self, *, sock: socket.socket | None = None) -> DevServer:
+        """Blocks until the server is listening. Raises OSError if the port is taken.
+
+        `sock`: a listening socket to serve (see `local.DeferredServer`); closed with the server.
+        """
         if self._thread is not None:
             raise RuntimeError("DevServer already started")
-        sock = _bind(self.host, self.port)
+        if sock is None:
+            sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._state.rearm()
         server = _Server(_uvicorn_config(self.app, log_config=None, log_level="warning"), self._state)

@@ -6,7 +6,7 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import ExitStack, suppress
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -20,7 +20,6 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from ..api.assembler import Change, ReplyAssembler
-from ..api.client import DialogClient, Timeouts
 from ..api.errors import ApiHttpError, DialogError
 from ..api.models import (
     Config,
@@ -42,11 +41,17 @@ from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
 from .composer import Composer
-from .forms import FormScreen, RateScreen, Rating, SubmitOutcome, action_for
-from .history import ConversationPicker, SavedConversationScreen
-from .inspector import Inspector
-from .switch import LOCAL, SwitchRequest, SwitchScreen
 from .transcript import Transcript
+
+if TYPE_CHECKING:
+    # Not at run time: httpx, which the client imports, would delay the first frame.
+    from ..api.client import DialogClient
+    from ..api.timeouts import Timeouts
+    # The modal screens import where they open: their widgets (Input, Select, OptionList…)
+    # are not needed for the first frame.
+    from .forms import Rating, SubmitOutcome
+    from .inspector import Inspector
+    from .switch import SwitchRequest
 
 HISTORY_LIMIT = 1000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
@@ -132,6 +137,8 @@ class DialogApp(App[None]):
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
         self._heap_frozen = False
+        self._first_frame = asyncio.Event()
+        self._inspector: Inspector | None = None
         # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
 
@@ -155,7 +162,7 @@ class DialogApp(App[None]):
         yield Header(show_clock=False)
         with Horizontal(id="main"):
             yield Transcript(id="transcript")
-            yield Inspector(id="inspector")
+            # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
         yield ActionBar(id="actions")
         yield Composer(id="composer")
         yield StatusLine(id="status")
@@ -167,7 +174,14 @@ class DialogApp(App[None]):
 
     @property
     def inspector(self) -> Inspector:
-        return self.query_one(Inspector)
+        """The inspector panel, built with the first session (it records every request and event
+        from then on, shown or not, so opening it mid-conversation shows what already happened)
+        and mounted when it is first shown: until then it costs the first frame nothing."""
+        if self._inspector is None:
+            from .inspector import Inspector
+
+            self._inspector = Inspector(id="inspector")
+        return self._inspector
 
     @property
     def composer(self) -> Composer:
@@ -179,14 +193,19 @@ class DialogApp(App[None]):
 
     @property
     def client(self) -> DialogClient:
-        assert self.session is not None, "the client exists from mount to unmount"
-        return self.session.client
+        return self._ensure_session().client
+
+    def _ensure_session(self) -> ChatSession:
+        """The session, opened now if the start worker has not opened it yet (an action taken
+        in the first frames, or a start cancelled by another start-group worker)."""
+        if self.session is None:
+            self.session = self._new_session()
+        return self.session
 
     def on_mount(self) -> None:
         if self.target.settings.theme in self.available_themes:
             self.theme = self.target.settings.theme
         self.sub_title = self.target.environment
-        self.session = self._new_session()
         # Store warnings name files: shown as plain text, never parsed as markup.
         self.store.on_warning = lambda warning: self.notify(warning, severity="warning", timeout=10,
                                                             markup=False)
@@ -194,12 +213,21 @@ class DialogApp(App[None]):
             self.notify(self.store.warning, severity="warning", timeout=10, markup=False)
         self.composer.focus()
         self._set_status("Connecting…")
+        self.call_after_refresh(self._first_frame_shown)
         self._start()
+
+    def _first_frame_shown(self) -> None:
+        if not gc.isenabled():
+            # `run_chat` turns collection off for start-up: the imports and the first layout
+            # build Textual's long-lived objects, and the collections they set off (a full one
+            # included) took ~50 ms before the first frame. What exists now lives as long as the
+            # app, so it is frozen out of later collections rather than scanned again.
+            gc.freeze()
+            gc.enable()
+        self._first_frame.set()
 
     def _new_session(self) -> ChatSession:
         session = open_session(self.target, timeouts=self._timeouts, policies=self._policies)
-        # The inspector records every request and event, shown or not, so opening it
-        # mid-conversation shows what already happened.
         session.listeners.append(self.inspector.record)
         return session
 
@@ -227,6 +255,11 @@ class DialogApp(App[None]):
 
     @work(exclusive=True, group="start")
     async def _start(self) -> None:
+        # The session opens after the first frame: the HTTP client (httpx's import, an SSL
+        # context) costs tens of ms that the person would otherwise see as a blank terminal.
+        # Until then the running "start" worker makes a send wait, as it does for the history.
+        await self._first_frame.wait()
+        self._ensure_session()
         await self._start_conversation()
 
     async def _start_conversation(self) -> None:
@@ -330,6 +363,7 @@ class DialogApp(App[None]):
         # On record before it is sent: a failed or killed send still has the text.
         user_record = self.store.record_user_turn(self._conversation, text)
         recorder = self.store.begin_reply(self._conversation, reply_to=user_record)
+        self._ensure_session()  # a start cancelled before it opened one (Ctrl+B, then Esc)
         self._turn_worker = self._run_turn(Turn(text=text), entry, recorder)
         return True
 
@@ -438,6 +472,8 @@ class DialogApp(App[None]):
         if self._open_marker is None:
             self.notify("There is no open form in this conversation.")
             return
+        from .forms import FormScreen
+
         self.push_screen(FormScreen(self._open_marker, self._submit_form), self._form_closed)
 
     def _form_closed(self, confirmation: str | None) -> None:
@@ -446,6 +482,8 @@ class DialogApp(App[None]):
             self.transcript.add_notice(confirmation, variant="info")
 
     async def _submit_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
+        from .forms import SubmitOutcome, action_for
+
         try:
             result = await self.client.submit_action(marker.part_id, action_for(marker, values))
         except ApiHttpError as error:
@@ -486,6 +524,8 @@ class DialogApp(App[None]):
         await self._load_history()
 
     def action_switch_bot(self) -> None:
+        from .switch import SwitchScreen
+
         screen = SwitchScreen(self.target.base_url, self.target.chatbot_id,
                               is_local=self.target.environment == "demo")
         self.push_screen(screen, self._switch_requested)
@@ -494,6 +534,8 @@ class DialogApp(App[None]):
     async def _switch_requested(self, request: SwitchRequest | None) -> None:
         if request is None:
             return
+        from .switch import LOCAL
+
         try:
             servers = ExitStack()
             if request.base_url == LOCAL:
@@ -528,6 +570,8 @@ class DialogApp(App[None]):
         self._last_reply = ""
 
     def action_rate(self) -> None:
+        from .forms import RateScreen
+
         self.push_screen(RateScreen(), self._rated)
 
     @work(group="rate")
@@ -553,6 +597,8 @@ class DialogApp(App[None]):
         if not self.store.saving:
             self.notify("Local saving is off: there are no saved conversations to open.")
             return
+        from .history import ConversationPicker
+
         self.push_screen(ConversationPicker(self.store.conversations(limit=200)), self._open_saved)
 
     def _open_saved(self, conversation_id: int | None) -> None:
@@ -560,6 +606,8 @@ class DialogApp(App[None]):
             return
         summary = self.store.conversation(conversation_id)
         if summary is not None:
+            from .history import SavedConversationScreen
+
             self.push_screen(SavedConversationScreen(summary, self.store.messages(conversation_id)))
 
     def action_export_conversation(self) -> None:
@@ -582,7 +630,10 @@ class DialogApp(App[None]):
         self.notify(f"Exported to {stem}.md and .json", timeout=8, markup=False)
 
     def action_toggle_inspector(self) -> None:
-        self.inspector.toggle_class("-shown")
+        inspector = self.inspector
+        if inspector.parent is None:
+            self.query_one("#main", Horizontal).mount(inspector)
+        inspector.toggle_class("-shown")
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

@@ -379,7 +379,7 @@ async def figure_3(server: ServerProcess, rates: list[int], seconds: float, reps
 # Where the UI's time goes (diagnostic, not a figure)
 
 
-async def breakdown(rounds: int, freeze: bool) -> None:
+async def breakdown(rounds: int) -> None:
     """Time spent in the UI's parts during a 100 KB turn: wrappers around the hot functions,
     the Textual message loop and the garbage collector. The wrappers cost a little themselves,
     so the parts are shares of a slightly slower turn; the session's own CPU is measured apart."""
@@ -388,11 +388,9 @@ async def breakdown(rounds: int, freeze: bool) -> None:
 
     from textual.screen import Screen
     from textual.scrollbar import ScrollBar
-    from textual.widget import Widget
 
     from dialogtui.api.assembler import ReplyAssembler
-    from dialogtui.ui.app import DialogApp
-    from dialogtui.ui.inspector import Inspector
+    from dialogtui.ui.inspector import EventList
     from dialogtui.ui.transcript import Transcript
 
     spent: collections.Counter[str] = collections.Counter()
@@ -416,13 +414,13 @@ async def breakdown(rounds: int, freeze: bool) -> None:
 
         setattr(owner, name, timed)
 
-    wrap(DialogApp, "_apply", "DialogApp._apply (every event)")
-    wrap(ReplyAssembler, "block", "ReplyAssembler.block (materialize a block)")
-    wrap(Transcript, "set_block", "Transcript.set_block")
-    wrap(DialogApp, "query_one", "DialogApp.query_one (all callers)")
-    wrap(Inspector, "record", "Inspector.record (every SSE event, shown or not)")
+    wrap(ReplyAssembler, "feed", "ReplyAssembler.feed (every event)")
+    wrap(Transcript, "stream_block", "Transcript.stream_block (every block delta)")
+    wrap(EventList, "record", "inspector: EventList.record (every SSE event)")
     wrap(Transcript, "_flush", "Transcript._flush (layout)")
-    wrap(Screen, "_refresh_layout", "Screen._refresh_layout (a frame: reflow + render)")
+    wrap(ReplyAssembler, "block", "  of which ReplyAssembler.block (materialize)")
+    wrap(Screen, "_on_timer_update", "Screen._on_timer_update (a frame)")
+    wrap(Screen, "_refresh_layout", "  of which with a screen reflow")
     wrap(ScrollBar, "render_lines", "  of which ScrollBar.render_lines")
     wrap(Transcript, "render_lines", "  of which Transcript.render_lines")
     gc_time = [0.0, 0.0]
@@ -435,7 +433,6 @@ async def breakdown(rounds: int, freeze: bool) -> None:
                 gc_time[0] += time.perf_counter() - gc_time[1]
 
     gc.callbacks.append(gc_clock)
-    _ = Widget
     with ServerProcess() as server:
         client = make_client(server.base_url)
         await client.authenticate()
@@ -451,17 +448,13 @@ async def breakdown(rounds: int, freeze: bool) -> None:
             async with app.run_test(size=SIZE) as pilot:
                 await wait_ready(app)
                 await pilot.pause()
-                if freeze:
-                    gc.freeze()
                 active[0] = True
                 cpu = time.process_time()
                 await app_turn(app, LONG)
                 totals.append(time.process_time() - cpu)
                 active[0] = False
-                gc.unfreeze()
     total = median(totals)
-    print(f"breakdown of a 100 KB turn in a fresh app{' after gc.freeze()' if freeze else ''}, "
-          f"{rounds} turns, per turn:\n")
+    print(f"breakdown of a 100 KB turn in a fresh app, {rounds} turns, per turn:\n")
     print(f"  app turn, process CPU (median):          {total * 1e3:7.1f} ms")
     print(f"  ChatSession alone (client + assembler):  {median(session_cpu) * 1e3:7.1f} ms")
     print("  time inside (calls may nest; the garbage collector runs inside whatever allocates):")
@@ -476,11 +469,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds for figures 1-2")
     parser.add_argument("--breakdown", action="store_true",
                         help="only: where the UI's time goes in a 100 KB turn (diagnostic)")
-    parser.add_argument("--freeze", action="store_true",
-                        help="with --breakdown: gc.freeze() once the app is ready (the fix for the GC share)")
     args = parser.parse_args()
     if args.breakdown:
-        await breakdown(args.rounds or 3, args.freeze)
+        await breakdown(args.rounds or 3)
         return
     rounds = args.rounds or (2 if args.quick else 5)
     rates = [2500, 5000, 10000] if args.quick else [2500, 5000, 7500, 10000, 12500, 15000, 20000]

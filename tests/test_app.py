@@ -107,11 +107,13 @@ async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServ
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         # No pause first: the app has painted, but the start worker may not have run yet.
+        early = app.client  # asked for before the session opened: opened now, and only once
         await send(pilot, "too early")
         await pilot.press("f2", "escape")  # rate, then change one's mind
         assert app.composer.text == "too early", "a send while loading is refused, the text kept"
         assert "too early" not in all_text(app)
         await ready(pilot)
+        assert app.session is not None and app.session.client is early
         assert app.title == "Demo Bot"
         await pilot.press("enter")
         await wait_for(pilot, turn_finished(app))

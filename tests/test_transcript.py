@@ -500,10 +500,13 @@ async def test_stream_block_fetches_each_growing_block_once_per_layout() -> None
         assert transcript.entry_text(entry) == "Assistant\nreplaced"
         assert fetched == []
 
-        # A source whose block is gone (IndexError) is skipped.
+        # A stale source (the part is no longer rich text, or the block is gone) is skipped
+        # before anything changes.
+        transcript.stream_block(entry, 0, 0, source)
         transcript.stream_block(entry, 0, 9, lambda part, block: [][block])
         await pilot.pause()
         assert transcript.entry_text(entry) == "Assistant\nreplaced"
+        assert fetched == []
 
 
 async def test_set_parts_with_equal_content_keeps_the_layout() -> None:

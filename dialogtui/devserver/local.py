@@ -7,6 +7,7 @@ thread when the first session opens, after the app's first frame.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from typing import TYPE_CHECKING
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .app import DevServerConfig
     from .server import DevServer
+
+logger = logging.getLogger(__name__)
 
 DEMO_API_KEY = "demo-key"
 DEMO_CHATBOT_ID = "demo"
@@ -90,6 +93,8 @@ class DeferredServer:
         except BaseException as exc:  # not raised: a thread's traceback would land on the app's screen
             self.error = exc
             sock.close()
+            # The person sees "cannot connect"; the log says why.
+            logger.error("the built-in server did not start", exc_info=exc)
 
     def stop(self) -> None:
         with self._lock:

@@ -545,14 +545,18 @@ class DialogApp(App[None]):
         except TargetError as error:
             self.notify(error.safe_message, severity="error", timeout=8, markup=False)
             return
-        await self._stop_turn()
+        try:
+            await self._stop_turn()
+        except BaseException:
+            servers.close()  # cancelled (another start-group worker): the new server goes too
+            raise
         old = self.session
         self.target = target
         self.session = self._new_session()
-        if old is not None:
-            await old.client.aclose()
         self._servers.close()  # a built-in server switched away from stops here
         self._servers = servers
+        if old is not None:
+            await old.client.aclose()
         self.sub_title = target.environment
         self._forget_conversation(new_record=False)
         await self._start_conversation()

@@ -463,7 +463,8 @@ class Transcript(ScrollView, can_focus=True):
     def stream_block(self, entry_id: int, part_index: int, block_index: int, source: BlockSource) -> None:
         """Block `block_index` of rich_text part `part_index` is new or growing: the next layout
         takes its content from `source(part_index, block_index)`, once, however many times this
-        is called before it. O(1): the streaming hot path."""
+        is called before it. O(1): the streaming hot path. The part must already be rich text
+        (`set_part` puts it there); a source for anything else is skipped at the layout."""
         entry = self._entry(entry_id)
         if entry is None:
             return
@@ -494,12 +495,18 @@ class Transcript(ScrollView, can_focus=True):
     def _fetch_streaming(self, entry: _Entry) -> None:
         """Take the current content of the entry's growing blocks (see `stream_block`)."""
         streaming, entry.streaming = entry.streaming, {}
+        slots = entry.slots
         for (part_index, block_index), source in sorted(streaming.items(), key=lambda item: item[0]):
+            # Only a block the part can take as it stands: a stale source is skipped before
+            # anything changes (`_set_block` would replace a part that is not rich text).
+            blocks = slots[part_index].blocks if part_index < len(slots) else None
+            if blocks is None or block_index > len(blocks):
+                continue
             try:
                 block = source(part_index, block_index)
-                self._set_block(entry, part_index, block_index, block)
             except IndexError:
                 continue  # replaced meanwhile by something without that block
+            self._set_block(entry, part_index, block_index, block)
 
     def set_state(self, entry_id: int, state: EntryState, note: str | None = None) -> None:
         entry = self._entry(entry_id)

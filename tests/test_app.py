@@ -399,20 +399,20 @@ async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
 
 async def test_inspector_opened_later_shows_what_happened_while_hidden(server: DevServer) -> None:
     app = make_app(server)
+
+    async def unobserved_turn_then_open(text: str) -> str:
+        await send(pilot, text)
+        await wait_for(pilot, turn_finished(app))
+        await pilot.press("f12")
+        await pilot.pause(0.1)
+        return "\n".join(app.inspector.query_one("EventList").visible_rows())  # type: ignore[attr-defined]
+
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await send(pilot, "first, unobserved")
-        await wait_for(pilot, turn_finished(app))
-        await pilot.press("f12")
-        await pilot.pause(0.1)
-        rows = "\n".join(app.inspector.query_one("EventList").visible_rows())  # type: ignore[attr-defined]
+        rows = await unobserved_turn_then_open("first, unobserved")
         assert "END   Turn 1" in rows, rows
         await pilot.press("f12")  # hidden again: the next turn is recorded, not published
-        await send(pilot, "second, unobserved")
-        await wait_for(pilot, turn_finished(app))
-        await pilot.press("f12")
-        await pilot.pause(0.1)
-        rows = "\n".join(app.inspector.query_one("EventList").visible_rows())  # type: ignore[attr-defined]
+        rows = await unobserved_turn_then_open("second, unobserved")
         assert "END   Turn 2" in rows, rows
 
 

@@ -5,8 +5,7 @@ No UI code lives here (and no Textual import): the CLI, the TUI and tests all bu
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from ..lazy import lazy_exports
 
 # Public name -> the module defining it. Loaded on first use, so importing `dialogtui.api.models`
 # (the store, the UI's renderer) does not also import the HTTP client and httpx.
@@ -70,11 +69,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

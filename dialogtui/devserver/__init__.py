@@ -6,8 +6,7 @@ Used as the built-in demo (`dialogtui --demo`), as the peer of the test suite, a
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from ..lazy import lazy_exports
 
 # Public name -> the module defining it. Loaded on first use: `--demo` binds its socket and
 # paints its first frame before Starlette and uvicorn (~0.1 s of imports) are needed.
@@ -24,11 +23,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -387,10 +387,9 @@ async def breakdown(rounds: int) -> None:
     import gc
 
     from textual.screen import Screen
-    from textual.scrollbar import ScrollBar
-
     from dialogtui.api.assembler import ReplyAssembler
     from dialogtui.ui.inspector import EventList
+    from dialogtui.ui.scrollbar import StripScrollBar
     from dialogtui.ui.transcript import Transcript
 
     spent: collections.Counter[str] = collections.Counter()
@@ -421,7 +420,7 @@ async def breakdown(rounds: int) -> None:
     wrap(ReplyAssembler, "block", "  of which ReplyAssembler.block (materialize)")
     wrap(Screen, "_on_timer_update", "Screen._on_timer_update (a frame)")
     wrap(Screen, "_refresh_layout", "  of which with a screen reflow")
-    wrap(ScrollBar, "render_lines", "  of which ScrollBar.render_lines")
+    wrap(StripScrollBar, "render_lines", "  of which the scrollbar")
     wrap(Transcript, "render_lines", "  of which Transcript.render_lines")
     gc_time = [0.0, 0.0]
 
@@ -436,15 +435,17 @@ async def breakdown(rounds: int) -> None:
     with ServerProcess() as server:
         client = make_client(server.base_url)
         await client.authenticate()
-        session_cpu = []
-        for _ in range(rounds):
+        bare_cpu: list[float] = []
+        session_cpu: list[float] = []
+        totals: list[float] = []
+        for _ in range(rounds):  # interleaved: the machine's load drifts
+            cpu = time.process_time()
+            await bare_turn(client, LONG)
+            bare_cpu.append(time.process_time() - cpu)
             cpu = time.process_time()
             await session_turn(client, LONG)
             session_cpu.append(time.process_time() - cpu)
-        await client.aclose()
-        totals = []
-        for _ in range(rounds):
-            app = make_app(server.base_url)
+            app = make_app(server.base_url, record_events=False)
             async with app.run_test(size=SIZE) as pilot:
                 await wait_ready(app)
                 await pilot.pause()
@@ -453,10 +454,12 @@ async def breakdown(rounds: int) -> None:
                 await app_turn(app, LONG)
                 totals.append(time.process_time() - cpu)
                 active[0] = False
+        await client.aclose()
     total = median(totals)
     print(f"breakdown of a 100 KB turn in a fresh app, {rounds} turns, per turn:\n")
     print(f"  app turn, process CPU (median):          {total * 1e3:7.1f} ms")
     print(f"  ChatSession alone (client + assembler):  {median(session_cpu) * 1e3:7.1f} ms")
+    print(f"  bare client alone:                       {median(bare_cpu) * 1e3:7.1f} ms")
     print("  time inside (calls may nest; the garbage collector runs inside whatever allocates):")
     for label in order:
         print(f"  {label:48} {spent[label] / rounds * 1e3:7.1f} ms  ({calls[label] // rounds:,} calls)")

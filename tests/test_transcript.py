@@ -21,6 +21,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.geometry import Offset, Region
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from dialogtui.api.assembler import ReplyAssembler
@@ -66,6 +68,7 @@ from dialogtui.ui.render import (
     safe_link_target,
     wrap_lines,
 )
+from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.transcript import HeightIndex, Transcript
 
 # Any C0/C1 control character, ESC included: none may reach the screen.
@@ -613,6 +616,51 @@ async def test_a_thousand_entries_scroll_top_and_bottom() -> None:
                 transcript._build(entry)
         transcript.visible_text()
         assert transcript.virtual_size.height == sum(entry.height for entry in transcript._entries)
+
+
+async def test_scrollbar_draws_the_same_cells_as_textuals_and_still_drags() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = await started(pilot)
+        for number in range(60):
+            transcript.add_entry("assistant", [TextPart(text=f"line {number}")])
+        await pilot.pause()
+        bar = transcript.vertical_scrollbar
+        assert isinstance(bar, StripScrollBar)
+
+        def stock(crop: Region) -> list[Strip]:
+            bar._styles_cache.clear()
+            bar.refresh()
+            return ScrollBar.render_lines(bar, crop)
+
+        full = Region(0, 0, *bar.size)
+        checked = 0
+        for y in (0, 7, transcript.max_scroll_y // 2, transcript.max_scroll_y):
+            for hovered in (False, True):
+                transcript.scroll_to(y=y, animate=False)
+                bar.mouse_over = hovered
+                await pilot.pause()
+                for crop in (full, Region(0, 3, 1, 5)):
+                    drawn = bar.render_lines(crop)
+                    assert [list(strip) for strip in drawn] == [list(strip) for strip in stock(crop)]
+                    checked += 1
+        assert checked == 16
+        bar.mouse_over = False
+
+        # The thumb's segments still carry Textual's mouse actions: dragging it scrolls.
+        transcript.scroll_end(animate=False)
+        await pilot.pause()
+        bottom = transcript.scroll_offset.y
+        assert bottom == transcript.max_scroll_y > 20
+        thumb = next(y for y, strip in enumerate(bar.render_lines(full))
+                     if any(segment.style and segment.style.meta.get("@mouse.down") == "grab" for segment in strip))
+        offset = bar.region.offset + Offset(0, thumb)
+        top = Offset(offset.x, bar.region.y)
+        await pilot.mouse_down(offset=offset)
+        await pilot.hover(offset=top)
+        await pilot.mouse_up(offset=top)
+        await pilot.pause()
+        assert transcript.scroll_offset.y < bottom // 4  # the thumb is grabbed at its middle
 
 
 async def test_theme_change_restyles_laid_out_lines() -> None:

@@ -38,11 +38,13 @@ from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.reactive import var
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.timer import Timer
 
 from dialogtui.api.models import Block, Part, RichTextPart, plain_text
 from dialogtui.text import sanitize_line
+from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.render import (
     BlockLayout,
     Frame,
@@ -950,6 +952,16 @@ class Transcript(ScrollView, can_focus=True):
         if repaint_from is not None and repaint_from < top + height:
             start = max(repaint_from, top)
             self.refresh_lines(start, top + height - start)
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """Textual's own property, creating a `StripScrollBar` instead of a `ScrollBar`."""
+        if self._vertical_scrollbar is None:
+            bar = StripScrollBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
 
     def _set_virtual_height(self, total: int) -> None:
         size = Size(self._width, total)

@@ -24,6 +24,7 @@ from textual.pilot import Pilot
 from textual.geometry import Offset, Region
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+from textual.widget import Widget
 
 from dialogtui.api.assembler import ReplyAssembler
 from dialogtui.api.models import (
@@ -616,6 +617,46 @@ async def test_a_thousand_entries_scroll_top_and_bottom() -> None:
                 transcript._build(entry)
         transcript.visible_text()
         assert transcript.virtual_size.height == sum(entry.height for entry in transcript._entries)
+
+
+async def test_lines_drawn_with_their_padding_match_textuals_line_renderer() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(70, 20)) as pilot:
+        transcript = await started(pilot)
+        for number in range(30):
+            transcript.add_entry("user", [TextPart(text=f"question {number} " * 5)])
+            transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(
+                Span(text=f"answer {number} "), Span(type="bold", text="bold "),
+                Span(type="link", text="a link", url="https://example.com/"))])])
+            transcript.add_notice(f"notice {number}", variant="warning")
+        await pilot.pause()
+
+        def stock(crop: Region) -> list[Strip]:
+            transcript._styles_cache.clear()
+            return Widget.render_lines(transcript, crop)
+
+        def assert_same_as_stock() -> None:
+            for crop in (Region(0, 0, *transcript.size), Region(2, 3, 11, 6)):
+                assert [list(strip) for strip in transcript.render_lines(crop)] == [
+                    list(strip) for strip in stock(crop)]
+
+        assert transcript._plain_box() is not None
+        for y in (0, 5, transcript.max_scroll_y):
+            transcript.scroll_to(y=y, animate=False)
+            await pilot.pause()
+            assert_same_as_stock()
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert_same_as_stock()
+        await pilot.resize_terminal(50, 16)
+        await pilot.pause()
+        assert_same_as_stock()
+
+        # A box with more than padding is drawn by Textual.
+        transcript.styles.border = ("round", "red")
+        await pilot.pause()
+        assert transcript._plain_box() is None
+        assert_same_as_stock()
 
 
 async def test_scrollbar_draws_the_same_cells_as_textuals_and_still_drags() -> None:

@@ -33,6 +33,7 @@ from time import monotonic
 from typing import Callable, ClassVar, Literal, Sequence, TypeAlias
 
 from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
@@ -40,6 +41,7 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 from textual.timer import Timer
 
 from dialogtui.api.models import Block, Part, RichTextPart, plain_text
@@ -279,6 +281,19 @@ class _Entry:
         self.relayout(0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Box:
+    """What `Transcript.render_lines` puts around each line: the padding, and the width."""
+
+    left: tuple[Segment, ...]  # empty without padding: Textual rejects empty segments
+    right: tuple[Segment, ...]
+    width: int
+
+
+def _pad(width: int, style: Style) -> tuple[Segment, ...]:
+    return (Segment(" " * width, style),) if width else ()
+
+
 @dataclass(slots=True)
 class _Anchor:
     """The line at the top of the viewport, as (entry, line in entry), to keep it in place."""
@@ -371,6 +386,9 @@ class Transcript(ScrollView, can_focus=True):
         # Strips for lines on screen, keyed by the line itself: equal lines share a Strip,
         # and a re-laid-out line is a new key (so no width or version in the key).
         self._strip_cache: LRUCache[Line, Strip] = LRUCache(512)
+        # The same lines inside the widget's padding, for `render_lines`; cleared with the box.
+        self._boxed_cache: LRUCache[Line, Strip] = LRUCache(512)
+        self._box: _Box | None = None
         self._rich_console: Console | None = None
         self._dirty: dict[int, _Entry] = {}
         self._follow = True
@@ -687,6 +705,7 @@ class Transcript(ScrollView, can_focus=True):
         }
         self._gap = self._blank = self._frames[False].blank()
         self._strip_cache.clear()
+        self._boxed_cache.clear()
         self._heights.rebuild([self._estimate(entry) for entry in self._entries])
         self._bg_cursor = len(self._entries) - 1
         self._repaint_from = 0
@@ -1004,9 +1023,59 @@ class Transcript(ScrollView, can_focus=True):
         return strip
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        if self._width:
-            self._prepare_render()
-        return super().render_lines(crop)
+        """The lines in `crop`, padding included. When the box is plain padding on the
+        background (as this widget's CSS has it) the transcript draws it from its own cache;
+        Textual's line renderer (borders, tint, opacity…) would style every visible line
+        again at each frame, and a streaming transcript scrolls, so repaints, every frame."""
+        if not self._width or not self._frames:
+            return super().render_lines(crop)
+        self._prepare_render()
+        box = self._plain_box()
+        if box is None:
+            return super().render_lines(crop)
+        if box != self._box:
+            self._box = box
+            self._boxed_cache.clear()
+        cache, entry_line_at, top = self._boxed_cache, self._entry_line_at, self.scroll_offset.y
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            line = entry_line_at(top + y)[1]
+            strip = cache.get(line)
+            if strip is None:
+                strip = Strip([*box.left, *self._palette.segments(line), *box.right], box.width)
+                cache.set(line, strip)
+            strips.append(strip)
+        filters = self.get_line_filters()
+        if filters:
+            background = self.background_colors[1]
+            for line_filter in filters:
+                strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        if crop.column_span != (0, box.width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        if self.auto_links:  # as Textual does: an action link under the mouse is highlighted
+            hover = self.hover_style
+            if hover.link_id and "@click" in hover.meta and self.link_style_hover:
+                strips = [strip.style_links(hover.link_id, self.link_style_hover) for strip in strips]
+        return strips
+
+    def _plain_box(self) -> _Box | None:
+        """The padding around the lines, if that is all the box has; else None."""
+        styles = self.styles
+        top, right, bottom, left = styles.padding
+        if (top or bottom or self.opacity != 1 or styles.text_opacity != 1
+                or styles.tint.a or any(edge for edge, _ in styles.border)
+                or any(edge for edge, _ in styles.outline)
+                or (styles.has_rule("hatch") and styles.hatch != "none")):
+            return None
+        base_background, background = self.background_colors
+        fill = VisualStyle(background=base_background + background).rich_style
+        # Laid out as Textual lays a line: the content filled to the content width, the
+        # padding, the whole region wide (the crop cuts off what the scrollbar covers).
+        extra = self.content_region.width - self._width
+        if extra < 0:
+            return None
+        return _Box(_pad(left, fill), _pad(extra, fill) + _pad(right, fill), self.region.width)
 
     def _prepare_render(self) -> None:
         """Lay out entries scrolled into view before their lines are asked for."""

@@ -397,6 +397,44 @@ async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
         assert "RETRY" in text or "retry" in text
 
 
+async def test_panes_fill_the_screen_as_choices_come_and_go(server: DevServer) -> None:
+    # The main pane skips Textual's second layout pass after a resize: one pass must do.
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+
+        async def assert_tiled() -> None:
+            transcript, composer = app.transcript.region, app.composer.region
+            below = app.action_bar.region if app.action_bar.display else composer
+            assert transcript.bottom == below.y and transcript.height > 5
+            # What a second layout pass would make of it: nothing moves.
+            widgets = [app.transcript, app.transcript.vertical_scrollbar, app.action_bar, app.composer,
+                       *app.query("Inspector")]
+            regions = [widget.region for widget in widgets]
+            app.screen.refresh(layout=True)
+            await pilot.pause()
+            assert [widget.region for widget in widgets] == regions
+
+        assert app.action_bar.display  # the start prompts
+        await assert_tiled()
+        await send(pilot, "a long one !long:40")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.pause()
+        assert not app.action_bar.display
+        await assert_tiled()
+
+        await pilot.press("f12")
+        await pilot.pause()
+        inspector = app.inspector.region
+        assert inspector.x == app.transcript.region.right
+        assert (inspector.y, inspector.bottom) == (app.transcript.region.y, app.transcript.region.bottom)
+
+        await pilot.resize_terminal(80, 30)
+        await pilot.pause()
+        await assert_tiled()
+        assert app.inspector.region.bottom == app.transcript.region.bottom == app.composer.region.y
+
+
 async def test_inspector_opened_later_shows_what_happened_while_hidden(server: DevServer) -> None:
     app = make_app(server)
 

@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -81,6 +82,16 @@ class StatusLine(Widget):
 
     def render(self) -> Content:
         return Content(self.text)  # never markup: it can hold a file name
+
+
+class MainPane(Horizontal):
+    """The transcript, and the inspector beside it once shown."""
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Textual lays the whole screen out again, a frame later, when a container's virtual
+        # size changes; this pane never scrolls, and its children were just laid out at the
+        # new size. It changes whenever the choices under the transcript come or go.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
 
 
 class DialogApp(App[None]):
@@ -166,7 +177,7 @@ class DialogApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        with Horizontal(id="main"):
+        with MainPane(id="main"):
             yield Transcript(id="transcript")
             # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
         yield ActionBar(id="actions")
@@ -643,7 +654,7 @@ class DialogApp(App[None]):
     def action_toggle_inspector(self) -> None:
         inspector = self.inspector
         if inspector.parent is None:
-            self.query_one("#main", Horizontal).mount(inspector)
+            self.query_one(MainPane).mount(inspector)
         inspector.toggle_class("-shown")
 
     def action_toggle_theme(self) -> None:

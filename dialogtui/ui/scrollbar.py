@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 
@@ -57,3 +57,8 @@ class StripScrollBar(ScrollBar):
                 made[segment] = strip
             strips.append(strip)
         return strips
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Textual lays the screen out a second time when a widget's virtual size changes;
+        # a scrollbar has nothing inside to lay out, and the transcript's grows with the view.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)

@@ -809,6 +809,35 @@ def test_incremental_paragraph_equals_paragraph_laid_out_at_once(case: tuple[lis
     assert all(cell_len(line_text(line)) == width + 2 for line in whole.lines)
 
 
+ASCII_PIECE = st.tuples(
+    st.sampled_from(["ab", " ", "cd  ", "efg", "\n", "xxxxxxxxxxxxxxxxxx", "-", "  \n  ", ""]),
+    st.sampled_from([None, Style(), Style(bold=True), Style(strike=True), STYLES.link]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(ASCII_PIECE, max_size=6), min_size=1, max_size=12), st.integers(1, 30),
+       st.sampled_from(["", "• "]), st.sampled_from([None, "界"]))
+def test_ascii_paragraphs_lay_out_without_text_exactly_as_with_it(
+    pushes: list[list[tuple[str, Style | None]]], width: int, prefix: str, late: str | None
+) -> None:
+    frame = Frame(width + 3, left=1, right=0)
+    fast = ParagraphLayout(frame, STYLES, CONSOLE, prefix, " " * len(prefix))
+    general = ParagraphLayout(frame, STYLES, CONSOLE, prefix, " " * len(prefix))
+    general._runs = None  # the Rich `Text` path throughout
+    for pieces in pushes:
+        fast._push(list(pieces))
+        general._push(list(pieces))
+        assert fast.lines == general.lines
+        assert fast._fold == general._fold
+        assert fast._runs is not None and fast._runs.text() == general._tail
+    if late is not None:  # a wide character: the fast layout continues on the general path
+        fast._push([(late + " tail", None)])
+        general._push([(late + " tail", None)])
+        assert fast._runs is None
+        assert fast.lines == general.lines
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab c\n界xx-")), max_size=80), st.integers(2, 30))
 def test_wrap_lines_wraps_like_rich(text: str, width: int) -> None:

@@ -14,7 +14,7 @@ from .api.assembler import Change, ReplyAssembler
 from .api.errors import DialogError
 from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamEvent
 from .api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
-from .api.trace import ResponseReceived, RetryScheduled, TraceEvent
+from .api.trace import ResponseReceived, RetryScheduled, SseEvent, TraceEvent
 from .target import Target
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ class ChatSession:
     def observe(self, trace: TraceEvent) -> None:
         """Pass as the client's `observer`: records turn figures, then fans out."""
         turn = self._current
-        if turn is not None:
+        # An SSE event (thousands per reply) is not a figure: one type test and out.
+        if turn is not None and type(trace) is not SseEvent:
             if isinstance(trace, ResponseReceived) and turn.figures.to_headers is None:
                 turn.figures.to_headers = self._clock() - turn.figures.started
             elif isinstance(trace, RetryScheduled):
@@ -138,7 +139,6 @@ def open_session(
 
     if target.before_connect is not None:
         target.before_connect()
-    session: ChatSession
     client = DialogClient(
         target.base_url,
         target.chatbot_id,
@@ -147,7 +147,7 @@ def open_session(
         timeouts=timeouts or target.timeouts(),
         policies=policies,
         on_token=target.save_token,
-        observer=lambda trace: session.observe(trace),
     )
     session = ChatSession(client)
+    client.add_observer(session.observe)
     return session

@@ -53,11 +53,10 @@ def rendered(events: EventList) -> list[str]:
 
 def make_session(server: DevServer, inspector: Inspector) -> ChatSession:
     """Wired the way the app wires it: client -> session (figures) -> inspector."""
-    session: ChatSession
-    client = DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY,
-                          observer=lambda trace: session.observe(trace))
+    client = DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY)
     session = ChatSession(client)
-    session.listeners.append(inspector.record)
+    client.add_observer(session.observe)
+    session.listeners.append(inspector.event_list.record)
     return session
 
 
@@ -276,6 +275,19 @@ def test_record_is_cheap_and_formats_nothing() -> None:
         events.record(SseEvent("part_delta", len(data), n / 1000, data))
     assert len(events.rows) == 20_000
     assert all(row._line is None for row in events.rows)  # formatted only when painted
+
+
+def test_the_oldest_tenth_goes_when_the_rows_are_full() -> None:
+    events = EventList()
+    events.MAX_ROWS = 100
+    events.begin_turn("first")
+    for n in range(150):
+        events.record(SseEvent("part_delta", 2, n / 1000, "{}"))
+    events.end_turn("done")
+    # Each time the 101st row arrives, the oldest 10 go: six times for these 152 rows.
+    assert len(events.rows) == 152 - 60
+    assert events.rows[0].kind == "SSE" and events.rows[0].ms == 59  # the turn row went first
+    assert events.rows[-1].kind == "END"
 
 
 @pytest.mark.parametrize(

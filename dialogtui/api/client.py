@@ -171,6 +171,10 @@ class DialogClient:
     ) -> None:
         await self.aclose()
 
+    def add_observer(self, observer: Observer) -> None:
+        """Also call `observer` with every trace event from now on."""
+        self._observers.append(observer)
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

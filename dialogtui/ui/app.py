@@ -245,7 +245,8 @@ class DialogApp(App[None]):
 
     def _new_session(self) -> ChatSession:
         session = open_session(self.target, timeouts=self._timeouts, policies=self._policies)
-        session.listeners.append(self.inspector.record)
+        # The event list's own `record`: the inspector's would be one more call per SSE event.
+        session.listeners.append(self.inspector.event_list.record)
         return session
 
     async def on_unmount(self) -> None:

@@ -312,8 +312,11 @@ class EventList(ScrollView, can_focus=True):
 
     def record(self, trace: TraceEvent) -> None:
         """Append one trace event. The hot path: no formatting, no layout."""
-        if isinstance(trace, SseEvent):  # by far the most frequent: tested first
-            self._append(InspectorRow("SSE", trace.elapsed * 1000, trace))
+        if type(trace) is SseEvent:  # thousands per reply: appended inline
+            rows = self.rows
+            rows.append(InspectorRow("SSE", trace.elapsed * 1000, trace))
+            if len(rows) > self.MAX_ROWS or (self._on_screen and not self._flush_pending):
+                self._after_append()
         elif isinstance(trace, RequestFinished):
             self._append(InspectorRow("DONE", trace.elapsed * 1000, trace))
         elif isinstance(trace, (RequestStarted, ResponseReceived, RetryScheduled)):
@@ -345,9 +348,11 @@ class EventList(ScrollView, can_focus=True):
         self._schedule()
 
     def _append(self, row: InspectorRow) -> None:
-        rows = self.rows
-        rows.append(row)
-        if len(rows) > self.MAX_ROWS:
+        self.rows.append(row)
+        self._after_append()
+
+    def _after_append(self) -> None:
+        if len(self.rows) > self.MAX_ROWS:
             self._trim(self.MAX_ROWS // 10)
         if not self._flush_pending and self._on_screen:
             self._flush_pending = True

@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -446,10 +447,11 @@ async def test_ok_stream_yields_every_event_and_rotates_the_token(server: DevSer
         assert error is None
         done = events[-1]
         assert isinstance(done, DoneEvent) and done.visitor_token
-        assert client.visitor_token == done.visitor_token != first and seen == [first, done.visitor_token]
+        assert client.visitor_token == done.visitor_token != first
         sse = [e for e in trace if isinstance(e, SseEvent)]
         await collect(client.send_message("and again"))
     assert server.stats.tokens_used == [first, done.visitor_token]
+    assert seen[:2] == [first, done.visitor_token] and seen[-1] == client.visitor_token
     kinds = {type(e) for e in events}
     assert {StatusEvent, PartDeltaEvent, PartEvent, DoneEvent} == kinds
     assert done.message.role == "assistant" and isinstance(done.message.parts[0], RichTextPart)
@@ -459,6 +461,27 @@ async def test_ok_stream_yields_every_event_and_rotates_the_token(server: DevSer
     assert response.headers["x-request-id"].startswith("req_")
     last = finished(trace)[1]
     assert (last.op, last.outcome, last.status, last.path) == (Operation.SEND, "ok", 200, "/api/v1/chat/messages")
+
+
+async def test_a_slow_token_save_blocks_nothing_and_keeps_the_order(server: DevServer) -> None:
+    # A keyring write can take long (Secret Service over D-Bus); it runs in a thread, the
+    # saves stay in the order the tokens came, and closing the client waits for the last.
+    saved: list[str] = []
+    release = threading.Event()
+
+    def slow_save(token: str) -> None:
+        if not saved:
+            assert release.wait(10)
+        saved.append(token)
+
+    async with make_client(server, on_token=slow_save) as client:
+        first = await client.authenticate()
+        events, error = await collect(client.send_message("hello"))
+        rotated = client.visitor_token
+        assert error is None and isinstance(events[-1], DoneEvent) and rotated != first
+        assert saved == []  # a whole reply streamed while the first save was stuck
+        release.set()
+    assert saved == [first, rotated]
 
 
 async def test_done_without_token_keeps_the_current_one(server: DevServer) -> None:

@@ -137,6 +137,7 @@ class DialogClient:
         self._timeouts = timeouts
         self._policies = policies
         self._on_token = on_token
+        self._token_saved: asyncio.Task[None] | None = None
         self._observers: list[Observer] = [LogObserver(environment=_environment(url), chatbot_id=chatbot_id)]
         if observer is not None:
             self._observers.append(observer)
@@ -176,6 +177,9 @@ class DialogClient:
         self._observers.append(observer)
 
     async def aclose(self) -> None:
+        """Close the connections, once the last token handed to `on_token` is saved."""
+        if self._token_saved is not None:
+            await asyncio.wait([self._token_saved])
         await self._http.aclose()
 
     # -- authentication -------------------------------------------------------------------------
@@ -230,11 +234,21 @@ class DialogClient:
             return
         self._token = token
         if self._on_token is not None:
-            try:
-                self._on_token(token)
-            except Exception:
-                # The token is adopted in memory either way; failing here would lose a reply.
-                logger.exception("on_token callback failed")
+            self._token_saved = asyncio.get_running_loop().create_task(
+                self._save_token(token, self._token_saved))
+
+    async def _save_token(self, token: str, previous: asyncio.Task[None] | None) -> None:
+        """`on_token(token)` in a thread: a keyring write can block for tens of ms (Secret
+        Service over D-Bus), and a token rotates at every reply. After the save before it, so
+        the last token saved is the last one adopted."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        assert self._on_token is not None
+        try:
+            await asyncio.to_thread(self._on_token, token)
+        except Exception:
+            # The token is adopted in memory either way; failing here would lose a reply.
+            logger.exception("on_token callback failed")
 
     # -- plain endpoints ------------------------------------------------------------------------
 

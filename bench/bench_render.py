@@ -20,8 +20,8 @@ Figures (issue "Benchmarks: streaming render, startup, long conversations", 1-3)
    Also app+store / app: the cost of local saving inside the app.
    Wall time is the figure the issue asks for; the process CPU time (client + UI; the server
    is another process) is printed beside it because it is far less sensitive to other load.
-   (The app calls `gc.freeze()` itself once start-up is done, so the collector's full passes
-   no longer scan Textual's long-lived objects mid-reply; no variant adds it.)
+   (The app calls `gc.freeze()` itself once start-up is done, and raises the collector's
+   young-generation threshold while a reply streams, so no variant adds either.)
 
 2. Linearity. Per-event cost while streaming = (time the app had processed the last delta -
    time it had processed the first event) / (events - 1), for the 100 KB reply and for a 5 KB

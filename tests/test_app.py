@@ -380,6 +380,31 @@ async def test_no_save_says_so_in_the_status_line(server: DevServer) -> None:
         assert "Not saving" in str(app.query_one("#status").render())
 
 
+async def test_store_opened_by_the_app_records_and_warns(server: DevServer, tmp_path: Path) -> None:
+    """`dialogtui` hands the app a way to open the store, which it uses once, after the first
+    frame: the turns are on record, and a warning from opening it is shown."""
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+        store.warning = "The old database was damaged; it was moved aside."
+        opened.append(store)
+        return store
+
+    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="test")
+    app = DialogApp(target, timeouts=Timeouts(read=5, stream_idle=5), policies=FAST_POLICIES,
+                    open_store=open_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "on record")
+        await wait_for(pilot, turn_finished(app))
+        assert any("moved aside" in str(n.message) for n in app._notifications)
+    assert len(opened) == 1 and app.store is opened[0]
+    user, reply = opened[0].messages(app._conversation)[-2:]
+    assert (user.text, reply.status) == ("on record", "done")
+    app.close_store()
+
+
 async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -22,6 +23,7 @@ from dialogtui.ui.app import DialogApp
 from dialogtui.ui.choices import ActionBar, ChoiceButton
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
+from dialogtui.ui.standins import ComposerStandIn, TranscriptStandIn
 from dialogtui.ui.transcript import Transcript
 
 FAST_POLICIES = {op: policy.with_delays(0.01, 0.02) for op, policy in DEFAULT_POLICIES.items()}
@@ -129,6 +131,27 @@ async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServ
         await send(pilot, "hello")
         await wait_for(pilot, turn_finished(app))
         assert "You said" in last_entry_text(app)
+
+
+async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: DevServer) -> None:
+    """The first frame shows light stand-ins for the transcript and the composer; what was
+    typed into the composer's stand-in (typed ahead, while the app started) moves into the
+    composer when it replaces the stand-in, and an early Enter is refused as the composer's."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        stand_in = app.query_one(ComposerStandIn)  # the first frame has not been handled yet
+        assert app.focused is stand_in
+        for key, character in [("h", "h"), ("i", "i"), ("x", "x"), ("backspace", None), ("enter", None)]:
+            stand_in.on_key(events.Key(key, character))
+        assert app.composer.text == "hi", "asking for the composer mounts it, with the text"
+        await pilot.pause()
+        assert app.focused is app.composer
+        assert not app.query(ComposerStandIn) and not app.query(TranscriptStandIn)
+        assert any("still loading" in str(n.message) for n in app._notifications)
+        await ready(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, turn_finished(app))
+        assert "You said" in last_entry_text(app) and app.composer.text == ""
 
 
 async def test_garbage_collection_resumes_after_the_first_frame(server: DevServer) -> None:

@@ -39,8 +39,7 @@ from ..api.models import (
 from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
-from .composer import Composer
-from .transcript import Transcript
+from .standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
     # Not at run time: httpx, which the client imports, would delay the first frame.
@@ -56,6 +55,9 @@ if TYPE_CHECKING:
     from .forms import Rating, SubmitOutcome
     from .inspector import Inspector
     from .switch import SwitchRequest
+    # Swapped in for their stand-ins after the first frame (see `standins`).
+    from .composer import Composer
+    from .transcript import Transcript
 
 HISTORY_LIMIT = 1000
 # While a reply streams, the laid-out lines it adds are long-lived objects by the tens of
@@ -168,6 +170,8 @@ class DialogApp(App[None]):
         self._status = ""
         self._first_frame = asyncio.Event()
         self._inspector: Inspector | None = None
+        self._transcript: Transcript | None = None
+        self._composer: Composer | None = None
         # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
 
@@ -190,16 +194,20 @@ class DialogApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with MainPane(id="main"):
-            yield Transcript(id="transcript")
+            # The transcript and the composer replace these right after the first frame.
+            yield TranscriptStandIn()
             # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
         yield ActionBar(id="actions")
-        yield Composer(id="composer")
+        yield ComposerStandIn()
         yield StatusLine(id="status")
         yield Footer()
 
     @property
     def transcript(self) -> Transcript:
-        return self.query_one(Transcript)
+        if self._transcript is None:
+            self._replace_stand_ins()
+            assert self._transcript is not None
+        return self._transcript
 
     @property
     def inspector(self) -> Inspector:
@@ -214,7 +222,31 @@ class DialogApp(App[None]):
 
     @property
     def composer(self) -> Composer:
-        return self.query_one(Composer)
+        if self._composer is None:
+            self._replace_stand_ins()
+            assert self._composer is not None
+        return self._composer
+
+    def _replace_stand_ins(self) -> None:
+        """Mount the transcript and the composer in place of the first frame's stand-ins; the
+        composer takes over what was typed. Right after the first frame, or sooner if anything
+        asks for either (a key handled before that frame)."""
+        from .composer import Composer
+        from .transcript import Transcript
+
+        transcript_stand_in = self.query_one(TranscriptStandIn)
+        self._transcript = Transcript(id="transcript")
+        self.query_one("#main").mount(self._transcript, before=transcript_stand_in)
+        transcript_stand_in.remove()
+
+        composer_stand_in = self.query_one(ComposerStandIn)
+        self._composer = composer = Composer(composer_stand_in.text, id="composer")
+        self.mount(composer, before=composer_stand_in)
+        if composer_stand_in.has_focus or self.focused is None:
+            composer.focus()
+        composer_stand_in.remove()
+        if composer.text:
+            composer.call_after_refresh(composer.move_cursor, composer.document.end)
 
     @property
     def action_bar(self) -> ActionBar:
@@ -257,7 +289,7 @@ class DialogApp(App[None]):
         if self.target.settings.theme in self.available_themes:
             self.theme = self.target.settings.theme
         self.sub_title = self.target.environment
-        self.composer.focus()
+        self.query_one(ComposerStandIn).focus()
         self._set_status("Connecting…")
         self.call_after_refresh(self._first_frame_shown)
         self._start()
@@ -270,6 +302,8 @@ class DialogApp(App[None]):
             # app, so it is frozen out of later collections rather than scanned again.
             gc.freeze()
             gc.enable()
+        if self._composer is None:
+            self._replace_stand_ins()
         if self._store is None:
             self._ensure_store()
             self._set_status(self._status)  # with the store's note
@@ -376,8 +410,14 @@ class DialogApp(App[None]):
 
     # -- sending -------------------------------------------------------------
 
-    @on(Composer.Submitted)
-    def _submitted(self, event: Composer.Submitted) -> None:
+    # By name, not `@on(Composer.Submitted)`: the composer is imported after the first frame.
+    def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        if self._send(event.text):
+            self.composer.clear()
+
+    def on_composer_stand_in_submitted(self, event: ComposerStandIn.Submitted) -> None:
+        # Enter before the composer replaced its stand-in: it takes the text, and the send is
+        # refused or made (and the text cleared) as from the composer.
         if self._send(event.text):
             self.composer.clear()
 

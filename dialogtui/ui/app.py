@@ -231,6 +231,8 @@ class DialogApp(App[None]):
         """Mount the transcript and the composer in place of the first frame's stand-ins; the
         composer takes over what was typed. Right after the first frame, or sooner if anything
         asks for either (a key handled before that frame)."""
+        if self._composer is not None:
+            return
         from .composer import Composer
         from .transcript import Transcript
 
@@ -302,12 +304,12 @@ class DialogApp(App[None]):
             # app, so it is frozen out of later collections rather than scanned again.
             gc.freeze()
             gc.enable()
-        if self._composer is None:
-            self._replace_stand_ins()
         if self._store is None:
             self._ensure_store()
             self._set_status(self._status)  # with the store's note
         self._first_frame.set()
+        # After the start worker has sent its first request: mounting overlaps the wait for it.
+        self.call_later(self._replace_stand_ins)
 
     def _new_session(self) -> ChatSession:
         from ..api.retry import DEFAULT_POLICIES

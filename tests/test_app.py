@@ -154,6 +154,23 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
         assert "You said" in last_entry_text(app) and app.composer.text == ""
 
 
+async def test_a_modal_opened_before_the_composer_is_mounted(server: DevServer) -> None:
+    """F2 handled before the stand-ins are replaced: they are replaced on the main screen,
+    under the modal one, and the composer has the focus back when it closes."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_rate()
+        await pilot.pause()
+        assert isinstance(app.screen, RateScreen)
+        await ready(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.composer and not app.query(ComposerStandIn)
+        await send(pilot, "after the modal")
+        await wait_for(pilot, turn_finished(app))
+        assert "You said" in last_entry_text(app)
+
+
 async def test_garbage_collection_resumes_after_the_first_frame(server: DevServer) -> None:
     """`run_chat` turns collection off for start-up; the app must turn it back on."""
     app = make_app(server)

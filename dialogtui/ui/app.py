@@ -7,7 +7,7 @@ import gc
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -236,17 +236,13 @@ class DialogApp(App[None]):
         from .composer import Composer
         from .transcript import Transcript
 
-        transcript_stand_in = self.query_one(TranscriptStandIn)
-        self._transcript = Transcript(id="transcript")
-        self.query_one("#main").mount(self._transcript, before=transcript_stand_in)
-        transcript_stand_in.remove()
-
+        self._transcript = _replace(self.query_one(TranscriptStandIn), Transcript(id="transcript"))
         composer_stand_in = self.query_one(ComposerStandIn)
         self._composer = composer = Composer(composer_stand_in.text, id="composer")
-        self.mount(composer, before=composer_stand_in)
-        if composer_stand_in.has_focus or self.focused is None:
+        focus = composer_stand_in.has_focus or self.focused is None
+        _replace(composer_stand_in, composer)
+        if focus:
             composer.focus()
-        composer_stand_in.remove()
         if composer.text:
             composer.call_after_refresh(composer.move_cursor, composer.document.end)
 
@@ -780,6 +776,18 @@ def _collections_deferred(threshold: int) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*previous)
+
+
+WidgetT = TypeVar("WidgetT", bound=Widget)
+
+
+def _replace(stand_in: Widget, widget: WidgetT) -> WidgetT:
+    """`widget` where `stand_in` is (on the main screen, even under a modal one)."""
+    parent = stand_in.parent
+    assert isinstance(parent, Widget)
+    parent.mount(widget, before=stand_in)
+    stand_in.remove()
+    return widget
 
 
 def _role(message: Message) -> str:

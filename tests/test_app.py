@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -22,6 +23,7 @@ from dialogtui.ui.app import DialogApp
 from dialogtui.ui.choices import ActionBar, ChoiceButton
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
+from dialogtui.ui.standins import ComposerStandIn, TranscriptStandIn
 from dialogtui.ui.transcript import Transcript
 
 FAST_POLICIES = {op: policy.with_delays(0.01, 0.02) for op, policy in DEFAULT_POLICIES.items()}
@@ -127,6 +129,44 @@ async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServ
         app.workers.cancel_group(app, "start")
         await pilot.pause(0.05)
         await send(pilot, "hello")
+        await wait_for(pilot, turn_finished(app))
+        assert "You said" in last_entry_text(app)
+
+
+async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: DevServer) -> None:
+    """The first frame shows light stand-ins for the transcript and the composer; what was
+    typed into the composer's stand-in (typed ahead, while the app started) moves into the
+    composer when it replaces the stand-in, and an early Enter is refused as the composer's."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        stand_in = app.query_one(ComposerStandIn)  # the first frame has not been handled yet
+        assert app.focused is stand_in
+        for key, character in [("h", "h"), ("i", "i"), ("x", "x"), ("backspace", None), ("enter", None)]:
+            stand_in.on_key(events.Key(key, character))
+        assert app.composer.text == "hi", "asking for the composer mounts it, with the text"
+        await pilot.pause()
+        assert app.focused is app.composer
+        assert not app.query(ComposerStandIn) and not app.query(TranscriptStandIn)
+        assert any("still loading" in str(n.message) for n in app._notifications)
+        await ready(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, turn_finished(app))
+        assert "You said" in last_entry_text(app) and app.composer.text == ""
+
+
+async def test_a_modal_opened_before_the_composer_is_mounted(server: DevServer) -> None:
+    """F2 handled before the stand-ins are replaced: they are replaced on the main screen,
+    under the modal one, and the composer has the focus back when it closes."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_rate()
+        await pilot.pause()
+        assert isinstance(app.screen, RateScreen)
+        await ready(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.composer and not app.query(ComposerStandIn)
+        await send(pilot, "after the modal")
         await wait_for(pilot, turn_finished(app))
         assert "You said" in last_entry_text(app)
 
@@ -378,6 +418,31 @@ async def test_no_save_says_so_in_the_status_line(server: DevServer) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         assert "Not saving" in str(app.query_one("#status").render())
+
+
+async def test_store_opened_by_the_app_records_and_warns(server: DevServer, tmp_path: Path) -> None:
+    """`dialogtui` hands the app a way to open the store, which it uses once, after the first
+    frame: the turns are on record, and a warning from opening it is shown."""
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+        store.warning = "The old database was damaged; it was moved aside."
+        opened.append(store)
+        return store
+
+    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="test")
+    app = DialogApp(target, timeouts=Timeouts(read=5, stream_idle=5), policies=FAST_POLICIES,
+                    open_store=open_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "on record")
+        await wait_for(pilot, turn_finished(app))
+        assert any("moved aside" in str(n.message) for n in app._notifications)
+    assert len(opened) == 1 and app.store is opened[0]
+    user, reply = opened[0].messages(app._conversation)[-2:]
+    assert (user.text, reply.status) == ("on record", "done")
+    app.close_store()
 
 
 async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+from functools import partial
+from typing import TYPE_CHECKING
 
 from .common import StartupError, open_target, print_failure
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def run_chat(args: argparse.Namespace) -> int:
@@ -15,17 +20,24 @@ def run_chat(args: argparse.Namespace) -> int:
     gc.disable()
     try:
         with open_target(args) as target:
-            from ..store import open_store
             from ..ui.app import DialogApp
 
-            store = open_store(no_save=args.no_save)
+            app = DialogApp(target, open_store=partial(_open_store, no_save=args.no_save))
             try:
-                DialogApp(target, store=store).run()
+                app.run()
             finally:
-                store.close()
+                app.close_store()
     except StartupError as exc:
         print_failure(exc.safe_message)
         return exc.exit_code
     finally:
         gc.enable()  # if the app never painted
     return 0
+
+
+def _open_store(*, no_save: bool) -> Store:
+    # Imported here, when the app opens the store after its first frame: sqlite3, json and the
+    # store module are not needed to paint.
+    from ..store import open_store
+
+    return open_store(no_save=no_save)

@@ -7,7 +7,7 @@ import gc
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -36,24 +36,28 @@ from ..api.models import (
     TextPart,
     plain_text,
 )
-from ..api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
-from ..session import ChatSession, Turn, open_session
-from ..store import NullStore, Recorder, Store, conversation_key, write_private
 from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
-from .composer import Composer
-from .transcript import Transcript
+from .standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
     # Not at run time: httpx, which the client imports, would delay the first frame.
     from ..api.client import DialogClient
+    from ..api.retry import Operation, RetryPolicy
     from ..api.timeouts import Timeouts
+    # The session (with the trace and retry modules) and the store (sqlite3, json) are
+    # imported where they are first used, after the first frame: ~30 ms before it otherwise.
+    from ..session import ChatSession, Turn
+    from ..store import Recorder, Store
     # The modal screens import where they open: their widgets (Input, Select, OptionList…)
     # are not needed for the first frame.
     from .forms import Rating, SubmitOutcome
     from .inspector import Inspector
     from .switch import SwitchRequest
+    # Swapped in for their stand-ins after the first frame (see `standins`).
+    from .composer import Composer
+    from .transcript import Transcript
 
 HISTORY_LIMIT = 1000
 # While a reply streams, the laid-out lines it adds are long-lived objects by the tens of
@@ -63,6 +67,12 @@ HISTORY_LIMIT = 1000
 STREAMING_GC_THRESHOLD = 50_000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
 FORM_MARKERS = (ContactFormPart, FormPart, SupportTicketPart)
+
+
+def _null_store() -> Store:
+    from ..store import NullStore
+
+    return NullStore()
 
 
 class StatusLine(Widget):
@@ -137,12 +147,15 @@ class DialogApp(App[None]):
         target: Target,
         *,
         timeouts: Timeouts | None = None,
-        policies: Mapping[Operation, RetryPolicy] = DEFAULT_POLICIES,
+        policies: Mapping[Operation, RetryPolicy] | None = None,
         store: Store | None = None,
+        open_store: Callable[[], Store] | None = None,
     ) -> None:
+        """`store`, or else `open_store` to open one after the first frame, or else none."""
         super().__init__()
         self.target = target
-        self.store: Store = store if store is not None else NullStore()
+        self._store = store
+        self._open_store = open_store
         self._conversation = 0
         self._timeouts = timeouts
         self._policies = policies
@@ -154,8 +167,11 @@ class DialogApp(App[None]):
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
         self._heap_frozen = False
+        self._status = ""
         self._first_frame = asyncio.Event()
         self._inspector: Inspector | None = None
+        self._transcript: Transcript | None = None
+        self._composer: Composer | None = None
         # The built-in server switched to, if any; stopped on switching away and on exit.
         self._servers = ExitStack()
 
@@ -178,16 +194,20 @@ class DialogApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with MainPane(id="main"):
-            yield Transcript(id="transcript")
+            # The transcript and the composer replace these right after the first frame.
+            yield TranscriptStandIn()
             # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
         yield ActionBar(id="actions")
-        yield Composer(id="composer")
+        yield ComposerStandIn()
         yield StatusLine(id="status")
         yield Footer()
 
     @property
     def transcript(self) -> Transcript:
-        return self.query_one(Transcript)
+        if self._transcript is None:
+            self._replace_stand_ins()
+            assert self._transcript is not None
+        return self._transcript
 
     @property
     def inspector(self) -> Inspector:
@@ -202,7 +222,29 @@ class DialogApp(App[None]):
 
     @property
     def composer(self) -> Composer:
-        return self.query_one(Composer)
+        if self._composer is None:
+            self._replace_stand_ins()
+            assert self._composer is not None
+        return self._composer
+
+    def _replace_stand_ins(self) -> None:
+        """Mount the transcript and the composer in place of the first frame's stand-ins; the
+        composer takes over what was typed. Right after the first frame, or sooner if anything
+        asks for either (a key handled before that frame)."""
+        if self._composer is not None:
+            return
+        from .composer import Composer
+        from .transcript import Transcript
+
+        self._transcript = _replace(self.query_one(TranscriptStandIn), Transcript(id="transcript"))
+        composer_stand_in = self.query_one(ComposerStandIn)
+        self._composer = composer = Composer(composer_stand_in.text, id="composer")
+        focus = composer_stand_in.has_focus or self.focused is None
+        _replace(composer_stand_in, composer)
+        if focus:
+            composer.focus()
+        if composer.text:
+            composer.call_after_refresh(composer.move_cursor, composer.document.end)
 
     @property
     def action_bar(self) -> ActionBar:
@@ -219,16 +261,33 @@ class DialogApp(App[None]):
             self.session = self._new_session()
         return self.session
 
+    @property
+    def store(self) -> Store:
+        """The local store, opened on first use: the first frame does not wait for it."""
+        return self._ensure_store()
+
+    def _ensure_store(self) -> Store:
+        if self._store is None:
+            self._store = self._open_store() if self._open_store is not None else _null_store()
+            # Store warnings name files: shown as plain text, never parsed as markup.
+            self._store.on_warning = self._store_warning
+            if self._store.warning:
+                self._store_warning(self._store.warning)
+        return self._store
+
+    def close_store(self) -> None:
+        """Close the store if it was opened (its owner calls this once the app has stopped)."""
+        if self._store is not None:
+            self._store.close()
+
+    def _store_warning(self, warning: str) -> None:
+        self.notify(warning, severity="warning", timeout=10, markup=False)
+
     def on_mount(self) -> None:
         if self.target.settings.theme in self.available_themes:
             self.theme = self.target.settings.theme
         self.sub_title = self.target.environment
-        # Store warnings name files: shown as plain text, never parsed as markup.
-        self.store.on_warning = lambda warning: self.notify(warning, severity="warning", timeout=10,
-                                                            markup=False)
-        if self.store.warning:
-            self.notify(self.store.warning, severity="warning", timeout=10, markup=False)
-        self.composer.focus()
+        self.query_one(ComposerStandIn).focus()
         self._set_status("Connecting…")
         self.call_after_refresh(self._first_frame_shown)
         self._start()
@@ -241,10 +300,19 @@ class DialogApp(App[None]):
             # app, so it is frozen out of later collections rather than scanned again.
             gc.freeze()
             gc.enable()
+        if self._store is None:
+            self._ensure_store()
+            self._set_status(self._status)  # with the store's note
         self._first_frame.set()
+        # After the start worker has sent its first request: mounting overlaps the wait for it.
+        self.call_later(self._replace_stand_ins)
 
     def _new_session(self) -> ChatSession:
-        session = open_session(self.target, timeouts=self._timeouts, policies=self._policies)
+        from ..api.retry import DEFAULT_POLICIES
+        from ..session import open_session
+
+        policies = DEFAULT_POLICIES if self._policies is None else self._policies
+        session = open_session(self.target, timeouts=self._timeouts, policies=policies)
         # The event list's own `record`: the inspector's would be one more call per SSE event.
         session.listeners.append(self.inspector.event_list.record)
         return session
@@ -255,9 +323,11 @@ class DialogApp(App[None]):
         self._servers.close()
 
     def _set_status(self, text: str) -> None:
+        self._status = text
         parts = [text]
-        if self.store.status_note:
-            parts.append(self.store.status_note)
+        # Not `self.store`: before the first frame the store is not open yet, and not waited for.
+        if self._store is not None and self._store.status_note:
+            parts.append(self._store.status_note)
         self.query_one(StatusLine).text = " · ".join(p for p in parts if p)
         self._refresh_bindings_if_changed()
 
@@ -282,6 +352,8 @@ class DialogApp(App[None]):
 
     async def _start_conversation(self) -> None:
         # The local record first: a turn sent while the bot's config loads is on record too.
+        from ..store import conversation_key
+
         self._conversation = self.store.resume_or_start(*conversation_key(self.target))
         try:
             self.bot_config = await self.client.get_config()
@@ -336,8 +408,14 @@ class DialogApp(App[None]):
 
     # -- sending -------------------------------------------------------------
 
-    @on(Composer.Submitted)
-    def _submitted(self, event: Composer.Submitted) -> None:
+    # By name, not `@on(Composer.Submitted)`: the composer is imported after the first frame.
+    def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        if self._send(event.text):
+            self.composer.clear()
+
+    def on_composer_stand_in_submitted(self, event: ComposerStandIn.Submitted) -> None:
+        # Enter before the composer replaced its stand-in: it takes the text, and the send is
+        # refused or made (and the text cleared) as from the composer.
         if self._send(event.text):
             self.composer.clear()
 
@@ -382,6 +460,8 @@ class DialogApp(App[None]):
         user_record = self.store.record_user_turn(self._conversation, text)
         recorder = self.store.begin_reply(self._conversation, reply_to=user_record)
         self._ensure_session()  # a start cancelled before it opened one (Ctrl+B, then Esc)
+        from ..session import Turn
+
         self._turn_worker = self._run_turn(Turn(text=text), entry, recorder)
         return True
 
@@ -583,6 +663,8 @@ class DialogApp(App[None]):
     def _forget_conversation(self, *, new_record: bool = True) -> None:
         """Clear the screen for another conversation; `new_record` starts its local record too."""
         if new_record:
+            from ..store import conversation_key
+
             self._conversation = self.store.start_conversation(*conversation_key(self.target),
                                                                bot_name=self.title)
         self.transcript.clear()
@@ -638,7 +720,7 @@ class DialogApp(App[None]):
             self.notify("Local saving is off: nothing to export.", severity="warning")
             return
         from ..config import data_dir
-        from ..store import StoreError, dumps_json
+        from ..store import StoreError, dumps_json, write_private
 
         folder = data_dir() / "exports"
         stem = folder / f"conversation-{self._conversation}"
@@ -694,6 +776,18 @@ def _collections_deferred(threshold: int) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*previous)
+
+
+WidgetT = TypeVar("WidgetT", bound=Widget)
+
+
+def _replace(stand_in: Widget, widget: WidgetT) -> WidgetT:
+    """`widget` where `stand_in` is (on the main screen, even under a modal one)."""
+    parent = stand_in.parent
+    assert isinstance(parent, Widget)
+    parent.mount(widget, before=stand_in)
+    stand_in.remove()
+    return widget
 
 
 def _role(message: Message) -> str:

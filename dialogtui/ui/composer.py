@@ -8,7 +8,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
-NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
+from .standins import NEWLINE_KEYS, PLACEHOLDER
 
 
 class Composer(TextArea):
@@ -30,14 +30,15 @@ class Composer(TextArea):
         composer: "Composer"
         text: str
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, text: str = "", *, id: str | None = None) -> None:
         super().__init__(
+            text,
             id=id,
             soft_wrap=True,
             show_line_numbers=False,
             tab_behavior="focus",
             compact=False,
-            placeholder="Type a message · Enter sends · Ctrl+J new line",
+            placeholder=PLACEHOLDER,
         )
 
     async def _on_key(self, event: events.Key) -> None:

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 from textual import events
+from rich.style import Style
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from dialogtui.api.models import ContactFormPart, FormField, FormMarker
@@ -21,6 +24,7 @@ from dialogtui.store import Store, TranscriptStore
 from dialogtui.target import Target
 from dialogtui.ui.app import DialogApp
 from dialogtui.ui.choices import ActionBar, ChoiceButton
+from dialogtui.ui.composer import Composer
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
 from dialogtui.ui.standins import ComposerStandIn, TranscriptStandIn
@@ -141,9 +145,11 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
     async with app.run_test(size=SIZE) as pilot:
         stand_in = app.query_one(ComposerStandIn)  # the first frame has not been handled yet
         assert app.focused is stand_in
-        for key, character in [("h", "h"), ("i", "i"), ("x", "x"), ("backspace", None), ("enter", None)]:
+        for key, character in [("h", "h"), ("i", "i"), ("x", "x"), ("backspace", None)]:
             stand_in.on_key(events.Key(key, character))
-        assert app.composer.text == "hi", "asking for the composer mounts it, with the text"
+        stand_in.on_paste(events.Paste(" there,\nfriend"))
+        stand_in.on_key(events.Key("enter", None))
+        assert app.composer.text == "hi there,\nfriend", "asking for the composer mounts it, with the text"
         await pilot.pause()
         assert app.focused is app.composer
         assert not app.query(ComposerStandIn) and not app.query(TranscriptStandIn)
@@ -152,6 +158,36 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
         await pilot.press("enter")
         await wait_for(pilot, turn_finished(app))
         assert "You said" in last_entry_text(app) and app.composer.text == ""
+
+
+async def test_the_composers_stand_in_looks_like_the_composer() -> None:
+    """Every cell the same (colours, glyphs), empty and with text typed ahead: the swap after
+    the first frame must not show."""
+
+    class Both(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ComposerStandIn()
+            yield Composer()
+
+    def cells(app: App[None], widget: Widget) -> list[tuple[str, Style | None]]:
+        region = widget.region
+        strips = app.screen._compositor.render_strips()[region.y:region.bottom]
+        return [(char, segment.style.clear_meta_and_links() if segment.style else None)
+                for strip in strips for segment in strip.crop(region.x, region.right) for char in segment.text]
+
+    app = Both()
+    async with app.run_test(size=(60, 8)) as pilot:
+        stand_in, composer = app.query_one(ComposerStandIn), app.query_one(Composer)
+        for text in ("", "hi"):
+            stand_in.text = text
+            composer.load_text(text)
+            composer.move_cursor(composer.document.end)
+            drawn = []
+            for widget in (stand_in, composer):
+                widget.focus()
+                await pilot.pause()
+                drawn.append(cells(app, widget))
+            assert drawn[0] == drawn[1]
 
 
 async def test_a_modal_opened_before_the_composer_is_mounted(server: DevServer) -> None:
@@ -469,6 +505,7 @@ async def test_panes_fill_the_screen_as_choices_come_and_go(server: DevServer) -
         await ready(pilot)
 
         async def assert_tiled() -> None:
+            await pilot.pause()  # "Ready" can come a frame before the layout it asked for
             transcript, composer = app.transcript.region, app.composer.region
             below = app.action_bar.region if app.action_bar.display else composer
             assert transcript.bottom == below.y and transcript.height > 5

@@ -42,8 +42,8 @@ class TranscriptStandIn(Widget):
 
 
 class ComposerStandIn(Widget, can_focus=True):
-    """An empty composer that takes typed text (no editing beyond Backspace) until the real
-    one replaces it and takes over the text."""
+    """An empty composer that takes typed and pasted text (no editing beyond Backspace) until
+    the real one replaces it and takes over the text."""
 
     DEFAULT_CSS = """
     ComposerStandIn {
@@ -89,3 +89,7 @@ class ComposerStandIn(Widget, can_focus=True):
             return  # the app's keys (Ctrl+N, F2…) still work
         event.stop()
         event.prevent_default()
+
+    def on_paste(self, event: events.Paste) -> None:
+        self.text += event.text
+        event.stop()

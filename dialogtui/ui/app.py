@@ -384,7 +384,7 @@ class DialogApp(App[None]):
             for message in messages:
                 self.transcript.add_entry(_role(message), message.parts)
             self._remember_reply(messages)
-            await self.action_bar.clear()
+            self.action_bar.clear()
         else:
             await self._show_welcome()
         self.transcript.scroll_end(animate=False)
@@ -468,7 +468,7 @@ class DialogApp(App[None]):
     @work(group="turn")
     async def _run_turn(self, turn: Turn, entry: int, recorder: Recorder) -> None:
         assert self.session is not None
-        await self.action_bar.clear()
+        self.action_bar.clear()
         self._set_status("Waiting for the reply… Esc cancels")
         transcript = self.transcript
         self.inspector.begin_turn(turn.text)

@@ -76,8 +76,11 @@ class ActionBar(HorizontalScroll):
             await self.mount_all(buttons)
         self.set_class(bool(buttons), "-active")
 
-    async def clear(self) -> None:
-        await self.show(())
+    def clear(self) -> None:
+        """Hide the bar and let its buttons go, without waiting for them: a turn's request
+        need not wait a frame for the start prompts to leave."""
+        self.set_class(False, "-active")
+        self.remove_children()
 
     @property
     def has_retry(self) -> bool:

@@ -186,6 +186,11 @@ class ServerProcess:
         self.base_url = json.loads(first)["url"]
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
     def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         for line in self._proc.stdout:

@@ -334,7 +334,14 @@ def divide_ascii(text: str, width: int, folding: Fold = None) -> list[int]:
             start = (end - 1) // width * width
             breaks.extend(range(width, start + 1, width))
     elif text[:1] == " ":
-        return divide_cells(text, width)  # leading spaces belong to the first word
+        # Leading spaces belong to the first word. If that word fits on the first line, every
+        # space the loop below can find there comes after it; if not, it is folded.
+        first = _NOT_BLANK.search(text)
+        if first is None:
+            return []
+        word_end = text.find(" ", first.start())
+        if (word_end if word_end >= 0 else size) > width:
+            return divide_cells(text, width)
     while start + width < size:
         limit = start + width
         if text[limit] == " ":

@@ -22,7 +22,7 @@ from dialogtui.api.retry import DEFAULT_POLICIES
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
 from dialogtui.store import Store, TranscriptStore
 from dialogtui.target import Target
-from dialogtui.ui.app import DialogApp
+from dialogtui.ui.app import STREAMING_GC_THRESHOLD, DialogApp
 from dialogtui.ui.choices import ActionBar, ChoiceButton
 from dialogtui.ui.composer import Composer
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
@@ -149,8 +149,9 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
             stand_in.on_key(events.Key(key, character))
         stand_in.on_paste(events.Paste(" there,\nfriend"))
         stand_in.on_key(events.Key("enter", None))
-        assert app.composer.text == "hi there,\nfriend", "asking for the composer mounts it, with the text"
+        app.composer  # asking for the composer mounts it; it takes over once mounted
         await pilot.pause()
+        assert app.composer.text == "hi there,\nfriend"
         assert app.focused is app.composer
         assert not app.query(ComposerStandIn) and not app.query(TranscriptStandIn)
         assert any("still loading" in str(n.message) for n in app._notifications)
@@ -158,6 +159,39 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
         await pilot.press("enter")
         await wait_for(pilot, turn_finished(app))
         assert "You said" in last_entry_text(app) and app.composer.text == ""
+
+
+@pytest.mark.parametrize("where", ["queued at the stand-in", "sent to the app"])
+async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
+        server: DevServer, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Input the terminal delivers while the composer replaces its stand-in: already queued
+    at the stand-in when the swap starts, or arriving at the app just after the first frame
+    (as the driver delivers typed-ahead keys). None of it may be lost, and the order holds."""
+    first_frame_shown, replace = DialogApp._first_frame_shown, DialogApp._replace_stand_ins
+    keys = [events.Key(c, c) for c in "abc"] + [events.Paste(" pasted "), events.Key("backspace", None),
+                                                events.Key("d", "d")]
+
+    def frame_then_keys(self: DialogApp) -> None:
+        first_frame_shown(self)
+        if where == "sent to the app":
+            for event in keys:
+                self.post_message(event)
+
+    def queue_then_replace(self: DialogApp) -> None:
+        if where == "queued at the stand-in" and self._composer is None:
+            stand_in = self.query_one(ComposerStandIn)
+            for event in keys:
+                stand_in.post_message(event)
+        replace(self)
+
+    monkeypatch.setattr(DialogApp, "_first_frame_shown", frame_then_keys)
+    monkeypatch.setattr(DialogApp, "_replace_stand_ins", queue_then_replace)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.pause()
+        assert app.composer.text == "abc pastedd"
+        assert app.focused is app.composer and not app.query(ComposerStandIn)
 
 
 async def test_the_composers_stand_in_looks_like_the_composer() -> None:
@@ -316,6 +350,26 @@ async def test_escape_cancels_and_keeps_partial(server: DevServer) -> None:
         reply = last_entry_text(app)
         assert "You said" in reply
         assert "cancelled" in reply
+
+
+async def test_young_collections_wait_only_while_a_reply_streams(server: DevServer) -> None:
+    before = gc.get_threshold()
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        while_streaming: list[int] = []
+        app.session.listeners.append(lambda trace: while_streaming.append(gc.get_threshold()[0]))
+        for text, finish in [("done !long:200", None), ("cancelled !slow", "escape"),
+                             ("failed !stream_error_fatal", None)]:
+            while_streaming.clear()
+            await send(pilot, text)
+            if finish == "escape":
+                await wait_for(pilot, lambda: "You said" in last_entry_text(app))
+                await pilot.press("escape")
+            await wait_for(pilot, turn_finished(app))
+            assert max(while_streaming) == max(STREAMING_GC_THRESHOLD, before[0]), text
+            assert gc.get_threshold() == before, text
+        assert "cancelled" in all_text(app)
 
 
 async def test_escape_sequences_are_shown_inert(server: DevServer) -> None:

@@ -464,15 +464,19 @@ async def test_ok_stream_yields_every_event_and_rotates_the_token(server: DevSer
 
 
 async def test_a_slow_token_save_blocks_nothing_and_keeps_the_order(server: DevServer) -> None:
-    # A keyring write can take long (Secret Service over D-Bus); it runs in a thread, the
-    # saves stay in the order the tokens came, and closing the client waits for the last.
+    # A keyring write can take long (Secret Service over D-Bus); it runs in a thread, each
+    # save starts only once the one before it has finished, and closing the client waits.
     saved: list[str] = []
+    log: list[str] = []
     release = threading.Event()
 
     def slow_save(token: str) -> None:
-        if not saved:
+        number = len([entry for entry in log if entry.startswith("start")]) + 1
+        log.append(f"start {number}")
+        if number == 1:
             assert release.wait(10)
         saved.append(token)
+        log.append(f"end {number}")
 
     async with make_client(server, on_token=slow_save) as client:
         first = await client.authenticate()
@@ -480,8 +484,11 @@ async def test_a_slow_token_save_blocks_nothing_and_keeps_the_order(server: DevS
         rotated = client.visitor_token
         assert error is None and isinstance(events[-1], DoneEvent) and rotated != first
         assert saved == []  # a whole reply streamed while the first save was stuck
+        assert not await client.wait_token_saved(timeout=0.05)
         release.set()
+        assert await client.wait_token_saved(timeout=10)
     assert saved == [first, rotated]
+    assert log == ["start 1", "end 1", "start 2", "end 2"]
 
 
 async def test_done_without_token_keeps_the_current_one(server: DevServer) -> None:

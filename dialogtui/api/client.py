@@ -76,6 +76,7 @@ API_PREFIX: Final = "/api/v1/chat"
 MAX_ERROR_BODY: Final = 64 * 1024
 """An error body beyond this is not read: the envelope is small, a proxy's page is not needed."""
 MAX_JSON_BODY: Final = 64 * 1024 * 1024
+TOKEN_SAVE_WAIT: Final = 5.0  # seconds `aclose` waits for the last token to be saved
 DRAIN_AFTER_DONE: Final = 0.25
 """Seconds to wait for the end of the body after `done` before closing the connection."""
 MAX_HISTORY_PAGES: Final = 10_000
@@ -177,10 +178,20 @@ class DialogClient:
         self._observers.append(observer)
 
     async def aclose(self) -> None:
-        """Close the connections, once the last token handed to `on_token` is saved."""
-        if self._token_saved is not None:
-            await asyncio.wait([self._token_saved])
+        """Close the connections, once the last token handed to `on_token` is saved (or
+        `TOKEN_SAVE_WAIT` has passed: a keyring waiting on an unlock prompt must not hold up
+        closing without a word)."""
+        if not await self.wait_token_saved(TOKEN_SAVE_WAIT):
+            logger.warning("Closing before the visitor token was saved (%.0f s)", TOKEN_SAVE_WAIT)
         await self._http.aclose()
+
+    async def wait_token_saved(self, timeout: float | None = None) -> bool:
+        """Wait until the last token handed to `on_token` is saved; False if `timeout` (s)
+        passed first. Before reading the token back from where `on_token` puts it."""
+        if self._token_saved is None:
+            return True
+        done, _ = await asyncio.wait([self._token_saved], timeout=timeout)
+        return bool(done)
 
     # -- authentication -------------------------------------------------------------------------
 

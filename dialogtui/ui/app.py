@@ -7,7 +7,7 @@ import gc
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.reactive import reactive
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Footer, Header
 from textual.worker import Worker
 
@@ -228,23 +228,35 @@ class DialogApp(App[None]):
         return self._composer
 
     def _replace_stand_ins(self) -> None:
-        """Mount the transcript and the composer in place of the first frame's stand-ins; the
-        composer takes over what was typed. Right after the first frame, or sooner if anything
-        asks for either (a key handled before that frame)."""
+        """Mount the transcript and the composer in place of the first frame's stand-ins. Right
+        after the first frame, or sooner if anything asks for either (a key handled before
+        that frame). The composer takes over from its stand-in once mounted (`_hand_over`)."""
         if self._composer is not None:
             return
         from .composer import Composer
         from .transcript import Transcript
 
-        self._transcript = _replace(self.query_one(TranscriptStandIn), Transcript(id="transcript"))
+        self._transcript = Transcript(id="transcript")
+        stand_in = self.query_one(TranscriptStandIn)
+        _mount_in_place(stand_in, self._transcript)
+        stand_in.remove()
         composer_stand_in = self.query_one(ComposerStandIn)
-        self._composer = composer = Composer(composer_stand_in.text, id="composer")
-        focus = composer_stand_in.has_focus or self.focused is None
-        _replace(composer_stand_in, composer)
-        if focus:
-            composer.focus()
-        if composer.text:
-            composer.call_after_refresh(composer.move_cursor, composer.document.end)
+        self._composer = composer = Composer(id="composer")
+        mounting = _mount_in_place(composer_stand_in, composer)
+        self.call_later(self._hand_over, composer_stand_in, composer, mounting)
+
+    async def _hand_over(self, stand_in: ComposerStandIn, composer: Composer, mounting: Awaitable[object]) -> None:
+        """What was typed, the focus, then the stand-in's place go to the mounted composer, in
+        one step: no key can land in between. Keys and pastes still queued at the stand-in
+        reach the composer through it (`successor`) before it goes."""
+        await mounting
+        if stand_in.text:
+            composer.insert(stand_in.text)
+        stand_in.successor = composer
+        screen = stand_in.screen  # the main screen, also under a modal one
+        if screen.focused in (stand_in, None):
+            screen.set_focus(composer)
+        stand_in.remove()
 
     @property
     def action_bar(self) -> ActionBar:
@@ -414,9 +426,10 @@ class DialogApp(App[None]):
             self.composer.clear()
 
     def on_composer_stand_in_submitted(self, event: ComposerStandIn.Submitted) -> None:
-        # Enter before the composer replaced its stand-in: it takes the text, and the send is
-        # refused or made (and the text cleared) as from the composer.
+        # Enter before the composer took over from its stand-in: the send is refused (the
+        # start is still loading) or made, as from the composer.
         if self._send(event.text):
+            event.stand_in.text = ""
             self.composer.clear()
 
     @on(ActionBar.Chosen)
@@ -635,6 +648,10 @@ class DialogApp(App[None]):
             return
         from .switch import LOCAL
 
+        if self.session is not None:
+            # The same bot again reads its token back from the keyring: the one rotated at
+            # the last reply may still be on its way there.
+            await self.session.client.wait_token_saved()
         try:
             servers = ExitStack()
             if request.base_url == LOCAL:
@@ -778,16 +795,12 @@ def _collections_deferred(threshold: int) -> Iterator[None]:
         gc.set_threshold(*previous)
 
 
-WidgetT = TypeVar("WidgetT", bound=Widget)
-
-
-def _replace(stand_in: Widget, widget: WidgetT) -> WidgetT:
-    """`widget` where `stand_in` is (on the main screen, even under a modal one)."""
+def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:
+    """Mount `widget` just before `stand_in`, in its parent (on the main screen, even under a
+    modal one)."""
     parent = stand_in.parent
     assert isinstance(parent, Widget)
-    parent.mount(widget, before=stand_in)
-    stand_in.remove()
-    return widget
+    return parent.mount(widget, before=stand_in)
 
 
 def _role(message: Message) -> str:

@@ -10,6 +10,7 @@ starting) go into the composer stand-in and move over to the composer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from textual import events
 from textual.content import Content
@@ -60,10 +61,16 @@ class ComposerStandIn(Widget, can_focus=True):
 
     text: reactive[str] = reactive("")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.successor: Editor | None = None
+        """The composer, once it has taken over: keys still queued here go to it."""
+
     @dataclass
     class Submitted(Message):
         """Enter, as the composer's `Submitted`: the app answers it the same way."""
 
+        stand_in: "ComposerStandIn"
         text: str
 
     def render(self) -> Content:
@@ -77,19 +84,41 @@ class ComposerStandIn(Widget, can_focus=True):
 
     def on_key(self, event: events.Key) -> None:
         if event.key == "enter":
-            if self.text.strip():
-                self.post_message(self.Submitted(self.text))
+            text = self.successor.text if self.successor is not None else self.text
+            if text.strip():
+                self.post_message(self.Submitted(self, text))
         elif event.key in NEWLINE_KEYS:
-            self.text += "\n"
+            self._type("\n")
         elif event.key == "backspace":
-            self.text = self.text[:-1]
+            if self.successor is not None:
+                self.successor.action_delete_left()
+            else:
+                self.text = self.text[:-1]
         elif event.is_printable and event.character is not None:
-            self.text += event.character
+            self._type(event.character)
         else:
             return  # the app's keys (Ctrl+N, F2…) still work
         event.stop()
         event.prevent_default()
 
     def on_paste(self, event: events.Paste) -> None:
-        self.text += event.text
+        self._type(event.text)
         event.stop()
+
+    def _type(self, text: str) -> None:
+        if self.successor is not None:
+            self.successor.insert(text)
+        else:
+            self.text += text
+
+
+class Editor(Protocol):
+    """What the stand-in needs of the composer that succeeds it (a `TextArea`, not imported
+    here: the point of the stand-in is not to import it before the first frame)."""
+
+    @property
+    def text(self) -> str: ...
+
+    def insert(self, text: str) -> object: ...
+
+    def action_delete_left(self) -> None: ...

@@ -556,7 +556,7 @@ class TranscriptStore:
             return int(cursor.lastrowid or 0)
         return 0
 
-    def begin_reply(self, conversation_id: int, *, reply_to: int | None = None) -> ReplyRecorder:
+    def begin_reply(self, conversation_id: int, *, reply_to: int | None = None) -> Recorder:
         """The reply's row, committed at once with status `incomplete`: a kill leaves it so."""
         with self._writing() as db:
             if db is not None:

@@ -134,8 +134,8 @@ class _BlockBuilder:
             target: list[_SpanLike] | None = spans
         else:
             target = self._target()
-            if target is None:
-                return False
+        if target is None:
+            return False
         _add_text(target, text)
         self.cache = None
         return True

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from .switch import SwitchRequest
     # Swapped in for their stand-ins after the first frame (see `standins`).
     from .composer import Composer
-    from .transcript import Transcript
+    from .transcript import EntryState, Transcript
 
 HISTORY_LIMIT = 1000
 # While a reply streams, the laid-out lines it adds are long-lived objects by the tens of
@@ -543,7 +543,7 @@ class DialogApp(App[None]):
 
     async def _turn_failed(self, turn: Turn, entry: int, error: DialogError) -> None:
         # A partial reply stays, marked incomplete; with nothing shown, the error stands alone.
-        state = "incomplete" if turn.assembler.part_count else "error"
+        state: EntryState = "incomplete" if turn.assembler.part_count else "error"
         self.transcript.set_state(entry, state, note=error.safe_message)
         self.transcript.set_footer(entry, turn.figures.summary())
         self._retryable_text = turn.text if error.retryable else None
@@ -640,7 +640,10 @@ class DialogApp(App[None]):
 
         screen = SwitchScreen(self.target.base_url, self.target.chatbot_id,
                               is_local=self.target.environment == "demo")
-        self.push_screen(screen, self._switch_requested)
+        self.push_screen(screen, self._start_switch)
+
+    def _start_switch(self, request: SwitchRequest | None) -> None:
+        self._switch_requested(request)
 
     @work(exclusive=True, group="start")
     async def _switch_requested(self, request: SwitchRequest | None) -> None:
@@ -694,7 +697,10 @@ class DialogApp(App[None]):
     def action_rate(self) -> None:
         from .forms import RateScreen
 
-        self.push_screen(RateScreen(), self._rated)
+        self.push_screen(RateScreen(), self._start_rating)
+
+    def _start_rating(self, rating: Rating | None) -> None:
+        self._rated(rating)
 
     @work(group="rate")
     async def _rated(self, rating: Rating | None) -> None:

@@ -643,7 +643,7 @@ class ParagraphLayout:
         lines = self.lines
         # The old last line is the rendering of the old tail: replace it.
         start = len(lines) - 1 if lines else 0
-        strips = [self._line(line, start + number == 0) for number, line in enumerate(wrapped)]
+        strips = [self._line((line,), start + number == 0) for number, line in enumerate(wrapped)]
         lines[start:] = strips
 
     def _push_runs(self, runs: TailRuns, pieces: list[Piece]) -> None:
@@ -668,26 +668,19 @@ class ParagraphLayout:
                 # `wrap_lines` strips the spaces past the width, then cuts at the width: with
                 # a cell per character, that is the first `width` characters.
                 stop = min(end, begin + width)
-                lines.append(self._line_of_runs(runs.segments(offset + begin, offset + stop), not lines))
+                lines.append(self._line(runs.segments(offset + begin, offset + stop), not lines))
                 if number == last and index == len(ends) - 1:
                     runs.drop_before(offset + begin)
                     self._fold = _resume_fold(line_plain, breaks[-1], line_fold) if breaks else line_fold
                 begin = end
             offset += len(line_plain) + 1
 
-    def _line_of_runs(self, segments: list[Segment], first: bool) -> Line:
+    def _line(self, pieces: Sequence[Text | Segment], first: bool) -> Line:
+        """One wrapped line, after the bullet (first line) or the hanging indent."""
         prefix = self._first if first else self._rest
         if prefix:
-            segments.insert(0, Segment(prefix, self._styles.bullet))
-        return frame_line(self._frame, self._console, segments)
-
-    def _line(self, line: Text, first: bool) -> Line:
-        prefix = self._first if first else self._rest
-        if not prefix:
-            return frame_line(self._frame, self._console, (line,))
-        return frame_line(
-            self._frame, self._console, (Segment(prefix, self._styles.bullet), line)
-        )
+            pieces = [Segment(prefix, self._styles.bullet), *pieces]
+        return frame_line(self._frame, self._console, pieces)
 
 
 class ListLayout:

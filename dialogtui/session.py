@@ -101,16 +101,22 @@ class ChatSession:
         self._current = turn
         assembler = turn.assembler
         feed = assembler.feed
+        # Counted in locals and published on each update (and at the end): attribute writes on
+        # the figures for each of thousands of events would be most of this loop's own cost.
+        events = 0
+        waiting = True
         try:
             async for event in self.client.send_message(turn.text):
-                figures.events += 1
+                events += 1
                 change = feed(event)
-                if turn.outcome == "waiting" and isinstance(event, (PartDeltaEvent, PartEvent)):
+                if waiting and isinstance(event, (PartDeltaEvent, PartEvent)):
                     figures.to_first_content = self._clock() - figures.started
                     turn.outcome = "streaming"
-                figures.chars = assembler.text_length
-                if isinstance(event, DoneEvent):
+                    waiting = False
+                if type(event) is DoneEvent:
                     turn.outcome = "done"
+                figures.events = events
+                figures.chars = assembler.text_length
                 yield TurnUpdate(turn, event, change)
             if turn.outcome != "done":
                 turn.outcome = "incomplete"
@@ -124,6 +130,8 @@ class ChatSession:
             turn.outcome = "cancelled"
             raise
         finally:
+            figures.events = events
+            figures.chars = assembler.text_length
             figures.total = self._clock() - figures.started
             self._current = None
 

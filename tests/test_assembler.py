@@ -4,6 +4,8 @@ streams), the replace rules, the skip rules, and that feeding stays O(delta)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialogtui.api import (
     EVERYTHING,
@@ -311,3 +313,100 @@ def test_cache_is_invalidated_only_for_the_changed_part() -> None:
     assembler.feed(delta("b", "append_text", block_index=0, text="x"))
     a2, b2 = assembler.parts
     assert a1 is a2 and b1 is not b2
+
+
+# ---------------------------------------------------------------------------------------------
+# The hot path (`append_text` to the block the previous delta grew) against the general path
+
+
+class GeneralPathAssembler(ReplyAssembler):
+    """The same rules with the hot path never taken: the reference for the property test."""
+
+    def feed(self, event: StreamEvent) -> Change | None:
+        self._hot_id = None
+        return super().feed(event)
+
+
+_PART_IDS = ("p1", "p2")
+_TEXT = st.tuples(st.just("text"), st.sampled_from(_PART_IDS), st.integers(0, 2), st.text(max_size=6))
+# Mostly text: runs of appends to one block are what the hot path takes.
+_ACTIONS = st.one_of(
+    _TEXT, _TEXT, _TEXT, _TEXT, _TEXT,
+    st.tuples(st.just("span"), st.sampled_from(_PART_IDS), st.integers(0, 2),
+              st.sampled_from(["text", "bold", "link"])),
+    st.tuples(st.just("item"), st.sampled_from(_PART_IDS), st.integers(0, 2), st.text(max_size=4)),
+    st.tuples(st.just("block"), st.sampled_from(_PART_IDS), st.integers(0, 3),
+              st.sampled_from(["paragraph", "bullet_list"])),
+    st.tuples(st.just("start"), st.sampled_from(_PART_IDS), st.just(0), st.sampled_from(["rich_text", "table"])),
+    st.tuples(st.just("part"), st.sampled_from(_PART_IDS), st.just(0), st.text(max_size=4)),
+    st.tuples(st.just("status"), st.just(""), st.just(0), st.just("")),
+)
+
+
+def _event(action: tuple[str, str, int, str]) -> StreamEvent:
+    kind, part_id, index, value = action
+    if kind == "text":
+        return delta(part_id, "append_text", block_index=index, text=value)
+    if kind == "span":
+        return delta(part_id, "append_span", block_index=index, span=Span(type=value, text="s", url="https://x.dk"))
+    if kind == "item":
+        return delta(part_id, "append_item", block_index=index, item=ListItem(spans=[Span(text=value)]))
+    if kind == "block":
+        return delta(part_id, "start_block", block_index=index, block_type=value)
+    if kind == "start":
+        return delta(part_id, "start_part", part_type=value)
+    if kind == "part":
+        return PartEvent(part=RichTextPart(part_id=part_id, blocks=[Block(spans=[Span(text=value)])]))
+    return StatusEvent(status="thinking")
+
+
+@given(st.lists(_ACTIONS, max_size=60), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_the_hot_path_builds_exactly_what_the_general_path_builds(
+    actions: list[tuple[str, str, int, str]], read_as_it_grows: bool
+) -> None:
+    """Event by event, the same changes and the same text length; with `read_as_it_grows`,
+    the same parts after every event too (reading caches blocks, which appends must clear)."""
+    fast, reference = ReplyAssembler(), GeneralPathAssembler()
+    for event in [*rich_start("p1"), *rich_start("p2")]:
+        assert fast.feed(event) == reference.feed(event)
+    for action in actions:
+        event = _event(action)
+        assert fast.feed(event) == reference.feed(event), action
+        assert fast.text_length == reference.text_length
+        if read_as_it_grows:
+            assert fast.parts == reference.parts, action
+    assert fast.parts == reference.parts
+    done = DoneEvent(message=Message(parts=[]))
+    assert fast.feed(done) == reference.feed(done)
+    late = delta("p1", "append_text", block_index=0, text="late")
+    assert fast.feed(late) is None and fast.parts == []
+
+
+def test_a_message_loaded_from_history_ends_the_hot_path() -> None:
+    assembler = ReplyAssembler()
+    for event in [*rich_start(), delta("p1", "append_text", block_index=0, text="a"),
+                  delta("p1", "append_text", block_index=0, text="b")]:
+        assembler.feed(event)
+    assembler.reset_to(Message(parts=[TextPart(text="from history")]))
+    assert assembler.feed(delta("p1", "append_text", block_index=0, text="c")) is None
+    assert assembler.parts == [TextPart(text="from history")]
+
+
+def test_the_hot_path_follows_a_lists_newest_item() -> None:
+    fast, reference = ReplyAssembler(), GeneralPathAssembler()
+    events = [
+        delta("p1", "start_part", part_type="rich_text"),
+        delta("p1", "start_block", block_index=0, block_type="bullet_list"),
+        delta("p1", "append_item", block_index=0, item=ListItem(spans=[Span(text="one")])),
+        delta("p1", "append_text", block_index=0, text=" a"),
+        delta("p1", "append_text", block_index=0, text=" b"),
+        delta("p1", "append_item", block_index=0, item=ListItem(spans=[Span(text="two")])),
+        delta("p1", "append_text", block_index=0, text=" c"),
+        delta("p1", "append_text", block_index=0, text=" d"),
+    ]
+    for event in events:
+        assert fast.feed(event) == reference.feed(event)
+        assert fast.parts == reference.parts
+    items = fast.block(0, 0).items
+    assert [span.text for item in items for span in item.spans] == ["one a b", "two c d"]

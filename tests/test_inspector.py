@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 
@@ -275,6 +276,9 @@ def test_record_is_cheap_and_formats_nothing() -> None:
         events.record(SseEvent("part_delta", len(data), n / 1000, data))
     assert len(events.rows) == 20_000
     assert all(row._line is None for row in events.rows)  # formatted only when painted
+    # Nor does the garbage collector scan them: a reply's thousands of rows and SSE events
+    # would otherwise be walked at every collection while they are kept.
+    assert not any(gc.is_tracked(row) or gc.is_tracked(row.event) for row in events.rows)
 
 
 def test_the_oldest_tenth_goes_when_the_rows_are_full() -> None:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
+import msgspec
+
 from .retry import Operation
 
 LOGGER_NAME: Final = "dialogtui.api"
@@ -66,8 +68,11 @@ class RetryScheduled:
     """Short and safe: `status 503`, `connect`, `timeout`, `unauthorized: re-authenticating`."""
 
 
-@dataclass(frozen=True, slots=True)
-class SseEvent:
+class SseEvent(msgspec.Struct, frozen=True, gc=False):
+    """One server-sent event as it arrived. A struct the garbage collector does not track
+    (its fields are strings and numbers, so it can be in no cycle): a reply makes thousands,
+    and the inspector keeps them; as dataclasses each collection would scan them all."""
+
     name: str
     size: int
     elapsed: float

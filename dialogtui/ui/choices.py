@@ -77,14 +77,13 @@ class ActionBar(HorizontalScroll):
         self.set_class(bool(buttons), "-active")
 
     def clear(self) -> None:
-        """Hide the bar and let its buttons go, without waiting for them: a turn's request
-        need not wait a frame for the start prompts to leave."""
+        """Hide the bar. Its buttons go at the next `show`: removing them now would cost the
+        screen a second reflow as a turn starts, for widgets nobody can see or focus."""
         self.set_class(False, "-active")
-        self.remove_children()
 
     @property
     def has_retry(self) -> bool:
-        return bool(self.query("#retry"))
+        return self.has_class("-active") and bool(self.query("#retry"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

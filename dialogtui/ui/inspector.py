@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import ClassVar, Final, Literal, TypeAlias
 
+import msgspec
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, on
@@ -63,21 +64,20 @@ _PREVIEW_CHARS: Final = 240
 _LABEL_CHARS: Final = 40
 
 
-class InspectorRow:
+class InspectorRow(msgspec.Struct, gc=False):
     """One row: a trace event, a turn separator or a turn's figures.
 
     `ms` is the time since the start of the request it belongs to (None for turn rows).
     `text` holds the label of turn rows; `line` caches the formatted summary and preview.
+    A struct the garbage collector does not track: there is one per SSE event, and what a
+    row holds (a trace event, strings) never refers back to it, so it can be in no cycle.
     """
 
-    __slots__ = ("kind", "ms", "event", "text", "_line")
-
-    def __init__(self, kind: RowKind, ms: float | None, event: TraceEvent | None = None, text: str = "") -> None:
-        self.kind = kind
-        self.ms = ms
-        self.event = event
-        self.text = text
-        self._line: tuple[str, str] | None = None
+    kind: RowKind
+    ms: float | None
+    event: TraceEvent | None = None
+    text: str = ""
+    _line: tuple[str, str] | None = None
 
     @property
     def is_error(self) -> bool:

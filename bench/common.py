@@ -346,8 +346,10 @@ async def session_turn(client: Any, text: str) -> tuple[float, int]:
 def bench_app_class() -> type:
     """`DialogApp` recording the monotonic time at which it has processed each stream event.
 
-    The session's `stream_turn` is wrapped: the time is taken when the app asks for the next
-    update, i.e. when it is done with the previous one (whatever it did with it)."""
+    The client's `send_message` is wrapped: the time is taken when the session asks for the
+    next event, i.e. when the session and the app are done with the previous one (the app
+    hears of a block's growth once, and reads the rest from the assembler at its frames,
+    which run while the client waits for the network: between these times too)."""
     from dialogtui.ui.app import DialogApp
 
     class BenchApp(DialogApp):
@@ -355,16 +357,17 @@ def bench_app_class() -> type:
 
         def _new_session(self) -> Any:
             session = super()._new_session()
-            original = session.stream_turn
+            client = session.client
+            original = client.send_message
             times_of = self
 
-            async def stream_turn(turn: Any) -> Any:
+            async def send_message(text: str, **kwargs: Any) -> Any:
                 clock = time.monotonic
-                async for update in original(turn):
-                    yield update
+                async for event in original(text, **kwargs):
+                    yield event
                     times_of.event_times.append(clock())
 
-            session.stream_turn = stream_turn
+            client.send_message = send_message
             return session
 
     return BenchApp

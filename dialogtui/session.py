@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .api.assembler import Change, ReplyAssembler
 from .api.errors import DialogError
-from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamEvent
+from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamErrorEvent, StreamEvent
 from .api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
 from .api.trace import ResponseReceived, RetryScheduled, SseEvent, TraceEvent
 from .target import Target
@@ -90,8 +90,14 @@ class ChatSession:
         for listener in self.listeners:
             listener(trace)
 
-    async def stream_turn(self, turn: Turn) -> AsyncIterator[TurnUpdate]:
+    async def stream_turn(self, turn: Turn, *, every_delta: bool = True) -> AsyncIterator[TurnUpdate]:
         """Send `turn.text` and yield each event with what it changed.
+
+        With `every_delta=False`, for a consumer that reads growing blocks from
+        `turn.assembler` at its own pace (a UI at its frame rate): only updates that change
+        something and are not the further growth of the block the last yielded update grew
+        (same part, same block, not structural) are yielded, and the `done` or `error` event.
+        A reply of thousands of deltas then yields about one update per block.
 
         Errors propagate as `DialogError`; the turn's outcome is set before they do,
         so a caller that catches them still holds the partial reply.
@@ -105,6 +111,7 @@ class ChatSession:
         # the figures for each of thousands of events would be most of this loop's own cost.
         events = 0
         waiting = True
+        growing_part = growing_block = -1  # the block the last yielded update grew
         try:
             async for event in self.client.send_message(turn.text):
                 events += 1
@@ -115,6 +122,18 @@ class ChatSession:
                     waiting = False
                 if type(event) is DoneEvent:
                     turn.outcome = "done"
+                elif not every_delta:
+                    if change is None:
+                        if type(event) is StreamErrorEvent:
+                            yield TurnUpdate(turn, event, change)  # the client raises next
+                        continue
+                    block_index = change.block_index
+                    if block_index is None or change.structural:
+                        growing_part = growing_block = -1
+                    elif block_index == growing_block and change.part_index == growing_part:
+                        continue
+                    else:
+                        growing_part, growing_block = change.part_index, block_index
                 figures.events = events
                 figures.chars = assembler.text_length
                 yield TurnUpdate(turn, event, change)

@@ -486,6 +486,35 @@ async def test_choices_are_buttons_not_markup(server: DevServer) -> None:
         assert buttons and all(b.id and b.id.startswith("choice-") for b in buttons)
 
 
+async def test_growth_within_a_block_reaches_the_screen_and_the_store_while_it_streams(
+    server: DevServer, tmp_path: Path
+) -> None:
+    """One paragraph in three deltas, 400 ms apart: the app hears of the block once (the
+    session yields no update for a block's further growth), yet its growth reaches the screen
+    at the next frames and the store on its clock, before the reply ends."""
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+
+    def stored_reply() -> str:
+        return store.messages(app._conversation)[-1].text
+
+    def on_screen() -> str:  # as the frames drew it: no flush is forced here
+        return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "grow !slow:400")
+        await wait_for(pilot, lambda: "You said" in on_screen())
+        assert "took its time" not in on_screen() and not turn_finished(app)()
+        await wait_for(pilot, lambda: "You said" in stored_reply())
+        assert not stored_reply().endswith("took its time.") and not turn_finished(app)()
+        await wait_for(pilot, lambda: "This reply" in on_screen())
+        assert not turn_finished(app)()
+        await wait_for(pilot, turn_finished(app))
+        assert stored_reply().endswith("This reply took its time.")
+    store.close()
+
+
 async def test_failed_send_keeps_text_in_composer_and_store(server: DevServer, tmp_path: Path) -> None:
     store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
     app = make_app(server, store=store)

@@ -461,21 +461,26 @@ async def test_set_block_growth_matches_the_final_block_rendered_at_once() -> No
         assert transcript._entries[streamed].slots[0].chunks[0].lines == transcript._entries[whole].slots[0].chunks[0].lines
 
 
-async def test_stream_block_fetches_each_growing_block_once_per_layout() -> None:
+async def test_a_followed_block_is_materialized_once_per_layout_and_followed_until_done() -> None:
     assembler = ReplyAssembler()
-    fetched: list[tuple[int, int]] = []
+    fetched: list[tuple[int, int, int]] = []  # (part, block, id of the block returned)
 
     def source(part_index: int, block_index: int) -> Block:
-        fetched.append((part_index, block_index))
-        return assembler.block(part_index, block_index)
+        block = assembler.block(part_index, block_index)
+        fetched.append((part_index, block_index, id(block)))
+        return block
 
-    def feed(event: PartDeltaEvent) -> None:
+    def feed(event: PartDeltaEvent, follow: bool = True) -> None:
         change = assembler.feed(event)
         assert change is not None
         if change.block_index is not None and not change.structural:
-            transcript.stream_block(entry, change.part_index, change.block_index, source)
+            if follow:
+                transcript.stream_block(entry, change.part_index, change.block_index, source)
         else:
             transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
+
+    def materialized() -> set[tuple[int, int, int]]:
+        return set(fetched)
 
     def delta(action: str, **fields: object) -> PartDeltaEvent:
         return PartDeltaEvent(part_id="r", delta=Delta(action=action, part_type="rich_text", **fields))
@@ -492,25 +497,46 @@ async def test_stream_block_fetches_each_growing_block_once_per_layout() -> None
         feed(delta("append_text", block_index=1, text="second"))
         assert fetched == [], "nothing is materialized before the layout"
         shown = transcript.entry_text(entry)
-        assert fetched == [(0, 0), (0, 1)], "one fetch per block, in order, for 503 calls"
+        assert [key[:2] for key in sorted(materialized())] == [(0, 0), (0, 1)], "one block each, for 503 calls"
+        assert assembler.joined_chunks == 500, "block 0's chunks joined once"
         laid_out_at_once = transcript.add_entry("assistant", [assembler.part(0)])
         assert shown == transcript.entry_text(laid_out_at_once)
         assert "w499" in shown and shown.endswith("second")
 
+        # Named once, a block is followed: growth shows at the next frames with no call at all.
+        for number in range(50):
+            feed(delta("append_text", block_index=1, text=f" g{number}"), follow=False)
+        await pilot.pause(0.1)
+        laid_out = transcript._entries[entry]  # as laid out by the frames, without a flush now
+        assert any(line_text(laid_out.line(y)).rstrip().endswith("g49") for y in range(laid_out.height))
+        assert len({key for key in materialized() if key[:2] == (0, 1)}) == 2, "one more, for 50 deltas"
+
+        # Done: one last fetch, then the block is no longer followed.
+        feed(delta("append_text", block_index=1, text=" last"), follow=False)
+        transcript.set_state(entry, "done")
+        assert transcript.entry_text(entry).endswith("g49 last")
+        assert not transcript._live and not transcript._entries[entry].streaming
+        fetched.clear()
+        feed(delta("append_text", block_index=1, text=" late"), follow=False)
+        await pilot.pause(0.1)
+        assert fetched == [] and not transcript.entry_text(entry).endswith("late")
+
         # A part replaced meanwhile: its pending growth is dropped, not applied over it.
-        feed(delta("append_text", block_index=1, text=" more"))
+        transcript.set_state(entry, "streaming")
+        transcript.stream_block(entry, 0, 1, source)
+        feed(delta("append_text", block_index=1, text=" more"), follow=False)
         transcript.set_part(entry, 0, TextPart(text="replaced"))
         fetched.clear()
         assert transcript.entry_text(entry) == "Assistant\nreplaced"
-        assert fetched == []
+        assert fetched == [] and not transcript._live
 
-        # A stale source (the part is no longer rich text, or the block is gone) is skipped
+        # A stale source (the part is no longer rich text, or the block is gone) is dropped
         # before anything changes.
         transcript.stream_block(entry, 0, 0, source)
         transcript.stream_block(entry, 0, 9, lambda part, block: [][block])
         await pilot.pause()
         assert transcript.entry_text(entry) == "Assistant\nreplaced"
-        assert fetched == []
+        assert fetched == [] and not transcript._live
 
 
 async def test_set_parts_with_equal_content_keeps_the_layout() -> None:

@@ -490,10 +490,22 @@ class DialogApp(App[None]):
             return plain_text(turn.assembler.parts)
 
         streaming = False
-        stream_block, block_source = transcript.stream_block, turn.assembler.block
+        assembler = turn.assembler
+        saved_length = 0
+
+        def save_growth() -> None:
+            # Growth within a block yields no update (see below): save it on a clock.
+            nonlocal saved_length
+            if assembler.text_length != saved_length:
+                saved_length = assembler.text_length
+                recorder.update(reply_text)
+
+        saver = self.set_interval(self.store.flush_interval, save_growth)
         try:
             with _collections_deferred(STREAMING_GC_THRESHOLD):
-                async for update in self.session.stream_turn(turn):
+                # One update per block, not per delta: the transcript follows a growing block
+                # from the assembler at its frame rate (`stream_block`).
+                async for update in self.session.stream_turn(turn, every_delta=False):
                     change = update.change
                     if change is None:
                         continue
@@ -501,11 +513,9 @@ class DialogApp(App[None]):
                         transcript.set_state(entry, "streaming")
                         streaming = True
                     if change.block_index is not None and not change.structural:
-                        # The hot path, thousands of times per reply: the transcript fetches the
-                        # block once per layout, not once per delta.
-                        stream_block(entry, change.part_index, change.block_index, block_source)
+                        transcript.stream_block(entry, change.part_index, change.block_index, assembler.block)
                     else:
-                        self._apply(transcript, turn.assembler, change, entry)
+                        self._apply(transcript, assembler, change, entry)
                     recorder.update(reply_text)
         except DialogError as error:
             await self._turn_failed(turn, entry, error)
@@ -517,6 +527,7 @@ class DialogApp(App[None]):
             self._set_status("Ready" if turn.outcome == "done" else "Reply cancelled")
             raise
         finally:
+            saver.stop()
             recorder.finish(turn.outcome if turn.outcome in FINAL_OUTCOMES else "incomplete",
                             message=turn.assembler.message, error=turn.error, figures=turn.figures,
                             text=reply_text())

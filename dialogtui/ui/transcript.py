@@ -11,8 +11,10 @@ Cost model:
 * Mutators (`set_block` & co.) only record the new content and mark the entry dirty: O(1).
   Layout happens in `_flush`, at most once per `FLUSH_INTERVAL`, so a burst of deltas
   between two frames is wrapped once. `stream_block` goes further for the streaming hot
-  path: it records where to fetch a growing block, and the flush fetches it once, so
-  thousands of deltas between two frames cost one materialization, not one each.
+  path: it names a growing block's source once, and while the entry streams every flush
+  fetches the block from it (flushes keep coming, `FLUSH_INTERVAL` apart, as long as one
+  is followed). The thousands of deltas between two frames cost the transcript nothing
+  each, and one materialization per frame.
 * A dirty paragraph that grew by appends re-wraps only its last line plus the new text
   (`render.ParagraphLayout`): O(delta), however long the paragraph.
 * Each entry keeps its chunks (header, one per block or part, state marker, footer) with
@@ -209,6 +211,7 @@ class _Entry:
         "status_dirty",
         "footer_dirty",
         "streaming",
+        "fetched",
     )
 
     def __init__(self, index: int, role: str, state: str) -> None:
@@ -231,8 +234,19 @@ class _Entry:
         self.structural = False
         self.status_dirty = False
         self.footer_dirty = False
-        # Blocks growing by `stream_block`, fetched at the next layout: (part, block) -> source.
+        # Blocks followed by `stream_block`: (part, block) -> source, and what it last gave.
         self.streaming: dict[tuple[int, int], BlockSource] = {}
+        self.fetched: dict[tuple[int, int], Block] = {}
+
+    def forget_streaming(self, part_index: int | None = None) -> None:
+        """Stop following the blocks of part `part_index` (of every part if None)."""
+        if part_index is None:
+            self.streaming.clear()
+            self.fetched.clear()
+            return
+        for key in [key for key in self.streaming if key[0] == part_index]:
+            del self.streaming[key]
+            self.fetched.pop(key, None)
 
     def line(self, offset: int) -> Line:
         index = bisect_right(self.offsets, offset) - 1
@@ -403,6 +417,7 @@ class Transcript(ScrollView, can_focus=True):
         self._spin_timer: Timer | None = None
         self._spinning: set[int] = set()
         self._spin_frame = 0
+        self._live: dict[int, _Entry] = {}  # entries with followed blocks, by index
 
     # ------------------------------------------------------------------
     # Public API
@@ -450,9 +465,7 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._entry(entry_id)
         if entry is None:
             return
-        if entry.streaming:
-            # `part` is the part as it is now, growth included.
-            entry.streaming = {key: source for key, source in entry.streaming.items() if key[0] != part_index}
+        self._stop_following(entry, part_index)  # `part` is the part as it is now, growth included
         self._set_part(entry, part_index, part)
         self._touch(entry)
 
@@ -461,7 +474,7 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._entry(entry_id)
         if entry is None:
             return
-        entry.streaming.clear()  # everything is replaced by what it is now
+        self._stop_following(entry)  # everything is replaced by what it is now
         for index, part in enumerate(parts):
             self._set_part(entry, index, part)
         if len(entry.slots) > len(parts):
@@ -477,18 +490,27 @@ class Transcript(ScrollView, can_focus=True):
         if entry is None:
             return
         entry.streaming.pop((part_index, block_index), None)
+        entry.fetched.pop((part_index, block_index), None)
         self._set_block(entry, part_index, block_index, block)
         self._touch(entry)
 
     def stream_block(self, entry_id: int, part_index: int, block_index: int, source: BlockSource) -> None:
-        """Block `block_index` of rich_text part `part_index` is new or growing: the next layout
-        takes its content from `source(part_index, block_index)`, once, however many times this
-        is called before it. O(1): the streaming hot path. The part must already be rich text
-        (`set_part` puts it there); a source for anything else is skipped at the layout."""
+        """Follow block `block_index` of rich_text part `part_index`, new or growing: while the
+        entry is waiting or streaming, each layout takes the block from `source(part_index,
+        block_index)` when that returns another object than last time (a source must return
+        the same object while the block is unchanged, as `ReplyAssembler.block` does), and
+        layouts keep coming, `FLUSH_INTERVAL` apart. So a block is named once, not once per
+        delta (calling again is harmless: O(1)).
+
+        Following ends, after one last fetch, when the entry leaves the streaming states
+        (`set_state`), and for a part replaced by `set_part` or `set_parts`. The part must
+        already be rich text (`set_part` puts it there); a source for anything else, or one
+        that raises IndexError, is dropped before anything changes."""
         entry = self._entry(entry_id)
         if entry is None:
             return
         entry.streaming[(part_index, block_index)] = source
+        self._live[entry.index] = entry
         if entry.index not in self._dirty:
             self._touch(entry)
 
@@ -512,21 +534,40 @@ class Transcript(ScrollView, can_focus=True):
             raise IndexError(f"block index {block_index} out of range ({len(slot.blocks)} blocks)")
         slot.dirty_blocks.add(block_index)
 
-    def _fetch_streaming(self, entry: _Entry) -> None:
-        """Take the current content of the entry's growing blocks (see `stream_block`)."""
-        streaming, entry.streaming = entry.streaming, {}
-        slots = entry.slots
-        for (part_index, block_index), source in sorted(streaming.items(), key=lambda item: item[0]):
-            # Only a block the part can take as it stands: a stale source is skipped before
+    def _fetch_streaming(self, entry: _Entry) -> bool:
+        """Take the current content of the entry's followed blocks (see `stream_block`); True
+        if any changed. Once the entry no longer streams, this was the last fetch."""
+        streaming, fetched, slots = entry.streaming, entry.fetched, entry.slots
+        changed = False
+        for key in sorted(streaming) if len(streaming) > 1 else list(streaming):
+            part_index, block_index = key
+            # Only a block the part can take as it stands: a stale source is dropped before
             # anything changes (`_set_block` would replace a part that is not rich text).
             blocks = slots[part_index].blocks if part_index < len(slots) else None
-            if blocks is None or block_index > len(blocks):
-                continue
             try:
-                block = source(part_index, block_index)
+                if blocks is None or block_index > len(blocks):
+                    raise IndexError(block_index)
+                block = streaming[key](part_index, block_index)
             except IndexError:
-                continue  # replaced meanwhile by something without that block
-            self._set_block(entry, part_index, block_index, block)
+                del streaming[key]  # replaced meanwhile by something without that block
+                fetched.pop(key, None)
+                continue
+            if fetched.get(key) is not block:
+                fetched[key] = block
+                self._set_block(entry, part_index, block_index, block)
+                changed = True
+        if entry.state not in ("waiting", "streaming"):
+            self._stop_following(entry)
+        elif not streaming:
+            self._live.pop(entry.index, None)
+        return changed
+
+    def _stop_following(self, entry: _Entry, part_index: int | None = None) -> None:
+        """No longer follow the entry's blocks of part `part_index` (of every part if None)."""
+        if entry.streaming:
+            entry.forget_streaming(part_index)
+        if not entry.streaming:
+            self._live.pop(entry.index, None)
 
     def set_state(self, entry_id: int, state: EntryState, note: str | None = None) -> None:
         entry = self._entry(entry_id)
@@ -550,6 +591,7 @@ class Transcript(ScrollView, can_focus=True):
         self._id_base += len(self._entries)
         self._entries = []
         self._dirty.clear()
+        self._live.clear()
         self._spinning.clear()
         self._heights = HeightIndex()
         self._follow = True
@@ -667,6 +709,9 @@ class Transcript(ScrollView, can_focus=True):
         self._sync_generation(width)
         anchor = None if self._follow else self._anchor()
         self._rebuilt.clear()
+        for entry in list(self._live.values()):
+            if entry.index not in self._dirty and self._fetch_streaming(entry):
+                self._dirty[entry.index] = entry
         dirty = list(self._dirty.values())
         self._dirty.clear()
         heights = self._heights
@@ -685,6 +730,8 @@ class Transcript(ScrollView, can_focus=True):
                 self._mark_repaint(heights.prefix(entry.index))
         self._fill_viewport(anchor)
         self._commit(anchor)
+        if self._live:
+            self._schedule()  # followed blocks grow without telling: look again next frame
 
     def _sync_generation(self, width: int) -> None:
         """Invalidate every layout when the width, theme or labels change (lazily)."""

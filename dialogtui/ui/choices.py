@@ -43,9 +43,6 @@ class ActionBar(HorizontalScroll):
         display: none;
         scrollbar-size-horizontal: 0;
     }
-    ActionBar.-active {
-        display: block;
-    }
     ActionBar Button {
         margin-right: 1;
         min-width: 8;
@@ -74,16 +71,18 @@ class ActionBar(HorizontalScroll):
         buttons.extend(ChoiceButton(choice, index) for index, choice in enumerate(choices))
         if buttons:
             await self.mount_all(buttons)
-        self.set_class(bool(buttons), "-active")
+        self.display = bool(buttons)
 
     def clear(self) -> None:
         """Hide the bar. Its buttons go at the next `show`: removing them now would cost the
-        screen a second reflow as a turn starts, for widgets nobody can see or focus."""
-        self.set_class(False, "-active")
+        screen a second reflow as a turn starts, for widgets nobody can see or focus.
+        (`display`, not a CSS class: a class change restyles the bar and every button in
+        it, milliseconds at the start of each turn.)"""
+        self.display = False
 
     @property
     def has_retry(self) -> bool:
-        return self.has_class("-active") and bool(self.query("#retry"))
+        return self.display and bool(self.query("#retry"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

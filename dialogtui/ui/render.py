@@ -171,12 +171,17 @@ def frame_line(frame: Frame, console: Console, pieces: Iterable[Text | Segment])
         elif piece.plain:
             out.append((piece.plain, intern(base)))
         used += piece.cell_len
+    return _fitted(frame, out, used, fill_id)
+
+
+def _fitted(frame: Frame, out: list[tuple[str, int]], used: int, fill_id: int) -> Line:
+    """The line `out`, `used` cells wide, filled or cut to exactly the frame width."""
     width = frame.width
     if used < width:
         out.append((" " * (width - used), fill_id))
     elif used > width:
-        segments = Segment.adjust_line_length(frame.palette.segments(tuple(out)), width, fill)
-        return tuple((text, intern(style)) for text, style, _ in segments)
+        segments = Segment.adjust_line_length(frame.palette.segments(tuple(out)), width, frame.fill)
+        return tuple((text, frame.palette.id(style)) for text, style, _ in segments)
     return tuple(out)
 
 
@@ -495,15 +500,15 @@ class TailRuns:
         self.plain = plain
         return len(plain) != before
 
-    def segments(self, begin: int, end: int) -> list[Segment]:
-        """The text from `begin` to `end`, one segment per run it crosses."""
-        out: list[Segment] = []
+    def pieces(self, begin: int, end: int) -> list[Piece]:
+        """The text from `begin` to `end`, one (text, style) per run it crosses."""
+        out: list[Piece] = []
         if begin >= end:
             return out
         plain, start = self.plain, 0
         for run_end, style in zip(self.ends, self.styles):
             if run_end > begin:
-                out.append(Segment(plain[max(begin, start):min(end, run_end)], style))
+                out.append((plain[max(begin, start):min(end, run_end)], style))
                 if run_end >= end:
                     break
             start = run_end
@@ -668,7 +673,7 @@ class ParagraphLayout:
                 # `wrap_lines` strips the spaces past the width, then cuts at the width: with
                 # a cell per character, that is the first `width` characters.
                 stop = min(end, begin + width)
-                lines.append(self._line(runs.segments(offset + begin, offset + stop), not lines))
+                lines.append(self._ascii_line(runs.pieces(offset + begin, offset + stop), not lines))
                 if number == last and index == len(ends) - 1:
                     runs.drop_before(offset + begin)
                     self._fold = _resume_fold(line_plain, breaks[-1], line_fold) if breaks else line_fold
@@ -681,6 +686,27 @@ class ParagraphLayout:
         if prefix:
             pieces = [Segment(prefix, self._styles.bullet), *pieces]
         return frame_line(self._frame, self._console, pieces)
+
+    def _ascii_line(self, pieces: list[Piece], first: bool) -> Line:
+        """`_line` for plain-ASCII pieces (a character is a cell): the same line, built
+        straight from (text, style) pairs, without a Segment or a Text for each."""
+        frame = self._frame
+        fill = frame.fill
+        intern = frame.palette.id
+        fill_id = intern(fill)
+        out: list[tuple[str, int]] = []
+        used = frame.left
+        if used:
+            out.append((" " * used, fill_id))
+        prefix = self._first if first else self._rest
+        if prefix:
+            style = self._styles.bullet
+            out.append((prefix, intern(fill + style) if style else fill_id))
+            used += cell_len(prefix)
+        for text, style in pieces:
+            out.append((text, intern(fill + style) if style else fill_id))
+            used += len(text)
+        return _fitted(frame, out, used, fill_id)
 
 
 class ListLayout:

@@ -14,7 +14,7 @@ from .api.assembler import Change, ReplyAssembler
 from .api.errors import DialogError
 from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamErrorEvent, StreamEvent
 from .api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
-from .api.trace import ResponseReceived, RetryScheduled, SseEvent, TraceEvent
+from .api.trace import ResponseReceived, RetryScheduled, TraceEvent
 from .target import Target
 
 if TYPE_CHECKING:
@@ -76,19 +76,20 @@ class ChatSession:
         self.client = client
         self._clock = clock
         self._current: Turn | None = None
-        self.listeners: list[Callable[[TraceEvent], None]] = []
 
     def observe(self, trace: TraceEvent) -> None:
-        """Pass as the client's `observer`: records turn figures, then fans out."""
+        """The client's observer (`add_observer(session.observe, sse=False)`): turn figures."""
         turn = self._current
-        # An SSE event (thousands per reply) is not a figure: one type test and out.
-        if turn is not None and type(trace) is not SseEvent:
+        if turn is not None:
             if isinstance(trace, ResponseReceived) and turn.figures.to_headers is None:
                 turn.figures.to_headers = self._clock() - turn.figures.started
             elif isinstance(trace, RetryScheduled):
                 turn.figures.retries += 1
-        for listener in self.listeners:
-            listener(trace)
+
+    def add_listener(self, listener: Callable[[TraceEvent], None]) -> None:
+        """Call `listener` with every trace event of this session's requests from now on,
+        SSE events included (for tooling such as the inspector)."""
+        self.client.add_observer(listener)
 
     async def stream_turn(self, turn: Turn, *, every_delta: bool = True) -> AsyncIterator[TurnUpdate]:
         """Send `turn.text` and yield each event with what it changed.
@@ -176,5 +177,5 @@ def open_session(
         on_token=target.save_token,
     )
     session = ChatSession(client)
-    client.add_observer(session.observe)
+    client.add_observer(session.observe, sse=False)
     return session

@@ -358,7 +358,7 @@ async def test_young_collections_wait_only_while_a_reply_streams(server: DevServ
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         while_streaming: list[int] = []
-        app.session.listeners.append(lambda trace: while_streaming.append(gc.get_threshold()[0]))
+        app.session.add_listener(lambda trace: while_streaming.append(gc.get_threshold()[0]))
         for text, finish in [("done !long:200", None), ("cancelled !slow", "escape"),
                              ("failed !stream_error_fatal", None)]:
             while_streaming.clear()

@@ -438,6 +438,19 @@ async def test_idle_timeout_is_per_line_and_not_the_header_wait(server: DevServe
 # Streams (contract: event table, terminal events, transport failures, forward compatibility)
 
 
+async def test_an_observer_can_leave_out_the_sse_events(server: DevServer) -> None:
+    everything: list[TraceEvent] = []
+    requests_only: list[TraceEvent] = []
+    async with make_client(server) as client:
+        client.add_observer(everything.append)
+        client.add_observer(requests_only.append, sse=False)
+        events, error = await collect(client.send_message("hello"))
+    assert error is None
+    assert sum(isinstance(e, SseEvent) for e in everything) == len(events)
+    assert requests_only == [e for e in everything if not isinstance(e, SseEvent)]
+    assert finished(requests_only)[-1].outcome == "ok"
+
+
 async def test_ok_stream_yields_every_event_and_rotates_the_token(server: DevServer) -> None:
     seen: list[str] = []
     trace: list[TraceEvent] = []

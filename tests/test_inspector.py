@@ -56,8 +56,8 @@ def make_session(server: DevServer, inspector: Inspector) -> ChatSession:
     """Wired the way the app wires it: client -> session (figures) -> inspector."""
     client = DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY)
     session = ChatSession(client)
-    client.add_observer(session.observe)
-    session.listeners.append(inspector.event_list.record)
+    client.add_observer(session.observe, sse=False)
+    session.add_listener(inspector.event_list.record)
     return session
 
 

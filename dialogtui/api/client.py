@@ -140,8 +140,9 @@ class DialogClient:
         self._on_token = on_token
         self._token_saved: asyncio.Task[None] | None = None
         self._observers: list[Observer] = [LogObserver(environment=_environment(url), chatbot_id=chatbot_id)]
+        self._sse_observers: list[Observer] = []
         if observer is not None:
-            self._observers.append(observer)
+            self.add_observer(observer)
         self._auth_lock = asyncio.Lock()
         # Injectable so a test or a simulation can run retries without waiting for real.
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -173,9 +174,12 @@ class DialogClient:
     ) -> None:
         await self.aclose()
 
-    def add_observer(self, observer: Observer) -> None:
-        """Also call `observer` with every trace event from now on."""
+    def add_observer(self, observer: Observer, *, sse: bool = True) -> None:
+        """Also call `observer` with every trace event from now on; with `sse=False`, with
+        every one but the `SseEvent`s (one per server-sent event: thousands per reply)."""
         self._observers.append(observer)
+        if sse:
+            self._sse_observers.append(observer)
 
     async def aclose(self) -> None:
         """Close the connections, once the last token handed to `on_token` is saved (or
@@ -415,8 +419,10 @@ class DialogClient:
                 budget = idle
             else:
                 budget -= loop.time() - waited_from
+            sse_observers = self._sse_observers
             for sse in received:
-                self._emit(SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data))
+                if sse_observers:
+                    self._emit(SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data), sse_observers)
                 yield decode_event(sse.event, sse.data)
         parser.close()  # an unfinished last event is discarded, as the spec says
 
@@ -552,8 +558,8 @@ class DialogClient:
             )
         )
 
-    def _emit(self, event: TraceEvent) -> None:
-        for observer in self._observers:
+    def _emit(self, event: TraceEvent, observers: list[Observer] | None = None) -> None:
+        for observer in self._observers if observers is None else observers:
             try:
                 observer(event)
             except Exception:

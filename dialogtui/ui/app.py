@@ -326,7 +326,7 @@ class DialogApp(App[None]):
         policies = DEFAULT_POLICIES if self._policies is None else self._policies
         session = open_session(self.target, timeouts=self._timeouts, policies=policies)
         # The event list's own `record`: the inspector's would be one more call per SSE event.
-        session.listeners.append(self.inspector.event_list.record)
+        session.add_listener(self.inspector.event_list.record)
         return session
 
     async def on_unmount(self) -> None:

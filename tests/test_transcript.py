@@ -539,6 +539,28 @@ async def test_a_followed_block_is_materialized_once_per_layout_and_followed_unt
         assert fetched == [] and not transcript._live
 
 
+async def test_blocks_added_while_streaming_are_placed_as_a_full_assembly_places_them() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant", state="streaming")
+        transcript.set_footer(entry, "figures")
+        for index in range(12):
+            block = paragraph(Span(text=f"block {index} " * (index % 4 + 1)))
+            transcript.set_block(entry, 0, index, block)
+            if index % 3:
+                transcript.entry_text(entry)  # laid out now: the next blocks are appended
+        shown = transcript.entry_text(entry)
+        laid_out = transcript._entries[entry]
+        placed = ([chunk.pos for chunk in laid_out.chunks], list(laid_out.offsets), list(laid_out.seen),
+                  [chunk.margin for chunk in laid_out.chunks], laid_out.height)
+        laid_out.assemble()
+        assert placed == ([chunk.pos for chunk in laid_out.chunks], laid_out.offsets, laid_out.seen,
+                          [chunk.margin for chunk in laid_out.chunks], laid_out.height)
+        assert shown.endswith("figures") and "block 11" in shown
+        assert [c.pos for c in laid_out.chunks] == list(range(len(laid_out.chunks)))
+
+
 async def test_set_parts_with_equal_content_keeps_the_layout() -> None:
     app = TranscriptApp()
     async with app.run_test(size=(80, 24)) as pilot:

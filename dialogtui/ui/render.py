@@ -575,8 +575,9 @@ class ParagraphLayout:
         self._console = console
         self._first = first
         self._rest = rest
-        self._tail = Text(end="")
-        # While every piece is plain ASCII, the tail is kept as `_runs` instead of `_tail`.
+        self._tail: Text | None = None
+        # While every piece is plain ASCII, the tail is kept as `_runs` instead of `_tail`
+        # (made only if the general path takes over: most paragraphs never need a `Text`).
         self._runs: TailRuns | None = TailRuns()
         self._fold: Fold = None
         self._count = 0
@@ -637,6 +638,8 @@ class ParagraphLayout:
                 return
             self._tail, self._runs = runs.text(), None  # for good: the general path from here
         tail = self._tail
+        if tail is None:
+            tail = self._tail = Text(end="")
         before = len(tail)
         for text, style in pieces:
             if text:

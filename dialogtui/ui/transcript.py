@@ -281,6 +281,17 @@ class _Entry:
                 seen = True
         self.height = line
 
+    def insert_before_status(self, added: list[_Chunk]) -> int:
+        """Put `added` (the new last chunks of the last part) before the state marker, as
+        `assemble` would; their position. Offsets from there on need a `relayout`."""
+        pos = self.status.pos
+        self.chunks[pos:pos] = added
+        for index in range(pos, len(self.chunks)):
+            self.chunks[index].pos = index
+        self.offsets.extend([0] * len(added))
+        self.seen.extend([False] * len(added))
+        return pos
+
     def assemble(self) -> None:
         chunks = [self.gap, self.header]
         for slot in self.slots:
@@ -860,6 +871,8 @@ class Transcript(ScrollView, can_focus=True):
         frame, styles, console = entry.frame, self._styles, self._console_for_render()
         structural = entry.structural
         start: int | None = None
+        appended: list[_Chunk] = []  # new blocks at the end of the last part: the streaming case
+        last_slot = entry.slots[-1] if entry.slots else None
         for slot in entry.slots:
             if slot.dirty:
                 self._layout_slot(entry, slot)
@@ -885,11 +898,15 @@ class Transcript(ScrollView, can_focus=True):
                     chunk.lines = layout.lines  # a layout may swap its list
                     start = chunk.pos if start is None else min(start, chunk.pos)
                     continue
+                at_end = slot is last_slot and bool(slot.chunks)
                 while len(slot.layouts) <= index:
                     layout = layout_block(blocks[len(slot.layouts)], frame, styles, console)
                     slot.layouts.append(layout)
-                    slot.chunks.append(_Chunk(layout.lines, True))
-                structural = True
+                    chunk = _Chunk(layout.lines, True)
+                    slot.chunks.append(chunk)
+                    if at_end:
+                        appended.append(chunk)
+                structural = structural or not at_end
             slot.dirty_blocks.clear()
         if entry.status_dirty or entry.state in _IN_PROGRESS:
             lines = self._state_lines(entry)
@@ -904,6 +921,10 @@ class Transcript(ScrollView, can_focus=True):
         if structural:
             entry.assemble()
             return 0
+        if appended:
+            # In place: the chunks before them keep their positions (`assemble` is O(blocks)).
+            pos = entry.insert_before_status(appended)
+            start = pos if start is None else min(start, pos)
         if start is None:
             return None
         entry.relayout(start)

@@ -11,9 +11,10 @@ The two error channels of the API are separate types with separate code tables:
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from .models import FieldError
+if TYPE_CHECKING:
+    from .models import FieldError
 
 GENERIC_MESSAGE: Final = "Something went wrong. Please try again later."
 

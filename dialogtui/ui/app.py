@@ -21,27 +21,16 @@ from textual.widget import AwaitMount, Widget
 from textual.widgets import Footer, Header
 from textual.worker import Worker
 
-from ..api.assembler import Change, ReplyAssembler
 from ..api.errors import ApiHttpError, DialogError
-from ..api.models import (
-    Config,
-    ContactFormPart,
-    FormMarker,
-    FormPart,
-    Message,
-    QuickRepliesPart,
-    StartPrompt,
-    SuggestionsPart,
-    SupportTicketPart,
-    TextPart,
-    plain_text,
-)
 from ..target import Target, TargetError, configured_target, demo_target
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
 from .standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
+    # The wire models import msgspec (~10 ms before the first frame): imported where used.
+    from ..api.assembler import Change, ReplyAssembler
+    from ..api.models import Config, FormMarker, Message, StartPrompt
     # Not at run time: httpx, which the client imports, would delay the first frame.
     from ..api.client import DialogClient
     from ..api.retry import Operation, RetryPolicy
@@ -66,7 +55,6 @@ HISTORY_LIMIT = 1000
 # mid-reply; the one that is due runs when the turn ends.
 STREAMING_GC_THRESHOLD = 50_000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
-FORM_MARKERS = (ContactFormPart, FormPart, SupportTicketPart)
 
 
 def _null_store() -> Store:
@@ -160,7 +148,8 @@ class DialogApp(App[None]):
         self._timeouts = timeouts
         self._policies = policies
         self.session: ChatSession | None = None
-        self.bot_config: Config = Config()
+        self.bot_config: Config | None = None
+        """The bot's config once loaded (None before, or if it could not be)."""
         self._turn_worker: Worker[None] | None = None
         self._retryable_text: str | None = None
         self._retry_shown = False
@@ -381,7 +370,9 @@ class DialogApp(App[None]):
         await self._load_history()
 
     def _apply_branding(self) -> None:
-        name = sanitize_line(self.bot_config.display.name or "") or "Assistant"
+        config = self.bot_config
+        name = sanitize_line(config.display.name or "") if config is not None else ""
+        name = name or "Assistant"
         self.title = name
         self.transcript.bot_name = name
 
@@ -408,12 +399,19 @@ class DialogApp(App[None]):
             self._heap_frozen = True
 
     async def _show_welcome(self) -> None:
-        welcome = self.bot_config.display.welcome_message
+        from ..api.models import TextPart
+
+        config = self.bot_config
+        if config is None:
+            return
+        welcome = config.display.welcome_message
         if welcome:
             self.transcript.add_entry("assistant", [TextPart(text=welcome)])
-        await self.action_bar.show(_prompt_choices(self.bot_config.start_prompts))
+        await self.action_bar.show(_prompt_choices(config.start_prompts))
 
     def _remember_reply(self, messages: Iterable[Message]) -> None:
+        from ..api.models import plain_text
+
         for message in messages:
             if message.role != "user":
                 self._last_reply = plain_text(message.parts)
@@ -466,6 +464,8 @@ class DialogApp(App[None]):
             self.notify("A reply is still arriving. Wait for it, or press Esc to cancel it.",
                         severity="warning")
             return False
+        from ..api.models import TextPart
+
         self._retryable_text = None
         self.transcript.add_entry("user", [TextPart(text=text)])
         entry = self.transcript.add_entry("assistant", state="waiting")
@@ -480,6 +480,8 @@ class DialogApp(App[None]):
 
     @work(group="turn")
     async def _run_turn(self, turn: Turn, entry: int, recorder: Recorder) -> None:
+        from ..api.models import plain_text
+
         assert self.session is not None
         self.action_bar.clear()
         self._set_status("Waiting for the reply… Esc cancels")
@@ -563,6 +565,14 @@ class DialogApp(App[None]):
         self._set_status("The reply failed · Ctrl+R retries" if error.retryable else "The reply failed")
 
     async def _offer_followups(self, message: Message) -> None:
+        from ..api.models import (
+            ContactFormPart,
+            FormPart,
+            QuickRepliesPart,
+            SuggestionsPart,
+            SupportTicketPart,
+        )
+
         choices: list[Choice] = []
         for part in message.parts:
             if isinstance(part, SuggestionsPart):
@@ -571,7 +581,8 @@ class DialogApp(App[None]):
             elif isinstance(part, QuickRepliesPart):
                 choices.extend(Choice(reply, reply) for reply in part.replies if reply)
         await self.action_bar.show(choices)
-        markers = [part for part in message.parts if isinstance(part, FORM_MARKERS)]
+        markers = [part for part in message.parts
+                   if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart))]
         if markers:
             self._open_marker = markers[-1]
             self.action_open_form()

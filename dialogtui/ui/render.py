@@ -703,8 +703,8 @@ class ParagraphLayout:
             out.append((" " * used, fill_id))
         prefix = self._first if first else self._rest
         if prefix:
-            style = self._styles.bullet
-            out.append((prefix, intern(fill + style) if style else fill_id))
+            bullet = self._styles.bullet
+            out.append((prefix, intern(fill + bullet) if bullet else fill_id))
             used += cell_len(prefix)
         for text, style in pieces:
             out.append((text, intern(fill + style) if style else fill_id))

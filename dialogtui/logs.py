@@ -24,7 +24,7 @@ def configure_file_logging(directory: Path | None = None) -> Path | None:
 
     Logging must never stop the app: a directory that cannot be written means no log file.
     """
-    from .api.trace import RedactingFilter
+    from .api.redaction import RedactingFilter
     from .config import log_dir
 
     directory = directory or log_dir()

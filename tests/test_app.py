@@ -23,7 +23,7 @@ from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
 from dialogtui.store import Store, TranscriptStore
 from dialogtui.target import Target
 from dialogtui.ui.app import STREAMING_GC_THRESHOLD, DialogApp
-from dialogtui.ui.choices import ActionBar, ChoiceButton
+from dialogtui.ui.choices import ActionBar, Choice, ChoiceButton
 from dialogtui.ui.composer import Composer
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
@@ -478,6 +478,22 @@ async def test_multiline_input_and_enter_sends(server: DevServer) -> None:
         assert "line1" in all_text(app) and "line2" in all_text(app)
 
 
+async def test_a_hidden_action_bar_offers_no_retry() -> None:
+    class BarApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ActionBar()
+
+    app = BarApp()
+    async with app.run_test():
+        bar = app.query_one(ActionBar)
+        await bar.show([Choice("Again", "again")], retry=True)
+        assert bar.display and bar.has_retry
+        bar.clear()  # a turn starts: hidden at once, its buttons kept until the next show
+        assert not bar.display and not bar.has_retry and bar.query("#retry")
+        await bar.show([])
+        assert not bar.display and not bar.query("#retry")
+
+
 async def test_choices_are_buttons_not_markup(server: DevServer) -> None:
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -512,6 +528,24 @@ async def test_growth_within_a_block_reaches_the_screen_and_the_store_while_it_s
         assert not turn_finished(app)()
         await wait_for(pilot, turn_finished(app))
         assert stored_reply().endswith("This reply took its time.")
+    store.close()
+
+
+async def test_a_reply_that_stalls_mid_block_is_on_screen_and_on_record_during_the_stall(
+    server: DevServer, tmp_path: Path
+) -> None:
+    """Part, block and first words arrive together, then the server goes quiet (a model
+    thinking mid-reply): the words are shown and saved while it is quiet, not at the end."""
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "think !stall")
+        await wait_for(pilot, lambda: "You said" in store.messages(app._conversation)[-1].text)
+        assert "You said" in "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert not turn_finished(app)()
+        await pilot.press("escape")
+        await wait_for(pilot, turn_finished(app))
     store.close()
 
 

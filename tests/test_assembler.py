@@ -410,3 +410,25 @@ def test_the_hot_path_follows_a_lists_newest_item() -> None:
         assert fast.parts == reference.parts
     items = fast.block(0, 0).items
     assert [span.text for item in items for span in item.spans] == ["one a b", "two c d"]
+
+
+def test_an_append_to_another_block_of_the_hot_part_goes_to_that_block() -> None:
+    fast, reference = ReplyAssembler(), GeneralPathAssembler()
+    events = [*rich_start("p1"),
+              delta("p1", "append_text", block_index=0, text="zero"),
+              delta("p1", "start_block", block_index=1, block_type="paragraph"),
+              delta("p1", "append_text", block_index=0, text=" a"),  # heats block 0
+              delta("p1", "append_text", block_index=1, text="one")]  # not block 0's run
+    for event in events:
+        assert fast.feed(event) == reference.feed(event)
+    assert fast.parts == reference.parts
+
+
+def test_appends_to_a_lists_newest_item_take_the_hot_path() -> None:
+    assembler = ReplyAssembler()
+    for event in [delta("p1", "start_part", part_type="rich_text"),
+                  delta("p1", "start_block", block_index=0, block_type="bullet_list"),
+                  delta("p1", "append_item", block_index=0, item=ListItem(spans=[Span(text="one")])),
+                  delta("p1", "append_text", block_index=0, text=" a")]:
+        assembler.feed(event)
+    assert assembler._hot_id == "p1", "the next append to the item is the hot path's"

@@ -670,7 +670,7 @@ def test_stop_is_prompt_with_hung_requests_open() -> None:
 
     dev = DevServer(DevServerConfig()).start()
     token = auth(dev)
-    threads = [threading.Thread(target=hold, args=(s,)) for s in ("hang_headers", "hang_stream", "slow")]
+    threads = [threading.Thread(target=hold, args=(s,)) for s in ("hang_headers", "hang_stream", "stall", "slow")]
     for thread in threads:
         thread.start()
     time.sleep(0.3)
@@ -683,6 +683,7 @@ def test_stop_is_prompt_with_hung_requests_open() -> None:
         "hang_headers:503",
         "hang_stream:RemoteProtocolError",
         "slow:RemoteProtocolError",
+        "stall:RemoteProtocolError",
     ]
 
 
@@ -717,7 +718,7 @@ def test_magic_words() -> None:
 
 def test_every_scenario_is_described_and_reachable(server: DevServer) -> None:
     assert all(isinstance(d, str) and d for d in SCENARIOS.values())
-    skip = {"hang_headers", "hang_stream", "slow", "drop"}  # covered above with timeouts
+    skip = {"hang_headers", "hang_stream", "stall", "slow", "drop"}  # covered above with timeouts
     for name in SCENARIOS.keys() - skip:
         token = auth(server)  # fresh: expired_token kills the token it sees
         with httpx.Client(timeout=10) as client:

@@ -39,6 +39,19 @@ async def test_without_every_delta_a_block_is_named_once_and_the_reply_is_the_sa
     assert once_updates[-1].turn.figures.events == once.figures.events
 
 
+async def test_without_every_delta_each_row_product_or_suggestion_is_still_yielded(server: DevServer) -> None:
+    """A part that grows at its end (no block) has no block to follow: each growth is yielded."""
+    _, every_updates = await run(server, "hi", every_delta=True)
+    _, once_updates = await run(server, "hi", every_delta=False)
+
+    def part_growth(updates: list[TurnUpdate]) -> list[int]:
+        return [u.change.part_index for u in updates
+                if u.change is not None and u.change.block_index is None and not u.change.structural]
+
+    assert part_growth(every_updates), "the demo reply streams rows, products or suggestions"
+    assert part_growth(once_updates) == part_growth(every_updates)
+
+
 async def test_a_stream_error_is_yielded_before_it_is_raised(server: DevServer) -> None:
     async with DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY) as client:
         turn = Turn(text="x !stream_error_retryable")

@@ -1,33 +1,51 @@
 """What loads before the first frame: the modules a first paint must not wait for.
 
-Timings belong to `bench/bench_startup.py`; this pins the import graph, which is what
-those timings rest on (a stray module-level import undoes them silently)."""
+Timings belong to `bench/bench_startup.py`; this pins the import graph they rest on (a stray
+module-level import undoes them silently). The probe runs `dialogtui` as a person starts it,
+through the CLI's `main`, in a fresh interpreter, with Textual's `App.run` replaced by a
+function that records what is loaded at that moment and returns."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
-# Up to the app's construction, as `dialogtui` runs it; checked in a fresh interpreter.
+import pytest
+
 PROBE = """
 import json, sys
-import dialogtui.cli, dialogtui.commands.chat
-from dialogtui.target import Target
-from dialogtui.ui.app import DialogApp
-DialogApp(Target("http://127.0.0.1:9", "bot", api_key="k", environment="test"))
-print(json.dumps(sorted(sys.modules)))
+from textual.app import App
+
+def run(self, *args, **kwargs):
+    print(json.dumps(sorted(sys.modules)))
+
+App.run = run
+from dialogtui.cli import main
+main(sys.argv[1:])
 """
 
 # Each costs milliseconds to import and is first needed after the first frame: the HTTP
-# client (httpx), the wire models (msgspec), the local store (sqlite3), the session and the
-# transcript's renderer.
-AFTER_FIRST_FRAME = ("httpx", "msgspec", "sqlite3", "dialogtui.session", "dialogtui.store",
-                     "dialogtui.api.models", "dialogtui.ui.transcript", "dialogtui.ui.render")
+# client (httpx), the wire models (msgspec), the local store (sqlite3), the dev server
+# (uvicorn), the session and the transcript's renderer.
+AFTER_FIRST_FRAME = ("httpx", "msgspec", "sqlite3", "uvicorn", "starlette", "dialogtui.session",
+                     "dialogtui.store", "dialogtui.api.models", "dialogtui.ui.transcript",
+                     "dialogtui.ui.render")
 
 
-def test_the_app_is_built_without_the_modules_its_first_frame_does_not_need() -> None:
-    result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True)
-    loaded = set(json.loads(result.stdout))
-    assert "textual.app" in loaded and "dialogtui.ui.app" in loaded
+@pytest.mark.parametrize("args", [
+    ["--base-url", "http://127.0.0.1:9", "--chatbot-id", "bot", "--no-save"],
+    ["--demo", "--no-save"],
+], ids=["configured", "demo"])
+def test_dialogtui_reaches_its_first_frame_without_what_the_frame_does_not_need(
+    args: list[str], tmp_path: Path
+) -> None:
+    env = {**os.environ, "DIALOGTUI_API_KEY": "key-for-the-probe", "DIALOGTUI_CONFIG_DIR": str(tmp_path / "c"),
+           "DIALOGTUI_DATA_DIR": str(tmp_path / "d"), "DIALOGTUI_LOG_DIR": str(tmp_path / "l")}
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60,
+                            env=env, check=True)
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    assert {"textual.app", "dialogtui.ui.app", "dialogtui.logs"} <= loaded
     assert [name for name in AFTER_FIRST_FRAME if name in loaded] == []

@@ -561,6 +561,63 @@ async def test_blocks_added_while_streaming_are_placed_as_a_full_assembly_places
         assert [c.pos for c in laid_out.chunks] == list(range(len(laid_out.chunks)))
 
 
+def _laid_out(transcript: Transcript, entry_id: int) -> str:
+    """The entry's lines as the frames laid them out (no flush forced)."""
+    entry = transcript._entries[entry_id]
+    return "\n".join(line_text(entry.line(y)).rstrip() for y in range(entry.height))
+
+
+def _delta(action: str, **fields: object) -> PartDeltaEvent:
+    return PartDeltaEvent(part_id="r", delta=Delta(action=action, part_type="rich_text", **fields))
+
+
+async def test_a_followed_block_keeps_reaching_the_frames_and_entry_text() -> None:
+    assembler = ReplyAssembler()
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant", state="streaming")
+        assembler.feed(_delta("start_part"))
+        transcript.set_part(entry, 0, assembler.part(0))
+        assembler.feed(_delta("start_block", block_index=0, block_type="paragraph"))
+        transcript.stream_block(entry, 0, 0, assembler.block)
+        for number in range(3):
+            assembler.feed(_delta("append_text", block_index=0, text=f" g{number}"))
+            await pilot.pause(0.1)
+            assert _laid_out(transcript, entry).endswith(f"g{number}"), _laid_out(transcript, entry)
+        # `entry_text` takes growth the frames have not seen yet, and the frames keep it.
+        assembler.feed(_delta("append_text", block_index=0, text=" now"))
+        assert transcript.entry_text(entry).endswith("g2 now")
+        await pilot.pause(0.1)
+        assert _laid_out(transcript, entry).endswith("g2 now")
+        # A part replaced by another rich text part is not followed any more.
+        calls: list[int] = []
+
+        def counting(part_index: int, block_index: int) -> Block:
+            calls.append(block_index)
+            return assembler.block(part_index, block_index)
+
+        transcript.stream_block(entry, 0, 0, counting)
+        transcript.entry_text(entry)
+        transcript.set_part(entry, 0, RichTextPart(blocks=[paragraph(Span(text="whole"))]))
+        calls.clear()
+        assembler.feed(_delta("append_text", block_index=0, text=" late"))
+        await pilot.pause(0.1)
+        assert calls == [] and transcript.entry_text(entry) == "Assistant\nwhole"
+
+
+async def test_a_block_added_to_an_earlier_part_goes_in_that_part() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = await started(pilot)
+        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text="first"))]),
+                                                   TextPart(text="second part")], state="streaming")
+        transcript.entry_text(entry)  # laid out: the next block is an update
+        transcript.set_block(entry, 0, 1, paragraph(Span(text="added")))
+        shown = transcript.entry_text(entry)
+        assert shown.index("added") < shown.index("second part"), shown
+
+
 async def test_set_parts_with_equal_content_keeps_the_layout() -> None:
     app = TranscriptApp()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -57,14 +57,14 @@ _EXPORTS: dict[str, str] = {
     "LOGGER_NAME": "trace",
     "REQUEST_ID_HEADERS": "trace",
     "LogObserver": "trace",
-    "RedactingFilter": "trace",
+    "RedactingFilter": "redaction",
     "RequestFinished": "trace",
     "RequestStarted": "trace",
     "ResponseReceived": "trace",
     "RetryScheduled": "trace",
     "SseEvent": "trace",
     "TraceEvent": "trace",
-    "redact": "trace",
+    "redact": "redaction",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -133,7 +133,7 @@ class _BlockBuilder:
                 return True
             target: list[_SpanLike] | None = spans
         else:
-            target = self._target()
+            target = self.inline_target()
         if target is None:
             return False
         _add_text(target, text)
@@ -141,7 +141,7 @@ class _BlockBuilder:
         return True
 
     def append_span(self, span: Span) -> bool:
-        target = self._target()
+        target = self.inline_target()
         if target is None:
             return False
         target.append(span)
@@ -155,7 +155,7 @@ class _BlockBuilder:
         self.cache = None
         return True
 
-    def _target(self) -> list[_SpanLike] | None:
+    def inline_target(self) -> list[_SpanLike] | None:
         """Where inline content goes: a list's newest item, any other block's own spans."""
         if self.type == "bullet_list":
             return self.items[-1] if self.items else None
@@ -384,10 +384,11 @@ class ReplyAssembler:
         if block_index is None:
             return
         builder = part.blocks[block_index]
-        spans = builder._target()
-        if spans and type(spans[-1]) is _TextRun:
+        spans = builder.inline_target()
+        run = spans[-1] if spans else None
+        if isinstance(run, _TextRun):
             self._hot_id, self._hot_index, self._hot_block = part_id, index, block_index
-            self._hot_part, self._hot_builder, self._hot_run = part, builder, spans[-1]  # type: ignore[assignment]
+            self._hot_part, self._hot_builder, self._hot_run = part, builder, run
 
     def _on_part(self, part: Part) -> Change:
         part_id = getattr(part, "part_id", "")

@@ -3,20 +3,20 @@
 Trace events go to an optional observer (the UI's inspector). Independently, the client writes
 one structured log record per finished request to the `dialogtui.api` logger, with exactly the
 fields the vendor's logging checklist asks for and none of what it forbids: no message content,
-no API keys, no tokens, no Authorization headers. `redact()` and `RedactingFilter` are a second
-line of defence for anything else that reaches a log.
+no API keys, no tokens, no Authorization headers. `redaction.RedactingFilter`, on this logger,
+is a second line of defence for anything else that reaches a log.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 import msgspec
 
+from .redaction import RedactingFilter
 from .retry import Operation
 
 LOGGER_NAME: Final = "dialogtui.api"
@@ -158,57 +158,6 @@ def log_fields(event: RequestFinished, *, environment: str, chatbot_id: str) -> 
         "latency_ms": round(event.elapsed * 1000),
         "timeout": event.timed_out,
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Redaction
-
-_REDACTED: Final = "[REDACTED]"
-_PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    # `Authorization: anything` up to the end of the line or a closing quote.
-    (re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n]+"), r"\1" + _REDACTED),
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{4,}"), r"\1\2" + _REDACTED),
-    # A JWT: three base64url segments, the first one a JSON object (`{"` encodes as `eyJ`).
-    (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), _REDACTED),
-    # key=value / "key": "value" pairs whose names say secret.
-    (
-        re.compile(
-            r"(?i)(\b(?:api[_-]?key|x-api-key|visitor[_-]?token|access[_-]?token|token|password|secret)"
-            r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"
-        ),
-        r"\1" + _REDACTED,
-    ),
-)
-
-
-def redact(text: str) -> str:
-    """Scrub anything that looks like a credential. Idempotent."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites records so their formatted message and traceback are redacted.
-
-    Attach it to handlers (a logger's filters do not see records propagated from child loggers):
-    `handler.addFilter(RedactingFilter())`.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not lose the record
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
 
 
 logger.addFilter(RedactingFilter())

@@ -47,6 +47,7 @@ SCENARIOS: dict[str, str] = {
     "unknown_events": "unknown events, delta actions, part/block/span types, comments, id:/retry: fields",
     "slow": "a short reply with 1 s between events (!slow:<ms> to choose the gap)",
     "hang_stream": "headers and one status event, then silence (until the server stops)",
+    "stall": "a paragraph's first words, then silence mid-reply (until the server stops)",
     "long": "5,000 append_text deltas of 20 chars = 100 KB (!long:<deltas> for another size)",
     "escapes": "reply text full of terminal escapes (CSI, OSC 52, OSC 8, C0/C1 controls, bidi)",
     "line_separators": "raw U+2028/U+2029/U+0085 inside a data line (legal SSE; breaks splitlines readers)",
@@ -282,6 +283,10 @@ def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: floa
             )
         case "hang_stream":
             return StreamPlan([CONNECTED, Control.HANG], delta_delay)
+        case "stall":
+            # The short reply up to its first text delta: part, block, words; no `end_block`.
+            first_words = content.short_reply(user_text).events[:3]
+            return StreamPlan([CONNECTED, PROCESSING, *first_words, Control.HANG], delta_delay)
         case "long":
             return _normal(
                 content.long_reply(_arg(choice, DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS)).events, delta_delay

@@ -402,12 +402,11 @@ class DialogApp(App[None]):
         from ..api.models import TextPart
 
         config = self.bot_config
-        if config is None:
-            return
-        welcome = config.display.welcome_message
+        welcome = config.display.welcome_message if config is not None else None
         if welcome:
             self.transcript.add_entry("assistant", [TextPart(text=welcome)])
-        await self.action_bar.show(_prompt_choices(config.start_prompts))
+        # Without a config, still show (no) prompts: what the bar held before goes.
+        await self.action_bar.show(_prompt_choices(config.start_prompts) if config is not None else ())
 
     def _remember_reply(self, messages: Iterable[Message]) -> None:
         from ..api.models import plain_text
@@ -496,11 +495,15 @@ class DialogApp(App[None]):
         saved_length = 0
 
         def save_growth() -> None:
-            # Growth within a block yields no update (see below): save it on a clock.
+            # Growth within a block yields no update (see below): save it on a clock. An
+            # update the store held back (it writes at most once per interval) is written
+            # at the next tick that brings nothing new, so a stalled stream has it on record.
             nonlocal saved_length
             if assembler.text_length != saved_length:
                 saved_length = assembler.text_length
                 recorder.update(reply_text)
+            else:
+                recorder.flush()
 
         saver = self.set_interval(self.store.flush_interval, save_growth)
         try:

@@ -32,6 +32,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ..api.redaction import redact
 from ..api.retry import Operation
 from ..api.trace import (
     RequestFinished,
@@ -40,7 +41,6 @@ from ..api.trace import (
     RetryScheduled,
     SseEvent,
     TraceEvent,
-    redact,
     request_id_of,
 )
 from ..text import sanitize, sanitize_line

@@ -11,10 +11,10 @@ Cost model:
 * Mutators (`set_block` & co.) only record the new content and mark the entry dirty: O(1).
   Layout happens in `_flush`, at most once per `FLUSH_INTERVAL`, so a burst of deltas
   between two frames is wrapped once. `stream_block` goes further for the streaming hot
-  path: it names a growing block's source once, and while the entry streams every flush
-  fetches the block from it (flushes keep coming, `FLUSH_INTERVAL` apart, as long as one
-  is followed). The thousands of deltas between two frames cost the transcript nothing
-  each, and one materialization per frame.
+  path: it names a growing block's source once, and while the entry streams a timer looks
+  at the block every `FLUSH_INTERVAL` and lays the entry out when the source gives a new
+  one. The thousands of deltas between two frames cost the transcript nothing each, and
+  one materialization per frame; a stalled stream costs a look per frame.
 * A dirty paragraph that grew by appends re-wraps only its last line plus the new text
   (`render.ParagraphLayout`): O(delta), however long the paragraph.
 * Each entry keeps its chunks (header, one per block or part, state marker, footer) with
@@ -429,6 +429,7 @@ class Transcript(ScrollView, can_focus=True):
         self._spinning: set[int] = set()
         self._spin_frame = 0
         self._live: dict[int, _Entry] = {}  # entries with followed blocks, by index
+        self._poll_timer: Timer | None = None
 
     # ------------------------------------------------------------------
     # Public API
@@ -509,9 +510,9 @@ class Transcript(ScrollView, can_focus=True):
         """Follow block `block_index` of rich_text part `part_index`, new or growing: while the
         entry is waiting or streaming, each layout takes the block from `source(part_index,
         block_index)` when that returns another object than last time (a source must return
-        the same object while the block is unchanged, as `ReplyAssembler.block` does), and
-        layouts keep coming, `FLUSH_INTERVAL` apart. So a block is named once, not once per
-        delta (calling again is harmless: O(1)).
+        the same object while the block is unchanged, as `ReplyAssembler.block` does); a
+        timer looks every `FLUSH_INTERVAL`. So a block is named once, not once per delta
+        (calling again is harmless: O(1)).
 
         Following ends, after one last fetch, when the entry leaves the streaming states
         (`set_state`), and for a part replaced by `set_part` or `set_parts`. The part must
@@ -522,6 +523,8 @@ class Transcript(ScrollView, can_focus=True):
             return
         entry.streaming[(part_index, block_index)] = source
         self._live[entry.index] = entry
+        if self._poll_timer is not None:
+            self._poll_timer.resume()
         if entry.index not in self._dirty:
             self._touch(entry)
 
@@ -567,7 +570,7 @@ class Transcript(ScrollView, can_focus=True):
                 fetched[key] = block
                 self._set_block(entry, part_index, block_index, block)
                 changed = True
-        if entry.state not in ("waiting", "streaming"):
+        if entry.state not in _IN_PROGRESS:
             self._stop_following(entry)
         elif not streaming:
             self._live.pop(entry.index, None)
@@ -616,8 +619,8 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._entry(entry_id)
         if entry is None:
             raise KeyError(f"no entry {entry_id}")
-        if entry.streaming:
-            self._fetch_streaming(entry)
+        if entry.streaming and self._fetch_streaming(entry):
+            self._dirty[entry.index] = entry
         if not self._flush_now():
             if entry.role == "notice":
                 return entry.text
@@ -741,8 +744,6 @@ class Transcript(ScrollView, can_focus=True):
                 self._mark_repaint(heights.prefix(entry.index))
         self._fill_viewport(anchor)
         self._commit(anchor)
-        if self._live:
-            self._schedule()  # followed blocks grow without telling: look again next frame
 
     def _sync_generation(self, width: int) -> None:
         """Invalidate every layout when the width, theme or labels change (lazily)."""
@@ -1180,6 +1181,7 @@ class Transcript(ScrollView, can_focus=True):
         self._rich_console = self.app.console
         self._bg_timer = self.set_interval(0.02, self._background_layout, pause=True)
         self._spin_timer = self.set_interval(0.1, self._spin, pause=True)
+        self._poll_timer = self.set_interval(self.FLUSH_INTERVAL, self._poll_followed, pause=not self._live)
         self._schedule(urgent=True)
 
     def on_resize(self) -> None:
@@ -1195,6 +1197,15 @@ class Transcript(ScrollView, can_focus=True):
         self._labels_stale = True
         if self.is_mounted:
             self._schedule(urgent=True)
+
+    def _poll_followed(self) -> None:
+        """Followed blocks grow without telling (see `stream_block`): look at them once a
+        frame, and lay out only an entry whose block the source now gives anew."""
+        for entry in list(self._live.values()):
+            if entry.index not in self._dirty and self._fetch_streaming(entry):
+                self._touch(entry)
+        if not self._live and self._poll_timer is not None:
+            self._poll_timer.pause()
 
     def _background_layout(self) -> None:
         """After a width change, lay out off-screen entries a slice at a time (newest first)."""

@@ -331,13 +331,14 @@ async def bare_turn(client: Any, text: str) -> tuple[float, int]:
 
 
 async def session_turn(client: Any, text: str) -> tuple[float, int]:
-    """The same through `ChatSession` (client + reply assembler), still no UI."""
+    """The same through `ChatSession` (client + reply assembler), still no UI; with
+    `every_delta=False`, as the app consumes it."""
     from dialogtui.session import ChatSession, Turn
 
     session = ChatSession(client)
     turn = Turn(text=text)
     started = time.perf_counter()
-    async for _update in session.stream_turn(turn):
+    async for _update in session.stream_turn(turn, every_delta=False):
         pass
     assert turn.outcome == "done", turn.outcome
     return time.perf_counter() - started, turn.figures.events

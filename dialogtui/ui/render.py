@@ -149,13 +149,8 @@ def frame_line(frame: Frame, console: Console, pieces: Iterable[Text | Segment])
     A Text's own base style is applied here because `Text.render` drops it when the Text has
     no spans, and every cell needs the fill's background or it shows the terminal's.
     """
-    fill = frame.fill
-    intern = frame.palette.id
-    fill_id = intern(fill)
-    out: list[tuple[str, int]] = []
-    used = frame.left
-    if used:
-        out.append((" " * used, fill_id))
+    fill, intern = frame.fill, frame.palette.id
+    out, used, fill_id = _started(frame)
     for piece in pieces:
         if isinstance(piece, Segment):
             text, style, _ = piece
@@ -172,6 +167,12 @@ def frame_line(frame: Frame, console: Console, pieces: Iterable[Text | Segment])
             out.append((piece.plain, intern(base)))
         used += piece.cell_len
     return _fitted(frame, out, used, fill_id)
+
+
+def _started(frame: Frame) -> tuple[list[tuple[str, int]], int, int]:
+    """A line's left padding: the runs so far, the cells they use, and the fill's palette id."""
+    fill_id = frame.palette.id(frame.fill)
+    return ([(" " * frame.left, fill_id)] if frame.left else []), frame.left, fill_id
 
 
 def _fitted(frame: Frame, out: list[tuple[str, int]], used: int, fill_id: int) -> Line:
@@ -694,13 +695,8 @@ class ParagraphLayout:
         """`_line` for plain-ASCII pieces (a character is a cell): the same line, built
         straight from (text, style) pairs, without a Segment or a Text for each."""
         frame = self._frame
-        fill = frame.fill
-        intern = frame.palette.id
-        fill_id = intern(fill)
-        out: list[tuple[str, int]] = []
-        used = frame.left
-        if used:
-            out.append((" " * used, fill_id))
+        fill, intern = frame.fill, frame.palette.id
+        out, used, fill_id = _started(frame)
         prefix = self._first if first else self._rest
         if prefix:
             bullet = self._styles.bullet

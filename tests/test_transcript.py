@@ -482,19 +482,16 @@ async def test_a_followed_block_is_materialized_once_per_layout_and_followed_unt
     def materialized() -> set[tuple[int, int, int]]:
         return set(fetched)
 
-    def delta(action: str, **fields: object) -> PartDeltaEvent:
-        return PartDeltaEvent(part_id="r", delta=Delta(action=action, part_type="rich_text", **fields))
-
     app = TranscriptApp()
     async with app.run_test(size=(80, 24)) as pilot:
         transcript = await started(pilot)
         entry = transcript.add_entry("assistant", state="streaming")
-        feed(delta("start_part"))
-        feed(delta("start_block", block_index=0, block_type="paragraph"))
+        feed(_delta("start_part"))
+        feed(_delta("start_block", block_index=0, block_type="paragraph"))
         for number in range(500):
-            feed(delta("append_text", block_index=0, text=f"w{number} "))
-        feed(delta("start_block", block_index=1, block_type="paragraph"))
-        feed(delta("append_text", block_index=1, text="second"))
+            feed(_delta("append_text", block_index=0, text=f"w{number} "))
+        feed(_delta("start_block", block_index=1, block_type="paragraph"))
+        feed(_delta("append_text", block_index=1, text="second"))
         assert fetched == [], "nothing is materialized before the layout"
         shown = transcript.entry_text(entry)
         assert [key[:2] for key in sorted(materialized())] == [(0, 0), (0, 1)], "one block each, for 503 calls"
@@ -505,26 +502,26 @@ async def test_a_followed_block_is_materialized_once_per_layout_and_followed_unt
 
         # Named once, a block is followed: growth shows at the next frames with no call at all.
         for number in range(50):
-            feed(delta("append_text", block_index=1, text=f" g{number}"), follow=False)
+            feed(_delta("append_text", block_index=1, text=f" g{number}"), follow=False)
         await pilot.pause(0.1)
         laid_out = transcript._entries[entry]  # as laid out by the frames, without a flush now
         assert any(line_text(laid_out.line(y)).rstrip().endswith("g49") for y in range(laid_out.height))
         assert len({key for key in materialized() if key[:2] == (0, 1)}) == 2, "one more, for 50 deltas"
 
         # Done: one last fetch, then the block is no longer followed.
-        feed(delta("append_text", block_index=1, text=" last"), follow=False)
+        feed(_delta("append_text", block_index=1, text=" last"), follow=False)
         transcript.set_state(entry, "done")
         assert transcript.entry_text(entry).endswith("g49 last")
         assert not transcript._live and not transcript._entries[entry].streaming
         fetched.clear()
-        feed(delta("append_text", block_index=1, text=" late"), follow=False)
+        feed(_delta("append_text", block_index=1, text=" late"), follow=False)
         await pilot.pause(0.1)
         assert fetched == [] and not transcript.entry_text(entry).endswith("late")
 
         # A part replaced meanwhile: its pending growth is dropped, not applied over it.
         transcript.set_state(entry, "streaming")
         transcript.stream_block(entry, 0, 1, source)
-        feed(delta("append_text", block_index=1, text=" more"), follow=False)
+        feed(_delta("append_text", block_index=1, text=" more"), follow=False)
         transcript.set_part(entry, 0, TextPart(text="replaced"))
         fetched.clear()
         assert transcript.entry_text(entry) == "Assistant\nreplaced"

@@ -553,7 +553,7 @@ class Transcript(ScrollView, can_focus=True):
         if any changed. Once the entry no longer streams, this was the last fetch."""
         streaming, fetched, slots = entry.streaming, entry.fetched, entry.slots
         changed = False
-        for key in sorted(streaming) if len(streaming) > 1 else list(streaming):
+        for key in sorted(streaming):
             part_index, block_index = key
             # Only a block the part can take as it stands: a stale source is dropped before
             # anything changes (`_set_block` would replace a part that is not rich text).
@@ -723,9 +723,6 @@ class Transcript(ScrollView, can_focus=True):
         self._sync_generation(width)
         anchor = None if self._follow else self._anchor()
         self._rebuilt.clear()
-        for entry in list(self._live.values()):
-            if entry.index not in self._dirty and self._fetch_streaming(entry):
-                self._dirty[entry.index] = entry
         dirty = list(self._dirty.values())
         self._dirty.clear()
         heights = self._heights

@@ -13,7 +13,7 @@ from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from dialogtui.api.models import ContactFormPart, FormField, FormMarker
 
@@ -529,6 +529,31 @@ async def test_growth_within_a_block_reaches_the_screen_and_the_store_while_it_s
         await wait_for(pilot, turn_finished(app))
         assert stored_reply().endswith("This reply took its time.")
     store.close()
+
+
+async def test_the_frames_of_a_streaming_reply_render_the_transcript_not_the_bars(server: DevServer) -> None:
+    """Mid-reply, each frame repaints the transcript's region, and Textual renders every
+    widget whose clip overlaps it: the header, footer and status line stay out of it only
+    because they sit in boxes of their own (`Bars`)."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "frames !slow:60")
+        await wait_for(pilot, lambda: "You said" in screen_text(app))
+        renders: dict[str, int] = {}
+        for widget in (app.query_one(Header), app.query_one(Footer), app.query_one("#status"), app.transcript):
+            name, original = type(widget).__name__, widget.render_lines
+
+            def counted(crop: Any, name: str = name, original: Any = original) -> Any:
+                renders[name] = renders.get(name, 0) + 1
+                return original(crop)
+
+            widget.render_lines = counted  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: renders.get("Transcript", 0) >= 3 or turn_finished(app)())
+        assert not turn_finished(app)(), "the reply ended before three frames: make it slower"
+        assert renders.get("Transcript", 0) >= 3
+        assert renders.keys() == {"Transcript"}, renders
+        await wait_for(pilot, turn_finished(app))
 
 
 async def test_a_reply_that_stalls_mid_block_is_on_screen_and_on_record_during_the_stall(

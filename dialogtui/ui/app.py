@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.geometry import Size
 from textual.screen import Screen
@@ -82,14 +82,45 @@ class StatusLine(Widget):
         return Content(self.text)  # never markup: it can hold a file name
 
 
+# While a reply streams, each frame repaints the transcript's part of the screen, and Textual
+# renders every widget whose clip overlaps the part repainted, whether or not the widget
+# itself does. A child of the screen is clipped by the whole screen: the header, the footer,
+# the composer and the status line were rendered at every frame (over a quarter of its time),
+# as were the screen and the pane behind the transcript. Hence the bars above and below the
+# transcript sit in boxes of their own (their clip is then that box), and the widgets that
+# only hold others are BLANK (Textual's flag for a widget with no content of its own: a
+# blank line of its background, no styling pass per line).
+
+
+class MainScreen(Screen[None]):
+    """The app's first screen. Its widgets cover it, so it draws no more than its background."""
+
+    BLANK = True
+
+
 class MainPane(Horizontal):
     """The transcript, and the inspector beside it once shown."""
+
+    BLANK = True
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         # Textual lays the whole screen out again, a frame later, when a container's virtual
         # size changes; this pane never scrolls, and its children were just laid out at the
         # new size. It changes whenever the choices under the transcript come or go.
         return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+
+class Bars(Vertical):
+    """A box for bars above or below the transcript (see above)."""
+
+    BLANK = True
+    DEFAULT_CSS = """
+    Bars {
+        height: auto;
+        /* Docked, a bar would not count towards this box's height. */
+        & > Header, & > Footer { dock: none; }
+    }
+    """
 
 
 class DialogApp(App[None]):
@@ -180,16 +211,21 @@ class DialogApp(App[None]):
 
     # -- layout -----------------------------------------------------------
 
+    def get_default_screen(self) -> Screen[None]:
+        return MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        with Bars():
+            yield Header(show_clock=False)
         with MainPane(id="main"):
             # The transcript and the composer replace these right after the first frame.
             yield TranscriptStandIn()
             # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
-        yield ActionBar(id="actions")
-        yield ComposerStandIn()
-        yield StatusLine(id="status")
-        yield Footer()
+        with Bars():
+            yield ActionBar(id="actions")
+            yield ComposerStandIn()
+            yield StatusLine(id="status")
+            yield Footer()
 
     @property
     def transcript(self) -> Transcript:

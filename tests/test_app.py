@@ -368,8 +368,30 @@ async def test_young_collections_wait_only_while_a_reply_streams(server: DevServ
                 await pilot.press("escape")
             await wait_for(pilot, turn_finished(app))
             assert max(while_streaming) == max(STREAMING_GC_THRESHOLD, before[0]), text
-            assert gc.get_threshold() == before, text
+            # Put back once the reply's last frame is on screen.
+            await wait_for(pilot, lambda: gc.get_threshold() == before)
         assert "cancelled" in all_text(app)
+
+
+async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_never_sticks(
+    server: DevServer,
+) -> None:
+    before = gc.get_threshold()
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "done !long:100")
+        await wait_for(pilot, turn_finished(app))
+        # A turn that starts before the last one's frame came keeps the threshold to restore.
+        app._hold_young_collections()
+        app._hold_young_collections()
+        assert gc.get_threshold()[0] == max(STREAMING_GC_THRESHOLD, before[0])
+        app._release_young_collections()
+        assert gc.get_threshold() == before
+        await send(pilot, "left streaming !slow")
+        await wait_for(pilot, lambda: "You said" in last_entry_text(app))
+        assert gc.get_threshold()[0] == max(STREAMING_GC_THRESHOLD, before[0])
+    assert gc.get_threshold() == before, "quitting mid-reply put it back"
 
 
 async def test_escape_sequences_are_shown_inert(server: DevServer) -> None:

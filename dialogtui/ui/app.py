@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -52,7 +51,7 @@ HISTORY_LIMIT = 1000
 # While a reply streams, the laid-out lines it adds are long-lived objects by the tens of
 # thousands: at the default threshold (700) they set off ~60 young and ~6 older collections
 # per 100 KB reply, 25-40 ms that each re-scan what the last one kept. Above this, none runs
-# mid-reply; the one that is due runs when the turn ends.
+# mid-reply; the one that is due runs once the reply's last frame is on screen.
 STREAMING_GC_THRESHOLD = 50_000
 FINAL_OUTCOMES = ("done", "error", "incomplete", "cancelled")
 
@@ -187,6 +186,7 @@ class DialogApp(App[None]):
         self._open_marker: FormMarker | None = None
         self._last_reply: str = ""
         self._heap_frozen = False
+        self._young_threshold: tuple[int, int, int] | None = None
         self._status = ""
         self._first_frame = asyncio.Event()
         self._inspector: Inspector | None = None
@@ -355,6 +355,7 @@ class DialogApp(App[None]):
         return session
 
     async def on_unmount(self) -> None:
+        self._release_young_collections()
         if self.session is not None:
             await self.session.client.aclose()
         self._servers.close()
@@ -515,6 +516,29 @@ class DialogApp(App[None]):
 
     @work(group="turn")
     async def _run_turn(self, turn: Turn, entry: int, recorder: Recorder) -> None:
+        self._hold_young_collections()
+        try:
+            await self._play_turn(turn, entry, recorder)
+        finally:
+            # The collection held back while the reply streamed runs once the reply's last
+            # frame is on screen, not before it.
+            if not self.call_after_refresh(self._release_young_collections):
+                self._release_young_collections()
+
+    def _hold_young_collections(self) -> None:
+        """Raise the collector's young-generation threshold (see STREAMING_GC_THRESHOLD)."""
+        self._release_young_collections()  # the last turn's, if its last frame has not come
+        previous = gc.get_threshold()
+        gc.set_threshold(max(STREAMING_GC_THRESHOLD, previous[0]), *previous[1:])
+        self._young_threshold = previous
+
+    def _release_young_collections(self) -> None:
+        """Put the threshold back (tests run many apps in one process)."""
+        if self._young_threshold is not None:
+            gc.set_threshold(*self._young_threshold)
+            self._young_threshold = None
+
+    async def _play_turn(self, turn: Turn, entry: int, recorder: Recorder) -> None:
         from ..api.models import plain_text
 
         assert self.session is not None
@@ -543,21 +567,20 @@ class DialogApp(App[None]):
 
         saver = self.set_interval(self.store.flush_interval, save_growth)
         try:
-            with _collections_deferred(STREAMING_GC_THRESHOLD):
-                # One update per block, not per delta: the transcript follows a growing block
-                # from the assembler at its frame rate (`stream_block`).
-                async for update in self.session.stream_turn(turn, every_delta=False):
-                    change = update.change
-                    if change is None:
-                        continue
-                    if not streaming:
-                        transcript.set_state(entry, "streaming")
-                        streaming = True
-                    if change.block_index is not None and not change.structural:
-                        transcript.stream_block(entry, change.part_index, change.block_index, assembler.block)
-                    else:
-                        self._apply(transcript, assembler, change, entry)
-                    recorder.update(reply_text)
+            # One update per block, not per delta: the transcript follows a growing block
+            # from the assembler at its frame rate (`stream_block`).
+            async for update in self.session.stream_turn(turn, every_delta=False):
+                change = update.change
+                if change is None:
+                    continue
+                if not streaming:
+                    transcript.set_state(entry, "streaming")
+                    streaming = True
+                if change.block_index is not None and not change.structural:
+                    transcript.stream_block(entry, change.part_index, change.block_index, assembler.block)
+                else:
+                    self._apply(transcript, assembler, change, entry)
+                recorder.update(reply_text)
         except DialogError as error:
             await self._turn_failed(turn, entry, error)
             return
@@ -848,18 +871,6 @@ class DialogApp(App[None]):
                             self.action_toggle_inspector)
         yield SystemCommand("Toggle dark/light theme", "Switch the colour theme", self.action_toggle_theme)
         yield SystemCommand("Quit", "Quit dialogtui", self.action_quit)
-
-
-@contextmanager
-def _collections_deferred(threshold: int) -> Iterator[None]:
-    """Raise the young-generation threshold of the garbage collector for the block, then
-    put back what it was (tests run many apps in one process)."""
-    previous = gc.get_threshold()
-    gc.set_threshold(max(threshold, previous[0]), *previous[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
 
 
 def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple
 
 from .api.assembler import Change, ReplyAssembler
 from .api.errors import DialogError
@@ -62,6 +62,9 @@ class Turn:
     figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=time.perf_counter()))
 
 
+_NO_CHANGE: Final = object()
+
+
 class TurnUpdate(NamedTuple):
     # A NamedTuple: one is made per event, and it builds about twice as fast as a frozen dataclass.
     turn: Turn
@@ -113,10 +116,16 @@ class ChatSession:
         events = 0
         waiting = True
         growing_part = growing_block = -1  # the block the last yielded update grew
+        # The last change that grew a block, when updates are filtered: the assembler returns
+        # the very same object while the next deltas grow that block (its hot path), and
+        # those are skipped at once.
+        repeat: object = _NO_CHANGE
         try:
             async for event in self.client.send_message(turn.text):
                 events += 1
                 change = feed(event)
+                if change is repeat:
+                    continue
                 if waiting and isinstance(event, (PartDeltaEvent, PartEvent)):
                     figures.to_first_content = self._clock() - figures.started
                     turn.outcome = "streaming"
@@ -131,9 +140,10 @@ class ChatSession:
                     block_index = change.block_index
                     if block_index is None or change.structural:
                         growing_part = growing_block = -1
-                    elif block_index == growing_block and change.part_index == growing_part:
-                        continue
                     else:
+                        repeat = change
+                        if block_index == growing_block and change.part_index == growing_part:
+                            continue
                         growing_part, growing_block = change.part_index, block_index
                 figures.events = events
                 figures.chars = assembler.text_length

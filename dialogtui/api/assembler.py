@@ -49,16 +49,17 @@ class Change(NamedTuple):
     * `structural`: a part was added or replaced: re-render the part (all parts when
       `part_index == EVERYTHING`).
     * `block_index` set: only that block of a rich_text part changed: it was added (always
-      as the part's last block) or grew (text, a span or an item was appended). For
-      `append_text`, `text` holds the appended characters.
+      as the part's last block) or grew (text, a span or an item was appended).
     * neither: the part grew at its end (a product, suggestion or table row was appended).
+
+    Successive `append_text` deltas to one block return the same object (see
+    `ReplyAssembler.feed`): `change is previous` says "that block grew again".
     """
 
     part_index: int
     block_index: int | None = None
     structural: bool = False
-    text: str | None = None
-    # A NamedTuple, not a frozen dataclass: one is made per delta, and it builds about twice as fast.
+    # A NamedTuple, not a frozen dataclass: it builds about twice as fast.
 
     @property
     def everything(self) -> bool:
@@ -78,11 +79,13 @@ class _TextRun:
         self.chunks: list[str] = [text]
 
     def materialize(self, counter: _Counter) -> Span:
-        if len(self.chunks) > 1:
-            counter.joined_chunks += len(self.chunks)
-            # Keep the joined string as the single chunk: the next join starts from it.
-            self.chunks = ["".join(self.chunks)]
-        return Span(type="text", text=self.chunks[0])
+        chunks = self.chunks
+        if len(chunks) > 1:
+            counter.joined_chunks += len(chunks)
+            # Keep the joined string as the single chunk: the next join starts from it. In the
+            # same list: the assembler's hot path appends to it.
+            chunks[:] = ["".join(chunks)]
+        return Span(type="text", text=chunks[0])
 
 
 _SpanLike = Span | _TextRun
@@ -219,19 +222,19 @@ class _PartBuilder:
             return None, 0
         block = self.blocks[block_index]
         if action == "append_text" and delta.text is not None:
-            changed, added, text = block.append_text(delta.text), len(delta.text), delta.text
+            changed, added = block.append_text(delta.text), len(delta.text)
         elif action == "append_span" and delta.span is not None:
-            changed, added, text = block.append_span(delta.span), len(delta.span.text), None
+            changed, added = block.append_span(delta.span), len(delta.span.text)
         elif action == "append_item" and delta.item is not None:
             added = sum(len(span.text) for span in delta.item.spans)
-            changed, text = block.append_item(delta.item), None
+            changed = block.append_item(delta.item)
         else:
             return None, 0  # end_block, and unknown actions
         if not changed:
             return None, 0
         self.cache = None
         # Positional: keyword arguments cost a NamedTuple more than twice as much.
-        return Change(index, block_index, False, text), added
+        return Change(index, block_index, False), added
 
     def block(self, block_index: int, counter: _Counter) -> Block:
         if self.kind != "rich_text" or not 0 <= block_index < len(self.blocks):
@@ -275,14 +278,17 @@ class ReplyAssembler:
         self.message: Message | None = None
         """`done.message` once received (or what `reset_to` was given)."""
         # The streaming hot path: the text run the last `append_text` grew. While the next
-        # delta appends to the same block, `feed` extends that run directly, without the
-        # four lookups of the general path. Any other event clears it first.
+        # delta appends to the same block, `feed` appends to that run's chunks and returns
+        # the last delta's Change again; the counts and the caches it leaves stale are
+        # settled when anything is read, or another event arrives (`_settle`).
         self._hot_id: str | None = None
         self._hot_index = 0
         self._hot_block = 0
         self._hot_part: _PartBuilder | None = None
         self._hot_builder: _BlockBuilder | None = None
-        self._hot_run: _TextRun | None = None
+        self._hot_chunks: list[str] = []
+        self._hot_change: Change | None = None
+        self._hot_added = 0
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -293,6 +299,7 @@ class ReplyAssembler:
     @property
     def text_length(self) -> int:
         """Visible characters so far. For deltas, counted as they arrive; whole parts when added."""
+        self._settle()
         return self._text_length
 
     @property
@@ -302,11 +309,13 @@ class ReplyAssembler:
 
     def part(self, index: int) -> Part:
         """The part at `index`, materialized and cached until it changes. Treat it as read-only."""
+        self._settle()
         entry = self._entries[index]
         return entry.materialize(self._counter) if isinstance(entry, _PartBuilder) else entry
 
     def block(self, part_index: int, block_index: int) -> Block:
         """One block of a rich_text part: O(size of that block). IndexError if there is none."""
+        self._settle()
         entry = self._entries[part_index]
         if isinstance(entry, _PartBuilder):
             return entry.block(block_index, self._counter)
@@ -326,14 +335,10 @@ class ReplyAssembler:
             delta = event.delta
             text = delta.text
             if delta.action == "append_text" and delta.block_index == self._hot_block and text is not None:
-                self._hot_run.chunks.append(text)  # type: ignore[union-attr]
-                self._hot_builder.cache = None  # type: ignore[union-attr]
-                self._hot_part.cache = None  # type: ignore[union-attr]
-                added = len(text)
-                self._chars[self._hot_index] += added
-                self._text_length += added
-                # Positional: keyword arguments cost a NamedTuple more than twice as much.
-                return Change(self._hot_index, self._hot_block, False, text)
+                self._hot_chunks.append(text)
+                self._hot_added += len(text)
+                return self._hot_change
+        self._settle()
         self._hot_id = None
         if self.message is not None:
             return None  # `done` was final; nothing after it can change the reply
@@ -348,6 +353,7 @@ class ReplyAssembler:
 
     def reset_to(self, message: Message) -> None:
         """Replace everything with `message` (the `done` message, or a message from history)."""
+        self._settle()
         self._hot_id = None
         self._entries = list(message.parts)
         self._index_of = {}
@@ -375,12 +381,13 @@ class ReplyAssembler:
         self._chars[index] += added
         self._text_length += added
         if change is not None and delta.action == "append_text":
-            self._heat(part_id, index, entry, change.block_index)
+            self._heat(part_id, index, entry, change)
         return change
 
-    def _heat(self, part_id: str, index: int, part: _PartBuilder, block_index: int | None) -> None:
+    def _heat(self, part_id: str, index: int, part: _PartBuilder, change: Change) -> None:
         """Make the text run an `append_text` just grew (a block's last span, or a list's
-        newest item's) the hot path's target."""
+        newest item's) the hot path's target, and `change` what it returns."""
+        block_index = change.block_index
         if block_index is None:
             return
         builder = part.blocks[block_index]
@@ -388,7 +395,19 @@ class ReplyAssembler:
         run = spans[-1] if spans else None
         if isinstance(run, _TextRun):
             self._hot_id, self._hot_index, self._hot_block = part_id, index, block_index
-            self._hot_part, self._hot_builder, self._hot_run = part, builder, run
+            self._hot_part, self._hot_builder, self._hot_chunks = part, builder, run.chunks
+            self._hot_change = change
+
+    def _settle(self) -> None:
+        """Count the text the hot path appended since the last settle, and drop the caches
+        it made stale (the block's and the part's)."""
+        added = self._hot_added
+        if added:
+            self._hot_added = 0
+            self._chars[self._hot_index] += added
+            self._text_length += added
+            self._hot_builder.cache = None  # type: ignore[union-attr]
+            self._hot_part.cache = None  # type: ignore[union-attr]
 
     def _on_part(self, part: Part) -> Change:
         part_id = getattr(part, "part_id", "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Final, Iterable, Literal, Protocol, Sequence, TypeAlias
 
@@ -677,7 +678,7 @@ class ParagraphLayout:
                 # `wrap_lines` strips the spaces past the width, then cuts at the width: with
                 # a cell per character, that is the first `width` characters.
                 stop = min(end, begin + width)
-                lines.append(self._ascii_line(runs.pieces(offset + begin, offset + stop), not lines))
+                lines.append(self._run_line(runs, offset + begin, offset + stop, not lines))
                 if number == last and index == len(ends) - 1:
                     runs.drop_before(offset + begin)
                     self._fold = _resume_fold(line_plain, breaks[-1], line_fold) if breaks else line_fold
@@ -690,6 +691,23 @@ class ParagraphLayout:
         if prefix:
             pieces = [Segment(prefix, self._styles.bullet), *pieces]
         return frame_line(self._frame, self._console, pieces)
+
+    def _run_line(self, runs: TailRuns, begin: int, stop: int, first: bool) -> Line:
+        """The line for `runs` from `begin` to `stop`. When that text lies in one unstyled
+        run, as most lines of most paragraphs do, the line is one run on the frame's fill
+        (padding, prefix, text, filler), made in one step: a third of the general cost."""
+        ends = runs.ends
+        run = bisect_right(ends, begin)
+        if begin < stop and run < len(ends) and ends[run] >= stop and runs.styles[run] is None:
+            prefix = self._first if first else self._rest
+            if not prefix or not self._styles.bullet:
+                frame = self._frame
+                text = runs.plain[begin:stop]
+                used = frame.left + cell_len(prefix) + len(text)
+                if used <= frame.width:
+                    filler = " " * (frame.width - used)
+                    return ((" " * frame.left + prefix + text + filler, frame.palette.id(frame.fill)),)
+        return self._ascii_line(runs.pieces(begin, stop), first)
 
     def _ascii_line(self, pieces: list[Piece], first: bool) -> Line:
         """`_line` for plain-ASCII pieces (a character is a cell): the same line, built

@@ -14,7 +14,7 @@ from .api.assembler import Change, ReplyAssembler
 from .api.errors import DialogError
 from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamErrorEvent, StreamEvent
 from .api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
-from .api.trace import ResponseReceived, RetryScheduled, TraceEvent
+from .api.trace import ResponseReceived, RetryScheduled, SseEvent, TraceEvent
 from .target import Target
 
 if TYPE_CHECKING:
@@ -89,10 +89,14 @@ class ChatSession:
             elif isinstance(trace, RetryScheduled):
                 turn.figures.retries += 1
 
-    def add_listener(self, listener: Callable[[TraceEvent], None]) -> None:
+    def add_listener(self, listener: Callable[[TraceEvent], None], *, sse: bool = True) -> None:
         """Call `listener` with every trace event of this session's requests from now on,
-        SSE events included (for tooling such as the inspector)."""
-        self.client.add_observer(listener)
+        SSE events included unless `sse=False` (for tooling such as the inspector)."""
+        self.client.add_observer(listener, sse=sse)
+
+    def add_sse_listener(self, listener: Callable[[SseEvent], None]) -> None:
+        """Call `listener` with each SSE event only (see `DialogClient.add_sse_observer`)."""
+        self.client.add_sse_observer(listener)
 
     async def stream_turn(self, turn: Turn, *, every_delta: bool = True) -> AsyncIterator[TurnUpdate]:
         """Send `turn.text` and yield each event with what it changed.

@@ -451,6 +451,17 @@ async def test_an_observer_can_leave_out_the_sse_events(server: DevServer) -> No
     assert finished(requests_only)[-1].outcome == "ok"
 
 
+async def test_an_sse_observer_hears_the_sse_events_only(server: DevServer) -> None:
+    everything: list[TraceEvent] = []
+    sse_only: list[SseEvent] = []
+    async with make_client(server) as client:
+        client.add_observer(everything.append)
+        client.add_sse_observer(sse_only.append)
+        events, error = await collect(client.send_message("hello"))
+    assert error is None and len(sse_only) == len(events)
+    assert sse_only == [e for e in everything if isinstance(e, SseEvent)]
+
+
 async def test_ok_stream_yields_every_event_and_rotates_the_token(server: DevServer) -> None:
     seen: list[str] = []
     trace: list[TraceEvent] = []

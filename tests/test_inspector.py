@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
+from time import monotonic
 from collections.abc import Callable
 
 import pytest
@@ -57,7 +59,8 @@ def make_session(server: DevServer, inspector: Inspector) -> ChatSession:
     client = DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY)
     session = ChatSession(client)
     client.add_observer(session.observe, sse=False)
-    session.add_listener(inspector.event_list.record)
+    session.add_listener(inspector.event_list.record, sse=False)
+    session.add_sse_listener(inspector.event_list.record_sse)
     return session
 
 
@@ -176,7 +179,7 @@ async def test_a_long_reply_is_virtualised_navigable_and_pretty(server: DevServe
         assert cursor is not None and cursor < count - 2 * 10 and not events.follow
         top = events.scroll_offset.y
         assert events.row_text(cursor).startswith(rendered(events)[cursor - top])  # in view, cut to width
-        row = events.rows[cursor]
+        row = events.row(cursor)
         assert row.kind == "SSE"
         detail = inspector.detail_text
         assert detail.startswith("event: part_delta · ")
@@ -186,7 +189,7 @@ async def test_a_long_reply_is_virtualised_navigable_and_pretty(server: DevServe
         await pilot.click(EventList, offset=(20, 3))
         await pilot.pause()
         assert events.cursor == top + 3
-        assert inspector.detail_text == describe(events.rows[top + 3])
+        assert inspector.detail_text == describe(events.row(top + 3))
 
         # A new turn while scrolled up does not yank the view; End follows again.
         session = make_session(server, inspector)
@@ -209,7 +212,7 @@ async def test_a_huge_event_detail_is_capped(server: DevServer) -> None:
         await published(pilot, inspector)
         events = inspector.event_list
         biggest = max(range(inspector.row_count),
-                      key=lambda i: getattr(events.rows[i].event, "size", 0))
+                      key=lambda i: getattr(events.row(i).event, "size", 0))
         events.focus()
         events.move_cursor(biggest)
         await pilot.pause()
@@ -239,7 +242,7 @@ async def test_secrets_and_controls_never_reach_the_screen() -> None:
             events.move_cursor(index)
             await pilot.pause()
             shown.append(inspector.detail_text)
-            shown.append(describe(events.rows[index]))
+            shown.append(describe(events.row(index)))
         screen = "\n".join(shown)
         for secret in (JWT, "sekrit-token-123", "vt_plain_secret", "eyJhbGciOi"):
             assert secret not in screen
@@ -269,16 +272,62 @@ async def test_clear_and_recording_before_mount() -> None:
         assert inspector.event_list.row_text(0) == "── Turn 1 · 'after clear'"
 
 
+async def test_rows_show_while_a_reply_streams_and_the_list_rests_when_idle(
+    server: DevServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSE events reach the list through a bare list append (`record_sse`): its ticker
+    publishes them as they come while it is on screen, and stops once nothing is open."""
+    ticks: list[float] = []
+    tick = EventList._tick
+
+    def counted(self: EventList) -> None:
+        ticks.append(monotonic())
+        tick(self)
+
+    monkeypatch.setattr(EventList, "_tick", counted)
+    app = InspectorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        inspector = app.inspector
+        session = make_session(server, inspector)
+        async with session.client:
+            turn = asyncio.ensure_future(run_turn(inspector, session, "slowly !slow:150"))
+            rendered_sse = lambda: sum(" SSE " in line for line in rendered(inspector.event_list))  # noqa: E731
+            await wait_for(pilot, lambda: rendered_sse() >= 3)
+            assert not turn.done(), "rows are published while the reply streams, not at its end"
+            await turn
+        await published(pilot, inspector)
+        await pilot.pause(0.2)
+        before = len(ticks)
+        await pilot.pause(0.5)
+        assert len(ticks) == before, "idle, the list's ticker stops"
+        inspector.begin_turn("wakes it")
+        await published(pilot, inspector)
+        assert inspector.event_list.row_text(inspector.row_count - 1).startswith("── Turn 2")
+
+
+def test_events_appended_by_the_sse_hook_are_trimmed_at_the_next_record() -> None:
+    events = EventList()
+    events.MAX_ROWS = 100
+    for n in range(150):
+        events.record_sse(SseEvent("part_delta", 2, n / 1000, "{}"))
+    events.record(RequestFinished(Operation.SEND, "ok", 0.2, 0, False))
+    assert events.row_count <= 100
+    assert events.row(events.row_count - 1).kind == "DONE"
+    assert events.row(events.row_count - 2).ms == 149
+
+
 def test_record_is_cheap_and_formats_nothing() -> None:
     events = EventList()
     data = '{"part_id": "p", "delta": {"action": "append_text", "text": "xxxxxxxxxxxxxxxxxxxx"}}'
     for n in range(20_000):
         events.record(SseEvent("part_delta", len(data), n / 1000, data))
-    assert len(events.rows) == 20_000
-    assert all(row._line is None for row in events.rows)  # formatted only when painted
+    assert events.row_count == 20_000
     # Nor does the garbage collector scan them: a reply's thousands of rows and SSE events
     # would otherwise be walked at every collection while they are kept.
-    assert not any(gc.is_tracked(row) or gc.is_tracked(row.event) for row in events.rows)
+    assert not any(gc.is_tracked(row) for row in events._rows)
+    rows = [events.row(index) for index in range(events.row_count)]
+    assert all(row._line is None for row in rows)  # formatted only when painted
+    assert not any(gc.is_tracked(row) or gc.is_tracked(row.event) for row in rows)
 
 
 def test_the_oldest_tenth_goes_when_the_rows_are_full() -> None:
@@ -288,10 +337,10 @@ def test_the_oldest_tenth_goes_when_the_rows_are_full() -> None:
     for n in range(150):
         events.record(SseEvent("part_delta", 2, n / 1000, "{}"))
     events.end_turn("done")
-    # Each time the 101st row arrives, the oldest 10 go: six times for these 152 rows.
-    assert len(events.rows) == 152 - 60
-    assert events.rows[0].kind == "SSE" and events.rows[0].ms == 59  # the turn row went first
-    assert events.rows[-1].kind == "END"
+    # Each time the 101st row arrives, the oldest go, down to 90: five times for these 152.
+    assert events.row_count == 152 - 5 * 11
+    assert events.row(0).kind == "SSE" and events.row(0).ms == 54  # the turn row and 54 events went
+    assert events.row(events.row_count - 1).kind == "END"
 
 
 @pytest.mark.parametrize(
@@ -309,5 +358,5 @@ def test_the_oldest_tenth_goes_when_the_rows_are_full() -> None:
 def test_row_summaries(event: object, expected: str) -> None:
     events = EventList()
     events.record(event)  # type: ignore[arg-type]
-    row: InspectorRow = events.rows[0]
+    row: InspectorRow = events.row(0)
     assert row.line()[0] == expected

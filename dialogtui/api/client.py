@@ -181,6 +181,11 @@ class DialogClient:
         if sse:
             self._sse_observers.append(observer)
 
+    def add_sse_observer(self, observer: Callable[[SseEvent], None]) -> None:
+        """Call `observer` with each `SseEvent` only, from now on. For a recorder of every
+        server-sent event, which can then be as cheap as a list's `append`."""
+        self._sse_observers.append(observer)  # type: ignore[arg-type]  # only ever given SseEvents
+
     async def aclose(self) -> None:
         """Close the connections, once the last token handed to `on_token` is saved (or
         `TOKEN_SAVE_WAIT` has passed: a keyring waiting on an unlock prompt must not hold up

@@ -350,8 +350,10 @@ class DialogApp(App[None]):
 
         policies = DEFAULT_POLICIES if self._policies is None else self._policies
         session = open_session(self.target, timeouts=self._timeouts, policies=policies)
-        # The event list's own `record`: the inspector's would be one more call per SSE event.
-        session.add_listener(self.inspector.event_list.record)
+        # The event list's own hooks: the inspector's would be one more call per SSE event.
+        event_list = self.inspector.event_list
+        session.add_listener(event_list.record, sse=False)
+        session.add_sse_listener(event_list.record_sse)
         return session
 
     async def on_unmount(self) -> None:

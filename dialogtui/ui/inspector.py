@@ -13,6 +13,7 @@ server text, and a `done` event carries the rotated visitor token.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import monotonic
 from typing import ClassVar, Final, Literal, TypeAlias
@@ -29,6 +30,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -271,8 +273,8 @@ class EventList(ScrollView, can_focus=True):
     ]
 
     FLUSH_INTERVAL: ClassVar[float] = 1 / 30
-    """Minimum seconds between two publications of new rows; rows arriving in between are
-    shown together, so a burst of events costs one layout."""
+    """Seconds between two publications of new rows while the list is on screen; rows
+    arriving in between are shown together, so a burst of events costs one layout."""
     MAX_ROWS: ClassVar[int] = 200_000
     """Beyond this the oldest rows go (a tenth at a time, so trimming stays amortised O(1))."""
 
@@ -293,37 +295,56 @@ class EventList(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.rows: list[InspectorRow] = []
+        # An SSE event stays as it came until its row is asked for (`row`): a reply brings
+        # thousands, most never looked at.
+        self._rows: list[InspectorRow | SseEvent] = []
+        self.record_sse: Callable[[SseEvent], None] = self._rows.append
+        """For the client's SSE observer (`add_sse_observer`): a list append, the cheapest
+        hook there is for thousands of events a reply. The ticker publishes (and trims) what
+        it adds while the list is on screen; `record` trims too."""
         self.cursor: int | None = None
         """The selected row, None until the person picks one (following moves no cursor)."""
         self.follow = True
         """Keep the last row in view. Scrolling up clears it; reaching the bottom restores it."""
         self._turns = 0
         self._starts: dict[Operation, float] = {}
-        self._flush_pending = False
+        self._open_requests = 0
         self._published = 0
+        self._trimmed = False
         self._programmatic_scroll = False
         self._styles: _Styles | None = None
         # On screen: while the panel is hidden, rows are only recorded, and published when
         # it shows (each publication would otherwise reflow the whole screen mid-stream).
         self._on_screen = False
+        self._ticker: Timer | None = None
 
     # -- the model: cheap, callable before mount ----------------------------------------------------
 
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    def row(self, index: int) -> InspectorRow:
+        """The row at `index` (made now for an SSE event recorded as it came)."""
+        row = self._rows[index]
+        if type(row) is SseEvent:
+            row = self._rows[index] = InspectorRow("SSE", row.elapsed * 1000, row)
+        return row  # type: ignore[return-value]  # made one just above if it was not
+
     def record(self, trace: TraceEvent) -> None:
-        """Append one trace event. The hot path: no formatting, no layout."""
-        if type(trace) is SseEvent:  # thousands per reply: appended inline
-            rows = self.rows
-            rows.append(InspectorRow("SSE", trace.elapsed * 1000, trace))
-            if len(rows) > self.MAX_ROWS or (self._on_screen and not self._flush_pending):
-                self._after_append()
+        """Append one trace event. No formatting, no layout."""
+        if type(trace) is SseEvent:
+            self._rows.append(trace)
+            self._after_append()
         elif isinstance(trace, RequestFinished):
+            self._open_requests = max(0, self._open_requests - 1)
             self._append(InspectorRow("DONE", trace.elapsed * 1000, trace))
         elif isinstance(trace, (RequestStarted, ResponseReceived, RetryScheduled)):
             # These carry no request-relative time, so stamp them here.
             now = monotonic()
             if isinstance(trace, RequestStarted) and trace.attempt == 1:
                 self._starts[trace.op] = now
+                self._open_requests += 1
             ms = (now - self._starts.get(trace.op, now)) * 1000
             self._append(InspectorRow(_KIND_OF[type(trace)], ms, trace))
 
@@ -340,7 +361,7 @@ class EventList(ScrollView, can_focus=True):
         self._append(InspectorRow("END", None, text=f"Turn {self._turns}: {summary}"))
 
     def clear(self) -> None:
-        self.rows.clear()
+        self._rows.clear()
         self.cursor = None
         self.follow = True
         self._turns = 0
@@ -348,36 +369,50 @@ class EventList(ScrollView, can_focus=True):
         self._schedule()
 
     def _append(self, row: InspectorRow) -> None:
-        self.rows.append(row)
+        self._rows.append(row)
         self._after_append()
 
     def _after_append(self) -> None:
-        if len(self.rows) > self.MAX_ROWS:
-            self._trim(self.MAX_ROWS // 10)
-        if not self._flush_pending and self._on_screen:
-            self._flush_pending = True
-            self.set_timer(self.FLUSH_INTERVAL, self._flush)
+        self._trim_to_fit()
+        if self._on_screen and self._ticker is not None:
+            self._ticker.resume()
+
+    def _trim_to_fit(self) -> None:
+        """Over MAX_ROWS, the oldest go, down to nine tenths of it (so trimming stays
+        amortised O(1))."""
+        excess = len(self._rows) - self.MAX_ROWS
+        if excess > 0:
+            self._trim(excess + self.MAX_ROWS // 10)
 
     def _trim(self, count: int) -> None:
-        del self.rows[:count]
+        del self._rows[:count]
         if self.cursor is not None:
             self.cursor = self.cursor - count if self.cursor >= count else None
         if not self.follow and self.is_mounted:
             self._scroll_quietly(max(0, self.scroll_offset.y - count))
-        self._published = min(self._published, len(self.rows))
+        self._published = min(self._published, len(self._rows))
+        self._trimmed = True
 
     def _schedule(self) -> None:
-        """A flush soon (not after the interval): for changes the person just asked for."""
+        """A flush soon (not at the next tick): for changes the person just asked for."""
         if self.is_mounted:
-            self._flush_pending = True
             self.call_later(self._flush)
+
+    def _tick(self) -> None:
+        """While on screen: publish what arrived since the last tick. Idle (nothing new, no
+        request open), the ticker stops until the next recorded event wakes it."""
+        self._trim_to_fit()
+        if self._trimmed or len(self._rows) != self._published:
+            self._flush()
+        elif not self._open_requests and self._ticker is not None:
+            self._ticker.pause()
 
     # -- publishing ---------------------------------------------------------------------------------
 
     def _flush(self) -> None:
         """Publish the rows recorded since the last flush: one layout, one scroll, one repaint."""
-        self._flush_pending = False
-        count = len(self.rows)
+        self._trimmed = False
+        count = len(self._rows)
         width = self.scrollable_content_region.width
         self.virtual_size = Size(width, count)
         if self.follow:
@@ -400,6 +435,7 @@ class EventList(ScrollView, can_focus=True):
             self.follow = new_value >= self.max_scroll_y
 
     def on_mount(self) -> None:
+        self._ticker = self.set_interval(self.FLUSH_INTERVAL, self._tick, pause=not self._on_screen)
         self._flush()  # rows recorded before mount (ScrollView's own on_mount runs as well)
 
     def on_resize(self) -> None:
@@ -407,10 +443,15 @@ class EventList(ScrollView, can_focus=True):
 
     def on_show(self) -> None:
         self._on_screen = True
+        self._trim_to_fit()
         self._flush()
+        if self._ticker is not None:
+            self._ticker.resume()
 
     def on_hide(self) -> None:
         self._on_screen = False
+        if self._ticker is not None:
+            self._ticker.pause()
 
     # -- drawing ------------------------------------------------------------------------------------
 
@@ -453,28 +494,28 @@ class EventList(ScrollView, can_focus=True):
         styles = self._get_styles()
         width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y
-        if not 0 <= index < len(self.rows):
+        if not 0 <= index < len(self._rows):
             return Strip.blank(width, styles.base)
-        row = self.rows[index]
+        row = self.row(index)
         base = styles.base + styles.cursor if index == self.cursor else styles.base
         return Strip(_row_segments(row, base, styles)).crop_extend(0, width, base)
 
     def row_text(self, index: int) -> str:
-        return self.rows[index].plain()
+        return self.row(index).plain()
 
     def visible_rows(self) -> list[str]:
         """The plain text of the rows in the viewport."""
         top = self.scroll_offset.y
-        end = min(len(self.rows), top + self.scrollable_content_region.height)
-        return [self.rows[i].plain() for i in range(top, end)]
+        end = min(len(self._rows), top + self.scrollable_content_region.height)
+        return [self.row(i).plain() for i in range(top, end)]
 
     # -- navigation ---------------------------------------------------------------------------------
 
     def move_cursor(self, index: int) -> None:
         """Select a row, bring it into view and announce it."""
-        if not self.rows:
+        if not self._rows:
             return
-        index = max(0, min(index, len(self.rows) - 1))
+        index = max(0, min(index, len(self._rows) - 1))
         old, self.cursor = self.cursor, index
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
         if index < top:
@@ -482,16 +523,16 @@ class EventList(ScrollView, can_focus=True):
         elif index >= top + height:
             self.scroll_to(y=index - height + 1, animate=False, force=True)
         # A cursor on the last row follows; anywhere else it holds the view still.
-        self.follow = index == len(self.rows) - 1
+        self.follow = index == len(self._rows) - 1
         for line in (old, index):
             if line is not None:
                 self.refresh_line(line)
-        self.post_message(self.Highlighted(self, index, self.rows[index]))
+        self.post_message(self.Highlighted(self, index, self.row(index)))
 
     def _default_cursor(self) -> int:
         """Where the first key press starts: the last row (or the bottom of the view)."""
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
-        return min(len(self.rows), top + height) - 1
+        return min(len(self._rows), top + height) - 1
 
     def action_cursor(self, step: int) -> None:
         # The first key press selects a row in view; the next ones move from it.
@@ -506,7 +547,7 @@ class EventList(ScrollView, can_focus=True):
         self.move_cursor(0)
 
     def action_last(self) -> None:
-        self.move_cursor(len(self.rows) - 1)
+        self.move_cursor(len(self._rows) - 1)
         self.follow = True
 
     def action_select(self) -> None:
@@ -517,7 +558,7 @@ class EventList(ScrollView, can_focus=True):
         if offset is None:
             return
         index = self.scroll_offset.y + offset.y
-        if 0 <= index < len(self.rows):
+        if 0 <= index < len(self._rows):
             self.focus()
             self.move_cursor(index)
 
@@ -614,7 +655,7 @@ class Inspector(Widget):
 
     @property
     def row_count(self) -> int:
-        return len(self.event_list.rows)
+        return self.event_list.row_count
 
     # -- detail ---------------------------------------------------------------------------------------
 

@@ -388,7 +388,7 @@ async def breakdown(rounds: int) -> None:
 
     from textual.screen import Screen
     from dialogtui.api.assembler import ReplyAssembler
-    from dialogtui.ui.inspector import EventList
+    from dialogtui.api.client import DialogClient
     from dialogtui.ui.scrollbar import StripScrollBar
     from dialogtui.ui.transcript import Transcript
 
@@ -415,7 +415,7 @@ async def breakdown(rounds: int) -> None:
 
     wrap(ReplyAssembler, "feed", "ReplyAssembler.feed (every event)")
     wrap(Transcript, "stream_block", "Transcript.stream_block (every block delta)")
-    wrap(EventList, "record", "inspector: EventList.record (every SSE event)")
+    wrap(DialogClient, "_emit", "DialogClient._emit (the inspector's SSE append)")
     wrap(Transcript, "_flush", "Transcript._flush (layout)")
     wrap(ReplyAssembler, "block", "  of which ReplyAssembler.block (materialize)")
     wrap(Screen, "_on_timer_update", "Screen._on_timer_update (a frame)")
@@ -476,7 +476,7 @@ async def main() -> None:
     if args.breakdown:
         await breakdown(args.rounds or 3)
         return
-    rounds = args.rounds or (2 if args.quick else 5)
+    rounds = args.rounds or (2 if args.quick else 9)
     rates = [2500, 5000, 10000] if args.quick else [2500, 5000, 7500, 10000, 12500, 15000, 20000]
     seconds = 1.0 if args.quick else 2.0
     reps = 1 if args.quick else 2

@@ -12,6 +12,7 @@ from textual import events
 from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
@@ -374,23 +375,47 @@ async def test_young_collections_wait_only_while_a_reply_streams(server: DevServ
 
 
 async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_never_sticks(
-    server: DevServer,
+    server: DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = gc.get_threshold()
+    raised = max(STREAMING_GC_THRESHOLD, before[0])
+    frames = [0]
+    marks: dict[str, int] = {}
+    paint, play, release = Screen._on_timer_update, DialogApp._play_turn, DialogApp._release_young_collections
+
+    def painted(self: Screen[Any]) -> None:
+        frames[0] += 1
+        paint(self)
+
+    async def played(self: DialogApp, *args: Any) -> None:
+        await play(self, *args)
+        marks["turn ended"] = frames[0]
+
+    def released(self: DialogApp, hold: int | None = None) -> None:
+        if gc.get_threshold()[0] == raised:
+            marks.setdefault("released", frames[0])
+        release(self, hold)
+
+    monkeypatch.setattr(Screen, "_on_timer_update", painted)
+    monkeypatch.setattr(DialogApp, "_play_turn", played)
+    monkeypatch.setattr(DialogApp, "_release_young_collections", released)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await send(pilot, "done !long:100")
-        await wait_for(pilot, turn_finished(app))
-        # A turn that starts before the last one's frame came keeps the threshold to restore.
-        app._hold_young_collections()
-        app._hold_young_collections()
-        assert gc.get_threshold()[0] == max(STREAMING_GC_THRESHOLD, before[0])
-        app._release_young_collections()
+        await wait_for(pilot, lambda: gc.get_threshold() == before and "turn ended" in marks)
+        assert marks["released"] > marks["turn ended"], "put back only after a frame that followed the turn"
+        # A turn that starts before the last one's frame came: the threshold to put back is
+        # kept, and the last turn's late callback does not end the new turn's hold.
+        first = app._hold_young_collections()
+        second = app._hold_young_collections()
+        app._release_young_collections(first)
+        assert gc.get_threshold()[0] == raised
+        app._release_young_collections(second)
         assert gc.get_threshold() == before
         await send(pilot, "left streaming !slow")
         await wait_for(pilot, lambda: "You said" in last_entry_text(app))
-        assert gc.get_threshold()[0] == max(STREAMING_GC_THRESHOLD, before[0])
+        assert gc.get_threshold()[0] == raised
     assert gc.get_threshold() == before, "quitting mid-reply put it back"
 
 
@@ -551,6 +576,23 @@ async def test_growth_within_a_block_reaches_the_screen_and_the_store_while_it_s
         await wait_for(pilot, turn_finished(app))
         assert stored_reply().endswith("This reply took its time.")
     store.close()
+
+
+async def test_the_header_footer_and_bars_frame_the_transcript(server: DevServer) -> None:
+    """The bars sit in boxes of their own (see `Bars`) and still lay out as docked bars:
+    the header on the first row, the footer on the last, the transcript between."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        header, footer = app.query_one(Header).region, app.query_one(Footer).region
+        transcript, status = app.transcript.region, app.query_one("#status").region
+        assert (header.y, header.height) == (0, 1) and (footer.y, footer.height) == (SIZE[1] - 1, 1)
+        assert transcript.y == 1 and status.y == SIZE[1] - 2
+        assert transcript.bottom <= app.composer.region.y
+        await pilot.click(Header, offset=(SIZE[0] // 2, 0))  # a click on the title: a tall header
+        await pilot.pause()
+        assert app.query_one(Header).region.height > 1
+        assert app.transcript.region.y == app.query_one(Header).region.height
 
 
 async def test_the_frames_of_a_streaming_reply_render_the_transcript_not_the_bars(server: DevServer) -> None:

@@ -3,6 +3,9 @@ streams), the replace rules, the skip rules, and that feeding stays O(delta)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,6 +38,7 @@ from dialogtui.api.models import (
     UnknownPart,
 )
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
+from dialogtui.session import ChatSession, Turn
 
 
 async def stream(server: DevServer, text: str) -> list[StreamEvent]:
@@ -390,6 +394,51 @@ def test_the_hot_path_builds_exactly_what_the_general_path_builds(
     assert fast.feed(late) is None and fast.parts == []
 
 
+class ScriptedClient:
+    """Stands in for `DialogClient.send_message` with a given event sequence: the dev server
+    cannot interleave parts and blocks in every order the contract allows."""
+
+    def __init__(self, events: list[StreamEvent]) -> None:
+        self.events = events
+
+    async def send_message(self, text: str) -> AsyncIterator[StreamEvent]:
+        for event in self.events:
+            yield event
+
+
+def _filtered(events: list[StreamEvent]) -> list[Change | None]:
+    """The rule `stream_turn(every_delta=False)` documents, on the general path: every
+    change but the further growth of the block the last yielded change grew."""
+    assembler, growing, kept = GeneralPathAssembler(), None, []
+    for event in events:
+        change = assembler.feed(event)
+        if change is None:
+            continue
+        if change.block_index is None or change.structural:
+            growing = None
+        elif (change.part_index, change.block_index) == growing:
+            continue
+        else:
+            growing = (change.part_index, change.block_index)
+        kept.append(change)
+    return kept
+
+
+@given(st.lists(_ACTIONS, max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_the_session_skips_exactly_the_further_growth_of_the_block_it_last_named(
+    actions: list[tuple[str, str, int, str]],
+) -> None:
+    events = [*rich_start("p1"), *rich_start("p2"), *(_event(action) for action in actions)]
+    turn = Turn(text="scripted")
+
+    async def updates() -> list[Change | None]:
+        session = ChatSession(ScriptedClient(events))  # type: ignore[arg-type]
+        return [update.change async for update in session.stream_turn(turn, every_delta=False)]
+
+    assert asyncio.run(updates()) == _filtered(events)
+
+
 def test_appends_to_one_block_return_the_same_change_until_another_event() -> None:
     """What lets a consumer skip a block's further growth with one `is` (the session does)."""
     assembler = ReplyAssembler()
@@ -413,6 +462,7 @@ def test_a_message_loaded_from_history_ends_the_hot_path() -> None:
                   delta("p1", "append_text", block_index=0, text="b")]:
         assembler.feed(event)
     assembler.reset_to(Message(parts=[TextPart(text="from history")]))
+    assert assembler.text_length == len("from history")
     assert assembler.feed(delta("p1", "append_text", block_index=0, text="c")) is None
     assert assembler.parts == [TextPart(text="from history")]
 

@@ -272,11 +272,12 @@ async def test_clear_and_recording_before_mount() -> None:
         assert inspector.event_list.row_text(0) == "── Turn 1 · 'after clear'"
 
 
-async def test_rows_show_while_a_reply_streams_and_the_list_rests_when_idle(
+async def test_rows_are_published_as_a_reply_streams_and_the_list_rests_when_hidden_or_idle(
     server: DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SSE events reach the list through a bare list append (`record_sse`): its ticker
-    publishes them as they come while it is on screen, and stops once nothing is open."""
+    publishes (and trims) them as they come while it is on screen, and stops when the panel
+    hides, or once nothing is open."""
     ticks: list[float] = []
     tick = EventList._tick
 
@@ -288,21 +289,34 @@ async def test_rows_show_while_a_reply_streams_and_the_list_rests_when_idle(
     app = InspectorApp()
     async with app.run_test(size=SIZE) as pilot:
         inspector = app.inspector
+        events = inspector.event_list
         session = make_session(server, inspector)
         async with session.client:
-            turn = asyncio.ensure_future(run_turn(inspector, session, "slowly !slow:150"))
-            rendered_sse = lambda: sum(" SSE " in line for line in rendered(inspector.event_list))  # noqa: E731
-            await wait_for(pilot, lambda: rendered_sse() >= 3)
+            turn = asyncio.ensure_future(run_turn(inspector, session, "slowly !slow:100"))
+            await wait_for(pilot, lambda: events.virtual_size.height >= 6)
+            shown = events.virtual_size.height
+            await wait_for(pilot, lambda: events.virtual_size.height >= shown + 3)
             assert not turn.done(), "rows are published while the reply streams, not at its end"
+            inspector.display = False
+            await pilot.pause()
+            hidden = len(ticks)
+            await pilot.pause(0.3)
+            assert len(ticks) == hidden, "hidden mid-reply, the ticker stops"
+            inspector.display = True
             await turn
         await published(pilot, inspector)
+        events.MAX_ROWS = 10
+        for number in range(12):
+            inspector.begin_turn(f"trimmed {number}")
+        await published(pilot, inspector)
+        assert events.row_count <= 10 and events.row_text(events.row_count - 1).startswith("── Turn 13")
         await pilot.pause(0.2)
         before = len(ticks)
         await pilot.pause(0.5)
-        assert len(ticks) == before, "idle, the list's ticker stops"
+        assert len(ticks) == before, "idle, and trimmed before, the ticker rests"
         inspector.begin_turn("wakes it")
         await published(pilot, inspector)
-        assert inspector.event_list.row_text(inspector.row_count - 1).startswith("── Turn 2")
+        assert events.row_text(events.row_count - 1).startswith("── Turn 14")
 
 
 def test_events_appended_by_the_sse_hook_are_trimmed_at_the_next_record() -> None:

@@ -917,15 +917,18 @@ ASCII_PIECE = st.tuples(
 )
 
 
+BULLET_STYLED = RenderStyles(bullet=Style(color="magenta"))
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.lists(ASCII_PIECE, max_size=6), min_size=1, max_size=12), st.integers(1, 30),
-       st.sampled_from(["", "• "]), st.sampled_from([None, "界"]))
-def test_ascii_paragraphs_lay_out_without_text_exactly_as_with_it(
-    pushes: list[list[tuple[str, Style | None]]], width: int, prefix: str, late: str | None
+       st.sampled_from(["", "• "]), st.sampled_from([None, "界"]), st.sampled_from([STYLES, BULLET_STYLED]))
+def test_ascii_paragraphs_lay_out_without_text_cell_for_cell_as_with_it(
+    pushes: list[list[tuple[str, Style | None]]], width: int, prefix: str, late: str | None, styles: RenderStyles
 ) -> None:
     frame = Frame(width + 3, left=1, right=0)
-    fast = ParagraphLayout(frame, STYLES, CONSOLE, prefix, " " * len(prefix))
-    general = ParagraphLayout(frame, STYLES, CONSOLE, prefix, " " * len(prefix))
+    fast = ParagraphLayout(frame, styles, CONSOLE, prefix, " " * len(prefix))
+    general = ParagraphLayout(frame, styles, CONSOLE, prefix, " " * len(prefix))
     general._runs = None  # the Rich `Text` path throughout
     for pieces in pushes:
         fast._push(list(pieces))

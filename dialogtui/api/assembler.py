@@ -7,8 +7,8 @@ and anything malformed are skipped, never fatal: `feed` never raises.
 
 Cost: `feed` does O(size of the event) work. Text arrives as chunks kept in lists and is only
 joined when a part or block is materialized; materialized values are cached until that part or
-block changes. A renderer that follows `Change` and appends `Change.text` never needs to
-materialize during streaming at all.
+block changes, so a renderer that reads the block a `Change` names, at its own pace, pays for
+each character once.
 
 Unknown block and span types are kept in place (as the models keep them), so block indexes stay
 aligned with the server's and the built part matches the authoritative one; renderers skip them.
@@ -128,7 +128,8 @@ class _BlockBuilder:
 
     def append_text(self, text: str) -> bool:
         if self.type != "bullet_list":
-            # The hot path (thousands per reply), `_add_text` inlined for a plain text run.
+            # `_add_text` inlined for a plain text run (the first append of each run of appends
+            # to a block comes here; the assembler's hot path takes the rest).
             spans = self.spans
             if spans and type(spans[-1]) is _TextRun:
                 spans[-1].chunks.append(text)  # type: ignore[union-attr]
@@ -298,7 +299,7 @@ class ReplyAssembler:
 
     @property
     def text_length(self) -> int:
-        """Visible characters so far. For deltas, counted as they arrive; whole parts when added."""
+        """Visible characters so far: the text deltas brought, and whole parts as they came."""
         self._settle()
         return self._text_length
 

@@ -187,6 +187,7 @@ class DialogApp(App[None]):
         self._last_reply: str = ""
         self._heap_frozen = False
         self._young_threshold: tuple[int, int, int] | None = None
+        self._young_holds = 0
         self._status = ""
         self._first_frame = asyncio.Event()
         self._inspector: Inspector | None = None
@@ -518,25 +519,29 @@ class DialogApp(App[None]):
 
     @work(group="turn")
     async def _run_turn(self, turn: Turn, entry: int, recorder: Recorder) -> None:
-        self._hold_young_collections()
+        hold = self._hold_young_collections()
         try:
             await self._play_turn(turn, entry, recorder)
         finally:
             # The collection held back while the reply streamed runs once the reply's last
-            # frame is on screen, not before it.
-            if not self.call_after_refresh(self._release_young_collections):
-                self._release_young_collections()
+            # frame is on screen, not before it. (A callback lost with a screen popped before
+            # its frame leaves it to the next turn, or to quitting.)
+            self.call_after_refresh(self._release_young_collections, hold)
 
-    def _hold_young_collections(self) -> None:
-        """Raise the collector's young-generation threshold (see STREAMING_GC_THRESHOLD)."""
+    def _hold_young_collections(self) -> int:
+        """Raise the collector's young-generation threshold (see STREAMING_GC_THRESHOLD).
+        Returns the number of this hold, for `_release_young_collections`."""
         self._release_young_collections()  # the last turn's, if its last frame has not come
         previous = gc.get_threshold()
         gc.set_threshold(max(STREAMING_GC_THRESHOLD, previous[0]), *previous[1:])
         self._young_threshold = previous
+        self._young_holds += 1
+        return self._young_holds
 
-    def _release_young_collections(self) -> None:
-        """Put the threshold back (tests run many apps in one process)."""
-        if self._young_threshold is not None:
+    def _release_young_collections(self, hold: int | None = None) -> None:
+        """Put the threshold back (tests run many apps in one process): any hold, or only
+        hold number `hold` (a late callback must not end the next turn's)."""
+        if self._young_threshold is not None and hold in (None, self._young_holds):
             gc.set_threshold(*self._young_threshold)
             self._young_threshold = None
 

@@ -2,9 +2,10 @@
 
 Why a Line API list: a long reply is 5,000+ events and the inspector sees each one on the UI
 thread while the transcript is streaming. One widget per event would re-lay-out the screen
-on every event; here `record` only appends a row and arms a timer, and a flush at most
-`FLUSH_INTERVAL` apart publishes the new row count. Rows are formatted only when they are on
-screen (and then cached on the row), so a row that is never looked at costs one small object.
+on every event; here an SSE event is only appended to a list (`record_sse`, a list's own
+`append`), and while the panel is on screen a ticker publishes the new row count every
+`FLUSH_INTERVAL`. Rows are made and formatted only when they are on screen (and then kept),
+so an event that is never looked at costs nothing beyond the event itself.
 
 Everything shown is `redact`ed (tokens, JWTs, Authorization values) and sanitized: SSE data is
 server text, and a `done` event carries the rotated visitor token.
@@ -276,7 +277,9 @@ class EventList(ScrollView, can_focus=True):
     """Seconds between two publications of new rows while the list is on screen; rows
     arriving in between are shown together, so a burst of events costs one layout."""
     MAX_ROWS: ClassVar[int] = 200_000
-    """Beyond this the oldest rows go (a tenth at a time, so trimming stays amortised O(1))."""
+    """Beyond this the oldest rows go, down to nine tenths of it (so trimming stays amortised
+    O(1)), at the next `record` or tick: rows `record_sse` adds while the panel is hidden
+    wait for the end of their request."""
 
     @dataclass
     class Highlighted(Message):
@@ -308,7 +311,8 @@ class EventList(ScrollView, can_focus=True):
         """Keep the last row in view. Scrolling up clears it; reaching the bottom restores it."""
         self._turns = 0
         self._starts: dict[Operation, float] = {}
-        self._open_requests = 0
+        self._open: set[Operation] = set()
+        """Requests started and not yet finished: while any is, the ticker keeps going."""
         self._published = 0
         self._trimmed = False
         self._programmatic_scroll = False
@@ -337,14 +341,14 @@ class EventList(ScrollView, can_focus=True):
             self._rows.append(trace)
             self._after_append()
         elif isinstance(trace, RequestFinished):
-            self._open_requests = max(0, self._open_requests - 1)
+            self._open.discard(trace.op)
             self._append(InspectorRow("DONE", trace.elapsed * 1000, trace))
         elif isinstance(trace, (RequestStarted, ResponseReceived, RetryScheduled)):
             # These carry no request-relative time, so stamp them here.
             now = monotonic()
             if isinstance(trace, RequestStarted) and trace.attempt == 1:
                 self._starts[trace.op] = now
-                self._open_requests += 1
+                self._open.add(trace.op)
             ms = (now - self._starts.get(trace.op, now)) * 1000
             self._append(InspectorRow(_KIND_OF[type(trace)], ms, trace))
 
@@ -400,11 +404,12 @@ class EventList(ScrollView, can_focus=True):
 
     def _tick(self) -> None:
         """While on screen: publish what arrived since the last tick. Idle (nothing new, no
-        request open), the ticker stops until the next recorded event wakes it."""
+        request open), the ticker rests until `record` hears of a request (every stream of
+        SSE events is inside one)."""
         self._trim_to_fit()
         if self._trimmed or len(self._rows) != self._published:
             self._flush()
-        elif not self._open_requests and self._ticker is not None:
+        elif not self._open and self._ticker is not None:
             self._ticker.pause()
 
     # -- publishing ---------------------------------------------------------------------------------

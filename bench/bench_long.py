@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (~30 s)")
     parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args()
-    rounds = args.rounds or (2 if args.quick else 5)
+    rounds = args.rounds or (2 if args.quick else 9)
     info = machine()
     print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
           f"Textual {info['textual']}, {info['date']}\n")

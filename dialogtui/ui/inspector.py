@@ -338,8 +338,7 @@ class EventList(ScrollView, can_focus=True):
     def record(self, trace: TraceEvent) -> None:
         """Append one trace event. No formatting, no layout."""
         if type(trace) is SseEvent:
-            self._rows.append(trace)
-            self._after_append()
+            self._append(trace)
         elif isinstance(trace, RequestFinished):
             self._open.discard(trace.op)
             self._append(InspectorRow("DONE", trace.elapsed * 1000, trace))
@@ -372,7 +371,7 @@ class EventList(ScrollView, can_focus=True):
         self._starts.clear()
         self._schedule()
 
-    def _append(self, row: InspectorRow) -> None:
+    def _append(self, row: InspectorRow | SseEvent) -> None:
         self._rows.append(row)
         self._after_append()
 

@@ -561,7 +561,6 @@ class ParagraphLayout:
         "_last_type",
         "_last_url",
         "_last_raw",
-        "_fill_id",
     )
 
     def __init__(
@@ -588,7 +587,6 @@ class ParagraphLayout:
         self._last_type = ""
         self._last_url: str | None = None
         self._last_raw = ""
-        self._fill_id: int | None = None
 
     def update(self, block: Block) -> bool:
         return block.type == "paragraph" and self.extend(block.spans)
@@ -705,11 +703,10 @@ class ParagraphLayout:
             if not prefix or not self._styles.bullet:
                 frame = self._frame
                 text = runs.plain[begin:stop]
-                used = frame.left + (cell_len(prefix) if prefix else 0) + len(text)
+                used = frame.left + cell_len(prefix) + len(text)
                 if used <= frame.width:
-                    if self._fill_id is None:
-                        self._fill_id = frame.palette.id(frame.fill)
-                    return ((" " * frame.left + prefix + text + " " * (frame.width - used), self._fill_id),)
+                    filler = " " * (frame.width - used)
+                    return ((" " * frame.left + prefix + text + filler, frame.palette.id(frame.fill)),)
         return self._ascii_line(runs.pieces(begin, stop), first)
 
     def _ascii_line(self, pieces: list[Piece], first: bool) -> Line:

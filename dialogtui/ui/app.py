@@ -429,7 +429,7 @@ class DialogApp(App[None]):
             self._remember_reply(messages)
             self.action_bar.clear()
         else:
-            await self._show_welcome()
+            self._show_welcome()
         self.transcript.scroll_end(animate=False)
         self._set_status("Ready")
         if not self._heap_frozen:
@@ -438,7 +438,7 @@ class DialogApp(App[None]):
             gc.freeze()
             self._heap_frozen = True
 
-    async def _show_welcome(self) -> None:
+    def _show_welcome(self) -> None:
         from ..api.models import TextPart
 
         config = self.bot_config
@@ -446,7 +446,7 @@ class DialogApp(App[None]):
         if welcome:
             self.transcript.add_entry("assistant", [TextPart(text=welcome)])
         # Without a config, still show (no) prompts: what the bar held before goes.
-        await self.action_bar.show(_prompt_choices(config.start_prompts) if config is not None else ())
+        self.action_bar.show(_prompt_choices(config.start_prompts) if config is not None else ())
 
     def _remember_reply(self, messages: Iterable[Message]) -> None:
         from ..api.models import plain_text
@@ -471,7 +471,8 @@ class DialogApp(App[None]):
 
     @on(ActionBar.Chosen)
     def _chosen(self, event: ActionBar.Chosen) -> None:
-        self._send(event.choice.send_text)
+        if self._send(event.choice.send_text):
+            self.composer.focus()  # for what the person types next
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden, not just disabled: Retry exists only for an error the contract calls retryable.
@@ -493,7 +494,8 @@ class DialogApp(App[None]):
             return
         if self.composer.text.strip() == text.strip():
             self.composer.clear()
-        self._send(text)
+        if self._send(text):
+            self.composer.focus()
 
     def _send(self, text: str) -> bool:
         if any(worker.group == "start" and not worker.is_finished for worker in self.workers):
@@ -589,7 +591,7 @@ class DialogApp(App[None]):
                     self._apply(transcript, assembler, change, entry)
                 recorder.update(reply_text)
         except DialogError as error:
-            await self._turn_failed(turn, entry, error)
+            self._turn_failed(turn, entry, error)
             return
         except asyncio.CancelledError:
             # A cancel can land while the connection drains after `done`: the reply is whole.
@@ -613,7 +615,7 @@ class DialogApp(App[None]):
         message = turn.assembler.message
         if message is not None:
             self._last_reply = plain_text(message.parts)
-            await self._offer_followups(message)
+            self._offer_followups(message)
 
     @staticmethod
     def _apply(transcript: Transcript, assembler: ReplyAssembler, change: Change, entry: int) -> None:
@@ -623,17 +625,17 @@ class DialogApp(App[None]):
         else:
             transcript.set_part(entry, change.part_index, assembler.part(change.part_index))
 
-    async def _turn_failed(self, turn: Turn, entry: int, error: DialogError) -> None:
+    def _turn_failed(self, turn: Turn, entry: int, error: DialogError) -> None:
         # A partial reply stays, marked incomplete; with nothing shown, the error stands alone.
         state: EntryState = "incomplete" if turn.assembler.part_count else "error"
         self.transcript.set_state(entry, state, note=error.safe_message)
         self.transcript.set_footer(entry, turn.figures.summary())
         self._retryable_text = turn.text if error.retryable else None
         self.composer.restore(turn.text)
-        await self.action_bar.show((), retry=error.retryable)
+        self.action_bar.show((), retry=error.retryable)
         self._set_status("The reply failed · Ctrl+R retries" if error.retryable else "The reply failed")
 
-    async def _offer_followups(self, message: Message) -> None:
+    def _offer_followups(self, message: Message) -> None:
         from ..api.models import (
             ContactFormPart,
             FormPart,
@@ -649,7 +651,7 @@ class DialogApp(App[None]):
                                for s in part.suggestions if s.prompt_text)
             elif isinstance(part, QuickRepliesPart):
                 choices.extend(Choice(reply, reply) for reply in part.replies if reply)
-        await self.action_bar.show(choices)
+        self.action_bar.show(choices)
         markers = [part for part in message.parts
                    if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart))]
         if markers:
@@ -717,7 +719,7 @@ class DialogApp(App[None]):
             self.transcript.add_notice(error.safe_message, variant="error")
             return
         self._forget_conversation()
-        await self._show_welcome()
+        self._show_welcome()
         self._set_status(status)
 
     @work(exclusive=True, group="start")

@@ -174,3 +174,96 @@ async def test_a_row_too_narrow_scrolls_to_the_cursor() -> None:
         await pilot.press("home", "enter")
         await pilot.pause()
         assert sent(app) == ["5", "0"]
+
+
+class Between(BarApp):
+    """The bar between two widgets, as in the app (the transcript above, the composer below)."""
+
+    def compose(self) -> ComposeResult:
+        yield Input(id="before")
+        yield ActionBar()
+        yield Input(id="after")
+
+
+async def test_left_stops_at_the_first_and_new_choices_start_over() -> None:
+    app = BarApp()
+    async with app.run_test(size=(80, 5)) as pilot:
+        bar = app.query_one(ActionBar)
+        bar.show(CHOICES)
+        bar.focus()
+        await pilot.press("left", "enter")
+        await pilot.press("end")
+        bar.show(CHOICES[:1])  # the cursor was on the third: it starts over at the first
+        await pilot.press("enter")
+        await pilot.pause()
+        assert sent(app) == ["capabilities", "capabilities"]
+
+
+async def test_hover_marks_the_item_under_the_mouse_and_goes_with_it() -> None:
+    app = BarApp()
+    async with app.run_test(size=(80, 5)) as pilot:
+        bar = app.query_one(ActionBar)
+        bar.show(CHOICES, retry=True)
+        await pilot.pause()
+        plain = bar.render_line(0)
+
+        def background(index: int) -> object:
+            cell = bar.item_offset(index) - bar.styles.padding.left
+            return bar.render_line(0).crop(cell, cell + 1)._segments[0].style.bgcolor  # type: ignore[union-attr]
+
+        retry_colour, choice_colour = background(0), background(1)
+        await pilot.hover(ActionBar, offset=(bar.item_offset(1) + 1, 0))
+        hovered_choice = background(1)
+        assert hovered_choice != choice_colour and background(0) == retry_colour
+        await pilot.hover("#after")
+        assert bar.render_line(0) == plain
+        await pilot.hover(ActionBar, offset=(bar.item_offset(0) + 1, 0))
+        # Retry keeps a colour of its own under the mouse.
+        assert background(0) not in (retry_colour, hovered_choice)
+        bar.show(CHOICES, retry=True)  # new items: nothing is under the mouse until it moves
+        assert bar.render_line(0) == plain
+
+
+async def test_an_emptied_bar_hands_focus_to_the_widget_after_it() -> None:
+    app = Between()
+    async with app.run_test(size=(80, 8)) as pilot:
+        bar = app.query_one(ActionBar)
+        bar.show(CHOICES)
+        bar.focus()
+        await pilot.pause()
+        bar.clear()
+        await pilot.pause()
+        assert app.focused is app.query_one("#after")
+
+
+async def test_an_unmounted_bar_can_be_cleared() -> None:
+    bar = ActionBar()
+    bar.show(CHOICES)
+    bar.clear()  # a turn that ends while the app shuts down
+    assert bar.labels == []
+
+
+async def test_widening_shows_what_fits_again_and_the_ends_say_there_is_more() -> None:
+    app = BarApp()
+    async with app.run_test(size=(30, 5)) as pilot:
+        bar = app.query_one(ActionBar)
+        bar.show([Choice(f"Choice {n}", str(n)) for n in range(6)])
+        bar.focus()
+        await pilot.pause()
+        assert line(bar).rstrip().endswith("›") and not line(bar).startswith("‹")
+        await pilot.press("end")
+        assert line(bar).startswith("‹") and "Choice 5" in line(bar) and not line(bar).rstrip().endswith("›")
+        await pilot.resize_terminal(200, 5)
+        await pilot.pause()
+        assert "Choice 0" in line(bar) and "Choice 5" in line(bar) and "‹" not in line(bar) and "›" not in line(bar)
+
+
+async def test_a_label_wider_than_the_row_shows_its_start() -> None:
+    app = BarApp()
+    async with app.run_test(size=(20, 5)) as pilot:
+        bar = app.query_one(ActionBar)
+        bar.show([Choice("Short", "s"), Choice("A rather long suggestion", "long")])
+        bar.focus()
+        await pilot.press("right")
+        assert "A rather" in line(bar)
+        assert len(line(bar)) == bar.content_size.width

@@ -73,6 +73,12 @@ class ActionBar(Widget, can_focus=True):
     ActionBar > .action-bar--hover {
         background: $surface-darken-1;
     }
+    ActionBar > .action-bar--retry-hover {
+        background: $warning-darken-1;
+    }
+    ActionBar > .action-bar--more {
+        color: $text-muted;
+    }
     ActionBar > .action-bar--cursor {
         text-style: $button-focus-text-style;
     }
@@ -82,7 +88,9 @@ class ActionBar(Widget, can_focus=True):
         "action-bar--choice",
         "action-bar--retry",
         "action-bar--hover",
+        "action-bar--retry-hover",
         "action-bar--cursor",
+        "action-bar--more",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -116,7 +124,7 @@ class ActionBar(Widget, can_focus=True):
     def show(self, choices: Sequence[Choice], *, retry: bool = False) -> None:
         items = [_Item(RETRY_LABEL, None)] if retry else []
         items.extend(_Item(_shown(choice.label), choice) for choice in choices)
-        if not items and self.screen.focused is self:
+        if not items and self.is_attached and self.screen.focused is self:
             # Not `has_focus`: it follows a message that can still be on its way. And while
             # the bar still takes focus, so that the next in line is the widget after it.
             self.screen.focus_next()
@@ -144,7 +152,8 @@ class ActionBar(Widget, can_focus=True):
         return any(item.choice is None for item in self._items)
 
     def item_offset(self, index: int) -> int:
-        """The x of item `index`'s first cell in this widget, as it is scrolled now."""
+        """The x of item `index`'s first cell in this widget, as it is scrolled now (for
+        tests and tools; `index` must be one of the items shown)."""
         return self.styles.padding.left + self._spans[index][0] - self._scroll
 
     def allow_focus(self) -> bool:
@@ -160,13 +169,14 @@ class ActionBar(Widget, can_focus=True):
         choice_style = self.get_component_rich_style("action-bar--choice")
         retry_style = self.get_component_rich_style("action-bar--retry")
         hover = self.get_component_rich_style("action-bar--hover", partial=True)
+        retry_hover = self.get_component_rich_style("action-bar--retry-hover", partial=True)
         cursor = self.get_component_rich_style("action-bar--cursor", partial=True)
         segments: list[Segment] = []
         gap = Segment(" ", base)
         for index, (item, (start, end)) in enumerate(zip(self._items, self._spans)):
             style: Style = retry_style if item.choice is None else choice_style
             if index == self._hover:
-                style += hover
+                style += retry_hover if item.choice is None else hover
             if index == self._cursor and self.has_focus:
                 style += cursor
             padding = end - start - cell_len(item.label)
@@ -174,16 +184,26 @@ class ActionBar(Widget, can_focus=True):
             if segments:
                 segments.append(gap)
             segments.append(Segment(" " * left + item.label + " " * (padding - left), style))
-        line = Strip(segments)
-        return line.crop(self._scroll, self._scroll + width).extend_cell_length(width, base)
+        scroll, total = self._scroll, self._spans[-1][1]
+        line = Strip(segments).crop(scroll, scroll + width).extend_cell_length(width, base)
+        if width > 2 and (scroll or total > scroll + width):
+            # Choices cut off at either end are said to be there.
+            more = base + self.get_component_rich_style("action-bar--more", partial=True)
+            before = Strip([Segment("‹" if scroll else " ", more)])
+            after = Strip([Segment("›" if total > scroll + width else " ", more)])
+            line = Strip.join([before, line.crop(1, width - 1), after])
+        return line
 
     def _scroll_to_cursor(self) -> None:
+        """Scroll as little as shows the cursor's item (its start, if it is wider than the
+        row), and no further than the row's end allows."""
         start, end = self._spans[self._cursor]
         width = self.content_size.width
         if start < self._scroll:
             self._scroll = start
         elif end > self._scroll + width:
-            self._scroll = max(0, end - width)
+            self._scroll = start if end - start > width else end - width
+        self._scroll = max(0, min(self._scroll, self._spans[-1][1] - width))
 
     # -- input -------------------------------------------------------------------------------
 

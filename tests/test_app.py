@@ -687,7 +687,7 @@ async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
         assert "RETRY" in text or "retry" in text
 
 
-async def test_panes_fill_the_screen_as_choices_come_and_go(server: DevServer) -> None:
+async def test_panes_fill_the_screen_as_choices_the_composer_and_the_terminal_change(server: DevServer) -> None:
     # The main pane skips Textual's second layout pass after a resize: one pass must do.
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -715,6 +715,16 @@ async def test_panes_fill_the_screen_as_choices_come_and_go(server: DevServer) -
         await assert_tiled()
         # The bar keeps its row while empty: the transcript did not change height.
         assert app.transcript.region == transcript_region
+
+        app.composer.focus()
+        await pilot.press("a", "ctrl+j", "b", "ctrl+j", "c")  # the composer grows by two lines
+        await pilot.pause()
+        assert app.transcript.region.height == transcript_region.height - 2
+        await assert_tiled()
+        app.composer.clear()
+        await pilot.pause()
+        assert app.transcript.region == transcript_region
+        await assert_tiled()
 
         await pilot.press("f12")
         await pilot.pause()

@@ -105,7 +105,7 @@ class MainPane(Horizontal):
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         # Textual lays the whole screen out again, a frame later, when a container's virtual
         # size changes; this pane never scrolls, and its children were just laid out at the
-        # new size. It changes whenever the choices under the transcript come or go.
+        # new size (on a terminal resize: three layouts instead of four).
         return super()._size_updated(size, virtual_size, container_size, layout=False)
 
 

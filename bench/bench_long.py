@@ -224,7 +224,7 @@ async def main_async(rounds: int, memory_runs: int) -> dict[str, Any]:
         wall = Stat(ratios([r["wall"] for r in appended["after 1,000"]], [r["wall"] for r in appended["empty"]]))
         per_event = Stat(ratios([r["per_event"] for r in appended["after 1,000"]],
                                 [r["per_event"] for r in appended["empty"]]))
-        print(f"\n  append `!long:1000` (1,000 deltas) after 1,000 messages vs in an empty conversation:")
+        print("\n  append `!long:1000` (1,000 deltas) after 1,000 messages vs in an empty conversation:")
         print(f"    whole turn:        {wall.fmt()}   target <= 1.1x   "
               f"({median([r['wall'] for r in appended['after 1,000']]) * 1e3:.0f} vs "
               f"{median([r['wall'] for r in appended['empty']]) * 1e3:.0f} ms)")

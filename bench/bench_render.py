@@ -384,7 +384,6 @@ async def breakdown(rounds: int) -> None:
     the Textual message loop and the garbage collector. The wrappers cost a little themselves,
     so the parts are shares of a slightly slower turn; the session's own CPU is measured apart."""
     import collections
-    import gc
 
     from textual.screen import Screen
     from dialogtui.api.assembler import ReplyAssembler

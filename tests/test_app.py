@@ -24,7 +24,7 @@ from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
 from dialogtui.store import Store, TranscriptStore
 from dialogtui.target import Target
 from dialogtui.ui.app import STREAMING_GC_THRESHOLD, DialogApp
-from dialogtui.ui.choices import ActionBar, Choice
+from dialogtui.ui.choices import ActionBar
 from dialogtui.ui.composer import Composer
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen

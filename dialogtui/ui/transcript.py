@@ -978,7 +978,6 @@ class Transcript(ScrollView, can_focus=True):
         return _Anchor(index, offset, self._heights.value(index))
 
     def _anchor_offset(self, anchor: _Anchor) -> int:
-        entry = self._entries[anchor.index]
         height = self._heights.value(anchor.index)
         offset = anchor.offset
         if anchor.index in self._rebuilt and anchor.height and height != anchor.height:

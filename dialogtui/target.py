@@ -2,13 +2,16 @@
 
 Resolving a target reads settings and the keyring, or starts the built-in server; the
 CLI does it once at start, the app again when the person switches bot or environment.
+Reading the keyring can take a while (a fresh process spends ~0.2 s importing and asking a
+Secret Service, longer if it must be unlocked): the app leaves it for after its first frame
+(`defer_secret`, then `with_secret` off the event loop).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from . import exitcodes
@@ -47,6 +50,8 @@ class Target:
     before_connect: Callable[[], None] | None = None
     """Called by `open_session` before a client is made: the built-in server starts there (in
     the background), so `--demo` needs neither its imports nor its start before the first frame."""
+    secret_pending: bool = False
+    """The secret is still to be read (from the environment or the keyring): `with_secret`."""
 
     def __repr__(self) -> str:
         return f"Target(base_url={self.base_url!r}, chatbot_id={self.chatbot_id!r})"
@@ -87,15 +92,21 @@ def _scenario_names() -> set[str]:
 
 
 def configured_target(
-    base_url: str | None, chatbot_id: str | None, *, visitor_token: str | None = None
+    base_url: str | None,
+    chatbot_id: str | None,
+    *,
+    visitor_token: str | None = None,
+    defer_secret: bool = False,
 ) -> Target:
     """Settings (flag > env > file), then the secret: a given token, the env, or the keyring.
 
     A `visitor_token` handed in for one run is never stored: its rotations stay in memory.
+    With `defer_secret`, the secret is not read yet (`secret_pending`): pass the target to
+    `with_secret` before connecting. Bad settings raise `TargetError` either way.
     """
-    from .api.errors import InsecureTransportError, MissingCredentialsError
+    from .api.errors import InsecureTransportError
     from .config import ConfigError, resolve_settings
-    from .credentials import CredentialsError, CredentialStore, ensure_secure_url
+    from .credentials import ensure_secure_url
 
     try:
         settings = resolve_settings(base_url=base_url, chatbot_id=chatbot_id)
@@ -114,19 +125,26 @@ def configured_target(
     if visitor_token is not None:
         return Target(settings.base_url, settings.chatbot_id, visitor_token=visitor_token,
                       environment=environment, settings=settings)
-    store = CredentialStore(settings.base_url, settings.chatbot_id)
+    target = Target(settings.base_url, settings.chatbot_id, environment=environment, settings=settings,
+                    secret_pending=True)
+    return target if defer_secret else with_secret(target)
+
+
+def with_secret(target: Target) -> Target:
+    """`target` with its secret, from the environment or else the keyring; a `TargetError`
+    (exit code 4) if the keyring cannot be used, or (3) if it holds no secret for the bot.
+    Blocking: the keyring is a D-Bus service, which may even ask the person to unlock it."""
+    from .api.errors import MissingCredentialsError
+    from .credentials import CredentialsError, CredentialStore
+
+    if not target.secret_pending:
+        return target
+    store = CredentialStore(target.base_url, target.chatbot_id)
     try:
         secrets = store.load()
     except CredentialsError as exc:
         raise TargetError(exc.safe_message, exitcodes.KEYRING) from None
     if not secrets.api_key and not secrets.visitor_token:
         raise TargetError(MissingCredentialsError().safe_message, exitcodes.AUTH)
-    return Target(
-        base_url=settings.base_url,
-        chatbot_id=settings.chatbot_id,
-        api_key=secrets.api_key,
-        visitor_token=secrets.visitor_token,
-        save_token=store.save_visitor_token,
-        environment=environment,
-        settings=settings,
-    )
+    return replace(target, api_key=secrets.api_key, visitor_token=secrets.visitor_token,
+                   save_token=store.save_visitor_token, secret_pending=False)

@@ -32,6 +32,8 @@ from dialogtui.credentials import (
     keyring_backend_usable,
     service_name,
 )
+from dialogtui.devserver import DevServer
+from dialogtui.target import TargetError, configured_target
 
 SECRET_KEY = "sk-test-4f1c9e2a7b"
 SECRET_TOKEN = "eyJ.visitor-token-8d3b.sig"
@@ -644,3 +646,76 @@ def test_status_with_broken_config_is_2(memory: MemoryKeyring, capsys: pytest.Ca
     assert account.run_status(ns()) == exitcodes.USAGE
     err = capsys.readouterr().err
     assert str(path) in err and "line 1" in err
+
+
+# --- the app reads the keyring after its first frame ---------------------------------------
+
+
+async def test_the_app_reads_a_key_from_the_keyring_after_its_first_frame_and_connects(
+    isolated: Path, memory: MemoryKeyring, server: DevServer
+) -> None:
+    from dialogtui.devserver import DEMO_API_KEY
+    from dialogtui.ui.app import DialogApp
+
+    memory.set_password(service_name(server.base_url, "demo"), "api_key", DEMO_API_KEY)
+    calls = memory.calls
+    target = configured_target(server.base_url, "demo", defer_secret=True)
+    assert target.secret_pending and target.api_key is None and memory.calls == calls
+    app = DialogApp(target)
+    painted_before_read: list[bool] = []
+    read = memory.get_password
+
+    def get_password(service: str, username: str) -> str | None:
+        painted_before_read.append(app._first_frame.is_set())
+        return read(service, username)
+
+    memory.get_password = get_password  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(250):
+            if "Ready" in str(app.query_one("#status").render()):
+                break
+            await pilot.pause(0.02)
+        assert "Ready" in str(app.query_one("#status").render())
+        assert memory.calls > calls and not app.target.secret_pending
+        assert painted_before_read and all(painted_before_read)
+        assert app.target.api_key == DEMO_API_KEY and app.startup_error is None
+    assert server.stats.count("GET /config") >= 1
+
+
+@pytest.mark.parametrize("kind", ["no key stored", "no keyring"])
+async def test_the_app_closes_with_the_cli_exit_code_when_the_keyring_has_no_key(
+    isolated: Path, memory: MemoryKeyring, server: DevServer, kind: str
+) -> None:
+    from dialogtui.ui.app import DialogApp
+
+    if kind == "no keyring":
+        use_backend(fail.Keyring())
+    app = DialogApp(configured_target(server.base_url, "demo", defer_secret=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(250):
+            if app.startup_error is not None:
+                break
+            await pilot.pause(0.02)
+    expected = exitcodes.KEYRING if kind == "no keyring" else exitcodes.AUTH
+    assert app.startup_error is not None and app.startup_error.exit_code == expected
+    assert app.return_code == expected
+    assert server.stats.count("GET /config") == 0  # nothing was sent without a secret
+
+
+def test_dialogtui_says_why_it_closed_and_exits_with_its_code(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run_chat` hands the app's start-up error to the terminal as the CLI does any other."""
+    from dialogtui.commands import chat
+    from dialogtui.ui.app import DialogApp
+
+    use_backend(fail.Keyring())
+
+    def run(self: DialogApp) -> None:  # the app, as far as it gets without a terminal
+        self.startup_error = TargetError("The OS keyring is locked.", exitcodes.KEYRING)
+
+    monkeypatch.setattr(DialogApp, "run", run)
+    args = argparse.Namespace(demo=False, base_url="http://127.0.0.1:9", chatbot_id=BOT, visitor_token_stdin=False,
+                              no_save=True)
+    assert chat.run_chat(args) == exitcodes.KEYRING
+    assert capsys.readouterr().err == "dialogtui: The OS keyring is locked.\n"

@@ -49,3 +49,19 @@ def test_dialogtui_reaches_its_first_frame_without_what_the_frame_does_not_need(
     loaded = set(json.loads(result.stdout.splitlines()[-1]))
     assert {"textual.app", "dialogtui.ui.app", "dialogtui.logs"} <= loaded
     assert [name for name in AFTER_FIRST_FRAME if name in loaded] == []
+
+
+def test_a_key_in_the_keyring_is_read_after_the_first_frame(tmp_path: Path) -> None:
+    """A configured bot whose key is in the keyring (no key in the environment): the keyring
+    (importing it, finding a backend, asking a Secret Service: ~0.2 s) is left to the app,
+    after its first frame. Before, this probe never reached `App.run` here: the keyring was
+    read first, and with none usable the CLI stopped with exit code 4."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN")}
+    env.update(DIALOGTUI_CONFIG_DIR=str(tmp_path / "c"), DIALOGTUI_DATA_DIR=str(tmp_path / "d"),
+               DIALOGTUI_LOG_DIR=str(tmp_path / "l"))
+    args = ["--base-url", "http://127.0.0.1:9", "--chatbot-id", "bot", "--no-save"]
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60,
+                            env=env, check=True)
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "dialogtui.ui.app" in loaded
+    assert [name for name in loaded if name == "keyring" or name.startswith(("keyring.", "secretstorage"))] == []

@@ -19,7 +19,8 @@ def run_chat(args: argparse.Namespace) -> int:
     # cost tens of ms before anything shows, and almost nothing of it is garbage.
     gc.disable()
     try:
-        with open_target(args) as target:
+        # The secret is read by the app after its first frame: a keyring costs ~0.2 s.
+        with open_target(args, defer_secret=True) as target:
             from ..ui.app import DialogApp
 
             app = DialogApp(target, open_store=partial(_open_store, no_save=args.no_save))
@@ -27,6 +28,8 @@ def run_chat(args: argparse.Namespace) -> int:
                 app.run()
             finally:
                 app.close_store()
+            if app.startup_error is not None:
+                raise app.startup_error
     except StartupError as exc:
         print_failure(exc.safe_message)
         return exc.exit_code

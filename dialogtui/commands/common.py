@@ -24,8 +24,9 @@ StartupError = TargetError
 
 
 @contextmanager
-def open_target(args: argparse.Namespace) -> Iterator[Target]:
-    """Resolve the bot and its secret; with --demo, run the local server for the duration."""
+def open_target(args: argparse.Namespace, *, defer_secret: bool = False) -> Iterator[Target]:
+    """Resolve the bot and its secret (with `defer_secret`, only the bot: see
+    `configured_target`); with --demo, run the local server for the duration."""
     if getattr(args, "demo", False):
         with demo_target(getattr(args, "scenario", None)) as target:
             yield target
@@ -35,7 +36,7 @@ def open_target(args: argparse.Namespace) -> Iterator[Target]:
         token = sys.stdin.readline().strip()
         if not token:
             raise TargetError("No visitor token was given on stdin.", exitcodes.USAGE)
-    yield configured_target(args.base_url, args.chatbot_id, visitor_token=token)
+    yield configured_target(args.base_url, args.chatbot_id, visitor_token=token, defer_secret=defer_secret)
 
 
 def exit_code_for(error: DialogError) -> int:

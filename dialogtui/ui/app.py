@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from ..api.errors import ApiHttpError, DialogError
-from ..target import Target, TargetError, configured_target, demo_target
+from ..target import Target, TargetError, configured_target, demo_target, with_secret
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
 from .standins import ComposerStandIn, TranscriptStandIn
@@ -181,6 +181,8 @@ class DialogApp(App[None]):
         self.bot_config: Config | None = None
         """The bot's config once loaded (None before, or if it could not be)."""
         self._turn_worker: Worker[None] | None = None
+        self.startup_error: TargetError | None = None
+        """Why the app closed before connecting (no secret, no keyring), for its caller to say."""
         self._retryable_text: str | None = None
         self._retry_shown = False
         self._open_marker: FormMarker | None = None
@@ -388,6 +390,15 @@ class DialogApp(App[None]):
         # context) costs tens of ms that the person would otherwise see as a blank terminal.
         # Until then the running "start" worker makes a send wait, as it does for the history.
         await self._first_frame.wait()
+        if self.target.secret_pending:
+            try:
+                self.target = await asyncio.to_thread(with_secret, self.target)
+            except TargetError as error:
+                # Said on the terminal once the app has closed, with its exit code, as the
+                # CLI says any problem found before the first request.
+                self.startup_error = error
+                self.exit(return_code=error.exit_code)
+                return
         self._ensure_session()
         await self._start_conversation()
 
@@ -753,7 +764,8 @@ class DialogApp(App[None]):
             if request.base_url == LOCAL:
                 target = servers.enter_context(demo_target())
             else:
-                target = configured_target(request.base_url, request.chatbot_id)
+                target = configured_target(request.base_url, request.chatbot_id, defer_secret=True)
+                target = await asyncio.to_thread(with_secret, target)  # off the event loop
         except TargetError as error:
             self.notify(error.safe_message, severity="error", timeout=8, markup=False)
             return

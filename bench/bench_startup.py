@@ -27,6 +27,13 @@ Figure 5 of the issue.
   Target: first paint <= 0.3 s for the app. The ratio to the minimal Textual app shows what
   dialogtui adds. Config, data and log directories point to a temporary directory.
 
+* First paint with the key where `dialogtui login` keeps it: a real Secret Service
+  (gnome-keyring, unlocked, on a private D-Bus session in a throwaway HOME), against the same
+  command with the key in DIALOGTUI_API_KEY, interleaved (`keyring_figures`). Reading a
+  keyring in a fresh process takes ~0.2 s here; the app does it after its first frame.
+  Skipped, with a line saying so, where `dbus-run-session` or `gnome-keyring-daemon` is
+  missing.
+
 Bytecode: every command runs with bytecode caching on, in a private cache directory
 (PYTHONPYCACHEPREFIX; warm-up runs fill it), as an installed package runs. When the shell has
 PYTHONDONTWRITEBYTECODE set (this workplace does), dialogtui's own modules would otherwise be
@@ -39,9 +46,11 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import pty
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -240,6 +249,82 @@ def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, A
     return out
 
 
+KEYRING_TOOLS = ("dbus-run-session", "gnome-keyring-daemon")
+KEYRING_CHILD = "--keyring-child"
+
+
+def keyring_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, Any]:
+    """First paint of the configured bot with its key where `dialogtui login` puts it: a real
+    Secret Service (gnome-keyring on a private D-Bus session, in a throwaway HOME), against
+    the same command with the key in the environment, interleaved. Needs the two programs
+    `.ci/secret-service.sh` installs; without them this figure is skipped, and says so."""
+    missing = [tool for tool in KEYRING_TOOLS if shutil.which(tool) is None]
+    if missing:
+        print(f"\n  key in a Secret Service: skipped, {', '.join(missing)} not installed "
+              f"(`bash .ci/secret-service.sh` installs them)")
+        return {}
+    home = tmp / "keyring-home"
+    home.mkdir()
+    env = {k: v for k, v in base_env.items() if not k.startswith(("DBUS_", "XDG_", "DIALOGTUI_API_KEY"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
+               XDG_CACHE_HOME=str(home / ".cache"), TERM="xterm-256color", COLORTERM="truecolor",
+               DIALOGTUI_CONFIG_DIR=str(tmp / "kconfig"), DIALOGTUI_DATA_DIR=str(tmp / "kdata"),
+               DIALOGTUI_LOG_DIR=str(tmp / "klog"))
+    with ServerProcess() as server:
+        done = subprocess.run(["dbus-run-session", "--", sys.executable, __file__, KEYRING_CHILD, str(runs),
+                               server.base_url], env=env, capture_output=True, text=True, timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("KEYRING ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"the Secret Service child failed ({done.returncode}): {done.stderr[-2000:]}")
+    paints = json.loads(lines[-1][len("KEYRING "):])
+    keyring_paint, env_paint = Stat(paints["keyring"]), Stat(paints["environment"])
+    ratio = Stat(ratios(paints["keyring"], paints["environment"]))
+    print(f"\n  configured bot, key in a Secret Service (gnome-keyring), {runs} runs each, interleaved:")
+    print(f"    key in the keyring:         {keyring_paint.fmt(' ms', 1e3, 0)}")
+    print(f"    key in DIALOGTUI_API_KEY:   {env_paint.fmt(' ms', 1e3, 0)}")
+    print(f"    keyring / environment:      {ratio.fmt()}   (the app reads the keyring after its first frame)")
+    return {"paint_keyring_ms": keyring_paint.median * 1e3, "paint_keyring_ratio": ratio.median}
+
+
+def keyring_child(runs: int, base_url: str) -> None:
+    """Inside `dbus-run-session`: an unlocked gnome-keyring holding the demo key, then both
+    commands' first paints. Prints one `KEYRING {json}` line."""
+    from jeepney import DBus
+    from jeepney.io.blocking import open_dbus_connection
+
+    from dialogtui.credentials import CredentialStore
+    from dialogtui.devserver import DEMO_API_KEY
+
+    daemon = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert daemon.stdin is not None
+        daemon.stdin.write(os.urandom(16).hex().encode())  # creates and unlocks a throwaway keyring
+        daemon.stdin.close()
+        deadline = time.monotonic() + 15
+        with open_dbus_connection(bus="SESSION") as bus:
+            while not bus.send_and_get_reply(DBus().NameHasOwner("org.freedesktop.secrets")).body[0]:
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gnome-keyring-daemon did not start")
+                time.sleep(0.02)
+        CredentialStore(base_url, "demo").save_api_key(DEMO_API_KEY)
+        argv = [DIALOGTUI, "--base-url", base_url, "--chatbot-id", "demo", "--no-save"]
+        commands = {"keyring": dict(os.environ), "environment": dict(os.environ, DIALOGTUI_API_KEY=DEMO_API_KEY)}
+        for env in commands.values():  # warm-up, not counted
+            first_paint(argv, env)
+        paints: dict[str, list[float]] = {name: [] for name in commands}
+        for number in range(runs):
+            for name in (list(commands) if number % 2 == 0 else list(commands)[::-1]):
+                paints[name].append(first_paint(argv, commands[name])[0])
+        print("KEYRING " + json.dumps(paints), flush=True)
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(5)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+
+
 def import_breakdown(env: dict[str, str]) -> dict[str, float]:
     """Cumulative import times of the modules the app path needs, from `python -X importtime`."""
     code = "import dialogtui.commands.chat, dialogtui.ui.app, dialogtui.store"
@@ -267,7 +352,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (~20 s)")
     parser.add_argument("--runs", type=int, default=None, help="runs of each first-paint command")
+    parser.add_argument(KEYRING_CHILD, nargs=2, metavar=("RUNS", "BASE_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.keyring_child:
+        keyring_child(int(args.keyring_child[0]), args.keyring_child[1])
+        return
     paint_runs = args.runs or (3 if args.quick else 7)
     help_runs = 8 if args.quick else 20
     info = machine()
@@ -278,6 +367,7 @@ def main() -> None:
         env = cached_env(Path(tmp))
         result = help_figures(help_runs, env)
         result.update(paint_figures(paint_runs, Path(tmp), env))
+        result.update(keyring_figures(paint_runs, Path(tmp), env))
         result["imports_ms"] = import_breakdown(env)
     result["seconds"] = time.perf_counter() - started
     print(f"\n({result['seconds']:.0f} s)")

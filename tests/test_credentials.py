@@ -719,3 +719,39 @@ def test_dialogtui_says_why_it_closed_and_exits_with_its_code(
                               no_save=True)
     assert chat.run_chat(args) == exitcodes.KEYRING
     assert capsys.readouterr().err == "dialogtui: The OS keyring is locked.\n"
+
+
+async def test_a_keyring_that_never_answers_leaves_the_app_responsive_and_quittable(
+    isolated: Path, memory: MemoryKeyring, server: DevServer
+) -> None:
+    """A locked keyring can sit on an unlock prompt: the app waits for it beside its event
+    loop, says it is connecting, and quits when asked, without waiting for the keyring."""
+    import threading
+
+    from dialogtui.ui.app import DialogApp
+
+    answer = threading.Event()
+    asked = threading.Event()
+
+    def get_password(service: str, username: str) -> str | None:
+        asked.set()
+        answer.wait(30)
+        return None
+
+    memory.get_password = get_password  # type: ignore[method-assign]
+    app = DialogApp(configured_target(server.base_url, "demo", defer_secret=True))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(250):
+                if asked.is_set():
+                    break
+                await pilot.pause(0.02)
+            assert asked.is_set()
+            await pilot.pause(0.1)  # frames still come while the keyring is asked
+            assert "Connecting" in str(app.query_one("#status").render())
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+        assert app.startup_error is None and app.return_code in (0, None)
+        assert server.stats.count("GET /config") == 0
+    finally:
+        answer.set()

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from ..api.errors import ApiHttpError, DialogError
+from ..background import in_daemon_thread
 from ..target import Target, TargetError, configured_target, demo_target, with_secret
 from ..text import sanitize_line
 from .choices import ActionBar, Choice
@@ -392,7 +393,7 @@ class DialogApp(App[None]):
         await self._first_frame.wait()
         if self.target.secret_pending:
             try:
-                self.target = await asyncio.to_thread(with_secret, self.target)
+                self.target = await in_daemon_thread(with_secret, self.target, name="dialogtui-keyring")
             except TargetError as error:
                 # Said on the terminal once the app has closed, with its exit code, as the
                 # CLI says any problem found before the first request.
@@ -765,7 +766,7 @@ class DialogApp(App[None]):
                 target = servers.enter_context(demo_target())
             else:
                 target = configured_target(request.base_url, request.chatbot_id, defer_secret=True)
-                target = await asyncio.to_thread(with_secret, target)  # off the event loop
+                target = await in_daemon_thread(with_secret, target, name="dialogtui-keyring")
         except TargetError as error:
             self.notify(error.safe_message, severity="error", timeout=8, markup=False)
             return

@@ -265,7 +265,8 @@ def keyring_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str,
         return {}
     home = tmp / "keyring-home"
     home.mkdir()
-    env = {k: v for k, v in base_env.items() if not k.startswith(("DBUS_", "XDG_", "DIALOGTUI_API_KEY"))}
+    env = {k: v for k, v in base_env.items()
+           if not k.startswith(("DBUS_", "XDG_", "DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
                XDG_CACHE_HOME=str(home / ".cache"), TERM="xterm-256color", COLORTERM="truecolor",
                DIALOGTUI_CONFIG_DIR=str(tmp / "kconfig"), DIALOGTUI_DATA_DIR=str(tmp / "kdata"),
@@ -315,7 +316,10 @@ def keyring_child(runs: int, base_url: str) -> None:
         paints: dict[str, list[float]] = {name: [] for name in commands}
         for number in range(runs):
             for name in (list(commands) if number % 2 == 0 else list(commands)[::-1]):
-                paints[name].append(first_paint(argv, commands[name])[0])
+                painted, ready = first_paint(argv, commands[name])
+                if ready is None:  # the app never connected: a keyring that failed, not a figure
+                    raise RuntimeError(f"dialogtui with the key in the {name} never said Ready")
+                paints[name].append(painted)
         print("KEYRING " + json.dumps(paints), flush=True)
     finally:
         daemon.terminate()

@@ -725,7 +725,7 @@ async def test_a_keyring_that_never_answers_leaves_the_app_responsive_and_quitta
     isolated: Path, memory: MemoryKeyring, server: DevServer
 ) -> None:
     """A locked keyring can sit on an unlock prompt: the app waits for it beside its event
-    loop, says it is connecting, and quits when asked, without waiting for the keyring."""
+    loop, says so, and quits when asked, without waiting for the keyring."""
     import threading
 
     from dialogtui.ui.app import DialogApp
@@ -748,10 +748,155 @@ async def test_a_keyring_that_never_answers_leaves_the_app_responsive_and_quitta
                 await pilot.pause(0.02)
             assert asked.is_set()
             await pilot.pause(0.1)  # frames still come while the keyring is asked
-            assert "Connecting" in str(app.query_one("#status").render())
+            assert "Reading the keyring" in str(app.query_one("#status").render())
             await pilot.press("ctrl+q")
             await pilot.pause()
         assert app.startup_error is None and app.return_code in (0, None)
         assert server.stats.count("GET /config") == 0
     finally:
         answer.set()
+
+
+def _status(app: Any) -> str:
+    return str(app.query_one("#status").render())
+
+
+@pytest.mark.parametrize("keys", [["ctrl+n"], ["f3"], ["ctrl+l"], ["ctrl+b", "escape"], ["enter"]])
+async def test_start_keys_pressed_while_the_keyring_is_read_still_connect_with_the_key(
+    isolated: Path, memory: MemoryKeyring, server: DevServer, keys: list[str]
+) -> None:
+    """Ctrl+N, F3, Ctrl+L or Ctrl+B (then Esc) cancel the start worker, and Enter tries to
+    send: none of them may leave the app without its secret, or open a session before it."""
+    import threading
+
+    from dialogtui.devserver import DEMO_API_KEY
+    from dialogtui.ui.app import DialogApp
+
+    memory.set_password(service_name(server.base_url, "demo"), "api_key", DEMO_API_KEY)
+    gate = threading.Event()
+    read = memory.get_password
+
+    def get_password(service: str, username: str) -> str | None:
+        gate.wait(10)
+        return read(service, username)
+
+    memory.get_password = get_password  # type: ignore[method-assign]
+    app = DialogApp(configured_target(server.base_url, "demo", defer_secret=True))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.3)
+            assert "Reading the keyring" in _status(app)
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause(0.2)
+            assert app.session is None and app.target.secret_pending
+            gate.set()
+
+            def started() -> bool:
+                return not any(w.group == "start" and not w.is_finished for w in app.workers)
+
+            for _ in range(250):
+                if started() and not app.target.secret_pending:
+                    break
+                await pilot.pause(0.02)
+            assert not app.target.secret_pending and app.target.api_key == DEMO_API_KEY
+            assert app.startup_error is None
+            # And the app works: a message sent now gets its reply.
+            assert app._send("hello after the keyring")
+            for _ in range(250):
+                if app._turn_worker is not None and app._turn_worker.is_finished:
+                    break
+                await pilot.pause(0.02)
+            assert app.session is not None and app.session.client.has_api_key
+            assert "You said" in app.transcript.entry_text(app.transcript.entry_ids[-1])
+    finally:
+        gate.set()
+
+
+async def test_switching_bot_reads_its_key_beside_the_event_loop(
+    isolated: Path, memory: MemoryKeyring, server: DevServer
+) -> None:
+    """Ctrl+B to a configured bot: its key comes from the keyring, read in a thread while
+    the app goes on drawing (it blocked the event loop before)."""
+    import threading
+
+    from dialogtui.devserver import DEMO_API_KEY
+    from dialogtui.target import Target
+    from dialogtui.ui.app import DialogApp
+    from dialogtui.ui.switch import SwitchRequest
+
+    memory.set_password(service_name(server.base_url, "demo"), "api_key", DEMO_API_KEY)
+    gate, asked = threading.Event(), threading.Event()
+    read = memory.get_password
+
+    def get_password(service: str, username: str) -> str | None:
+        asked.set()
+        gate.wait(10)
+        return read(service, username)
+
+    app = DialogApp(Target(server.base_url, "demo", api_key=DEMO_API_KEY, environment="test"))
+    opener = threading.Timer(3, gate.set)  # a blocked event loop would get its turn back only then
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(250):
+                if "Ready" in _status(app):
+                    break
+                await pilot.pause(0.02)
+            memory.get_password = get_password  # type: ignore[method-assign]
+            ticks = 0
+
+            def tick() -> None:
+                nonlocal ticks
+                ticks += 1
+
+            app.set_interval(0.02, tick)
+            opener.start()
+            app._start_switch(SwitchRequest(server.base_url, "demo"))
+            for _ in range(100):
+                if asked.is_set():
+                    break
+                await pilot.pause(0.01)
+            ticks_then = ticks
+            await pilot.pause(0.3)
+            # Had the keyring been read on the event loop, this coroutine would only run again
+            # once the keyring answered: after the gate opened.
+            assert asked.is_set() and not gate.is_set()
+            assert ticks - ticks_then >= 5, "the event loop went on while the keyring was read"
+            gate.set()
+            for _ in range(250):
+                if "Ready" in _status(app) and app.target.environment != "test":
+                    break
+                await pilot.pause(0.02)
+            assert app.target.api_key == DEMO_API_KEY and app.target.save_token is not None
+            assert app.session is not None and app.session.client.has_api_key
+    finally:
+        gate.set()
+        opener.cancel()
+
+
+@pytest.mark.parametrize("third_party_backend", [False, True])
+def test_the_secret_is_read_before_the_app_only_when_a_backend_may_ask_on_the_terminal(
+    isolated: Path, memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    third_party_backend: bool,
+) -> None:
+    """keyrings.alt's and keyrings.cryptfile's encrypted files ask for a password with getpass:
+    with such a package installed the CLI reads the secret first, as before, while it still
+    has the terminal; otherwise the app reads it after its first frame."""
+    from dialogtui.commands import chat
+    from dialogtui.ui.app import DialogApp
+
+    if third_party_backend:
+        (tmp_path / "site" / "keyrings" / "alt").mkdir(parents=True)
+        (tmp_path / "site" / "keyrings" / "alt" / "__init__.py").write_text("")
+        monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    memory.set_password(service_name("http://127.0.0.1:9", BOT), "api_key", SECRET_KEY)
+    seen: list[bool] = []
+
+    def run(self: DialogApp) -> None:
+        seen.append(self.target.secret_pending)
+
+    monkeypatch.setattr(DialogApp, "run", run)
+    args = argparse.Namespace(demo=False, base_url="http://127.0.0.1:9", chatbot_id=BOT, visitor_token_stdin=False,
+                              no_save=True)
+    assert chat.run_chat(args) == 0
+    assert seen == [not third_party_backend]

@@ -19,8 +19,9 @@ def run_chat(args: argparse.Namespace) -> int:
     # cost tens of ms before anything shows, and almost nothing of it is garbage.
     gc.disable()
     try:
-        # The secret is read by the app after its first frame: a keyring costs ~0.2 s.
-        with open_target(args, defer_secret=True) as target:
+        # The secret is read by the app after its first frame (a keyring costs ~0.2 s), unless
+        # a keyring backend might ask for its password on the terminal, which the app owns.
+        with open_target(args, defer_secret=not _terminal_keyring_installed()) as target:
             from ..ui.app import DialogApp
 
             app = DialogApp(target, open_store=partial(_open_store, no_save=args.no_save))
@@ -36,6 +37,15 @@ def run_chat(args: argparse.Namespace) -> int:
     finally:
         gc.enable()  # if the app never painted
     return 0
+
+
+def _terminal_keyring_installed() -> bool:
+    """Whether a third-party keyring backend is installed (the `keyrings` namespace, as
+    keyrings.alt and keyrings.cryptfile are): their encrypted files ask for a password with
+    `getpass`, on a terminal the app would be drawing on. The OS keyrings ask in a window."""
+    from importlib.util import find_spec
+
+    return find_spec("keyrings") is not None
 
 
 def _open_store(*, no_save: bool) -> Store:

@@ -193,6 +193,10 @@ class DialogApp(App[None]):
         self._young_holds = 0
         self._status = ""
         self._first_frame = asyncio.Event()
+        self._secret_read = asyncio.Event()
+        """Set once the target has its secret (at once, unless it is still in the keyring)."""
+        if not target.secret_pending:
+            self._secret_read.set()
         self._inspector: Inspector | None = None
         self._transcript: Transcript | None = None
         self._composer: Composer | None = None
@@ -297,8 +301,11 @@ class DialogApp(App[None]):
 
     def _ensure_session(self) -> ChatSession:
         """The session, opened now if the start worker has not opened it yet (an action taken
-        in the first frames, or a start cancelled by another start-group worker)."""
+        in the first frames, or a start cancelled by another start-group worker). Only once the
+        secret is read: whatever needs the session waits for `_secret_read` first."""
         if self.session is None:
+            if self.target.secret_pending:
+                raise RuntimeError("no session before the secret is read")
             self.session = self._new_session()
         return self.session
 
@@ -345,6 +352,8 @@ class DialogApp(App[None]):
             self._ensure_store()
             self._set_status(self._status)  # with the store's note
         self._first_frame.set()
+        if self.target.secret_pending:
+            self._read_secret()
         # After the start worker has sent its first request: mounting overlaps the wait for it.
         self.call_later(self._replace_stand_ins)
 
@@ -385,21 +394,33 @@ class DialogApp(App[None]):
 
     # -- start-up: branding and history ------------------------------------
 
+    @work(group="secret")
+    async def _read_secret(self) -> None:
+        """The secret from the keyring, after the first frame: ~0.2 s, or as long as an unlock
+        prompt takes. A worker of its own, so that no start-group action can cancel it."""
+        pending = self.target
+        self._set_status("Reading the keyring…")
+        try:
+            target = await in_daemon_thread(with_secret, pending, name="dialogtui-keyring")
+        except TargetError as error:
+            if self.target is pending:
+                # Said on the terminal once the app has closed, with its exit code, as the
+                # CLI says any problem found before the first request.
+                self.startup_error = error
+                self.exit(return_code=error.exit_code)
+            return
+        if self.target is pending:  # not switched to another bot meanwhile (Ctrl+B)
+            self.target = target
+            self._set_status("Connecting…")
+            self._secret_read.set()
+
     @work(exclusive=True, group="start")
     async def _start(self) -> None:
         # The session opens after the first frame: the HTTP client (httpx's import, an SSL
         # context) costs tens of ms that the person would otherwise see as a blank terminal.
         # Until then the running "start" worker makes a send wait, as it does for the history.
         await self._first_frame.wait()
-        if self.target.secret_pending:
-            try:
-                self.target = await in_daemon_thread(with_secret, self.target, name="dialogtui-keyring")
-            except TargetError as error:
-                # Said on the terminal once the app has closed, with its exit code, as the
-                # CLI says any problem found before the first request.
-                self.startup_error = error
-                self.exit(return_code=error.exit_code)
-                return
+        await self._secret_read.wait()
         self._ensure_session()
         await self._start_conversation()
 
@@ -510,7 +531,9 @@ class DialogApp(App[None]):
             self.composer.focus()
 
     def _send(self, text: str) -> bool:
-        if any(worker.group == "start" and not worker.is_finished for worker in self.workers):
+        if not self._secret_read.is_set() or any(
+            worker.group == "start" and not worker.is_finished for worker in self.workers
+        ):
             self.notify("One moment: the conversation is still loading.", severity="warning")
             return False
         if self._turn_running:
@@ -713,14 +736,15 @@ class DialogApp(App[None]):
 
     @work(exclusive=True, group="start")
     async def action_new_conversation(self) -> None:
-        await self._restart(self.client.reset_conversation, "New conversation")
+        await self._restart(lambda: self.client.reset_conversation(), "New conversation")
 
     @work(exclusive=True, group="start")
     async def action_fresh_visitor(self) -> None:
-        await self._restart(self.client.authenticate, "Fresh visitor: a new conversation")
+        await self._restart(lambda: self.client.authenticate(), "Fresh visitor: a new conversation")
 
     async def _restart(self, new_token: Callable[[], Awaitable[str]], status: str) -> None:
         """A new conversation on the server (reset, or a new visitor), and a clean screen."""
+        await self._secret_read.wait()
         if not self.client.has_api_key:
             self.notify("Starting over needs an API key (`dialogtui login`).", severity="warning")
             return
@@ -736,6 +760,7 @@ class DialogApp(App[None]):
 
     @work(exclusive=True, group="start")
     async def action_reload_history(self) -> None:
+        await self._secret_read.wait()
         await self._stop_turn()
         self.transcript.clear()
         await self._load_history()
@@ -748,7 +773,8 @@ class DialogApp(App[None]):
         self.push_screen(screen, self._start_switch)
 
     def _start_switch(self, request: SwitchRequest | None) -> None:
-        self._switch_requested(request)
+        if request is not None:  # Esc: nothing to start, and the start running goes on
+            self._switch_requested(request)
 
     @work(exclusive=True, group="start")
     async def _switch_requested(self, request: SwitchRequest | None) -> None:
@@ -777,6 +803,7 @@ class DialogApp(App[None]):
             raise
         old = self.session
         self.target = target
+        self._secret_read.set()  # the new target brought its own
         self.session = self._new_session()
         self._servers.close()  # a built-in server switched away from stops here
         self._servers = servers
@@ -812,6 +839,7 @@ class DialogApp(App[None]):
     async def _rated(self, rating: Rating | None) -> None:
         if rating is None:
             return
+        await self._secret_read.wait()
         try:
             await self.client.rate(rating.stars, rating.feedback)
         except DialogError as error:

@@ -734,6 +734,7 @@ class DialogApp(App[None]):
             return SubmitOutcome(error=error.safe_message)
         return SubmitOutcome(confirmation=result.confirmation_text)
 
+    # The client is asked for inside `_restart`, once the secret is read: hence the lambdas.
     @work(exclusive=True, group="start")
     async def action_new_conversation(self) -> None:
         await self._restart(lambda: self.client.reset_conversation(), "New conversation")

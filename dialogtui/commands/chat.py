@@ -21,7 +21,7 @@ def run_chat(args: argparse.Namespace) -> int:
     try:
         # The secret is read by the app after its first frame (a keyring costs ~0.2 s), unless
         # a keyring backend might ask for its password on the terminal, which the app owns.
-        with open_target(args, defer_secret=not _terminal_keyring_installed()) as target:
+        with open_target(args, defer_secret=not _keyring_may_prompt_on_the_terminal()) as target:
             from ..ui.app import DialogApp
 
             app = DialogApp(target, open_store=partial(_open_store, no_save=args.no_save))
@@ -39,7 +39,7 @@ def run_chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def _terminal_keyring_installed() -> bool:
+def _keyring_may_prompt_on_the_terminal() -> bool:
     """Whether a third-party keyring backend is installed (the `keyrings` namespace, as
     keyrings.alt and keyrings.cryptfile are): their encrypted files ask for a password with
     `getpass`, on a terminal the app would be drawing on. The OS keyrings ask in a window."""

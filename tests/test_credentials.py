@@ -761,12 +761,13 @@ def _status(app: Any) -> str:
     return str(app.query_one("#status").render())
 
 
-@pytest.mark.parametrize("keys", [["ctrl+n"], ["f3"], ["ctrl+l"], ["ctrl+b", "escape"], ["enter"]])
+@pytest.mark.parametrize("keys", [["ctrl+n"], ["f3"], ["ctrl+l"], ["ctrl+b", "escape"], ["enter"], ["switch"]])
 async def test_start_keys_pressed_while_the_keyring_is_read_still_connect_with_the_key(
     isolated: Path, memory: MemoryKeyring, server: DevServer, keys: list[str]
 ) -> None:
-    """Ctrl+N, F3, Ctrl+L or Ctrl+B (then Esc) cancel the start worker, and Enter tries to
-    send: none of them may leave the app without its secret, or open a session before it."""
+    """Ctrl+N, F3, Ctrl+L or a switch to a bot with no key cancel the start worker, Ctrl+B
+    then Esc might, and Enter tries to send: none of them may leave the app without its
+    secret or the bot's config, or open a session before the secret is read."""
     import threading
 
     from dialogtui.devserver import DEMO_API_KEY
@@ -787,7 +788,12 @@ async def test_start_keys_pressed_while_the_keyring_is_read_still_connect_with_t
             await pilot.pause(0.3)
             assert "Reading the keyring" in _status(app)
             for key in keys:
-                await pilot.press(key)
+                if key == "switch":
+                    from dialogtui.ui.switch import SwitchRequest
+
+                    app._start_switch(SwitchRequest(server.base_url, "a-bot-with-no-key"))
+                else:
+                    await pilot.press(key)
                 await pilot.pause(0.2)
             assert app.session is None and app.target.secret_pending
             gate.set()
@@ -800,7 +806,8 @@ async def test_start_keys_pressed_while_the_keyring_is_read_still_connect_with_t
                     break
                 await pilot.pause(0.02)
             assert not app.target.secret_pending and app.target.api_key == DEMO_API_KEY
-            assert app.startup_error is None
+            assert app.startup_error is None and app.target.chatbot_id == "demo"
+            assert app.bot_config is not None, "the bot's config (branding, prompts) was loaded"
             # And the app works: a message sent now gets its reply.
             assert app._send("hello after the keyring")
             for _ in range(250):
@@ -864,7 +871,9 @@ async def test_switching_bot_reads_its_key_beside_the_event_loop(
             assert ticks - ticks_then >= 5, "the event loop went on while the keyring was read"
             gate.set()
             for _ in range(250):
-                if "Ready" in _status(app) and app.target.environment != "test":
+                if app.target.environment != "test" and not any(
+                    w.group == "start" and not w.is_finished for w in app.workers
+                ):
                     break
                 await pilot.pause(0.02)
             assert app.target.api_key == DEMO_API_KEY and app.target.save_token is not None

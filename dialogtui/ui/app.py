@@ -381,7 +381,9 @@ class DialogApp(App[None]):
         # Not `self.store`: before the first frame the store is not open yet, and not waited for.
         if self._store is not None and self._store.status_note:
             parts.append(self._store.status_note)
-        self.query_one(StatusLine).text = " · ".join(p for p in parts if p)
+        # `query`, not `query_one`: a worker still loading as the app quits finds no status line.
+        for line in self.query(StatusLine):
+            line.text = " · ".join(p for p in parts if p)
         self._refresh_bindings_if_changed()
 
     def _refresh_bindings_if_changed(self) -> None:
@@ -429,18 +431,23 @@ class DialogApp(App[None]):
         from ..store import conversation_key
 
         self._conversation = self.store.resume_or_start(*conversation_key(self.target))
+        if not await self._load_config():
+            return  # history would fail the same way; one message says it
+        self.store.set_bot_name(self._conversation, self.title)
+        await self._load_history()
+
+    async def _load_config(self) -> bool:
+        """The bot's config and branding; False if the bot refuses this client (401, 403)."""
         try:
             self.bot_config = await self.client.get_config()
         except DialogError as error:
             self.transcript.add_notice(error.safe_message, variant="error")
             if isinstance(error, ApiHttpError) and error.status in (401, 403):
-                # History would fail the same way; one message says it.
                 self._apply_branding()
                 self._set_status("Not connected")
-                return
+                return False
         self._apply_branding()
-        self.store.set_bot_name(self._conversation, self.title)
-        await self._load_history()
+        return True
 
     def _apply_branding(self) -> None:
         config = self.bot_config
@@ -755,6 +762,8 @@ class DialogApp(App[None]):
         except DialogError as error:
             self.transcript.add_notice(error.safe_message, variant="error")
             return
+        if self.bot_config is None:  # pressed before the start had the config: it was cancelled
+            await self._load_config()
         self._forget_conversation()
         self._show_welcome()
         self._set_status(status)
@@ -763,6 +772,8 @@ class DialogApp(App[None]):
     async def action_reload_history(self) -> None:
         await self._secret_read.wait()
         await self._stop_turn()
+        if self.bot_config is None:  # pressed before the start had the config: it was cancelled
+            await self._load_config()
         self.transcript.clear()
         await self._load_history()
 
@@ -796,6 +807,10 @@ class DialogApp(App[None]):
                 target = await in_daemon_thread(with_secret, target, name="dialogtui-keyring")
         except TargetError as error:
             self.notify(error.safe_message, severity="error", timeout=8, markup=False)
+            if self.bot_config is None:  # the start this worker cancelled, done here instead
+                await self._secret_read.wait()
+                self._ensure_session()
+                await self._start_conversation()
             return
         try:
             await self._stop_turn()

@@ -374,3 +374,21 @@ def test_row_summaries(event: object, expected: str) -> None:
     events.record(event)  # type: ignore[arg-type]
     row: InspectorRow = events.row(0)
     assert row.line()[0] == expected
+
+
+async def test_rows_waiting_unpublished_are_published_once_the_list_is_painted() -> None:
+    """The safety net under the ticker: SSE rows appended (a bare list append) while the ticker
+    rests reach the list at the next paint, whatever woke the paint."""
+    app = InspectorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        events = app.inspector.event_list
+        await pilot.pause()
+        assert events._ticker is not None
+        events._ticker.pause()  # resting: nothing open, nothing new
+        before = events.virtual_size.height
+        for n in range(5):
+            events.record_sse(SseEvent("part_delta", 2, n / 1000, "{}"))
+        await pilot.pause(0.1)
+        assert events.virtual_size.height == before, "no tick publishes them"
+        events.refresh()  # any paint: a scroll, a resize, the panel shown again
+        await wait_for(pilot, lambda: events.virtual_size.height == before + 5)

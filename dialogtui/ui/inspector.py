@@ -314,6 +314,7 @@ class EventList(ScrollView, can_focus=True):
         self._open: set[Operation] = set()
         """Requests started and not yet finished: while any is, the ticker keeps going."""
         self._published = 0
+        self._flush_queued = False
         self._trimmed = False
         self._programmatic_scroll = False
         self._styles: _Styles | None = None
@@ -415,7 +416,7 @@ class EventList(ScrollView, can_focus=True):
 
     def _flush(self) -> None:
         """Publish the rows recorded since the last flush: one layout, one scroll, one repaint."""
-        self._trimmed = False
+        self._trimmed = self._flush_queued = False
         count = len(self._rows)
         width = self.scrollable_content_region.width
         self.virtual_size = Size(width, count)
@@ -495,6 +496,11 @@ class EventList(ScrollView, can_focus=True):
         return self._styles
 
     def render_line(self, y: int) -> Strip:
+        if not self._flush_queued and len(self._rows) != self._published:
+            # Painted with rows not yet published and no tick to come (a ticker that rested,
+            # or a Show that came before the last rows): publish them after this frame.
+            self._flush_queued = True
+            self.call_later(self._flush)
         styles = self._get_styles()
         width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y

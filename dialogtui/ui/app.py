@@ -422,6 +422,10 @@ class DialogApp(App[None]):
         # context) costs tens of ms that the person would otherwise see as a blank terminal.
         # Until then the running "start" worker makes a send wait, as it does for the history.
         await self._first_frame.wait()
+        await self._connect()
+
+    async def _connect(self) -> None:
+        """Once the secret is read: the session, the bot's config and the history."""
         await self._secret_read.wait()
         self._ensure_session()
         await self._start_conversation()
@@ -435,6 +439,11 @@ class DialogApp(App[None]):
             return  # history would fail the same way; one message says it
         self.store.set_bot_name(self._conversation, self.title)
         await self._load_history()
+
+    async def _ensure_config(self) -> None:
+        """The config, if a start-group action cancelled the start before it came."""
+        if self.bot_config is None:
+            await self._load_config()
 
     async def _load_config(self) -> bool:
         """The bot's config and branding; False if the bot refuses this client (401, 403)."""
@@ -762,8 +771,7 @@ class DialogApp(App[None]):
         except DialogError as error:
             self.transcript.add_notice(error.safe_message, variant="error")
             return
-        if self.bot_config is None:  # pressed before the start had the config: it was cancelled
-            await self._load_config()
+        await self._ensure_config()
         self._forget_conversation()
         self._show_welcome()
         self._set_status(status)
@@ -772,8 +780,7 @@ class DialogApp(App[None]):
     async def action_reload_history(self) -> None:
         await self._secret_read.wait()
         await self._stop_turn()
-        if self.bot_config is None:  # pressed before the start had the config: it was cancelled
-            await self._load_config()
+        await self._ensure_config()
         self.transcript.clear()
         await self._load_history()
 
@@ -789,9 +796,7 @@ class DialogApp(App[None]):
             self._switch_requested(request)
 
     @work(exclusive=True, group="start")
-    async def _switch_requested(self, request: SwitchRequest | None) -> None:
-        if request is None:
-            return
+    async def _switch_requested(self, request: SwitchRequest) -> None:
         from .switch import LOCAL
 
         if self.session is not None:
@@ -808,9 +813,7 @@ class DialogApp(App[None]):
         except TargetError as error:
             self.notify(error.safe_message, severity="error", timeout=8, markup=False)
             if self.bot_config is None:  # the start this worker cancelled, done here instead
-                await self._secret_read.wait()
-                self._ensure_session()
-                await self._start_conversation()
+                await self._connect()
             return
         try:
             await self._stop_turn()

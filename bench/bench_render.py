@@ -46,6 +46,15 @@ Figures (issue "Benchmarks: streaming render, startup, long conversations", 1-3)
       Also printed: time from the server sending the last event to the transcript drawing it
       (the first frame after the first layout that follows the app's processing of that event).
 
+4. CPU at a reading pace (a report, no target). Figure 1 is the worst case for the client and
+   the best for the UI: thousands of events between two frames. A model that writes about
+   50 tokens a second sends a delta every 20 ms, so the app draws a frame for nearly every
+   delta, and what the UI costs is its cost per second of streaming, not per event. The
+   server paces `!long` at R deltas/s (R = 50 and 200, 20 characters each) for ~3 s; the bare
+   client and a fresh app (Ready first) take the same stream in turns, 3 rounds each. Figure:
+   the process CPU each used per second of streaming, as a share of one core, and the
+   difference, which is what the UI costs while a reply streams at that pace.
+
 --breakdown prints instead where the UI's time goes in a 100 KB turn (a diagnostic).
 
 Prints the figures and, last, one `RESULT {json}` line for run_all.py. Asserts nothing.
@@ -85,6 +94,7 @@ LONG = "bench !long"  # 5,000 deltas, 100 KB
 SHORT = "bench !long:250"  # 250 deltas, 5 KB
 ONE_LONG = "bench @onepara=5000"
 ONE_SHORT = "bench @onepara=250"
+PACES = (50, 200)  # deltas a second for figure 4: a model writing ~50 tokens/s, and a fast one
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,6 +386,54 @@ async def figure_3(server: ServerProcess, rates: list[int], seconds: float, reps
 
 
 # ---------------------------------------------------------------------------------------------
+# Figure 4 (a report): CPU while a reply streams at a reading pace
+
+
+async def paced_cpu(server: ServerProcess, client: Any, text: str, app: bool) -> float:
+    """Process CPU seconds for one paced stream, with the bare client or in a fresh app."""
+    if app:
+        instance = make_app(server.base_url, record_events=False)
+        async with instance.run_test(size=SIZE) as pilot:
+            await wait_ready(instance)
+            await pilot.pause()
+            cpu = time.process_time()
+            await app_turn(instance, text)
+            cpu = time.process_time() - cpu
+    else:
+        cpu = time.process_time()
+        await bare_turn(client, text)
+        cpu = time.process_time() - cpu
+    server.pace_report()  # each paced stream reports; keep the queue in step for figure 3
+    return cpu
+
+
+async def reading_pace(server: ServerProcess, paces: tuple[int, ...], seconds: float, rounds: int) -> dict[str, Any]:
+    print(f"\nfigure 4 (report): CPU while a reply streams at a reading pace; ~{seconds:g} s streams, "
+          f"{rounds} interleaved rounds\n")
+    print(f"  {'deltas/s':>8} {'chars/s':>8} {'app CPU':>9} {'bare CPU':>9} {'UI (app - bare)':>16}   (share of one core)")
+    client = make_client(server.base_url)
+    await client.authenticate()
+    out: dict[str, Any] = {}
+    for pace in paces:
+        deltas = int(pace * seconds)
+        text = f"bench !long:{deltas} @rate={pace}"
+        duration = (deltas - 1) / pace
+        results = await interleave({
+            "bare": lambda: paced_cpu(server, client, text, app=False),
+            "app": lambda: paced_cpu(server, client, text, app=True),
+        }, rounds)
+        app_share = median(results["app"]) / duration
+        bare_share = median(results["bare"]) / duration
+        ui_share = median([a - b for a, b in zip(results["app"], results["bare"])]) / duration
+        print(f"  {pace:8,} {pace * 20:8,} {app_share:9.1%} {bare_share:9.1%} {ui_share:16.1%}")
+        out[f"pace_{pace}_app_share"] = app_share
+        out[f"pace_{pace}_bare_share"] = bare_share
+        out[f"pace_{pace}_ui_share"] = ui_share
+    await client.aclose()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Where the UI's time goes (diagnostic, not a figure)
 
 
@@ -469,11 +527,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and rates (~1 minute)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds for figures 1-2")
+    parser.add_argument("--pace", action="store_true", help="only: figure 4, CPU at a reading pace")
     parser.add_argument("--breakdown", action="store_true",
                         help="only: where the UI's time goes in a 100 KB turn (diagnostic)")
     args = parser.parse_args()
     if args.breakdown:
         await breakdown(args.rounds or 3)
+        return
+    if args.pace:
+        with ServerProcess() as server:
+            await reading_pace(server, PACES, 3.0, args.rounds or 3)
         return
     rounds = args.rounds or (2 if args.quick else 9)
     rates = [2500, 5000, 10000] if args.quick else [2500, 5000, 7500, 10000, 12500, 15000, 20000]
@@ -486,6 +549,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ServerProcess() as server:
         result = await figures_1_2(server, rounds, Path(tmp))
         result.update(await figure_3(server, rates, seconds, reps, result["ceiling_rate"], result["bare_rate"]))
+        result.update(await reading_pace(server, PACES, 1.5 if args.quick else 3.0, 1 if args.quick else 3))
     result["rounds"] = rounds
     result["seconds"] = time.perf_counter() - started
     print(f"\n({result['seconds']:.0f} s)")

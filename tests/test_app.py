@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from textual import events
 from rich.style import Style
+from textual._compositor import ChopsUpdate, CompositorUpdate
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -30,6 +31,8 @@ from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
 from dialogtui.ui.standins import ComposerStandIn, TranscriptStandIn
 from dialogtui.ui.transcript import Transcript
+
+from .vterm import VirtualTerminal, whole_screen
 
 FAST_POLICIES = {op: policy.with_delays(0.01, 0.02) for op, policy in DEFAULT_POLICIES.items()}
 SIZE = (100, 40)
@@ -585,8 +588,13 @@ async def test_the_frames_of_a_streaming_reply_render_the_transcript_not_the_bar
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await send(pilot, "frames !slow:60")
-        await wait_for(pilot, lambda: "You said" in screen_text(app))
+        server.config.delta_delay = 0.03  # 30 deltas: a frame or more each
+        # The composer's blinking cursor is drawn with the bars beside it (they share a clip):
+        # not a frame of the reply, so it rests here.
+        app.composer.cursor_blink = False
+        await send(pilot, "frames !long:30")
+        await wait_for(pilot, lambda: "lorem" in screen_text(app))
+        await pilot.pause(0.1)  # the frame of the reply's start (the status line) has come
         renders: dict[str, int] = {}
         for widget in (app.query_one(Header), app.query_one(Footer), app.query_one("#status"), app.transcript):
             name, original = type(widget).__name__, widget.render_lines
@@ -840,3 +848,72 @@ async def test_reload_mid_stream_stops_the_reply_first(server: DevServer) -> Non
         await pilot.pause(0.3)  # any late update from the cancelled stream would land now
         assert "Thinking" not in all_text(app)
         assert "a slow one" not in all_text(app), "the server never stored the cancelled turn"
+
+
+async def test_the_welcome_reaches_the_terminal_before_any_message(server: DevServer) -> None:
+    """The welcome is the first entry on an empty screen, so no scroll repaints it: the
+    transcript must mark its lines itself. (It did not: a terminal showed an empty transcript
+    until the first reply, while every test that renders the screen whole saw the welcome.)
+    Every frame from the first, full, one goes to a terminal."""
+    app = make_app(server)
+    terminal = VirtualTerminal(*SIZE)
+    display = app._display
+
+    def applied(screen: Screen, update: Any) -> None:
+        display(screen, update)
+        if isinstance(update, CompositorUpdate):
+            terminal.apply(update, app.console)
+
+    app._display = applied  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.1)
+        shown = "\n".join(terminal.text())
+        assert "Hi! I'm the Dialog Intelligens demo bot" in shown, shown
+        assert terminal.cells == whole_screen(app).cells
+
+
+async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(server: DevServer) -> None:
+    """A growing paragraph repaints only its changed lines, not the transcript: a terminal
+    that applies each frame's update (as Textual sends it) must hold the same cells,
+    characters and styles, as the screen drawn whole. Checked over the transcript at every
+    frame of a reply slow enough for a frame per delta or two, under a full screen, so that it
+    both grows lines in place and scrolls; and over the whole screen once the reply is done.
+    (Another widget may change between two frames, its update due at the next: hence only the
+    transcript, which marks what it changes as it changes it, is checked mid-reply.)"""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "fill the screen !long:200")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.pause()
+        terminal = VirtualTerminal(*SIZE)
+        terminal.load(app.screen._compositor.render_strips())
+        region = app.transcript.region
+        display = app._display
+        frames: list[bool] = []
+        mismatch: list[tuple[int, str, str]] = []
+
+        def transcript_rows(screen: VirtualTerminal) -> list[list[Any]]:
+            return [row[region.x : region.right] for row in screen.cells[region.y : region.bottom]]
+
+        def applied(screen: Screen, update: Any) -> None:
+            display(screen, update)
+            if isinstance(update, CompositorUpdate):
+                terminal.apply(update, app.console)
+                frames.append(isinstance(update, ChopsUpdate))
+                shown, whole = transcript_rows(terminal), transcript_rows(whole_screen(app))
+                if shown != whole and not mismatch:
+                    row = next(y for y, cells in enumerate(shown) if cells != whole[y])
+                    mismatch.append((row, "".join(c for c, _ in shown[row]), "".join(c for c, _ in whole[row])))
+
+        app._display = applied  # type: ignore[method-assign]
+        server.config.delta_delay = 0.01
+        await send(pilot, "now slowly !long:150")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.pause(0.2)
+        app._display = display  # type: ignore[method-assign]
+        assert not mismatch, f"after frame {len(frames)}, transcript row {mismatch[0][0]}: {mismatch[0][1:]}"
+        assert terminal.text() == whole_screen(app).text()
+        assert terminal.cells == whole_screen(app).cells
+    assert frames.count(True) >= 20, frames  # partial updates, the case under test

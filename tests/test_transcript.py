@@ -19,6 +19,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
+from textual._compositor import ChopsUpdate, CompositorUpdate
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.geometry import Offset, Region
@@ -64,6 +65,7 @@ from dialogtui.ui.render import (
     divide_cells,
     format_price,
     format_size,
+    layout_block,
     line_text,
     render_part,
     safe_link_target,
@@ -71,6 +73,8 @@ from dialogtui.ui.render import (
 )
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.transcript import HeightIndex, Transcript
+
+from .vterm import VirtualTerminal, whole_screen
 
 # Any C0/C1 control character, ESC included: none may reach the screen.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -403,6 +407,51 @@ async def test_follow_keeps_the_end_visible_until_the_user_scrolls_up() -> None:
         transcript.add_notice("back at the end")
         await pilot.pause()
         assert "back at the end" in transcript.visible_text().splitlines()[-1]
+
+
+async def test_a_terminal_applying_each_frame_matches_the_transcript_drawn_whole() -> None:
+    """Frames repaint only the lines that changed: a paragraph's last lines as it grows, and,
+    when the content shrinks on a screen it does not fill, the lines it left. A terminal that
+    applies each frame's update must then hold what the screen drawn whole shows: growing
+    in place (scrolled up, so nothing scrolls), a state marker that goes, a clear."""
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = await started(pilot)
+        terminal = VirtualTerminal(60, 20)
+        terminal.load(app.screen._compositor.render_strips())
+        display = app._display
+        frames: list[object] = []
+
+        def applied(screen: object, update: object) -> None:
+            display(screen, update)  # type: ignore[arg-type]
+            if isinstance(update, CompositorUpdate):
+                terminal.apply(update, app.console)
+                frames.append(update)
+
+        app._display = applied  # type: ignore[method-assign]
+
+        async def settled(label: str) -> None:
+            await pilot.pause()
+            await pilot.pause()
+            assert terminal.text() == whole_screen(app).text(), label
+            assert terminal.cells == whole_screen(app).cells, label
+
+        transcript.add_entry("user", [TextPart(text="short question")])
+        entry = transcript.add_entry("assistant", state="streaming")
+        block = paragraph(Span(text=""))
+        for number in range(12):  # grows in place: the screen is far from full
+            block.spans[0].text += f"w{number} " * 3
+            transcript.set_block(entry, 0, 0, block)
+            await settled(f"growth {number}")
+        partial = sum(isinstance(frame, ChopsUpdate) for frame in frames)
+        transcript.set_state(entry, "done")  # the streaming marker goes: the content shrinks
+        await settled("done")
+        transcript.clear()
+        await settled("cleared")
+        transcript.add_entry("user", [TextPart(text="one line")])
+        await settled("after the clear")
+        app._display = display  # type: ignore[method-assign]
+    assert partial >= 10
 
 
 async def test_states_show_their_markers() -> None:
@@ -901,7 +950,15 @@ def test_incremental_paragraph_equals_paragraph_laid_out_at_once(case: tuple[lis
     frame = Frame(width + 2, left=1, right=1)
     streamed = ParagraphLayout(frame, STYLES, CONSOLE)
     for spans in snapshots:
-        if not streamed.extend(spans):
+        before = list(streamed.lines)
+        if streamed.extend(spans):
+            # What a view repaints from: every line before it is the line it was.
+            first = streamed.changed_from
+            assert len(before) - 1 <= first <= len(before) and first <= len(streamed.lines)
+            assert all(new is old for new, old in zip(streamed.lines[:first], before))
+            if first == len(streamed.lines):
+                assert streamed.lines == before
+        else:
             streamed = ParagraphLayout(frame, STYLES, CONSOLE)
             assert streamed.extend(spans)
     final = [Span(type=s.type, text=s.text, url=s.url) for s in snapshots[-1]]
@@ -909,6 +966,32 @@ def test_incremental_paragraph_equals_paragraph_laid_out_at_once(case: tuple[lis
     whole.extend(final)
     assert normalized(streamed.lines, frame.palette) == normalized(whole.lines, frame.palette)
     assert all(cell_len(line_text(line)) == width + 2 for line in whole.lines)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from(["", "ab", " ", "cd ef ", "\n", "界界", "xxxxxxxxxxxx"])),
+                min_size=1, max_size=15), st.integers(1, 20))
+def test_a_growing_list_keeps_its_lines_before_the_first_it_changed(steps: list[tuple[bool, str]], width: int) -> None:
+    frame = Frame(width + 4)
+    items = [""]
+
+    def block() -> Block:
+        return Block(type="bullet_list", items=[ListItem(spans=[Span(text=text)]) for text in items])
+
+    layout = layout_block(block(), frame, STYLES, CONSOLE)
+    for new_item, text in steps:
+        if new_item:
+            items.append(text)
+        else:
+            items[-1] += text
+        before = list(layout.lines)
+        assert layout.update(block())
+        first = layout.changed_from
+        # Only the last item grew, or one was added: the lines before its last stay.
+        assert len(before) - 1 <= first <= len(before), (first, len(before))
+        assert all(new is old for new, old in zip(layout.lines[:first], before))
+        fresh = layout_block(block(), frame, STYLES, CONSOLE)
+        assert normalized(layout.lines, frame.palette) == normalized(fresh.lines, frame.palette)
 
 
 ASCII_PIECE = st.tuples(

@@ -456,6 +456,9 @@ class BlockLayout(Protocol):
     """The wrapped lines of one block, updatable in place when the block grows."""
 
     lines: list[Line]
+    changed_from: int
+    """After an `update` that returned True: the first line it replaced or added (the
+    length of `lines` if it changed none), so a view repaints that line on, not the block."""
 
     def update(self, block: Block) -> bool:
         """Take the block's new content. False: not an in-place change, lay it out afresh."""
@@ -548,6 +551,7 @@ class ParagraphLayout:
 
     __slots__ = (
         "lines",
+        "changed_from",
         "_frame",
         "_styles",
         "_console",
@@ -572,6 +576,7 @@ class ParagraphLayout:
         rest: str = "",
     ) -> None:
         self.lines: list[Line] = []
+        self.changed_from = 0
         self._frame = frame
         self._styles = styles
         self._console = console
@@ -594,6 +599,7 @@ class ParagraphLayout:
     def extend(self, spans: Sequence[Span]) -> bool:
         if not isinstance(spans, list):
             spans = list(spans)  # the frozen-prefix check compares lists
+        self.changed_from = len(self.lines)  # until `_push` changes a line
         count = self._count
         if len(spans) < count:
             return False
@@ -652,7 +658,7 @@ class ParagraphLayout:
         wrapped, self._tail, self._fold = wrap_lines(tail, width, self._fold)
         lines = self.lines
         # The old last line is the rendering of the old tail: replace it.
-        start = len(lines) - 1 if lines else 0
+        start = self.changed_from = len(lines) - 1 if lines else 0
         strips = [self._line((line,), start + number == 0) for number, line in enumerate(wrapped)]
         lines[start:] = strips
 
@@ -664,7 +670,7 @@ class ParagraphLayout:
         width = max(1, self._frame.inner - cell_len(self._first))
         plain, fold = runs.plain, self._fold
         lines = self.lines
-        start = len(lines) - 1 if lines else 0
+        start = self.changed_from = len(lines) - 1 if lines else 0
         del lines[start:]
         offset = 0
         split = plain.split("\n")
@@ -729,10 +735,11 @@ class ParagraphLayout:
 class ListLayout:
     """A bullet list: one `ParagraphLayout` per item, so a growing last item stays O(delta)."""
 
-    __slots__ = ("lines", "_items", "_frame", "_styles", "_console")
+    __slots__ = ("lines", "changed_from", "_items", "_frame", "_styles", "_console")
 
     def __init__(self, frame: Frame, styles: RenderStyles, console: Console) -> None:
         self.lines: list[Line] = []
+        self.changed_from = 0
         self._items: list[ParagraphLayout] = []
         self._frame = frame
         self._styles = styles
@@ -748,23 +755,35 @@ class ListLayout:
         layouts = self._items
         if len(items) < len(layouts):
             return False
+        changed_from: int | None = None
+        offset = 0  # the item's first line in `lines`
         for number, item in enumerate(items):
             if number == len(layouts):
                 layouts.append(self._item())
-            if not layouts[number].extend(item.spans):
-                layouts[number] = self._item()
-                layouts[number].extend(item.spans)
+            layout = layouts[number]
+            before = len(layout.lines)
+            if layout.extend(item.spans):
+                first = layout.changed_from
+            else:
+                layout = layouts[number] = self._item()
+                layout.extend(item.spans)
+                first = 0
+            if changed_from is None and first < max(before, len(layout.lines)):
+                changed_from = offset + first
+            offset += len(layout.lines)
         self.lines = [line for layout in layouts for line in layout.lines]
+        self.changed_from = len(self.lines) if changed_from is None else changed_from
         return True
 
 
 class SkippedLayout:
     """An unknown block type: skipped, as the contract asks."""
 
-    __slots__ = ("lines", "_kind")
+    __slots__ = ("lines", "changed_from", "_kind")
 
     def __init__(self, kind: str) -> None:
         self.lines: list[Line] = []
+        self.changed_from = 0
         self._kind = kind
 
     def update(self, block: Block) -> bool:

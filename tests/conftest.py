@@ -44,3 +44,50 @@ def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.setenv(name, str(base / name.rsplit("_", 2)[-2].lower()))
     for name in ("DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN", "DIALOGTUI_BASE_URL", "DIALOGTUI_CHATBOT_ID"):
         monkeypatch.delenv(name, raising=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every app a test runs sends its frames to a virtual terminal (tests/vterm.py), which must show
+# what the screen drawn whole shows once the test's last action has settled. Tests assert on the
+# screen drawn whole; this catches a widget that forgets to repaint what it changed.
+
+
+@pytest.fixture(autouse=True)
+def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from contextlib import asynccontextmanager
+    from typing import Any
+
+    from textual._compositor import CompositorUpdate
+    from textual.app import App
+
+    from .vterm import VirtualTerminal, whole_screen
+
+    run_test = App.run_test
+
+    @asynccontextmanager
+    async def run_test_into_a_terminal(self: App[Any], *args: Any, **kwargs: Any) -> Any:
+        width, height = kwargs.get("size") or (80, 24)
+        terminal = VirtualTerminal(width, height)
+        display = self._display
+
+        def applied(screen: Any, update: Any) -> None:
+            display(screen, update)
+            if isinstance(update, CompositorUpdate):
+                terminal.apply(update, self.console)
+
+        self._display = applied  # type: ignore[method-assign]
+        async with run_test(self, *args, **kwargs) as pilot:
+            yield pilot
+            if self.is_running and not self._exit and tuple(self.size) == (width, height):
+                for _ in range(50):  # a frame may still be due
+                    await pilot.pause(0.02)
+                    if terminal.cells == whole_screen(self).cells:
+                        break
+                else:
+                    shown, whole = terminal.text(), whole_screen(self).text()
+                    row = next((y for y in range(height) if shown[y] != whole[y]), None)
+                    detail = f"row {row}: {shown[row]!r} vs {whole[row]!r}" if row is not None else "styles differ"
+                    raise AssertionError(f"the terminal does not show the screen: {detail}")
+
+    monkeypatch.setattr(App, "run_test", run_test_into_a_terminal)

@@ -46,7 +46,7 @@ Figures (issue "Benchmarks: streaming render, startup, long conversations", 1-3)
       Also printed: time from the server sending the last event to the transcript drawing it
       (the first frame after the first layout that follows the app's processing of that event).
 
-4. CPU at a reading pace (a report, no target). Figure 1 is the worst case for the client and
+1b. Render overhead at a reading pace (a report, no target). Figure 1 is the worst case for the client and
    the best for the UI: thousands of events between two frames. A model that writes about
    50 tokens a second sends a delta every 20 ms, so the app draws a frame for nearly every
    delta, and what the UI costs is its cost per second of streaming, not per event. The
@@ -94,7 +94,7 @@ LONG = "bench !long"  # 5,000 deltas, 100 KB
 SHORT = "bench !long:250"  # 250 deltas, 5 KB
 ONE_LONG = "bench @onepara=5000"
 ONE_SHORT = "bench @onepara=250"
-PACES = (50, 200)  # deltas a second for figure 4: a model writing ~50 tokens/s, and a fast one
+PACES = (50, 200)  # deltas a second for figure 1b: a model writing ~50 tokens/s, and a fast one
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,7 +386,7 @@ async def figure_3(server: ServerProcess, rates: list[int], seconds: float, reps
 
 
 # ---------------------------------------------------------------------------------------------
-# Figure 4 (a report): CPU while a reply streams at a reading pace
+# Figure 1b (a report): the UI's CPU while a reply streams at a reading pace
 
 
 async def paced_cpu(server: ServerProcess, client: Any, text: str, app: bool) -> float:
@@ -408,7 +408,7 @@ async def paced_cpu(server: ServerProcess, client: Any, text: str, app: bool) ->
 
 
 async def reading_pace(server: ServerProcess, paces: tuple[int, ...], seconds: float, rounds: int) -> dict[str, Any]:
-    print(f"\nfigure 4 (report): CPU while a reply streams at a reading pace; ~{seconds:g} s streams, "
+    print(f"\nfigure 1b (report): CPU while a reply streams at a reading pace; ~{seconds:g} s streams, "
           f"{rounds} interleaved rounds\n")
     print(f"  {'deltas/s':>8} {'chars/s':>8} {'app CPU':>9} {'bare CPU':>9} {'UI (app - bare)':>16}   (share of one core)")
     client = make_client(server.base_url)
@@ -527,7 +527,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and rates (~1 minute)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds for figures 1-2")
-    parser.add_argument("--pace", action="store_true", help="only: figure 4, CPU at a reading pace")
+    parser.add_argument("--pace", action="store_true", help="only: figure 1b, CPU at a reading pace")
     parser.add_argument("--breakdown", action="store_true",
                         help="only: where the UI's time goes in a 100 KB turn (diagnostic)")
     args = parser.parse_args()

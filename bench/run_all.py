@@ -69,6 +69,10 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
              f"{r['sustained_rate']:,}/s (ceiling {r['ceiling_rate']:,.0f}/s)", ">= 5,000/s",
              verdict(r["sustained_rate"], lambda v: v >= 5000)),
         ]
+        if "pace_50_ui_share" in r:
+            out.append(("1b UI CPU at a reading pace (share of a core)",
+                        f"{r['pace_50_ui_share']:.1%} at 50 deltas/s, {r['pace_200_ui_share']:.1%} at 200/s "
+                        f"(app {r['pace_50_app_share']:.1%}, {r['pace_200_app_share']:.1%})", "report", "-"))
     lg = results.get("long", {})
     if lg:
         out += [

@@ -392,3 +392,28 @@ async def test_rows_waiting_unpublished_are_published_once_the_list_is_painted()
         assert events.virtual_size.height == before, "no tick publishes them"
         events.refresh()  # any paint: a scroll, a resize, the panel shown again
         await wait_for(pilot, lambda: events.virtual_size.height == before + 5)
+
+
+async def test_the_list_publishes_and_ticks_again_when_shown_after_a_refresh_while_hidden() -> None:
+    """Textual sends no Show for a panel shown again after anything in it was refreshed while
+    it was hidden (its layout map is rebuilt, holding the list already, before the layout that
+    would have noticed). The list must still publish what came meanwhile, and tick again for
+    a reply that streams in afterwards (bare appends, which only the ticker publishes)."""
+    app = InspectorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        inspector = app.inspector
+        events = inspector.event_list
+        inspector.begin_turn("before")
+        await published(pilot, inspector)
+        inspector.display = False
+        await pilot.pause()
+        inspector.clear()  # a new conversation while the panel is hidden: a refresh in it
+        await pilot.pause()
+        inspector.begin_turn("while hidden")
+        inspector.record(RequestStarted(Operation.SEND, "POST", "/api/v1/chat/messages", 1))
+        inspector.display = True
+        await published(pilot, inspector)
+        for n in range(5):
+            events.record_sse(SseEvent("part_delta", 2, n / 1000, "{}"))
+        await published(pilot, inspector)
+        assert events.row_count == 7

@@ -29,6 +29,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Size
 from textual.message import Message
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
@@ -442,6 +443,21 @@ class EventList(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self._ticker = self.set_interval(self.FLUSH_INTERVAL, self._tick, pause=not self._on_screen)
         self._flush()  # rows recorded before mount (ScrollView's own on_mount runs as well)
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._layout_refreshed)
+
+    def _layout_refreshed(self, screen: Screen) -> None:
+        """After each layout: make up for a Show (or Hide) that Textual did not send.
+
+        Textual sends Show to the widgets its layout map did not hold before. Showing the panel
+        again measures it at once (`display = True` or a class refreshes it), and if anything in
+        the panel was refreshed while it was hidden, that rebuilds the map before the layout
+        runs, with the list in it already: no Show, and the ticker would rest for good."""
+        displayed = all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
+        if displayed != self._on_screen:
+            if displayed:
+                self.on_show()
+            else:
+                self.on_hide()
 
     def on_resize(self) -> None:
         self._flush()

@@ -655,6 +655,7 @@ def test_hang_headers_times_out_the_client(server: DevServer) -> None:
 
 def test_stop_is_prompt_with_hung_requests_open() -> None:
     outcomes: list[str] = []
+    streaming = threading.Semaphore(0)  # released as each stream's headers arrive
 
     def hold(scenario: str) -> None:
         try:
@@ -663,6 +664,7 @@ def test_stop_is_prompt_with_hung_requests_open() -> None:
                 with client.stream(
                     "POST", api(dev, "/messages"), headers=bearer(token), json=body
                 ) as response:
+                    streaming.release()
                     response.read()
                     outcomes.append(f"{scenario}:{response.status_code}")
         except httpx.TransportError as exc:
@@ -673,7 +675,15 @@ def test_stop_is_prompt_with_hung_requests_open() -> None:
     threads = [threading.Thread(target=hold, args=(s,)) for s in ("hang_headers", "hang_stream", "stall", "slow")]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+    # Every request open before the stop, however loaded the machine (a fixed sleep was not
+    # always enough: a request not yet connected failed to connect instead).
+    for _ in range(3):
+        assert streaming.acquire(timeout=10), "a stream's headers never came"
+    deadline = time.monotonic() + 10
+    while dev.stats.scenario_count("hang_headers") == 0:
+        assert time.monotonic() < deadline, "the hang_headers request never reached the server"
+        time.sleep(0.01)
+    time.sleep(0.1)  # the server is now holding hang_headers back, not still parsing it
     started = time.monotonic()
     dev.stop()
     assert time.monotonic() - started < 2

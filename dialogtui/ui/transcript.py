@@ -1223,9 +1223,15 @@ class Transcript(ScrollView, can_focus=True):
     def _poll_followed(self) -> None:
         """Followed blocks grow without telling (see `stream_block`): look at them once a
         frame, and lay out only an entry whose block the source now gives anew."""
+        grown = False
         for entry in list(self._live.values()):
             if entry.index not in self._dirty and self._fetch_streaming(entry):
-                self._touch(entry)
+                self._dirty[entry.index] = entry
+                grown = True
+        if grown:
+            # This clock is the throttle already: lay out now, not by a timer made for it (a
+            # timer and its task each frame, for as long as a reply streams).
+            self._flush()
         if not self._live and self._poll_timer is not None:
             self._poll_timer.pause()
 

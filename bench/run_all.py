@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run_all.py [--quick] [--skip NAME ...] [--json FILE]
 
-Runs bench_render.py, bench_long.py, bench_startup.py and bench_peers.py one after another,
+Runs bench_render.py, bench_terminal.py, bench_long.py, bench_startup.py and bench_peers.py in turn,
 each in its own process (their full output is shown as it comes), then summarises. About 6
 minutes on a 2-core machine; --quick about 2. Every figure is a ratio or a median measured
 inside one run (see each script's docstring for its method); nothing here asserts.
@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine, parse_result  # noqa: E402
 
-SCRIPTS = ("render", "long", "startup", "peers")
+SCRIPTS = ("render", "terminal", "long", "startup", "peers")
 
 
 def run(name: str, quick: bool) -> dict[str, Any]:
@@ -73,6 +73,12 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
             out.append(("1b UI CPU at a reading pace (share of a core)",
                         f"{r['pace_50_ui_share']:.1%} at 50 deltas/s, {r['pace_200_ui_share']:.1%} at 200/s "
                         f"(app {r['pace_50_app_share']:.1%}, {r['pace_200_app_share']:.1%})", "report", "-"))
+    t = results.get("terminal", {})
+    if t:
+        out.append(("1c UI CPU at a reading pace, in a pty",
+                    f"{t['pty_50_app_ui_share']:.1%} at 50 deltas/s"
+                    + (f", {t['pty_200_app_ui_share']:.1%} at 200/s" if "pty_200_app_ui_share" in t else "")
+                    + f"; writes {t['pty_50_app_kib_s']:.0f} KiB/s", "report", "-"))
     lg = results.get("long", {})
     if lg:
         out += [

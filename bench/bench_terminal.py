@@ -1,0 +1,204 @@
+"""A reply at a reading pace in a real terminal: what the app's process spends, and writes.
+
+    .venv/bin/python bench/bench_terminal.py [--quick] [--rounds N] [--vs DIR]
+
+Figure 1c (a report, no target). Figure 1b measures the headless app, which renders every
+frame but never turns it into the bytes a terminal reads. Here `dialogtui` runs as a person
+runs it, in a pty (100x40, xterm-256color), against the benchmark's dev server (a child
+process, as in the other scripts). Once it is Ready, this script types a message whose reply
+the server paces at R deltas a second (`!long:N @rate=R`, 20 characters a delta), reads
+everything the app writes, and takes the app process's CPU time (user + system, all its
+threads, from /proc) from Enter to the status line's next `Ready`. The same stream is taken by
+the bare client in this process, interleaved, as in figure 1b.
+
+Printed per pace: the app's and the bare client's CPU per second of streaming (a share of one
+core), their difference (what the UI costs, frames written included), and the bytes the app
+wrote per second. `--vs DIR` runs a second copy of the package (a directory holding another
+`dialogtui/`, e.g. an export of an earlier commit: `git archive REV dialogtui | tar -x -C DIR`)
+in the same rounds, through PYTHONPATH, and prints its figures beside.
+
+Prints the figures and, last, one `RESULT {json}` line. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ServerProcess, bare_turn, emit, interleave, machine, make_client, median  # noqa: E402
+
+DIALOGTUI = str(Path(sys.executable).parent / "dialogtui")
+TICKS = os.sysconf("SC_CLK_TCK")
+PACE_SECONDS = 3.0
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+class TerminalApp:
+    """`dialogtui` in a pty, read continuously."""
+
+    def __init__(self, base_url: str, env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        self.proc = subprocess.Popen(
+            [DIALOGTUI, "--base-url", base_url, "--chatbot-id", "demo", "--no-save"],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        )
+        os.close(slave)
+        self.tail = b""
+
+    def read_until(self, marker: bytes, timeout: float = 30.0) -> int:
+        """Read until `marker` appears in what arrives from now on; the bytes read."""
+        self.tail = b""
+        count = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not select.select([self.master], [], [], 0.05)[0]:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            data = os.read(self.master, 65536)
+            count += len(data)
+            self.tail = self.tail[-64:] + data
+            if marker in self.tail:
+                return count
+        raise RuntimeError(f"{marker!r} did not come within {timeout} s")
+
+    def drain(self) -> None:
+        while select.select([self.master], [], [], 0)[0]:
+            if not os.read(self.master, 65536):
+                break
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        while select.select([self.master], [], [], 0)[0]:
+            try:
+                if not os.read(self.master, 65536):
+                    break
+            except OSError:
+                break
+        os.close(self.master)
+
+
+def app_turn_in_a_pty(server: ServerProcess, env: dict[str, str], text: str) -> dict[str, float]:
+    app = TerminalApp(server.base_url, env)
+    try:
+        app.read_until(b"Ready")
+        time.sleep(0.3)  # the start's last frames
+        app.drain()
+        cpu = process_cpu(app.proc.pid)
+        started = time.monotonic()
+        app.type(text + "\r")
+        written = app.read_until(b"Ready")
+        wall = time.monotonic() - started
+        cpu = process_cpu(app.proc.pid) - cpu
+    finally:
+        app.close()
+    server.pace_report()  # keep the server's report queue in step
+    return {"cpu": cpu, "bytes": written, "wall": wall}
+
+
+async def bare_paced(server: ServerProcess, client: Any, text: str) -> dict[str, float]:
+    cpu = time.process_time()
+    await bare_turn(client, text)
+    cpu = time.process_time() - cpu
+    server.pace_report()
+    return {"cpu": cpu}
+
+
+async def figure_1c(paces: tuple[int, ...], rounds: int, other: Path | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess() as server:
+        from dialogtui.devserver import DEMO_API_KEY
+
+        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", LINES="40", COLUMNS="100",
+                   DIALOGTUI_API_KEY=DEMO_API_KEY, DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"),
+                   DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"), DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"),
+                   PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        variants_env = {"app": env}
+        if other is not None:
+            variants_env[f"app ({other.name})"] = dict(env, PYTHONPATH=str(other))
+        client = make_client(server.base_url)
+        await client.authenticate()
+        print(f"figure 1c (report): a reply at a reading pace in a pty (100x40); ~{PACE_SECONDS:g} s streams, "
+              f"{rounds} interleaved rounds\n")
+        print(f"  {'deltas/s':>8} {'variant':24} {'CPU':>7} {'UI (- bare)':>12} {'written':>12}   (CPU: share of one core)")
+        for pace in paces:
+            deltas = int(pace * PACE_SECONDS)
+            text = f"bench !long:{deltas} @rate={pace}"
+            duration = (deltas - 1) / pace
+
+            def in_pty(variant_env: dict[str, str]) -> Any:
+                async def run() -> dict[str, float]:
+                    return await asyncio.to_thread(app_turn_in_a_pty, server, variant_env, text)
+                return run
+
+            variants: dict[str, Any] = {"bare": lambda: bare_paced(server, client, text)}
+            variants.update({name: in_pty(variant_env) for name, variant_env in variants_env.items()})
+            results = await interleave(variants, rounds)
+            bare = [r["cpu"] for r in results["bare"]]
+            print(f"  {pace:8,} {'bare client':24} {median(bare) / duration:7.1%}")
+            for name in variants_env:
+                cpu = [r["cpu"] for r in results[name]]
+                ui = median([a - b for a, b in zip(cpu, bare)]) / duration
+                written = median([r["bytes"] for r in results[name]]) / duration
+                print(f"  {pace:8,} {name:24} {median(cpu) / duration:7.1%} {ui:12.1%} {written / 1024:8.0f} KiB/s")
+                key = "app" if name == "app" else "other"
+                out[f"pty_{pace}_{key}_share"] = median(cpu) / duration
+                out[f"pty_{pace}_{key}_ui_share"] = ui
+                out[f"pty_{pace}_{key}_kib_s"] = written / 1024
+            out[f"pty_{pace}_bare_share"] = median(bare) / duration
+        await client.aclose()
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one round, one pace (~30 s)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
+    parser.add_argument("--vs", type=Path, default=None, help="a directory holding another dialogtui/ to compare")
+    args = parser.parse_args()
+    info = machine()
+    print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+          f"Textual {info['textual']}, {info['date']}\n")
+    started = time.perf_counter()
+    paces = (50,) if args.quick else (50, 200)
+    result = await figure_1c(paces, args.rounds or (1 if args.quick else 3), args.vs)
+    result["seconds"] = time.perf_counter() - started
+    print(f"\n({result['seconds']:.0f} s)")
+    emit(result)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -58,7 +58,7 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
     from contextlib import asynccontextmanager
     from typing import Any
 
-    from textual._compositor import CompositorUpdate
+    from textual._compositor import CompositorUpdate, LayoutUpdate
     from textual.app import App
 
     from .vterm import VirtualTerminal, whole_screen
@@ -72,21 +72,25 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
         display = self._display
 
         def applied(screen: Any, update: Any) -> None:
+            nonlocal terminal
             display(screen, update)
             if isinstance(update, CompositorUpdate):
+                if isinstance(update, LayoutUpdate) and update.region.size != (terminal.width, terminal.height):
+                    # A resized terminal: Textual sends the whole screen at its new size.
+                    terminal = VirtualTerminal(*update.region.size)
                 terminal.apply(update, self.console)
 
         self._display = applied  # type: ignore[method-assign]
         async with run_test(self, *args, **kwargs) as pilot:
             yield pilot
-            if self.is_running and not self._exit and tuple(self.size) == (width, height):
+            if self.is_running and not self._exit:
                 for _ in range(50):  # a frame may still be due
                     await pilot.pause(0.02)
-                    if terminal.cells == whole_screen(self).cells:
+                    if (terminal.width, terminal.height) == tuple(self.size) and terminal.cells == whole_screen(self).cells:
                         break
                 else:
                     shown, whole = terminal.text(), whole_screen(self).text()
-                    row = next((y for y in range(height) if shown[y] != whole[y]), None)
+                    row = next((y for y in range(min(len(shown), len(whole))) if shown[y] != whole[y]), None)
                     detail = f"row {row}: {shown[row]!r} vs {whole[row]!r}" if row is not None else "styles differ"
                     raise AssertionError(f"the terminal does not show the screen: {detail}")
 

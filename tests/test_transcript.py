@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Awaitable, Callable
 
 import pytest
 from hypothesis import given, settings
@@ -444,7 +445,7 @@ async def test_a_terminal_applying_each_frame_matches_the_transcript_drawn_whole
             transcript.set_block(entry, 0, 0, block)
             await settled(f"growth {number}")
         partial = sum(isinstance(frame, ChopsUpdate) for frame in frames)
-        transcript.set_state(entry, "done")  # the streaming marker goes: the content shrinks
+        transcript.set_state(entry, "done")  # the reply ends (losing lines: see the test below)
         await settled("done")
         transcript.clear()
         await settled("cleared")
@@ -452,6 +453,96 @@ async def test_a_terminal_applying_each_frame_matches_the_transcript_drawn_whole
         await settled("after the clear")
         app._display = display  # type: ignore[method-assign]
     assert partial >= 10
+
+
+async def _frames_into_a_terminal(pilot: Pilot[None], app: App[None]) -> Callable[[str], Awaitable[None]]:
+    """Every frame from now on into a terminal; `settled(label)` waits for the frame and
+    checks that the terminal holds the screen drawn whole."""
+    width, height = app.size
+    terminal = VirtualTerminal(width, height)
+    terminal.load(app.screen._compositor.render_strips())
+    display = app._display
+
+    def applied(screen: object, update: object) -> None:
+        display(screen, update)  # type: ignore[arg-type]
+        if isinstance(update, CompositorUpdate):
+            terminal.apply(update, app.console)
+
+    app._display = applied  # type: ignore[method-assign]
+
+    async def settled(label: str) -> None:
+        await pilot.pause()
+        await pilot.pause()
+        shown, whole = terminal.text(), whole_screen(app).text()
+        stale = [(y, shown[y].rstrip(), whole[y].rstrip()) for y in range(height) if shown[y] != whole[y]]
+        assert not stale, (label, stale[:3])
+        assert terminal.cells == whole_screen(app).cells, label
+
+    return settled
+
+
+@pytest.mark.parametrize("change", ["footer removed", "waiting, then done with nothing", "last block emptied",
+                                    "footer removed above a notice"])
+async def test_an_entry_that_only_loses_lines_repaints_them(change: str) -> None:
+    """Lines an entry loses at its end (a footer or a state marker gone, its last block now
+    empty) are repainted, though nothing before them changed: on a screen the content does not
+    fill, no scroll repaints them, and the entries below move up."""
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = await started(pilot)
+        settled = await _frames_into_a_terminal(pilot, app)
+        transcript.add_entry("user", [TextPart(text="a question")])
+        if change == "waiting, then done with nothing":
+            entry = transcript.add_entry("assistant", state="waiting")
+            await settled("waiting")
+            transcript.set_state(entry, "done")
+            await settled(change)
+            return
+        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text="words " * 25))])])
+        transcript.set_footer(entry, "1.2 s · 40 events")
+        if change == "footer removed above a notice":
+            transcript.add_notice("a notice below")
+        await settled("before")
+        if change == "last block emptied":
+            transcript.set_footer(entry, None)
+            await settled("footer gone")
+            transcript.set_block(entry, 0, 0, Block(type="not_a_known_block"))
+        else:
+            transcript.set_footer(entry, None)
+        await settled(change)
+
+
+async def test_a_block_that_gets_or_loses_all_its_lines_repaints_the_blank_above_them() -> None:
+    """A block gets the blank line between blocks with its first line and loses it with its
+    last: that line is repainted too (the footer below moves onto it, or off it)."""
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = await started(pilot)
+        settled = await _frames_into_a_terminal(pilot, app)
+        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text="first")), paragraph()])])
+        transcript.set_footer(entry, "1.2 s · 40 events")
+        await settled("before")
+        transcript.set_block(entry, 0, 1, paragraph(Span(text="second")))
+        await settled("second block")
+        transcript.set_block(entry, 0, 1, Block(type="not_a_known_block"))
+        await settled("second block gone")
+
+
+async def test_a_list_item_replaced_by_a_longer_one_is_repainted_whole() -> None:
+    """A list item whose text is not an append of what was shown is laid out anew: all its
+    lines are repainted, not its last."""
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = await started(pilot)
+        settled = await _frames_into_a_terminal(pilot, app)
+
+        def items(*texts: str) -> Block:
+            return Block(type="bullet_list", items=[ListItem(spans=[Span(text=text)]) for text in texts])
+
+        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[items("alpha", "beta")])], state="streaming")
+        await settled("before")
+        transcript.set_block(entry, 0, 0, items("alpha", "gamma " * 20))
+        await settled("replaced")
 
 
 async def test_states_show_their_markers() -> None:

@@ -873,6 +873,7 @@ class Transcript(ScrollView, can_focus=True):
     def _apply_updates(self, entry: _Entry) -> int | None:
         """Apply recorded changes to a laid-out entry; the first changed line, or None."""
         frame, styles, console = entry.frame, self._styles, self._console_for_render()
+        height = entry.height  # lines past both the old and the new end are blank before and after
         structural = entry.structural
         start: int | None = None  # the first chunk whose lines or position changed
         # The first line a growing block changed: a paragraph that grew by a few words
@@ -948,8 +949,9 @@ class Transcript(ScrollView, can_focus=True):
         if redrawn is not None:
             line = entry.offsets[redrawn]
             first_line = line if first_line is None else min(first_line, line)
-        # Nothing changed in the blocks that were told of a change: nothing to repaint.
-        return first_line if first_line is None or first_line < entry.height else None
+        # Nothing changed in the blocks that were told of a change, and the entry kept its
+        # height (what it lost, e.g. a footer or a marker gone, must be repainted): nothing to repaint.
+        return first_line if first_line is None or first_line < max(height, entry.height) else None
 
     def _header_lines(self, entry: _Entry) -> list[Line]:
         styles, console, frame = self._styles, self._console_for_render(), entry.frame

@@ -54,7 +54,6 @@ def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 @pytest.fixture(autouse=True)
 def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
     from contextlib import asynccontextmanager
     from typing import Any
 
@@ -91,7 +90,12 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
                 else:
                     shown, whole = terminal.text(), whole_screen(self).text()
                     row = next((y for y in range(min(len(shown), len(whole))) if shown[y] != whole[y]), None)
-                    detail = f"row {row}: {shown[row]!r} vs {whole[row]!r}" if row is not None else "styles differ"
+                    if (terminal.width, terminal.height) != tuple(self.size):
+                        detail = f"it is {terminal.width}x{terminal.height}, the app {self.size.width}x{self.size.height}"
+                    elif row is not None:
+                        detail = f"row {row}: {shown[row]!r} vs {whole[row]!r}"
+                    else:
+                        detail = "styles differ"
                     raise AssertionError(f"the terminal does not show the screen: {detail}")
 
     monkeypatch.setattr(App, "run_test", run_test_into_a_terminal)

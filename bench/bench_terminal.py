@@ -84,8 +84,12 @@ class TerminalApp:
         raise RuntimeError(f"{marker!r} did not come within {timeout} s")
 
     def drain(self) -> None:
+        """Read what has arrived, without waiting (the pty raises OSError once the app is gone)."""
         while select.select([self.master], [], [], 0)[0]:
-            if not os.read(self.master, 65536):
+            try:
+                if not os.read(self.master, 65536):
+                    break
+            except OSError:
                 break
 
     def type(self, text: str) -> None:
@@ -101,12 +105,7 @@ class TerminalApp:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
-        while select.select([self.master], [], [], 0)[0]:
-            try:
-                if not os.read(self.master, 65536):
-                    break
-            except OSError:
-                break
+        self.drain()
         os.close(self.master)
 
 

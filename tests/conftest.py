@@ -60,7 +60,7 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
     from textual._compositor import CompositorUpdate, LayoutUpdate
     from textual.app import App
 
-    from .vterm import VirtualTerminal, whole_screen
+    from .vterm import VirtualTerminal, on_frames, whole_screen
 
     run_test = App.run_test
 
@@ -68,18 +68,15 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
     async def run_test_into_a_terminal(self: App[Any], *args: Any, **kwargs: Any) -> Any:
         width, height = kwargs.get("size") or (80, 24)
         terminal = VirtualTerminal(width, height)
-        display = self._display
 
-        def applied(screen: Any, update: Any) -> None:
+        def applied(update: CompositorUpdate) -> None:
             nonlocal terminal
-            display(screen, update)
-            if isinstance(update, CompositorUpdate):
-                if isinstance(update, LayoutUpdate) and update.region.size != (terminal.width, terminal.height):
-                    # A resized terminal: Textual sends the whole screen at its new size.
-                    terminal = VirtualTerminal(*update.region.size)
-                terminal.apply(update, self.console)
+            if isinstance(update, LayoutUpdate) and update.region.size != (terminal.width, terminal.height):
+                # A resized terminal: Textual sends the whole screen at its new size.
+                terminal = VirtualTerminal(*update.region.size)
+            terminal.apply(update, self.console)
 
-        self._display = applied  # type: ignore[method-assign]
+        on_frames(self, applied)
         async with run_test(self, *args, **kwargs) as pilot:
             yield pilot
             if self.is_running and not self._exit:

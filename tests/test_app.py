@@ -32,7 +32,7 @@ from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
 from dialogtui.ui.standins import ComposerStandIn, TranscriptStandIn
 from dialogtui.ui.transcript import Transcript
 
-from .vterm import VirtualTerminal, whole_screen
+from .vterm import VirtualTerminal, on_frames, whole_screen
 
 FAST_POLICIES = {op: policy.with_delays(0.01, 0.02) for op, policy in DEFAULT_POLICIES.items()}
 SIZE = (100, 40)
@@ -857,14 +857,7 @@ async def test_the_welcome_reaches_the_terminal_before_any_message(server: DevSe
     Every frame from the first, full, one goes to a terminal."""
     app = make_app(server)
     terminal = VirtualTerminal(*SIZE)
-    display = app._display
-
-    def applied(screen: Screen, update: Any) -> None:
-        display(screen, update)
-        if isinstance(update, CompositorUpdate):
-            terminal.apply(update, app.console)
-
-    app._display = applied  # type: ignore[method-assign]
+    on_frames(app, lambda update: terminal.apply(update, app.console))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.pause(0.1)
@@ -890,33 +883,30 @@ async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(serve
         terminal = VirtualTerminal(*SIZE)
         terminal.load(app.screen._compositor.render_strips())
         region = app.transcript.region
-        display = app._display
         frames: list[bool] = []
         mismatch: list[tuple[int, str, str]] = []
 
         def transcript_rows(screen: VirtualTerminal) -> list[list[Any]]:
             return [row[region.x : region.right] for row in screen.cells[region.y : region.bottom]]
 
-        def applied(screen: Screen, update: Any) -> None:
-            display(screen, update)
-            if isinstance(update, CompositorUpdate):
-                terminal.apply(update, app.console)
-                frames.append(isinstance(update, ChopsUpdate))
-                if app.transcript._repaint_regions:
-                    # The transcript changed lines whose repaint is on its way to the screen
-                    # (Textual posts it): another widget's frame went out first; the next has it.
-                    return
-                shown, whole = transcript_rows(terminal), transcript_rows(whole_screen(app))
-                if shown != whole and not mismatch:
-                    row = next(y for y, cells in enumerate(shown) if cells != whole[y])
-                    mismatch.append((row, "".join(c for c, _ in shown[row]), "".join(c for c, _ in whole[row])))
+        def applied(update: CompositorUpdate) -> None:
+            terminal.apply(update, app.console)
+            frames.append(isinstance(update, ChopsUpdate))
+            if app.transcript._repaint_regions:
+                # The transcript changed lines whose repaint is on its way to the screen
+                # (Textual posts it): another widget's frame went out first; the next has it.
+                return
+            shown, whole = transcript_rows(terminal), transcript_rows(whole_screen(app))
+            if shown != whole and not mismatch:
+                row = next(y for y, cells in enumerate(shown) if cells != whole[y])
+                mismatch.append((row, "".join(c for c, _ in shown[row]), "".join(c for c, _ in whole[row])))
 
-        app._display = applied  # type: ignore[method-assign]
+        stop = on_frames(app, applied)
         server.config.delta_delay = 0.01
         await send(pilot, "now slowly !long:150")
         await wait_for(pilot, turn_finished(app))
         await pilot.pause(0.2)
-        app._display = display  # type: ignore[method-assign]
+        stop()
         assert not mismatch, f"after frame {len(frames)}, transcript row {mismatch[0][0]}: {mismatch[0][1:]}"
         assert terminal.text() == whole_screen(app).text()
         assert terminal.cells == whole_screen(app).cells

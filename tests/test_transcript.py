@@ -75,7 +75,7 @@ from dialogtui.ui.render import (
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.transcript import HeightIndex, Transcript
 
-from .vterm import VirtualTerminal, whole_screen
+from .vterm import VirtualTerminal, on_frames, whole_screen
 
 # Any C0/C1 control character, ESC included: none may reach the screen.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -420,16 +420,13 @@ async def test_a_terminal_applying_each_frame_matches_the_transcript_drawn_whole
         transcript = await started(pilot)
         terminal = VirtualTerminal(60, 20)
         terminal.load(app.screen._compositor.render_strips())
-        display = app._display
-        frames: list[object] = []
+        frames: list[CompositorUpdate] = []
 
-        def applied(screen: object, update: object) -> None:
-            display(screen, update)  # type: ignore[arg-type]
-            if isinstance(update, CompositorUpdate):
-                terminal.apply(update, app.console)
-                frames.append(update)
+        def applied(update: CompositorUpdate) -> None:
+            terminal.apply(update, app.console)
+            frames.append(update)
 
-        app._display = applied  # type: ignore[method-assign]
+        stop = on_frames(app, applied)
 
         async def settled(label: str) -> None:
             await pilot.pause()
@@ -451,7 +448,7 @@ async def test_a_terminal_applying_each_frame_matches_the_transcript_drawn_whole
         await settled("cleared")
         transcript.add_entry("user", [TextPart(text="one line")])
         await settled("after the clear")
-        app._display = display  # type: ignore[method-assign]
+        stop()
     assert partial >= 10
 
 
@@ -461,14 +458,7 @@ async def _frames_into_a_terminal(pilot: Pilot[None], app: App[None]) -> Callabl
     width, height = app.size
     terminal = VirtualTerminal(width, height)
     terminal.load(app.screen._compositor.render_strips())
-    display = app._display
-
-    def applied(screen: object, update: object) -> None:
-        display(screen, update)  # type: ignore[arg-type]
-        if isinstance(update, CompositorUpdate):
-            terminal.apply(update, app.console)
-
-    app._display = applied  # type: ignore[method-assign]
+    on_frames(app, lambda update: terminal.apply(update, app.console))
 
     async def settled(label: str) -> None:
         await pilot.pause()

@@ -8,10 +8,13 @@ on a real terminal, yet every test that renders the screen whole still passes: t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import ControlType, Segment
 from rich.style import Style
+from textual._compositor import CompositorUpdate
 from textual.app import App
 from textual.strip import Strip
 
@@ -56,6 +59,24 @@ class VirtualTerminal:
 
     def text(self) -> list[str]:
         return ["".join(char for char, _ in row) for row in self.cells]
+
+
+def on_frames(app: App[object], callback: Callable[[CompositorUpdate], None]) -> Callable[[], None]:
+    """Call `callback` with every update the app sends a terminal from now on (through
+    `App._display`, which headless apps call too). Returns the function that stops it."""
+    display = app._display
+
+    def displayed(screen: object, update: object) -> None:
+        display(screen, update)  # type: ignore[arg-type]
+        if isinstance(update, CompositorUpdate):
+            callback(update)
+
+    app._display = displayed  # type: ignore[method-assign]
+
+    def stop() -> None:
+        app._display = display  # type: ignore[method-assign]
+
+    return stop
 
 
 def whole_screen(app: App[object]) -> VirtualTerminal:

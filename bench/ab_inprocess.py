@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SIZE, ServerProcess, bare_turn, make_client, paint, wait_ready  # noqa: E402
+from common import SIZE, ServerProcess, bare_turn, make_client, paint, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = "bench !long"
@@ -45,8 +45,9 @@ def export(rev: str, into: Path) -> str:
     if rev == ".":
         return "dialogtui"
     name = "dt_" + re.sub(r"\W", "_", rev)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "dialogtui"], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "dialogtui"], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into / "export", filter="data")
     (into / "export" / "dialogtui").rename(into / name)
@@ -63,7 +64,9 @@ def make_app(package: str, base_url: str) -> Any:
     app_module = importlib.import_module(f"{package}.ui.app")
     target_module = importlib.import_module(f"{package}.target")
     dev = importlib.import_module(f"{package}.devserver")
-    target = target_module.Target(base_url, dev.DEMO_CHATBOT_ID, api_key=dev.DEMO_API_KEY, environment="bench")
+    target = target_module.Target(
+        base_url, dev.DEMO_CHATBOT_ID, api_key=dev.DEMO_API_KEY, environment="bench"
+    )
     return app_module.DialogApp(target)
 
 
@@ -97,19 +100,25 @@ async def run(packages: list[str], rounds: int) -> None:
             for package in packages if number % 2 == 0 else packages[::-1]:
                 results[package].append(await app_turn(package, server.base_url))
         await client.aclose()
-    print(f"{rounds} rounds, server on CPU 0, apps and bare client on CPU 1; "
-          f"bare client: wall {statistics.median(w for w, _ in bare) * 1e3:.0f} ms, "
-          f"CPU {statistics.median(c for _, c in bare) * 1e3:.0f} ms")
+    print(
+        f"{rounds} rounds, server on CPU 0, apps and bare client on CPU 1; "
+        f"bare client: wall {statistics.median(w for w, _ in bare) * 1e3:.0f} ms, "
+        f"CPU {statistics.median(c for _, c in bare) * 1e3:.0f} ms"
+    )
     for package in packages:
         walls = [app[0] / base[0] for app, base in zip(results[package], bare)]
         cpus = [app[1] / base[1] for app, base in zip(results[package], bare)]
-        print(f"  {package:24} app / bare: wall {statistics.median(walls):.2f}x (min {min(walls):.2f}x), "
-              f"CPU {statistics.median(cpus):.2f}x (min {min(cpus):.2f}x)")
+        print(
+            f"  {package:24} app / bare: wall {statistics.median(walls):.2f}x (min {min(walls):.2f}x), "
+            f"CPU {statistics.median(cpus):.2f}x (min {min(cpus):.2f}x)"
+        )
     first = packages[0]
     for package in packages[1:]:
         per_round = [mine[1] / theirs[1] for mine, theirs in zip(results[package], results[first])]
-        print(f"  {package} / {first}, CPU per turn: median {statistics.median(per_round):.3f} "
-              f"({', '.join(f'{x:.2f}' for x in per_round)})")
+        print(
+            f"  {package} / {first}, CPU per turn: median {statistics.median(per_round):.3f} "
+            f"({', '.join(f'{x:.2f}' for x in per_round)})"
+        )
 
 
 def main() -> None:

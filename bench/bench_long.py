@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     SIZE,
     ServerProcess,
     Stat,
@@ -141,26 +141,37 @@ async def child_memory(base_url: str, expect: int, use_tracemalloc: bool) -> dic
 def run_child(base_url: str, expect: int, kind: str) -> dict[str, float]:
     output = subprocess.run(
         [sys.executable, __file__, "--child", kind, base_url, str(expect)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
 def memory_figures(empty_url: str, full_url: str, runs: int) -> dict[str, float]:
-    print(f"\n  memory (fresh child process per measurement, {runs} each; growth = 1,000 messages - empty):")
+    print(
+        f"\n  memory (fresh child process per measurement, {runs} each; growth = 1,000 messages - empty):"
+    )
     out: dict[str, float] = {}
-    for kind, label, unit in (("rss", "RSS", "MB"), ("tracemalloc", "tracemalloc (Python heap)", "MB")):
+    for kind, label, unit in (
+        ("rss", "RSS", "MB"),
+        ("tracemalloc", "tracemalloc (Python heap)", "MB"),
+    ):
         rows = {"empty": [], "full": []}
         for _ in range(runs):
             rows["empty"].append(run_child(empty_url, 1, kind))
             rows["full"].append(run_child(full_url, HISTORY, kind))
         for point in ("opened", "settled"):
-            growth = median([f[point] - e[point] for f, e in zip(rows["full"], rows["empty"])]) / 1e6
+            growth = (
+                median([f[point] - e[point] for f, e in zip(rows["full"], rows["empty"])]) / 1e6
+            )
             total = median([f[point] for f in rows["full"]]) / 1e6
             out[f"{kind}_{point}_mb"] = growth
             what = "right after the open" if point == "opened" else "after background layout"
-            print(f"    {label:26} {what:24}: +{growth:5.1f} {unit} per 1,000 messages "
-                  f"(process {total:5.1f} {unit})")
+            print(
+                f"    {label:26} {what:24}: +{growth:5.1f} {unit} per 1,000 messages "
+                f"(process {total:5.1f} {unit})"
+            )
     return out
 
 
@@ -178,8 +189,17 @@ def store_read(rounds: int) -> float:
         for turn in range(HISTORY // 2):
             user = store.record_user_turn(conversation, f"Earlier question #{turn}")
             recorder = store.begin_reply(conversation, reply_to=user)
-            part = RichTextPart(part_id=f"p{turn}", blocks=[Block(spans=[
-                Span(text=f"Earlier answer #{turn}. "), Span(type="bold", text="Stored history.")])])
+            part = RichTextPart(
+                part_id=f"p{turn}",
+                blocks=[
+                    Block(
+                        spans=[
+                            Span(text=f"Earlier answer #{turn}. "),
+                            Span(type="bold", text="Stored history."),
+                        ]
+                    )
+                ],
+            )
             recorder.finish("done", message=Message(role="assistant", parts=[part]))
         times = []
         for _ in range(rounds):
@@ -197,11 +217,14 @@ def store_read(rounds: int) -> float:
 async def main_async(rounds: int, memory_runs: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
     with ServerProcess(history=HISTORY) as full, ServerProcess(history=0) as empty:
-        results = await interleave({
-            "open 1,000": lambda: measure_open(full.base_url, HISTORY),
-            "open empty": lambda: measure_open(empty.base_url, 1),
-            "fetch 1,000 (bare client)": lambda: measure_fetch(full.base_url),
-        }, rounds)
+        results = await interleave(
+            {
+                "open 1,000": lambda: measure_open(full.base_url, HISTORY),
+                "open empty": lambda: measure_open(empty.base_url, 1),
+                "fetch 1,000 (bare client)": lambda: measure_fetch(full.base_url),
+            },
+            rounds,
+        )
         open_full = Stat(results["open 1,000"])
         open_empty = Stat(results["open empty"])
         open_ratio = Stat(ratios(results["open 1,000"], results["open empty"]))
@@ -209,31 +232,59 @@ async def main_async(rounds: int, memory_runs: int) -> dict[str, Any]:
         print(f"figure 4: long conversations ({rounds} interleaved rounds, fresh app each)\n")
         print(f"  open with 1,000 messages: {open_full.fmt(' s', digits=3)}   target <= 1 s")
         print(f"  open, empty conversation: {open_empty.fmt(' s', digits=3)}")
-        print(f"  1,000 / empty:            {open_ratio.fmt()}   "
-              f"(the 1,000 messages add {(open_full.median - open_empty.median) * 1e3:.0f} ms)")
+        print(
+            f"  1,000 / empty:            {open_ratio.fmt()}   "
+            f"(the 1,000 messages add {(open_full.median - open_empty.median) * 1e3:.0f} ms)"
+        )
         print(f"  of which fetching them (bare client, 20 pages of 50): {fetch.fmt(' ms', 1e3, 0)}")
-        result.update(open_s=open_full.median, open_min_s=open_full.min, open_empty_s=open_empty.median,
-                      open_ratio=open_ratio.median, fetch_ms=fetch.median * 1e3)
+        result.update(
+            open_s=open_full.median,
+            open_min_s=open_full.min,
+            open_empty_s=open_empty.median,
+            open_ratio=open_ratio.median,
+            fetch_ms=fetch.median * 1e3,
+        )
 
         result.update(memory_figures(empty.base_url, full.base_url, memory_runs))
 
-        appended = await interleave({
-            "after 1,000": lambda: measure_append(full.base_url, HISTORY),
-            "empty": lambda: measure_append(empty.base_url, 1),
-        }, rounds)
-        wall = Stat(ratios([r["wall"] for r in appended["after 1,000"]], [r["wall"] for r in appended["empty"]]))
-        per_event = Stat(ratios([r["per_event"] for r in appended["after 1,000"]],
-                                [r["per_event"] for r in appended["empty"]]))
-        print("\n  append `!long:1000` (1,000 deltas) after 1,000 messages vs in an empty conversation:")
-        print(f"    whole turn:        {wall.fmt()}   target <= 1.1x   "
-              f"({median([r['wall'] for r in appended['after 1,000']]) * 1e3:.0f} vs "
-              f"{median([r['wall'] for r in appended['empty']]) * 1e3:.0f} ms)")
+        appended = await interleave(
+            {
+                "after 1,000": lambda: measure_append(full.base_url, HISTORY),
+                "empty": lambda: measure_append(empty.base_url, 1),
+            },
+            rounds,
+        )
+        wall = Stat(
+            ratios(
+                [r["wall"] for r in appended["after 1,000"]], [r["wall"] for r in appended["empty"]]
+            )
+        )
+        per_event = Stat(
+            ratios(
+                [r["per_event"] for r in appended["after 1,000"]],
+                [r["per_event"] for r in appended["empty"]],
+            )
+        )
+        print(
+            "\n  append `!long:1000` (1,000 deltas) after 1,000 messages vs in an empty conversation:"
+        )
+        print(
+            f"    whole turn:        {wall.fmt()}   target <= 1.1x   "
+            f"({median([r['wall'] for r in appended['after 1,000']]) * 1e3:.0f} vs "
+            f"{median([r['wall'] for r in appended['empty']]) * 1e3:.0f} ms)"
+        )
         print(f"    per event:         {per_event.fmt()}")
-        result.update(append_ratio=wall.median, append_ratio_min=wall.min, append_per_event_ratio=per_event.median)
+        result.update(
+            append_ratio=wall.median,
+            append_ratio_min=wall.min,
+            append_per_event_ratio=per_event.median,
+        )
 
     stored = store_read(rounds)
-    print(f"\n  local store, for reference: reading 1,000 stored messages back (messages() + display_parts): "
-          f"median {stored * 1e3:.1f} ms")
+    print(
+        f"\n  local store, for reference: reading 1,000 stored messages back (messages() + display_parts): "
+        f"median {stored * 1e3:.1f} ms"
+    )
     result["store_read_ms"] = stored * 1e3
     return result
 
@@ -249,8 +300,10 @@ def main() -> None:
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 9)
     info = machine()
-    print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"Textual {info['textual']}, {info['date']}\n")
+    print(
+        f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"Textual {info['textual']}, {info['date']}\n"
+    )
     started = time.perf_counter()
     result = asyncio.run(main_async(rounds, 1 if args.quick else 2))
     result["rounds"] = rounds

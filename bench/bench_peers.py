@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     SIZE,
     ServerProcess,
     Stat,
@@ -52,10 +52,10 @@ from common import (  # noqa: E402
     wait_ready,
 )
 
-from textual.app import App, ComposeResult  # noqa: E402
-from textual.await_complete import AwaitComplete  # noqa: E402
-from textual.containers import VerticalScroll  # noqa: E402
-from textual.widgets import Footer, Header, Input, Markdown, Static  # noqa: E402
+from textual.app import App, ComposeResult
+from textual.await_complete import AwaitComplete
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Input, Markdown, Static
 
 SHORT = "bench !long:250"
 LONG = "bench !long"
@@ -85,7 +85,9 @@ class MarkdownFragments:
             index = delta.block_index or 0
             first = self.items.get(index, 0) == 0
             self.items[index] = self.items.get(index, 0) + 1
-            return ("" if first else "\n") + "- " + "".join(_span(span) for span in delta.item.spans)
+            return (
+                ("" if first else "\n") + "- " + "".join(_span(span) for span in delta.item.spans)
+            )
         return ""
 
 
@@ -129,8 +131,12 @@ class PeerApp(App[None]):
         self.query_one("#chat", VerticalScroll).anchor()
 
 
-async def peer_turn(base_url: str, text: str, budget: float | None = None,
-                    samples: list[tuple[float, int]] | None = None) -> dict[str, Any]:
+async def peer_turn(
+    base_url: str,
+    text: str,
+    budget: float | None = None,
+    samples: list[tuple[float, int]] | None = None,
+) -> dict[str, Any]:
     """A fresh peer app, one reply. Returns wall seconds (or None past the budget) and progress."""
     client = make_client(base_url)
     await client.authenticate()
@@ -181,8 +187,13 @@ async def peer_turn(base_url: str, text: str, budget: float | None = None,
         shown = markdown.shown
         elapsed = time.perf_counter() - started
     await client.aclose()
-    return {"wall": wall, "elapsed": elapsed, "shown": shown, "deltas": deltas,
-            "finished_reading": finished_reading}
+    return {
+        "wall": wall,
+        "elapsed": elapsed,
+        "shown": shown,
+        "deltas": deltas,
+        "finished_reading": finished_reading,
+    }
 
 
 async def markdown_size(base_url: str, text: str) -> int:
@@ -209,13 +220,15 @@ def extrapolate(samples: list[tuple[float, int]], total: int) -> tuple[float, fl
     """(seconds to show `total` characters, exponent p) from a least-squares fit of
     log t = log a + p log chars over the second half of the samples."""
     points = [(t, c) for t, c in samples if c > 0]
-    points = points[len(points) // 2:]
+    points = points[len(points) // 2 :]
     if len(points) < 3:
         raise RuntimeError("too little progress to extrapolate")
     xs = [math.log(c) for _, c in points]
     ys = [math.log(t) for t, _ in points]
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    p = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    p = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
     log_a = mean_y - p * mean_x
     return math.exp(log_a + p * math.log(total)), p
 
@@ -264,8 +277,10 @@ async def main_async(rounds: int, budget: float) -> dict[str, Any]:
         ours_short = short[f"dialogtui {name}"]
         bare_short = short[f"bare {name}"]
         deltas = short[f"peer {name}"][0]["deltas"]
-        print(f"== {name} ==\n\n5 KB reply (`{texts[0].split()[-1]}`, {deltas} content deltas), "
-              f"{rounds} interleaved rounds, fresh apps:\n")
+        print(
+            f"== {name} ==\n\n5 KB reply (`{texts[0].split()[-1]}`, {deltas} content deltas), "
+            f"{rounds} interleaved rounds, fresh apps:\n"
+        )
         print(f"  peer app (Markdown + MarkdownStream): {Stat(peer_short).fmt(' s', digits=3)}")
         print(f"  dialogtui app:                        {Stat(ours_short).fmt(' s', digits=3)}")
         print(f"  bare client:                          {Stat(bare_short).fmt(' s', digits=3)}")
@@ -279,61 +294,89 @@ async def main_async(rounds: int, budget: float) -> dict[str, Any]:
         run = long_runs[name]
         peer, total = run["peer"], run["total"]
         ours_long, bare_long, samples = run["dialogtui"], run["bare"], run["samples"]
-        print(f"\n100 KB reply (`{texts[1].split()[-1]}`, 5,000 deltas, {total:,} characters of Markdown), "
-              f"one run each, peer budget {budget:.0f} s:\n")
+        print(
+            f"\n100 KB reply (`{texts[1].split()[-1]}`, 5,000 deltas, {total:,} characters of Markdown), "
+            f"one run each, peer budget {budget:.0f} s:\n"
+        )
         exponent = None
         if peer["wall"] is not None:
             peer_long, how = peer["wall"], "measured"
         else:
             peer_long, exponent = extrapolate(samples, total)
-            how = (f"EXTRAPOLATED: {peer['shown']:,} of {total:,} characters ({peer['shown'] / total:.0%}) "
-                   f"shown after {peer['elapsed']:.0f} s; fit t ~ chars^{exponent:.2f} over the second half")
+            how = (
+                f"EXTRAPOLATED: {peer['shown']:,} of {total:,} characters ({peer['shown'] / total:.0%}) "
+                f"shown after {peer['elapsed']:.0f} s; fit t ~ chars^{exponent:.2f} over the second half"
+            )
         rate_now = None
         if len(samples) >= 8:
             (t0, c0), (t1, c1) = samples[-len(samples) // 4], samples[-1]
             rate_now = (c1 - c0) / (t1 - t0) / 20 if t1 > t0 and c1 > c0 else None
         print(f"  peer app:      {peer_long:8.1f} s   ({how})")
         if peer["finished_reading"] is not None:
-            print(f"                 (the client had read the whole reply after {peer['finished_reading']:.1f} s: "
-                  f"MarkdownStream.write yields to the widget at every delta)")
+            print(
+                f"                 (the client had read the whole reply after {peer['finished_reading']:.1f} s: "
+                f"MarkdownStream.write yields to the widget at every delta)"
+            )
         if rate_now is not None:
-            print(f"                 appending ~{rate_now:,.0f} deltas/s over the last quarter of the run")
+            print(
+                f"                 appending ~{rate_now:,.0f} deltas/s over the last quarter of the run"
+            )
         print(f"  dialogtui app: {ours_long:8.3f} s")
         print(f"  bare client:   {bare_long:8.3f} s")
-        print(f"  peer / bare: {peer_long / bare_long:,.0f}x   dialogtui / bare: {ours_long / bare_long:.2f}x   "
-              f"peer / dialogtui: {peer_long / ours_long:,.0f}x")
+        print(
+            f"  peer / bare: {peer_long / bare_long:,.0f}x   dialogtui / bare: {ours_long / bare_long:.2f}x   "
+            f"peer / dialogtui: {peer_long / ours_long:,.0f}x"
+        )
         peer_linear = (peer_long / 5000) / (median(peer_short) / deltas)
         ours_linear = (ours_long / 5000) / (median(ours_short) / deltas)
-        print(f"  per delta, 100 KB / 5 KB (whole turn / deltas): peer {peer_linear:.1f}x, dialogtui {ours_linear:.2f}x")
-        print(f"  deltas per second over the whole 100 KB reply: peer {5000 / peer_long:,.0f}/s, "
-              f"dialogtui {5000 / ours_long:,.0f}/s\n")
-        result.update({
-            f"{key}_peer_5k_s": median(peer_short), f"{key}_ours_5k_s": median(ours_short),
-            f"{key}_bare_5k_s": median(bare_short),
-            f"{key}_peer_bare_5k": peer_bare_short.median, f"{key}_ours_bare_5k": ours_bare_short.median,
-            f"{key}_peer_ours_5k": peer_ours_short.median,
-            f"{key}_peer_100k_s": peer_long, f"{key}_peer_100k_extrapolated": peer["wall"] is None,
-            f"{key}_peer_100k_exponent": exponent, f"{key}_peer_100k_shown_fraction": peer["shown"] / total,
-            f"{key}_ours_100k_s": ours_long, f"{key}_bare_100k_s": bare_long,
-            f"{key}_peer_bare_100k": peer_long / bare_long, f"{key}_ours_bare_100k": ours_long / bare_long,
-            f"{key}_peer_ours_100k": peer_long / ours_long,
-            f"{key}_peer_linear": peer_linear, f"{key}_ours_linear": ours_linear,
-            f"{key}_peer_rate": 5000 / peer_long, f"{key}_ours_rate": 5000 / ours_long,
-        })
+        print(
+            f"  per delta, 100 KB / 5 KB (whole turn / deltas): peer {peer_linear:.1f}x, dialogtui {ours_linear:.2f}x"
+        )
+        print(
+            f"  deltas per second over the whole 100 KB reply: peer {5000 / peer_long:,.0f}/s, "
+            f"dialogtui {5000 / ours_long:,.0f}/s\n"
+        )
+        result.update(
+            {
+                f"{key}_peer_5k_s": median(peer_short),
+                f"{key}_ours_5k_s": median(ours_short),
+                f"{key}_bare_5k_s": median(bare_short),
+                f"{key}_peer_bare_5k": peer_bare_short.median,
+                f"{key}_ours_bare_5k": ours_bare_short.median,
+                f"{key}_peer_ours_5k": peer_ours_short.median,
+                f"{key}_peer_100k_s": peer_long,
+                f"{key}_peer_100k_extrapolated": peer["wall"] is None,
+                f"{key}_peer_100k_exponent": exponent,
+                f"{key}_peer_100k_shown_fraction": peer["shown"] / total,
+                f"{key}_ours_100k_s": ours_long,
+                f"{key}_bare_100k_s": bare_long,
+                f"{key}_peer_bare_100k": peer_long / bare_long,
+                f"{key}_ours_bare_100k": ours_long / bare_long,
+                f"{key}_peer_ours_100k": peer_long / ours_long,
+                f"{key}_peer_linear": peer_linear,
+                f"{key}_ours_linear": ours_linear,
+                f"{key}_peer_rate": 5000 / peer_long,
+                f"{key}_ours_rate": 5000 / ours_long,
+            }
+        )
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="budget 20 s, 2 rounds")
-    parser.add_argument("--budget", type=float, default=None, help="seconds allowed for the peers' 100 KB run")
+    parser.add_argument(
+        "--budget", type=float, default=None, help="seconds allowed for the peers' 100 KB run"
+    )
     parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args()
     budget = args.budget or (20.0 if args.quick else 90.0)
     rounds = args.rounds or (2 if args.quick else 3)
     info = machine()
-    print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"Textual {info['textual']}, {info['date']}\n")
+    print(
+        f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"Textual {info['textual']}, {info['date']}\n"
+    )
     started = time.perf_counter()
     result = asyncio.run(main_async(rounds, budget))
     result["budget_s"] = budget

@@ -73,7 +73,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     SIZE,
     ServerProcess,
     Stat,
@@ -101,7 +101,9 @@ PACES = (50, 200)  # deltas a second for figure 1b: a model writing ~50 tokens/s
 # One measurement each
 
 
-async def measure_app(base_url: str, text: str, store: Any = None, timed: bool = False) -> dict[str, Any]:
+async def measure_app(
+    base_url: str, text: str, store: Any = None, timed: bool = False
+) -> dict[str, Any]:
     """A fresh app, Ready, then one turn: wall, CPU and (`timed`) the per-event application times."""
     app = make_app(base_url, store=store, record_events=timed)
     async with app.run_test(size=SIZE) as pilot:
@@ -114,8 +116,13 @@ async def measure_app(base_url: str, text: str, store: Any = None, timed: bool =
         timing = await app_turn(app, text)
         cpu = time.process_time() - cpu
     times = timing.event_times
-    return {"wall": timing.total, "cpu": cpu, "events": timing.events, "times": times,
-            "in_store": store.spent if store is not None else 0.0}
+    return {
+        "wall": timing.total,
+        "cpu": cpu,
+        "events": timing.events,
+        "times": times,
+        "in_store": store.spent if store is not None else 0.0,
+    }
 
 
 def timed_store(path: Path) -> Any:
@@ -190,7 +197,7 @@ def per_event(times: list[float]) -> float:
 def late(times: list[float], count: int) -> list[float]:
     """The times of the last `count` deltas and the final `part` and `done` (which
     `per_event` leaves out)."""
-    return times[-2 - count:]
+    return times[-2 - count :]
 
 
 def end_of_reply(times: list[float]) -> float:
@@ -228,12 +235,16 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     events_long = results["app timed"][0]["events"]
     events_short = results["app 5KB"][0]["events"]
     window = events_short - 2  # the 5 KB reply's events before its final part and done
-    print(f"figure 1: render overhead. !long = {events_long:,} events (5,000 deltas, 100 KB); "
-          f"{rounds} interleaved rounds, fresh app each\n")
+    print(
+        f"figure 1: render overhead. !long = {events_long:,} events (5,000 deltas, 100 KB); "
+        f"{rounds} interleaved rounds, fresh app each\n"
+    )
     print(f"  {'variant':12} {'wall median':>12} {'wall min':>9} {'CPU median':>11}")
     for name in ("bare", "session", "app", "app+store", "app timed"):
-        print(f"  {name:12} {median(col(name, 'wall')) * 1e3:9.0f} ms {min(col(name, 'wall')) * 1e3:6.0f} ms"
-              f" {median(col(name, 'cpu')) * 1e3:8.0f} ms")
+        print(
+            f"  {name:12} {median(col(name, 'wall')) * 1e3:9.0f} ms {min(col(name, 'wall')) * 1e3:6.0f} ms"
+            f" {median(col(name, 'cpu')) * 1e3:8.0f} ms"
+        )
     app_bare = Stat(ratios(col("app", "wall"), col("bare", "wall")))
     app_bare_cpu = Stat(ratios(col("app", "cpu"), col("bare", "cpu")))
     session_bare = Stat(ratios(col("session", "wall"), col("bare", "wall")))
@@ -247,9 +258,11 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     print(f"  app+store / app (wall):   {store_app.fmt()}   (local saving, in the app)")
     print(f"  app+store / app (CPU):    {store_app_cpu.fmt()}")
     in_store = Stat([r["in_store"] / r["wall"] for r in results["app+store"]])
-    print(f"  time inside the store / app+store turn: {in_store.fmt('%', 100, 1)}   "
-          f"({median([r['in_store'] for r in results['app+store']]) * 1e3:.1f} ms per turn: the store's own cost, "
-          f"free of the noise in the ratios above)")
+    print(
+        f"  time inside the store / app+store turn: {in_store.fmt('%', 100, 1)}   "
+        f"({median([r['in_store'] for r in results['app+store']]) * 1e3:.1f} ms per turn: the store's own cost, "
+        f"free of the noise in the ratios above)"
+    )
 
     long_pe = [per_event(r["times"]) for r in results["app timed"]]
     short_pe = [per_event(r["times"]) for r in results["app 5KB"]]
@@ -259,35 +272,59 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     linear = Stat(ratios(long_pe, short_pe))
     late_stat = Stat(ratios(late_pe, short_pe))
     one = Stat(ratios(one_long, one_short))
-    print(f"\nfigure 2: linearity. Per event while streaming (first to last event applied), "
-          f"{events_long:,} vs {events_short} events\n")
-    print(f"  100 KB: median {median(long_pe) * 1e6:.1f} µs/event   5 KB: median {median(short_pe) * 1e6:.1f} µs/event"
-          f"   last {window} of 100 KB: median {median(late_pe) * 1e6:.1f} µs/event")
+    print(
+        f"\nfigure 2: linearity. Per event while streaming (first to last event applied), "
+        f"{events_long:,} vs {events_short} events\n"
+    )
+    print(
+        f"  100 KB: median {median(long_pe) * 1e6:.1f} µs/event   5 KB: median {median(short_pe) * 1e6:.1f} µs/event"
+        f"   last {window} of 100 KB: median {median(late_pe) * 1e6:.1f} µs/event"
+    )
     print(f"  100 KB / 5 KB per event:             {linear.fmt()}   target <= 1.5x")
     print(f"  last {window} of 100 KB / 5 KB per event: {late_stat.fmt()}")
-    print(f"  one paragraph, 100 KB / 5 KB:        {one.fmt()}   "
-          f"({median(one_long) * 1e6:.1f} vs {median(one_short) * 1e6:.1f} µs/event)")
+    print(
+        f"  one paragraph, 100 KB / 5 KB:        {one.fmt()}   "
+        f"({median(one_long) * 1e6:.1f} vs {median(one_short) * 1e6:.1f} µs/event)"
+    )
     end_long = median([end_of_reply(r["times"]) for r in results["app timed"]])
     end_short = median([end_of_reply(r["times"]) for r in results["app 5KB"]])
-    print(f"  end of reply (final part + done, once per reply): {end_long * 1e3:.1f} ms for 100 KB, "
-          f"{end_short * 1e3:.1f} ms for 5 KB")
-    totals = Stat(ratios([r["wall"] / r["events"] for r in results["app timed"]],
-                         [r["wall"] / r["events"] for r in results["app 5KB"]]))
-    print(f"  whole turn / events, 100 KB / 5 KB:  {totals.fmt()}   (includes the request and the final frame)")
+    print(
+        f"  end of reply (final part + done, once per reply): {end_long * 1e3:.1f} ms for 100 KB, "
+        f"{end_short * 1e3:.1f} ms for 5 KB"
+    )
+    totals = Stat(
+        ratios(
+            [r["wall"] / r["events"] for r in results["app timed"]],
+            [r["wall"] / r["events"] for r in results["app 5KB"]],
+        )
+    )
+    print(
+        f"  whole turn / events, 100 KB / 5 KB:  {totals.fmt()}   (includes the request and the final frame)"
+    )
 
     bare_rate = [r["events"] / r["wall"] for r in results["bare"]]
     return {
-        "app_bare": app_bare.median, "app_bare_min": app_bare.min,
+        "app_bare": app_bare.median,
+        "app_bare_min": app_bare.min,
         "app_bare_cpu": app_bare_cpu.median,
         "session_bare": session_bare.median,
-        "store_app": store_app.median, "store_app_min": store_app.min, "store_app_cpu": store_app_cpu.median,
+        "store_app": store_app.median,
+        "store_app_min": store_app.min,
+        "store_app_cpu": store_app_cpu.median,
         "store_share": in_store.median,
-        "app_wall_ms": median(col("app", "wall")) * 1e3, "bare_wall_ms": median(col("bare", "wall")) * 1e3,
-        "linear": linear.median, "linear_min": linear.min, "linear_late": late_stat.median,
-        "linear_onepara": one.median, "timed_bare": timed_bare.median,
-        "us_per_event_100k": median(long_pe) * 1e6, "us_per_event_5k": median(short_pe) * 1e6,
-        "end_of_reply_100k_ms": end_long * 1e3, "end_of_reply_5k_ms": end_short * 1e3,
-        "ceiling_rate": 1 / median(long_pe), "bare_rate": median(bare_rate),
+        "app_wall_ms": median(col("app", "wall")) * 1e3,
+        "bare_wall_ms": median(col("bare", "wall")) * 1e3,
+        "linear": linear.median,
+        "linear_min": linear.min,
+        "linear_late": late_stat.median,
+        "linear_onepara": one.median,
+        "timed_bare": timed_bare.median,
+        "us_per_event_100k": median(long_pe) * 1e6,
+        "us_per_event_5k": median(short_pe) * 1e6,
+        "end_of_reply_100k_ms": end_long * 1e3,
+        "end_of_reply_5k_ms": end_short * 1e3,
+        "ceiling_rate": 1 / median(long_pe),
+        "bare_rate": median(bare_rate),
     }
 
 
@@ -316,7 +353,9 @@ async def paced_run(server: ServerProcess, rate: int, seconds: float) -> dict[st
             flush()
 
         transcript.render_lines = timed_render_lines
-        transcript._flush = timed_flush  # the widget schedules `self._flush`: the instance attribute
+        transcript._flush = (
+            timed_flush  # the widget schedules `self._flush`: the instance attribute
+        )
         await app_turn(app, f"bench !long:{deltas} @rate={rate}", final_paint=False)
         await pilot.pause()  # the frame that shows the end, as a terminal would get it
         await asyncio.sleep(0.1)
@@ -337,8 +376,12 @@ async def paced_run(server: ServerProcess, rate: int, seconds: float) -> dict[st
     laid = next((t for t in flushes if t >= times[-1]), float("nan"))
     shown = next((t for t in renders if t >= laid), float("nan"))
     return {
-        "rate": rate, "events": report.frames, "duration": duration,
-        "growth": growth, "max_lag": max(lags), "end_lag": lags[-1],
+        "rate": rate,
+        "events": report.frames,
+        "duration": duration,
+        "growth": growth,
+        "max_lag": max(lags),
+        "end_lag": lags[-1],
         "achieved": (len(times) - 3) / (times[-3] - times[0]),
         "shown_after_sent": shown - report.last_sent,
         "server_late": report.max_late,
@@ -346,13 +389,25 @@ async def paced_run(server: ServerProcess, rate: int, seconds: float) -> dict[st
     }
 
 
-async def figure_3(server: ServerProcess, rates: list[int], seconds: float, reps: int,
-                   ceiling: float, bare_rate: float) -> dict[str, Any]:
-    print(f"\nfigure 3: throughput\n\n  a. ceiling at full speed: 1 / per-event cost = {ceiling:,.0f} events/s "
-          f"(the bare client alone reads {bare_rate:,.0f} events/s from this server)")
-    print(f"  b. paced: ~{seconds:g} s streams on a fixed schedule; best of {reps} fresh app(s) per rate\n")
-    print(f"  {'rate/s':>7} {'events':>7} {'achieved/s':>11} {'lag growth':>11} {'max lag':>8} "
-          f"{'shown after last sent':>22} {'server late':>12}  sustained")
+async def figure_3(
+    server: ServerProcess,
+    rates: list[int],
+    seconds: float,
+    reps: int,
+    ceiling: float,
+    bare_rate: float,
+) -> dict[str, Any]:
+    print(
+        f"\nfigure 3: throughput\n\n  a. ceiling at full speed: 1 / per-event cost = {ceiling:,.0f} events/s "
+        f"(the bare client alone reads {bare_rate:,.0f} events/s from this server)"
+    )
+    print(
+        f"  b. paced: ~{seconds:g} s streams on a fixed schedule; best of {reps} fresh app(s) per rate\n"
+    )
+    print(
+        f"  {'rate/s':>7} {'events':>7} {'achieved/s':>11} {'lag growth':>11} {'max lag':>8} "
+        f"{'shown after last sent':>22} {'server late':>12}  sustained"
+    )
     best_sustained = 0
     rows = []
     failures = 0
@@ -361,9 +416,11 @@ async def figure_3(server: ServerProcess, rates: list[int], seconds: float, reps
         runs = [await paced_run(server, rate, seconds) for _ in range(reps)]
         run = min(runs, key=lambda r: r["growth"])
         rows.append(run)
-        print(f"  {rate:7,} {run['events']:7,} {run['achieved']:11,.0f} {run['growth'] * 1e3:8.1f} ms "
-              f"{run['max_lag'] * 1e3:5.0f} ms {run['shown_after_sent'] * 1e3:19.1f} ms "
-              f"{run['server_late'] * 1e3:9.1f} ms  {'yes' if run['sustained'] else 'NO'}")
+        print(
+            f"  {rate:7,} {run['events']:7,} {run['achieved']:11,.0f} {run['growth'] * 1e3:8.1f} ms "
+            f"{run['max_lag'] * 1e3:5.0f} ms {run['shown_after_sent'] * 1e3:19.1f} ms "
+            f"{run['server_late'] * 1e3:9.1f} ms  {'yes' if run['sustained'] else 'NO'}"
+        )
         if run["sustained"]:
             best_sustained = rate
             failures = 0
@@ -407,10 +464,16 @@ async def paced_cpu(server: ServerProcess, client: Any, text: str, app: bool) ->
     return cpu
 
 
-async def reading_pace(server: ServerProcess, paces: tuple[int, ...], seconds: float, rounds: int) -> dict[str, Any]:
-    print(f"\nfigure 1b (report): CPU while a reply streams at a reading pace; ~{seconds:g} s streams, "
-          f"{rounds} interleaved rounds\n")
-    print(f"  {'deltas/s':>8} {'chars/s':>8} {'app CPU':>9} {'bare CPU':>9} {'UI (app - bare)':>16}   (share of one core)")
+async def reading_pace(
+    server: ServerProcess, paces: tuple[int, ...], seconds: float, rounds: int
+) -> dict[str, Any]:
+    print(
+        f"\nfigure 1b (report): CPU while a reply streams at a reading pace; ~{seconds:g} s streams, "
+        f"{rounds} interleaved rounds\n"
+    )
+    print(
+        f"  {'deltas/s':>8} {'chars/s':>8} {'app CPU':>9} {'bare CPU':>9} {'UI (app - bare)':>16}   (share of one core)"
+    )
     client = make_client(server.base_url)
     await client.authenticate()
     out: dict[str, Any] = {}
@@ -418,10 +481,13 @@ async def reading_pace(server: ServerProcess, paces: tuple[int, ...], seconds: f
         deltas = int(pace * seconds)
         text = f"bench !long:{deltas} @rate={pace}"
         duration = (deltas - 1) / pace
-        results = await interleave({
-            "bare": lambda: paced_cpu(server, client, text, app=False),
-            "app": lambda: paced_cpu(server, client, text, app=True),
-        }, rounds)
+        results = await interleave(
+            {
+                "bare": lambda: paced_cpu(server, client, text, app=False),
+                "app": lambda: paced_cpu(server, client, text, app=True),
+            },
+            rounds,
+        )
         app_share = median(results["app"]) / duration
         bare_share = median(results["bare"]) / duration
         ui_share = median([a - b for a, b in zip(results["app"], results["bare"])]) / duration
@@ -519,17 +585,26 @@ async def breakdown(rounds: int) -> None:
     print(f"  bare client alone:                       {median(bare_cpu) * 1e3:7.1f} ms")
     print("  time inside (calls may nest; the garbage collector runs inside whatever allocates):")
     for label in order:
-        print(f"  {label:48} {spent[label] / rounds * 1e3:7.1f} ms  ({calls[label] // rounds:,} calls)")
+        print(
+            f"  {label:48} {spent[label] / rounds * 1e3:7.1f} ms  ({calls[label] // rounds:,} calls)"
+        )
     print(f"  {'garbage collector':48} {gc_time[0] / rounds * 1e3:7.1f} ms")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and rates (~1 minute)")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds for figures 1-2")
-    parser.add_argument("--pace", action="store_true", help="only: figure 1b, CPU at a reading pace")
-    parser.add_argument("--breakdown", action="store_true",
-                        help="only: where the UI's time goes in a 100 KB turn (diagnostic)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds for figures 1-2"
+    )
+    parser.add_argument(
+        "--pace", action="store_true", help="only: figure 1b, CPU at a reading pace"
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="only: where the UI's time goes in a 100 KB turn (diagnostic)",
+    )
     args = parser.parse_args()
     if args.breakdown:
         await breakdown(args.rounds or 3)
@@ -543,13 +618,21 @@ async def main() -> None:
     seconds = 1.0 if args.quick else 2.0
     reps = 1 if args.quick else 2
     info = machine()
-    print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"Textual {info['textual']}, {info['date']}\n")
+    print(
+        f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"Textual {info['textual']}, {info['date']}\n"
+    )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, ServerProcess() as server:
         result = await figures_1_2(server, rounds, Path(tmp))
-        result.update(await figure_3(server, rates, seconds, reps, result["ceiling_rate"], result["bare_rate"]))
-        result.update(await reading_pace(server, PACES, 1.5 if args.quick else 3.0, 1 if args.quick else 3))
+        result.update(
+            await figure_3(
+                server, rates, seconds, reps, result["ceiling_rate"], result["bare_rate"]
+            )
+        )
+        result.update(
+            await reading_pace(server, PACES, 1.5 if args.quick else 3.0, 1 if args.quick else 3)
+        )
     result["rounds"] = rounds
     result["seconds"] = time.perf_counter() - started
     print(f"\n({result['seconds']:.0f} s)")

@@ -63,12 +63,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ServerProcess, Stat, emit, machine, median, ratios  # noqa: E402
+from common import ServerProcess, Stat, emit, machine, median, ratios
 
 BIN = Path(sys.executable).parent
 DIALOGTUI = str(BIN / "dialogtui")
-HEAVY = ("textual", "rich", "httpx", "httpcore", "uvicorn", "starlette", "keyring", "msgspec", "sqlite3",
-         "platformdirs", "asyncio")
+HEAVY = (
+    "textual",
+    "rich",
+    "httpx",
+    "httpcore",
+    "uvicorn",
+    "starlette",
+    "keyring",
+    "msgspec",
+    "sqlite3",
+    "platformdirs",
+    "asyncio",
+)
 FRAME = b"\x1b[1;1H"
 MINIMAL_APP = """\
 from textual.app import App
@@ -117,39 +128,62 @@ def help_figures(runs: int, env: dict[str, str]) -> dict[str, Any]:
     print(f"  ratio:             {ratio.fmt()}   (dialogtui's own part: {excess * 1e3:.0f} ms)")
     uncached = None
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        uncached = median([time_command([DIALOGTUI, "--help"], dict(os.environ)) for _ in range(max(3, runs // 4))])
-        print(f"  as this shell runs it (PYTHONDONTWRITEBYTECODE set, no bytecode cache): "
-              f"median {uncached * 1e3:.0f} ms")
+        uncached = median(
+            [
+                time_command([DIALOGTUI, "--help"], dict(os.environ))
+                for _ in range(max(3, runs // 4))
+            ]
+        )
+        print(
+            f"  as this shell runs it (PYTHONDONTWRITEBYTECODE set, no bytecode cache): "
+            f"median {uncached * 1e3:.0f} ms"
+        )
 
-    importtime = subprocess.run([sys.executable, "-X", "importtime", "-m", "dialogtui", "--help"],
-                                capture_output=True, text=True, check=True, env=env).stderr
+    importtime = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dialogtui", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stderr
     imported = {}
     for line in importtime.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        _, cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
         if cumulative.isdigit():
             imported[name.strip()] = int(cumulative)
     heavy = sorted(name for name in imported if name.split(".")[0] in HEAVY)
     cli_ms = imported.get("dialogtui.cli", 0) / 1e3
-    print(f"  imports on the --help path: dialogtui.cli {cli_ms:.1f} ms cumulative; "
-          f"heavy modules imported: {', '.join(heavy) if heavy else 'none'}")
-    return {"help_ms": help_stat.median * 1e3, "help_min_ms": help_stat.min * 1e3,
-            "help_uncached_ms": uncached * 1e3 if uncached is not None else None,
-            "pass_ms": pass_stat.median * 1e3, "help_ratio": ratio.median, "help_excess_ms": excess * 1e3,
-            "help_heavy_imports": heavy}
+    print(
+        f"  imports on the --help path: dialogtui.cli {cli_ms:.1f} ms cumulative; "
+        f"heavy modules imported: {', '.join(heavy) if heavy else 'none'}"
+    )
+    return {
+        "help_ms": help_stat.median * 1e3,
+        "help_min_ms": help_stat.min * 1e3,
+        "help_uncached_ms": uncached * 1e3 if uncached is not None else None,
+        "pass_ms": pass_stat.median * 1e3,
+        "help_ratio": ratio.median,
+        "help_excess_ms": excess * 1e3,
+        "help_heavy_imports": heavy,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # First paint in a pty
 
 
-def first_paint(argv: list[str], env: dict[str, str], timeout: float = 20.0) -> tuple[float, float | None]:
+def first_paint(
+    argv: list[str], env: dict[str, str], timeout: float = 20.0
+) -> tuple[float, float | None]:
     """(seconds to the first frame, seconds to `Ready` or None) from spawning `argv` in a pty."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
     os.close(slave)
     seen = b""
     painted: float | None = None
@@ -202,21 +236,33 @@ def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, A
     with ServerProcess() as server:
         minimal = Path(tmp) / "minimal_app.py"
         minimal.write_text(MINIMAL_APP)
-        env = dict(base_env, TERM="xterm-256color", COLORTERM="truecolor", LINES="40", COLUMNS="100",
-                   DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"), DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"),
-                   DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"))
+        env = dict(
+            base_env,
+            TERM="xterm-256color",
+            COLORTERM="truecolor",
+            LINES="40",
+            COLUMNS="100",
+            DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"),
+            DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"),
+            DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"),
+        )
         configured_env = dict(env, DIALOGTUI_API_KEY="demo-key")
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "dialogtui --demo": ([DIALOGTUI, "--demo", "--no-save"], env),
             "dialogtui (configured bot)": (
-                [DIALOGTUI, "--base-url", server.base_url, "--chatbot-id", "demo", "--no-save"], configured_env),
+                [DIALOGTUI, "--base-url", server.base_url, "--chatbot-id", "demo", "--no-save"],
+                configured_env,
+            ),
             "minimal Textual app": ([sys.executable, str(minimal)], env),
         }
         if os.environ.get("PYTHONDONTWRITEBYTECODE"):
             uncached = dict(configured_env)
             uncached.pop("PYTHONPYCACHEPREFIX", None)
             uncached["PYTHONDONTWRITEBYTECODE"] = "1"
-            commands["configured, no bytecode cache"] = (commands["dialogtui (configured bot)"][0], uncached)
+            commands["configured, no bytecode cache"] = (
+                commands["dialogtui (configured bot)"][0],
+                uncached,
+            )
         for argv, command_env in commands.values():  # warm-up, not counted
             first_paint(argv, command_env)
         results: dict[str, list[tuple[float, float | None]]] = {name: [] for name in commands}
@@ -225,8 +271,10 @@ def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, A
             for name in names if number % 2 == 0 else names[::-1]:
                 argv, command_env = commands[name]
                 results[name].append(first_paint(argv, command_env))
-    print(f"\nfigure 5b: time to first paint in a pty (100x40), from spawning the process; "
-          f"{runs} runs each, interleaved\n")
+    print(
+        f"\nfigure 5b: time to first paint in a pty (100x40), from spawning the process; "
+        f"{runs} runs each, interleaved\n"
+    )
     print(f"  {'command':32} {'first paint':>38}   {'Ready (history loaded)':>24}")
     base = [p for p, _ in results["minimal Textual app"]]
     out: dict[str, Any] = {}
@@ -235,8 +283,12 @@ def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, A
         readies = [r for _, r in rows if r is not None]
         ready_text = f"median {median(readies) * 1e3:.0f} ms" if readies else "-"
         print(f"  {name:32} {paints.fmt(' ms', 1e3, 0):>38}   {ready_text:>24}")
-        key = {"dialogtui --demo": "demo", "dialogtui (configured bot)": "configured",
-               "minimal Textual app": "minimal", "configured, no bytecode cache": "uncached"}[name]
+        key = {
+            "dialogtui --demo": "demo",
+            "dialogtui (configured bot)": "configured",
+            "minimal Textual app": "minimal",
+            "configured, no bytecode cache": "uncached",
+        }[name]
         out[f"paint_{key}_ms"] = paints.median * 1e3
         out[f"paint_{key}_min_ms"] = paints.min * 1e3
         if readies:
@@ -260,30 +312,61 @@ def keyring_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str,
     `.ci/secret-service.sh` installs; without them this figure is skipped, and says so."""
     missing = [tool for tool in KEYRING_TOOLS if shutil.which(tool) is None]
     if missing:
-        print(f"\n  key in a Secret Service: skipped, {', '.join(missing)} not installed "
-              f"(`bash .ci/secret-service.sh` installs them)")
+        print(
+            f"\n  key in a Secret Service: skipped, {', '.join(missing)} not installed "
+            f"(`bash .ci/secret-service.sh` installs them)"
+        )
         return {}
     home = tmp / "keyring-home"
     home.mkdir()
-    env = {k: v for k, v in base_env.items()
-           if not k.startswith(("DBUS_", "XDG_", "DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
-               XDG_CACHE_HOME=str(home / ".cache"), TERM="xterm-256color", COLORTERM="truecolor",
-               DIALOGTUI_CONFIG_DIR=str(tmp / "kconfig"), DIALOGTUI_DATA_DIR=str(tmp / "kdata"),
-               DIALOGTUI_LOG_DIR=str(tmp / "klog"))
+    env = {
+        k: v
+        for k, v in base_env.items()
+        if not k.startswith(("DBUS_", "XDG_", "DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN"))
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+        DIALOGTUI_CONFIG_DIR=str(tmp / "kconfig"),
+        DIALOGTUI_DATA_DIR=str(tmp / "kdata"),
+        DIALOGTUI_LOG_DIR=str(tmp / "klog"),
+    )
     with ServerProcess() as server:
-        done = subprocess.run(["dbus-run-session", "--", sys.executable, __file__, KEYRING_CHILD, str(runs),
-                               server.base_url], env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                "dbus-run-session",
+                "--",
+                sys.executable,
+                __file__,
+                KEYRING_CHILD,
+                str(runs),
+                server.base_url,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     lines = [line for line in done.stdout.splitlines() if line.startswith("KEYRING ")]
     if done.returncode or not lines:
-        raise RuntimeError(f"the Secret Service child failed ({done.returncode}): {done.stderr[-2000:]}")
-    paints = json.loads(lines[-1][len("KEYRING "):])
+        raise RuntimeError(
+            f"the Secret Service child failed ({done.returncode}): {done.stderr[-2000:]}"
+        )
+    paints = json.loads(lines[-1][len("KEYRING ") :])
     keyring_paint, env_paint = Stat(paints["keyring"]), Stat(paints["environment"])
     ratio = Stat(ratios(paints["keyring"], paints["environment"]))
-    print(f"\n  configured bot, key in a Secret Service (gnome-keyring), {runs} runs each, interleaved:")
+    print(
+        f"\n  configured bot, key in a Secret Service (gnome-keyring), {runs} runs each, interleaved:"
+    )
     print(f"    key in the keyring:         {keyring_paint.fmt(' ms', 1e3, 0)}")
     print(f"    key in DIALOGTUI_API_KEY:   {env_paint.fmt(' ms', 1e3, 0)}")
-    print(f"    keyring / environment:      {ratio.fmt()}   (the app reads the keyring after its first frame)")
+    print(
+        f"    keyring / environment:      {ratio.fmt()}   (the app reads the keyring after its first frame)"
+    )
     return {"paint_keyring_ms": keyring_paint.median * 1e3, "paint_keyring_ratio": ratio.median}
 
 
@@ -296,26 +379,35 @@ def keyring_child(runs: int, base_url: str) -> None:
     from dialogtui.credentials import CredentialStore
     from dialogtui.devserver import DEMO_API_KEY
 
-    daemon = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert daemon.stdin is not None
         daemon.stdin.write(os.urandom(16).hex().encode())  # creates and unlocks a throwaway keyring
         daemon.stdin.close()
         deadline = time.monotonic() + 15
         with open_dbus_connection(bus="SESSION") as bus:
-            while not bus.send_and_get_reply(DBus().NameHasOwner("org.freedesktop.secrets")).body[0]:
+            while not bus.send_and_get_reply(DBus().NameHasOwner("org.freedesktop.secrets")).body[
+                0
+            ]:
                 if daemon.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("gnome-keyring-daemon did not start")
                 time.sleep(0.02)
         CredentialStore(base_url, "demo").save_api_key(DEMO_API_KEY)
         argv = [DIALOGTUI, "--base-url", base_url, "--chatbot-id", "demo", "--no-save"]
-        commands = {"keyring": dict(os.environ), "environment": dict(os.environ, DIALOGTUI_API_KEY=DEMO_API_KEY)}
+        commands = {
+            "keyring": dict(os.environ),
+            "environment": dict(os.environ, DIALOGTUI_API_KEY=DEMO_API_KEY),
+        }
         for env in commands.values():  # warm-up, not counted
             first_paint(argv, env)
         paints: dict[str, list[float]] = {name: [] for name in commands}
         for number in range(runs):
-            for name in (list(commands) if number % 2 == 0 else list(commands)[::-1]):
+            for name in list(commands) if number % 2 == 0 else list(commands)[::-1]:
                 painted, ready = first_paint(argv, commands[name])
                 if ready is None:  # the app never connected: a keyring that failed, not a figure
                     raise RuntimeError(f"dialogtui with the key in the {name} never said Ready")
@@ -332,18 +424,37 @@ def keyring_child(runs: int, base_url: str) -> None:
 def import_breakdown(env: dict[str, str]) -> dict[str, float]:
     """Cumulative import times of the modules the app path needs, from `python -X importtime`."""
     code = "import dialogtui.commands.chat, dialogtui.ui.app, dialogtui.store"
-    stderr = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
-                            capture_output=True, text=True, check=True, env=env).stderr
-    stderr_demo = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dialogtui.devserver.server"],
-                                 capture_output=True, text=True, check=True, env=env).stderr
-    wanted = ("textual.app", "rich.console", "httpx", "msgspec", "dialogtui.ui.app",
-              "dialogtui.store", "dialogtui.devserver.server", "uvicorn", "starlette.applications")
+    stderr = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stderr
+    stderr_demo = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import dialogtui.devserver.server"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stderr
+    wanted = (
+        "textual.app",
+        "rich.console",
+        "httpx",
+        "msgspec",
+        "dialogtui.ui.app",
+        "dialogtui.store",
+        "dialogtui.devserver.server",
+        "uvicorn",
+        "starlette.applications",
+    )
     found: dict[str, float] = {}
     for text in (stderr, stderr_demo):
         for line in text.splitlines():
             if not line.startswith("import time:") or "|" not in line:
                 continue
-            _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+            _, cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
             name = name.strip()
             if name in wanted and cumulative.isdigit() and name not in found:
                 found[name] = int(cumulative) / 1e3
@@ -356,7 +467,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (~20 s)")
     parser.add_argument("--runs", type=int, default=None, help="runs of each first-paint command")
-    parser.add_argument(KEYRING_CHILD, nargs=2, metavar=("RUNS", "BASE_URL"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        KEYRING_CHILD, nargs=2, metavar=("RUNS", "BASE_URL"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.keyring_child:
         keyring_child(int(args.keyring_child[0]), args.keyring_child[1])
@@ -364,8 +477,10 @@ def main() -> None:
     paint_runs = args.runs or (3 if args.quick else 7)
     help_runs = 8 if args.quick else 20
     info = machine()
-    print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"Textual {info['textual']}, {info['date']}\n")
+    print(
+        f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"Textual {info['textual']}, {info['date']}\n"
+    )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         env = cached_env(Path(tmp))

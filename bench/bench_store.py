@@ -26,16 +26,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dialogtui.api.client import DialogClient  # noqa: E402
-from dialogtui.api.models import plain_text  # noqa: E402
-from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer, DevServerConfig  # noqa: E402
-from dialogtui.session import ChatSession, Turn  # noqa: E402
-from dialogtui.store import TranscriptStore  # noqa: E402
+from dialogtui.api.client import DialogClient
+from dialogtui.api.models import plain_text
+from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer, DevServerConfig
+from dialogtui.session import ChatSession, Turn
+from dialogtui.store import TranscriptStore
 
 MESSAGE = "bench !long"
 
 
-async def one_reply(client: DialogClient, store: TranscriptStore | None) -> tuple[float, float, int, int]:
+async def one_reply(
+    client: DialogClient, store: TranscriptStore | None
+) -> tuple[float, float, int, int]:
     """(wall seconds, seconds inside the store, events, store writes) for one reply."""
     session = ChatSession(client)
     turn = Turn(text=MESSAGE)
@@ -45,7 +47,9 @@ async def one_reply(client: DialogClient, store: TranscriptStore | None) -> tupl
     if store is not None:
         t = time.perf_counter()
         conversation = store.resume_or_start("bench", DEMO_CHATBOT_ID)
-        recorder = store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, MESSAGE))
+        recorder = store.begin_reply(
+            conversation, reply_to=store.record_user_turn(conversation, MESSAGE)
+        )
         inside += time.perf_counter() - t
 
     def supplier() -> str:
@@ -66,7 +70,10 @@ async def one_reply(client: DialogClient, store: TranscriptStore | None) -> tupl
 
 
 async def run(rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, DevServer(DevServerConfig(delta_delay=0.0)) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DevServer(DevServerConfig(delta_delay=0.0)) as server,
+    ):
         batched = TranscriptStore.open(Path(tmp) / "batched.sqlite3")
         per_event = TranscriptStore.open(Path(tmp) / "per_event.sqlite3", flush_interval=0.0)
         variants: dict[str, TranscriptStore | None] = {
@@ -91,8 +98,10 @@ async def run(rounds: int) -> None:
         wall = statistics.median(r[0] for r in rows)
         inside = statistics.median(r[1] for r in rows)
         writes = int(statistics.median(r[3] for r in rows))
-        print(f"{name:30} {wall * 1000:7.0f} ms {wall / base:6.2f}x {inside * 1000:7.1f} ms "
-              f"{inside / events * 1e6:7.2f} µs {writes:7,}")
+        print(
+            f"{name:30} {wall * 1000:7.0f} ms {wall / base:6.2f}x {inside * 1000:7.1f} ms "
+            f"{inside / events * 1e6:7.2f} µs {writes:7,}"
+        )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ServerProcess, bare_turn, emit, interleave, machine, make_client, median  # noqa: E402
+from common import ServerProcess, bare_turn, emit, interleave, machine, make_client, median
 
 DIALOGTUI = str(Path(sys.executable).parent / "dialogtui")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -61,7 +61,11 @@ class TerminalApp:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
         self.proc = subprocess.Popen(
             [DIALOGTUI, "--base-url", base_url, "--chatbot-id", "demo", "--no-save"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
         )
         os.close(slave)
         self.tail = b""
@@ -140,19 +144,31 @@ async def figure_1c(paces: tuple[int, ...], rounds: int, other: Path | None) -> 
     with tempfile.TemporaryDirectory() as tmp, ServerProcess() as server:
         from dialogtui.devserver import DEMO_API_KEY
 
-        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", LINES="40", COLUMNS="100",
-                   DIALOGTUI_API_KEY=DEMO_API_KEY, DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"),
-                   DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"), DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"),
-                   PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        env = dict(
+            os.environ,
+            TERM="xterm-256color",
+            COLORTERM="truecolor",
+            LINES="40",
+            COLUMNS="100",
+            DIALOGTUI_API_KEY=DEMO_API_KEY,
+            DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"),
+            DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"),
+            DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"),
+            PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"),
+        )
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         variants_env = {"app": env}
         if other is not None:
             variants_env[f"app ({other.name})"] = dict(env, PYTHONPATH=str(other))
         client = make_client(server.base_url)
         await client.authenticate()
-        print(f"figure 1c (report): a reply at a reading pace in a pty (100x40); ~{PACE_SECONDS:g} s streams, "
-              f"{rounds} interleaved rounds\n")
-        print(f"  {'deltas/s':>8} {'variant':24} {'CPU':>7} {'UI (- bare)':>12} {'written':>12}   (CPU: share of one core)")
+        print(
+            f"figure 1c (report): a reply at a reading pace in a pty (100x40); ~{PACE_SECONDS:g} s streams, "
+            f"{rounds} interleaved rounds\n"
+        )
+        print(
+            f"  {'deltas/s':>8} {'variant':24} {'CPU':>7} {'UI (- bare)':>12} {'written':>12}   (CPU: share of one core)"
+        )
         for pace in paces:
             deltas = int(pace * PACE_SECONDS)
             text = f"bench !long:{deltas} @rate={pace}"
@@ -161,10 +177,13 @@ async def figure_1c(paces: tuple[int, ...], rounds: int, other: Path | None) -> 
             def in_pty(variant_env: dict[str, str]) -> Any:
                 async def run() -> dict[str, float]:
                     return await asyncio.to_thread(app_turn_in_a_pty, server, variant_env, text)
+
                 return run
 
             variants: dict[str, Any] = {"bare": lambda: bare_paced(server, client, text)}
-            variants.update({name: in_pty(variant_env) for name, variant_env in variants_env.items()})
+            variants.update(
+                {name: in_pty(variant_env) for name, variant_env in variants_env.items()}
+            )
             results = await interleave(variants, rounds)
             bare = [r["cpu"] for r in results["bare"]]
             print(f"  {pace:8,} {'bare client':24} {median(bare) / duration:7.1%}")
@@ -172,7 +191,9 @@ async def figure_1c(paces: tuple[int, ...], rounds: int, other: Path | None) -> 
                 cpu = [r["cpu"] for r in results[name]]
                 ui = median([a - b for a, b in zip(cpu, bare)]) / duration
                 written = median([r["bytes"] for r in results[name]]) / duration
-                print(f"  {pace:8,} {name:24} {median(cpu) / duration:7.1%} {ui:12.1%} {written / 1024:8.0f} KiB/s")
+                print(
+                    f"  {pace:8,} {name:24} {median(cpu) / duration:7.1%} {ui:12.1%} {written / 1024:8.0f} KiB/s"
+                )
                 key = "app" if name == "app" else "other"
                 out[f"pty_{pace}_{key}_share"] = median(cpu) / duration
                 out[f"pty_{pace}_{key}_ui_share"] = ui
@@ -186,11 +207,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round, one pace (~30 s)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
-    parser.add_argument("--vs", type=Path, default=None, help="a directory holding another dialogtui/ to compare")
+    parser.add_argument(
+        "--vs", type=Path, default=None, help="a directory holding another dialogtui/ to compare"
+    )
     args = parser.parse_args()
     info = machine()
-    print(f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"Textual {info['textual']}, {info['date']}\n")
+    print(
+        f"machine: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"Textual {info['textual']}, {info['date']}\n"
+    )
     started = time.perf_counter()
     paces = (50,) if args.quick else (50, 200)
     result = await figure_1c(paces, args.rounds or (1 if args.quick else 3), args.vs)

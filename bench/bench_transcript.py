@@ -37,20 +37,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from textual.app import App, ComposeResult  # noqa: E402
-from textual.pilot import Pilot  # noqa: E402
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
-from dialogtui.api.models import Block, ListItem, RichTextPart, Span, TextPart  # noqa: E402
-from dialogtui.ui.transcript import Transcript  # noqa: E402
+from dialogtui.api.models import Block, ListItem, RichTextPart, Span, TextPart
+from dialogtui.ui.transcript import Transcript
 
 FRAME_EVERY = 50
 DELTA_CHARS = 20
 RUNS = 5
-WORDS = (
-    "the quick brown fox jumps over a lazy dog while our chatbot explains shipping "
-    "returns warranty sizes colours prices delivery times and everything else a "
-    "customer could possibly want to know about the jacket"
-).split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "our", "chatbot", "explains", "shipping", "returns", "warranty", "sizes", "colours", "prices", "delivery", "times", "and", "everything", "else", "a", "customer", "could", "possibly", "want", "to", "know", "about", "the", "jacket"]
 
 
 class BenchApp(App[None]):
@@ -199,7 +195,9 @@ def reply_figures(label: str, mode: str) -> None:
     for size in (5_000, 100_000):
         output = subprocess.run(
             [sys.executable, __file__, "measure", mode, str(size)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         best = Run(**json.loads(output.strip().splitlines()[-1]))
         chosen = best.cpu if clock == "cpu" else best.wall
@@ -210,7 +208,9 @@ def reply_figures(label: str, mode: str) -> None:
             f"  (GC {best.gc * 1e3:5.1f} ms, {best.full_gcs} full; without GC"
             f" {us((chosen - best.gc) / best.deltas)}/delta)"
         )
-    print(f"  ratio 100 KB / 5 KB per delta: {per_delta[100_000] / per_delta[5_000]:.2f} (target <= 1.5)\n")
+    print(
+        f"  ratio 100 KB / 5 KB per delta: {per_delta[100_000] / per_delta[5_000]:.2f} (target <= 1.5)\n"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -219,7 +219,9 @@ def reply_figures(label: str, mode: str) -> None:
 
 def history_parts(rng: random.Random, number: int) -> tuple[str, list[RichTextPart | TextPart]]:
     if number % 2 == 0:
-        return "user", [TextPart(text=" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 30))))]
+        return "user", [
+            TextPart(text=" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 30))))
+        ]
     blocks = [
         Block(spans=[Span(text=" ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 80))))])
         for _ in range(rng.randint(1, 3))
@@ -287,20 +289,26 @@ async def run_history(count: int) -> None:
         gc.collect()
         GC.running = True
         watch.take()
-        print(f"history: {count:,} entries (~7,000 lines at 100 columns); how long our code holds the event loop")
+        print(
+            f"history: {count:,} entries (~7,000 lines at 100 columns); how long our code holds the event loop"
+        )
         start = time.perf_counter()
         for role, parts in history:
             transcript.add_entry(role, parts)
         added = time.perf_counter() - start
         print(f"  add_entry x{count:,}:   {added * 1e3:.1f} ms ({added / count * 1e6:.1f} µs each)")
         waited = await until_laid_out(transcript)
-        print(f"  then, until every entry is laid out ({(added + waited) * 1e3:.0f} ms wall): {watch.take()}")
+        print(
+            f"  then, until every entry is laid out ({(added + waited) * 1e3:.0f} ms wall): {watch.take()}"
+        )
 
         start = time.perf_counter()
         await pilot.resize_terminal(70, 40)  # (this waits for idle: background work included)
         await until_laid_out(transcript)
         waited = time.perf_counter() - start
-        print(f"  resize to 70 columns, until all re-wrapped ({waited * 1e3:.0f} ms wall): {watch.take()}")
+        print(
+            f"  resize to 70 columns, until all re-wrapped ({waited * 1e3:.0f} ms wall): {watch.take()}"
+        )
 
         transcript.scroll_home(animate=False)
         await pilot.pause()
@@ -317,9 +325,18 @@ def main() -> None:
         return
     print(f"frames: one every {FRAME_EVERY} deltas of ~{DELTA_CHARS} chars; best of {RUNS} runs\n")
     default = Transcript.FLUSH_INTERVAL
-    reply_figures("A. pilot.pause() every 50 deltas, layout at every pause; CPU time (incl. a render per pause)", "A")
-    reply_figures("B. asyncio.sleep(0) every 50 deltas, layout at every yield (FLUSH_INTERVAL=0); wall time", "B")
-    reply_figures(f"C. asyncio.sleep(0) every 50 deltas, default FLUSH_INTERVAL={default * 1e3:.1f} ms; wall time", "C")
+    reply_figures(
+        "A. pilot.pause() every 50 deltas, layout at every pause; CPU time (incl. a render per pause)",
+        "A",
+    )
+    reply_figures(
+        "B. asyncio.sleep(0) every 50 deltas, layout at every yield (FLUSH_INTERVAL=0); wall time",
+        "B",
+    )
+    reply_figures(
+        f"C. asyncio.sleep(0) every 50 deltas, default FLUSH_INTERVAL={default * 1e3:.1f} ms; wall time",
+        "C",
+    )
     asyncio.run(run_history(1000))
 
 

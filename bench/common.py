@@ -81,12 +81,17 @@ class Stat:
         return max(self.values)
 
     def fmt(self, unit: str = "x", scale: float = 1.0, digits: int = 2) -> str:
-        return (f"median {self.median * scale:.{digits}f}{unit} (min {self.min * scale:.{digits}f}{unit}, "
-                f"max {self.max * scale:.{digits}f}{unit}, n={len(self.values)})")
+        return (
+            f"median {self.median * scale:.{digits}f}{unit} (min {self.min * scale:.{digits}f}{unit}, "
+            f"max {self.max * scale:.{digits}f}{unit}, n={len(self.values)})"
+        )
 
 
 async def interleave(
-    variants: dict[str, Callable[[], Awaitable[Any]]], rounds: int, *, warmup: int = 1,
+    variants: dict[str, Callable[[], Awaitable[Any]]],
+    rounds: int,
+    *,
+    warmup: int = 1,
 ) -> dict[str, list[Any]]:
     """Run each variant once per round, A B C A B C ..., after `warmup` unrecorded rounds.
 
@@ -146,7 +151,7 @@ def emit(result: dict[str, Any]) -> None:
 def parse_result(output: str) -> dict[str, Any]:
     for line in reversed(output.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise ValueError("no RESULT line in the output")
 
 
@@ -179,7 +184,10 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         self._proc = subprocess.Popen(
             [sys.executable, __file__, "serve", "--history", str(self.history)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         threading.Thread(target=self._read, daemon=True).start()
         first = self._lines.get(timeout=30)
@@ -228,8 +236,10 @@ def _serve(history: int) -> None:
         plan = original_plan(choice, text, base_url, delta_delay)
         one = re.search(r"@onepara=(\d+)", text)
         if one:
-            plan = StreamPlan([CONNECTED, PROCESSING, *one_paragraph_reply(int(one.group(1))), Done()],
-                              delta_delay)
+            plan = StreamPlan(
+                [CONNECTED, PROCESSING, *one_paragraph_reply(int(one.group(1))), Done()],
+                delta_delay,
+            )
         found = re.search(r"@rate=(\d+)", text)
         if found:
             rates[id(plan)] = float(found.group(1))
@@ -262,11 +272,21 @@ def _serve(history: int) -> None:
                 data = encoded[index]
                 # One write (one HTTP chunk) per event, as a server that flushes every event
                 # sends it, and as the full-speed stream does: the client's work is per chunk.
-                yield data if data is not None else sse("done", commit(frames[index]), plan.line_ending)
+                yield (
+                    data
+                    if data is not None
+                    else sse("done", commit(frames[index]), plan.line_ending)
+                )
             sent = due
             last_sent = time.monotonic()
-        report = {"t0": t0, "rate": rate, "frames": count, "last_due": t0 + (count - 1) / rate,
-                  "last_sent": last_sent, "max_late": max_late}
+        report = {
+            "t0": t0,
+            "rate": rate,
+            "frames": count,
+            "last_due": t0 + (count - 1) / rate,
+            "last_sent": last_sent,
+            "max_late": max_late,
+        }
         with out_lock:
             print(json.dumps(report), flush=True)
 
@@ -387,7 +407,9 @@ def status_text(app: Any) -> str:
     return str(app.query_one("#status").render())
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.005) -> None:
+async def wait_until(
+    condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.005
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -430,7 +452,9 @@ async def app_turn(app: Any, text: str, *, final_paint: bool = True) -> TurnTimi
     total = time.perf_counter() - started
     times = app.event_times
     assert app.transcript._entries[-1].state == "done", app.transcript._entries[-1].state
-    return TurnTiming(total, len(times), times[0] if times else 0.0, times[-1] if times else 0.0, times)
+    return TurnTiming(
+        total, len(times), times[0] if times else 0.0, times[-1] if times else 0.0, times
+    )
 
 
 if __name__ == "__main__":

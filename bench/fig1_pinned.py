@@ -24,7 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SIZE, ServerProcess, Stat, app_turn, bare_turn, make_app, make_client, ratios, wait_ready  # noqa: E402
+from common import (
+    SIZE,
+    ServerProcess,
+    Stat,
+    app_turn,
+    bare_turn,
+    make_app,
+    make_client,
+    ratios,
+    wait_ready,
+)
 
 LONG = "bench !long"
 
@@ -45,11 +55,18 @@ async def run(rounds: int) -> None:
                 await asyncio.sleep(0.05)
                 for name in ("bare", "app") if number % 2 == 0 else ("app", "bare"):
                     cpu = time.process_time()
-                    wall = (await bare_turn(client, LONG))[0] if name == "bare" else (await app_turn(app, LONG)).total
+                    wall = (
+                        (await bare_turn(client, LONG))[0]
+                        if name == "bare"
+                        else (await app_turn(app, LONG)).total
+                    )
                     walls[name].append(wall)
                     cpus[name].append(time.process_time() - cpu)
         await client.aclose()
-    wall_ratio, cpu_ratio = Stat(ratios(walls["app"], walls["bare"])), Stat(ratios(cpus["app"], cpus["bare"]))
+    wall_ratio, cpu_ratio = (
+        Stat(ratios(walls["app"], walls["bare"])),
+        Stat(ratios(cpus["app"], cpus["bare"])),
+    )
     print(f"{Path.cwd()}: {rounds} rounds, server on CPU 0, app and bare client on CPU 1")
     print(f"  app, wall:         {Stat(walls['app']).fmt(' ms', 1e3, 0)}")
     print(f"  bare client, wall: {Stat(walls['bare']).fmt(' ms', 1e3, 0)}")

@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -28,7 +29,10 @@ SCRIPTS = ("render", "terminal", "long", "startup", "peers")
 
 def run(name: str, quick: bool) -> dict[str, Any]:
     argv = [sys.executable, str(HERE / f"bench_{name}.py")] + (["--quick"] if quick else [])
-    print(f"\n{'=' * 100}\n$ {' '.join(Path(a).name if a.endswith('.py') else a for a in argv)}\n", flush=True)
+    print(
+        f"\n{'=' * 100}\n$ {' '.join(Path(a).name if a.endswith('.py') else a for a in argv)}\n",
+        flush=True,
+    )
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     assert proc.stdout is not None
     lines = []
@@ -56,74 +60,133 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
     r = results.get("render", {})
     if r:
         out += [
-            ("1 render overhead: app / bare client, 100 KB (wall)",
-             f"{r['app_bare']:.2f}x (min {r['app_bare_min']:.2f}x; CPU {r['app_bare_cpu']:.2f}x)", "<= 1.3x",
-             verdict(r["app_bare"], lambda v: v <= 1.3)),
-            ("1 local saving: app+store / app (wall)",
-             f"{r['store_app']:.2f}x (CPU {r['store_app_cpu']:.2f}x; in store {r['store_share']:.1%} of the turn)",
-             "report", "-"),
-            ("2 linearity: per event 100 KB / 5 KB",
-             f"{r['linear']:.2f}x (late {r['linear_late']:.2f}x, 1 para {r['linear_onepara']:.2f}x)", "<= 1.5x",
-             verdict(r["linear"], lambda v: v <= 1.5)),
-            ("3 throughput: highest sustained paced rate",
-             f"{r['sustained_rate']:,}/s (ceiling {r['ceiling_rate']:,.0f}/s)", ">= 5,000/s",
-             verdict(r["sustained_rate"], lambda v: v >= 5000)),
+            (
+                "1 render overhead: app / bare client, 100 KB (wall)",
+                f"{r['app_bare']:.2f}x (min {r['app_bare_min']:.2f}x; CPU {r['app_bare_cpu']:.2f}x)",
+                "<= 1.3x",
+                verdict(r["app_bare"], lambda v: v <= 1.3),
+            ),
+            (
+                "1 local saving: app+store / app (wall)",
+                f"{r['store_app']:.2f}x (CPU {r['store_app_cpu']:.2f}x; in store {r['store_share']:.1%} of the turn)",
+                "report",
+                "-",
+            ),
+            (
+                "2 linearity: per event 100 KB / 5 KB",
+                f"{r['linear']:.2f}x (late {r['linear_late']:.2f}x, 1 para {r['linear_onepara']:.2f}x)",
+                "<= 1.5x",
+                verdict(r["linear"], lambda v: v <= 1.5),
+            ),
+            (
+                "3 throughput: highest sustained paced rate",
+                f"{r['sustained_rate']:,}/s (ceiling {r['ceiling_rate']:,.0f}/s)",
+                ">= 5,000/s",
+                verdict(r["sustained_rate"], lambda v: v >= 5000),
+            ),
         ]
         if "pace_50_ui_share" in r:
-            out.append(("1b UI CPU at a reading pace (share of a core)",
-                        f"{r['pace_50_ui_share']:.1%} at 50 deltas/s, {r['pace_200_ui_share']:.1%} at 200/s "
-                        f"(app {r['pace_50_app_share']:.1%}, {r['pace_200_app_share']:.1%})", "report", "-"))
+            out.append(
+                (
+                    "1b UI CPU at a reading pace (share of a core)",
+                    f"{r['pace_50_ui_share']:.1%} at 50 deltas/s, {r['pace_200_ui_share']:.1%} at 200/s "
+                    f"(app {r['pace_50_app_share']:.1%}, {r['pace_200_app_share']:.1%})",
+                    "report",
+                    "-",
+                )
+            )
     t = results.get("terminal", {})
     if t:
-        out.append(("1c UI CPU at a reading pace, in a pty",
-                    f"{t['pty_50_app_ui_share']:.1%} at 50 deltas/s"
-                    + (f", {t['pty_200_app_ui_share']:.1%} at 200/s" if "pty_200_app_ui_share" in t else "")
-                    + f"; writes {t['pty_50_app_kib_s']:.0f} KiB/s", "report", "-"))
+        out.append(
+            (
+                "1c UI CPU at a reading pace, in a pty",
+                f"{t['pty_50_app_ui_share']:.1%} at 50 deltas/s"
+                + (
+                    f", {t['pty_200_app_ui_share']:.1%} at 200/s"
+                    if "pty_200_app_ui_share" in t
+                    else ""
+                )
+                + f"; writes {t['pty_50_app_kib_s']:.0f} KiB/s",
+                "report",
+                "-",
+            )
+        )
     lg = results.get("long", {})
     if lg:
         out += [
-            ("4 open 1,000 messages (app start to shown)",
-             f"{lg['open_s']:.3f} s ({lg['open_ratio']:.2f}x empty)", "<= 1 s", verdict(lg["open_s"], lambda v: v <= 1)),
-            ("4 memory per 1,000 messages (RSS / Python heap)",
-             f"+{lg['rss_opened_mb']:.1f} / +{lg['tracemalloc_opened_mb']:.1f} MB open, "
-             f"+{lg['rss_settled_mb']:.1f} / +{lg['tracemalloc_settled_mb']:.1f} MB laid out", "report", "-"),
-            ("4 append !long:1000 after 1,000 msgs / empty",
-             f"{lg['append_ratio']:.2f}x (per event {lg['append_per_event_ratio']:.2f}x)", "<= 1.1x",
-             verdict(lg["append_ratio"], lambda v: v <= 1.1)),
+            (
+                "4 open 1,000 messages (app start to shown)",
+                f"{lg['open_s']:.3f} s ({lg['open_ratio']:.2f}x empty)",
+                "<= 1 s",
+                verdict(lg["open_s"], lambda v: v <= 1),
+            ),
+            (
+                "4 memory per 1,000 messages (RSS / Python heap)",
+                f"+{lg['rss_opened_mb']:.1f} / +{lg['tracemalloc_opened_mb']:.1f} MB open, "
+                f"+{lg['rss_settled_mb']:.1f} / +{lg['tracemalloc_settled_mb']:.1f} MB laid out",
+                "report",
+                "-",
+            ),
+            (
+                "4 append !long:1000 after 1,000 msgs / empty",
+                f"{lg['append_ratio']:.2f}x (per event {lg['append_per_event_ratio']:.2f}x)",
+                "<= 1.1x",
+                verdict(lg["append_ratio"], lambda v: v <= 1.1),
+            ),
         ]
     s = results.get("startup", {})
     if s:
         out += [
-            ("5 dialogtui --help",
-             f"{s['help_ms']:.0f} ms ({s['help_ratio']:.2f}x python -c pass)", "<= 150 ms",
-             verdict(s["help_ms"], lambda v: v <= 150)),
-            ("5 first paint, configured bot (pty)",
-             f"{s['paint_configured_ms']:.0f} ms ({s['paint_configured_ratio']:.2f}x minimal Textual app)",
-             "<= 300 ms", verdict(s["paint_configured_ms"], lambda v: v <= 300)),
-            ("5 first paint, --demo (pty)",
-             f"{s['paint_demo_ms']:.0f} ms ({s['paint_demo_ratio']:.2f}x minimal Textual app)", "<= 300 ms",
-             verdict(s["paint_demo_ms"], lambda v: v <= 300)),
+            (
+                "5 dialogtui --help",
+                f"{s['help_ms']:.0f} ms ({s['help_ratio']:.2f}x python -c pass)",
+                "<= 150 ms",
+                verdict(s["help_ms"], lambda v: v <= 150),
+            ),
+            (
+                "5 first paint, configured bot (pty)",
+                f"{s['paint_configured_ms']:.0f} ms ({s['paint_configured_ratio']:.2f}x minimal Textual app)",
+                "<= 300 ms",
+                verdict(s["paint_configured_ms"], lambda v: v <= 300),
+            ),
+            (
+                "5 first paint, --demo (pty)",
+                f"{s['paint_demo_ms']:.0f} ms ({s['paint_demo_ratio']:.2f}x minimal Textual app)",
+                "<= 300 ms",
+                verdict(s["paint_demo_ms"], lambda v: v <= 300),
+            ),
         ]
         if "paint_keyring_ms" in s:
-            out.append(("5 first paint, key in a Secret Service (pty)",
-                        f"{s['paint_keyring_ms']:.0f} ms ({s['paint_keyring_ratio']:.2f}x key in the environment)",
-                        "<= 300 ms", verdict(s["paint_keyring_ms"], lambda v: v <= 300)))
+            out.append(
+                (
+                    "5 first paint, key in a Secret Service (pty)",
+                    f"{s['paint_keyring_ms']:.0f} ms ({s['paint_keyring_ratio']:.2f}x key in the environment)",
+                    "<= 300 ms",
+                    verdict(s["paint_keyring_ms"], lambda v: v <= 300),
+                )
+            )
     p = results.get("peers", {})
     if p:
         for key, label in (("para", "!long"), ("one", "one paragraph")):
             extrapolated = " extrapolated" if p[f"{key}_peer_100k_extrapolated"] else ""
-            out.append((
-                f"peers ({label}): Markdown+MarkdownStream / dialogtui",
-                f"5 KB {p[f'{key}_peer_5k_s']:.2f} s = {p[f'{key}_peer_ours_5k']:.1f}x; "
-                f"100 KB {p[f'{key}_peer_100k_s']:.1f} s{extrapolated} = {p[f'{key}_peer_ours_100k']:.0f}x",
-                "report", "-"))
+            out.append(
+                (
+                    f"peers ({label}): Markdown+MarkdownStream / dialogtui",
+                    f"5 KB {p[f'{key}_peer_5k_s']:.2f} s = {p[f'{key}_peer_ours_5k']:.1f}x; "
+                    f"100 KB {p[f'{key}_peer_100k_s']:.1f} s{extrapolated} = {p[f'{key}_peer_ours_100k']:.0f}x",
+                    "report",
+                    "-",
+                )
+            )
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="every script with --quick")
-    parser.add_argument("--skip", nargs="*", default=[], choices=SCRIPTS, help="scripts to leave out")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=SCRIPTS, help="scripts to leave out"
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
     info = machine()
@@ -133,15 +196,21 @@ def main() -> None:
     table = rows(results)
     width = max(len(r[0]) for r in table) if table else 40
     measured = max(len(r[1]) for r in table) if table else 20
-    print(f"\n{'=' * 100}\nSUMMARY ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s): "
-          f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, Textual {info['textual']}, "
-          f"{info['date']}\n")
+    print(
+        f"\n{'=' * 100}\nSUMMARY ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s): "
+        f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, Textual {info['textual']}, "
+        f"{info['date']}\n"
+    )
     print(f"  {'figure':{width}}  {'measured (median)':{measured}}  {'target':10}  result")
     for figure, value, target, mark in table:
         print(f"  {figure:{width}}  {value:{measured}}  {target:10}  {mark}")
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "quick": args.quick, "seconds": elapsed,
-                                         "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"machine": info, "quick": args.quick, "seconds": elapsed, "results": results},
+                indent=2,
+            )
+        )
         print(f"\nfigures written to {args.json}")
 
 

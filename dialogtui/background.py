@@ -15,7 +15,9 @@ from typing import Any, TypeVar, cast
 T = TypeVar("T")
 
 
-async def in_daemon_thread(function: Callable[..., T], *args: Any, name: str = "dialogtui-blocking") -> T:
+async def in_daemon_thread(
+    function: Callable[..., T], *args: Any, name: str = "dialogtui-blocking"
+) -> T:
     """`function(*args)` in a daemon thread; its result or exception, awaited. Cancelling the
     wait leaves the thread to finish on its own, its outcome dropped."""
     loop = asyncio.get_running_loop()

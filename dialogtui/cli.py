@@ -36,28 +36,52 @@ def _add_target_options(parser: argparse.ArgumentParser, *, subcommand: bool = F
     On a subcommand the defaults are suppressed, so `dialogtui --demo send hi` keeps the
     `--demo` given before the command instead of having it overwritten by a default.
     """
+
     def default(value: object) -> object:
         return argparse.SUPPRESS if subcommand else value
 
     target = parser.add_argument_group("bot")
-    target.add_argument("--base-url", metavar="URL", default=default(None),
-                        help="API base URL (env DIALOGTUI_BASE_URL; default: production)")
-    target.add_argument("--chatbot-id", metavar="ID", default=default(None),
-                        help="chatbot id (env DIALOGTUI_CHATBOT_ID)")
-    target.add_argument("--demo", action="store_true", default=default(False),
-                        help="use the built-in local demo server: no key, no network")
-    target.add_argument("--scenario", metavar="NAME", default=default(None),
-                        help="with --demo: the server's fault scenario (see `dialogtui serve --list`)")
-    target.add_argument("--visitor-token-stdin", action="store_true", default=default(False),
-                        help="read a visitor token (minted by your backend) from stdin, for this run only")
+    target.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help="API base URL (env DIALOGTUI_BASE_URL; default: production)",
+    )
+    target.add_argument(
+        "--chatbot-id",
+        metavar="ID",
+        default=default(None),
+        help="chatbot id (env DIALOGTUI_CHATBOT_ID)",
+    )
+    target.add_argument(
+        "--demo",
+        action="store_true",
+        default=default(False),
+        help="use the built-in local demo server: no key, no network",
+    )
+    target.add_argument(
+        "--scenario",
+        metavar="NAME",
+        default=default(None),
+        help="with --demo: the server's fault scenario (see `dialogtui serve --list`)",
+    )
+    target.add_argument(
+        "--visitor-token-stdin",
+        action="store_true",
+        default=default(False),
+        help="read a visitor token (minted by your backend) from stdin, for this run only",
+    )
 
 
 def _add_save_option(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
     # On a subcommand the default is suppressed: otherwise its False would overwrite a
     # `dialogtui --no-save send ...` given before the command, and a private session be saved.
-    parser.add_argument("--no-save", action="store_true",
-                        default=argparse.SUPPRESS if subcommand else False,
-                        help="do not save this conversation locally (setting: save_transcripts)")
+    parser.add_argument(
+        "--no-save",
+        action="store_true",
+        default=argparse.SUPPRESS if subcommand else False,
+        help="do not save this conversation locally (setting: save_transcripts)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,82 +99,118 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     send = commands.add_parser(
-        "send", help="send one message and stream the reply to stdout",
+        "send",
+        help="send one message and stream the reply to stdout",
         description="Send one message and print the reply as plain text. "
-                    "Exit codes: 0 done, 2 usage, 3 credentials, 4 keyring, 5 network, "
-                    "6 refused by the server, 7 reply failed, 8 reply incomplete.",
+        "Exit codes: 0 done, 2 usage, 3 credentials, 4 keyring, 5 network, "
+        "6 refused by the server, 7 reply failed, 8 reply incomplete.",
     )
     send.add_argument("text", help="the message to send ('-' reads it from stdin)")
-    send.add_argument("--json", action="store_true", help="print the typed stream events as JSON lines")
+    send.add_argument(
+        "--json", action="store_true", help="print the typed stream events as JSON lines"
+    )
     _add_target_options(send, subcommand=True)
     _add_save_option(send, subcommand=True)
     send.set_defaults(run=_lazy("dialogtui.commands.send", "run_send", logs=True))
 
     run_cmd = commands.add_parser(
-        "run", help="send each line of a file as one turn of a conversation; print a summary",
+        "run",
+        help="send each line of a file as one turn of a conversation; print a summary",
         description="Send each non-empty line of FILE as a user turn of one conversation, stream the "
-                    "replies and print a summary table. Exit codes: 0 every turn ended in done, "
-                    "1 some did not, 2 usage, 3 credentials, 4 keyring, 130 interrupted.",
+        "replies and print a summary table. Exit codes: 0 every turn ended in done, "
+        "1 some did not, 2 usage, 3 credentials, 4 keyring, 130 interrupted.",
     )
-    run_cmd.add_argument("file", metavar="FILE", help="the script: one message per line ('-' reads stdin)")
-    run_cmd.add_argument("--json", action="store_true", help="print one JSON object per turn instead of the table")
-    run_cmd.add_argument("--stop-on-error", action="store_true",
-                         help="stop at the first turn that does not end in done (default: go on)")
+    run_cmd.add_argument(
+        "file", metavar="FILE", help="the script: one message per line ('-' reads stdin)"
+    )
+    run_cmd.add_argument(
+        "--json", action="store_true", help="print one JSON object per turn instead of the table"
+    )
+    run_cmd.add_argument(
+        "--stop-on-error",
+        action="store_true",
+        help="stop at the first turn that does not end in done (default: go on)",
+    )
     _add_target_options(run_cmd, subcommand=True)
     _add_save_option(run_cmd, subcommand=True)
     run_cmd.set_defaults(run=_lazy("dialogtui.commands.run", "run_script", logs=True))
 
     replay = commands.add_parser(
-        "replay", help="re-send an exported conversation's messages and compare old and new replies",
+        "replay",
+        help="re-send an exported conversation's messages and compare old and new replies",
         description="Re-send the user messages of EXPORT (from `dialogtui export ID --format json`, or the "
-                    "API's /export) to the chosen bot, in one new conversation, and show the old and new "
-                    "replies side by side. Exit codes as for `run`.",
+        "API's /export) to the chosen bot, in one new conversation, and show the old and new "
+        "replies side by side. Exit codes as for `run`.",
     )
     replay.add_argument("export_file", metavar="EXPORT", help="the exported conversation (JSON)")
-    replay.add_argument("--json", action="store_true",
-                        help="one JSON object per turn: turn, text, before, after, same, outcome")
+    replay.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per turn: turn, text, before, after, same, outcome",
+    )
     _add_target_options(replay, subcommand=True)
     _add_save_option(replay, subcommand=True)
     replay.set_defaults(run=_lazy("dialogtui.commands.run", "run_replay", logs=True))
 
     serve = commands.add_parser(
-        "serve", help="run the local Dialog API server (for demos and testing your own client)",
+        "serve",
+        help="run the local Dialog API server (for demos and testing your own client)",
         description="Run a local server that speaks the Dialog chat API over real HTTP and SSE, "
-                    "with fault scenarios. A message containing !NAME picks scenario NAME for that reply.",
+        "with fault scenarios. A message containing !NAME picks scenario NAME for that reply.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    serve.add_argument("--scenario", default="ok", metavar="NAME", help="default scenario for every request")
-    serve.add_argument("--delay", type=float, default=0.02, metavar="SECONDS",
-                       help="pause between streamed events (default 0.02)")
+    serve.add_argument(
+        "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--scenario", default="ok", metavar="NAME", help="default scenario for every request"
+    )
+    serve.add_argument(
+        "--delay",
+        type=float,
+        default=0.02,
+        metavar="SECONDS",
+        help="pause between streamed events (default 0.02)",
+    )
     serve.add_argument("--list", action="store_true", help="list the scenarios and exit")
     serve.set_defaults(run=_lazy("dialogtui.commands.serve", "run_serve"))
 
     history = commands.add_parser(
-        "history", help="list the conversations saved on this machine",
+        "history",
+        help="list the conversations saved on this machine",
         description="List locally saved conversations, most recent first: id, bot, where, "
-                    "when started, turns and the last message.",
+        "when started, turns and the last message.",
     )
     history.add_argument("--json", action="store_true", help="print them as JSON, for scripts")
-    history.add_argument("--all", action="store_true", help="list all of them (default: the latest 20)")
+    history.add_argument(
+        "--all", action="store_true", help="list all of them (default: the latest 20)"
+    )
     history.set_defaults(run=_lazy("dialogtui.commands.history", "run_history"))
 
     export = commands.add_parser(
-        "export", help="export a saved conversation as Markdown or JSON",
+        "export",
+        help="export a saved conversation as Markdown or JSON",
         description="Write a saved conversation (an id from `dialogtui history`) as Markdown or "
-                    "JSON. Exports hold no secrets and no raw control characters.",
+        "JSON. Exports hold no secrets and no raw control characters.",
     )
     export.add_argument("id", type=int, metavar="ID", help="the conversation's id")
-    export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
-    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (created private) instead of stdout")
+    export.add_argument(
+        "--format", choices=("md", "json"), default="md", help="md (default) or json"
+    )
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (created private) instead of stdout"
+    )
     export.set_defaults(run=_lazy("dialogtui.commands.history", "run_export"))
 
     login = commands.add_parser("login", help="verify an API key and store it in the OS keyring")
     login.add_argument("--base-url", metavar="URL", help="API base URL (asked if omitted)")
     login.add_argument("--chatbot-id", metavar="ID", help="chatbot id (asked if omitted)")
     login.add_argument("--api-key-stdin", action="store_true", help="read the API key from stdin")
-    login.add_argument("--visitor-token-stdin", action="store_true",
-                       help="store only a visitor token read from stdin (no API key)")
+    login.add_argument(
+        "--visitor-token-stdin",
+        action="store_true",
+        help="store only a visitor token read from stdin (no API key)",
+    )
     login.set_defaults(run=_lazy("dialogtui.commands.account", "run_login", logs=True))
 
     logout = commands.add_parser("logout", help="remove the stored key and token of a bot")
@@ -158,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     logout.add_argument("--chatbot-id", metavar="ID")
     logout.set_defaults(run=_lazy("dialogtui.commands.account", "run_logout"))
 
-    status = commands.add_parser("status", help="show the configured bot and which secrets are stored")
+    status = commands.add_parser(
+        "status", help="show the configured bot and which secrets are stored"
+    )
     status.add_argument("--base-url", metavar="URL")
     status.add_argument("--chatbot-id", metavar="ID")
     status.add_argument("--json", action="store_true")
@@ -169,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _lazy(module: str, function: str, *, logs: bool = False) -> Runner:
     """Import the command only when it runs; `logs` for commands that call the API."""
+
     def run(args: argparse.Namespace) -> int:
         from importlib import import_module
 

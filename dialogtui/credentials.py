@@ -121,7 +121,10 @@ def _check_backend(backend: Any) -> tuple[bool, str]:
                 return False, problem
         return True, name
     if _writes_plaintext(backend):
-        return False, f"The active keyring backend ({name}) stores secrets in a plain file; refusing to use it."
+        return (
+            False,
+            f"The active keyring backend ({name}) stores secrets in a plain file; refusing to use it.",
+        )
     return True, name
 
 

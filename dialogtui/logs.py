@@ -33,7 +33,9 @@ def configure_file_logging(directory: Path | None = None) -> Path | None:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Created private before the handler opens it: request ids and bot ids are not for others.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-        handler = RotatingFileHandler(path, maxBytes=_MAX_BYTES, backupCount=_BACKUPS, encoding="utf-8")
+        handler = RotatingFileHandler(
+            path, maxBytes=_MAX_BYTES, backupCount=_BACKUPS, encoding="utf-8"
+        )
     except OSError:
         return None
     handler.setFormatter(logging.Formatter(_FORMAT))

@@ -75,7 +75,9 @@ class TurnUpdate(NamedTuple):
 class ChatSession:
     """Runs turns on a `DialogClient` and keeps the figures of the turn in flight."""
 
-    def __init__(self, client: DialogClient, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, client: DialogClient, *, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.client = client
         self._clock = clock
         self._current: Turn | None = None
@@ -98,7 +100,9 @@ class ChatSession:
         """Call `listener` with each SSE event only (see `DialogClient.add_sse_observer`)."""
         self.client.add_sse_observer(listener)
 
-    async def stream_turn(self, turn: Turn, *, every_delta: bool = True) -> AsyncIterator[TurnUpdate]:
+    async def stream_turn(
+        self, turn: Turn, *, every_delta: bool = True
+    ) -> AsyncIterator[TurnUpdate]:
         """Send `turn.text` and yield each event with what it changed.
 
         With `every_delta=False`, for a consumer that reads growing blocks from
@@ -157,7 +161,9 @@ class ChatSession:
         except DialogError as error:
             turn.error = error
             # "incomplete" means part of a reply arrived and the rest did not.
-            turn.outcome = "incomplete" if turn.assembler.part_count and error.kind != "stream" else "error"
+            turn.outcome = (
+                "incomplete" if turn.assembler.part_count and error.kind != "stream" else "error"
+            )
             raise
         except BaseException:
             # Esc in the app, Ctrl-C in a script: whatever arrived stays.

@@ -99,8 +99,11 @@ class Migration:
 
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (
-    Migration(1, "conversations and messages", (
-        """CREATE TABLE conversations (
+    Migration(
+        1,
+        "conversations and messages",
+        (
+            """CREATE TABLE conversations (
             id INTEGER PRIMARY KEY,
             base_url TEXT NOT NULL,
             chatbot_id TEXT NOT NULL,
@@ -109,7 +112,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             started_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )""",
-        """CREATE TABLE messages (
+            """CREATE TABLE messages (
             id INTEGER PRIMARY KEY,
             conversation_id INTEGER NOT NULL REFERENCES conversations(id),
             role TEXT NOT NULL,
@@ -121,32 +124,65 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )""",
-    )),
-    Migration(2, "turn figures, reply-to links, indexes for listing", (
-        "ALTER TABLE messages ADD COLUMN figures_json TEXT",
-        "ALTER TABLE messages ADD COLUMN reply_to INTEGER REFERENCES messages(id)",
-        # v1 rows: a reply answers the latest user message before it in its conversation.
-        """UPDATE messages SET reply_to = (
+        ),
+    ),
+    Migration(
+        2,
+        "turn figures, reply-to links, indexes for listing",
+        (
+            "ALTER TABLE messages ADD COLUMN figures_json TEXT",
+            "ALTER TABLE messages ADD COLUMN reply_to INTEGER REFERENCES messages(id)",
+            # v1 rows: a reply answers the latest user message before it in its conversation.
+            """UPDATE messages SET reply_to = (
             SELECT max(u.id) FROM messages AS u
             WHERE u.conversation_id = messages.conversation_id AND u.role = 'user' AND u.id < messages.id
         ) WHERE role = 'assistant'""",
-        "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
-        "CREATE INDEX conversations_by_bot ON conversations(base_url, chatbot_id, live)",
-    )),
+            "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
+            "CREATE INDEX conversations_by_bot ON conversations(base_url, chatbot_id, live)",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 
 _EXPECTED_COLUMNS: Final = {
-    "conversations": {"id", "base_url", "chatbot_id", "bot_name", "live", "started_at", "updated_at"},
-    "messages": {"id", "conversation_id", "role", "status", "text", "parts_json", "message_id",
-                 "error_json", "created_at", "updated_at", "figures_json", "reply_to"},
+    "conversations": {
+        "id",
+        "base_url",
+        "chatbot_id",
+        "bot_name",
+        "live",
+        "started_at",
+        "updated_at",
+    },
+    "messages": {
+        "id",
+        "conversation_id",
+        "role",
+        "status",
+        "text",
+        "parts_json",
+        "message_id",
+        "error_json",
+        "created_at",
+        "updated_at",
+        "figures_json",
+        "reply_to",
+    },
 }
 
 # Primary SQLite result codes (extended codes carry them in the low byte).
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 14, 26
-_BAD_FILE_CODES: Final = frozenset({_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_CANTOPEN, _SQLITE_PERM,
-                                    _SQLITE_READONLY, _SQLITE_IOERR})
+_BAD_FILE_CODES: Final = frozenset(
+    {
+        _SQLITE_CORRUPT,
+        _SQLITE_NOTADB,
+        _SQLITE_CANTOPEN,
+        _SQLITE_PERM,
+        _SQLITE_READONLY,
+        _SQLITE_IOERR,
+    }
+)
 
 
 class StoreError(Exception):
@@ -198,7 +234,9 @@ def migrate(db: sqlite3.Connection) -> int:
     try:
         version = _user_version(db)
         if version == 0:
-            tables = db.execute("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]
+            tables = db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            ).fetchone()[0]
             if tables:
                 raise _BadFile("it is an SQLite database, but not one of dialogtui's")
         for step in MIGRATIONS:
@@ -318,7 +356,11 @@ def _wire_part(part: Part) -> dict[str, Any]:
     if isinstance(part, UnknownPart):
         return dict(part.raw) if part.raw else {"type": part.type, "part_id": part.part_id}
     obj = msgspec.to_builtins(part)
-    if obj.get("type") in _SIGNED_URL_PARTS and obj.get("url_expires_at") and isinstance(obj.get("url"), str):
+    if (
+        obj.get("type") in _SIGNED_URL_PARTS
+        and obj.get("url_expires_at")
+        and isinstance(obj.get("url"), str)
+    ):
         # A pre-signed URL is a bearer credential until it expires; keep where it pointed, not the key.
         obj["url"] = _strip_query(obj["url"])
     return obj
@@ -393,8 +435,14 @@ class TranscriptStore:
 
     saving: bool = True
 
-    def __init__(self, db: sqlite3.Connection, path: Path, *, flush_interval: float = FLUSH_INTERVAL,
-                 warning: str | None = None) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        path: Path,
+        *,
+        flush_interval: float = FLUSH_INTERVAL,
+        warning: str | None = None,
+    ) -> None:
         self._db = db
         self.path = path
         self.flush_interval = flush_interval
@@ -415,16 +463,22 @@ class TranscriptStore:
         return data_dir() / DB_FILENAME
 
     @classmethod
-    def open(cls, path: Path | None = None, *, flush_interval: float = FLUSH_INTERVAL) -> TranscriptStore:
+    def open(
+        cls, path: Path | None = None, *, flush_interval: float = FLUSH_INTERVAL
+    ) -> TranscriptStore:
         """Open (creating, migrating, or replacing a bad file as needed). Raises `StoreError`."""
         path = Path(path) if path is not None else cls.default_path()
         try:
             return cls(_open_db(path), path, flush_interval=flush_interval)
         except _BadFile as bad:
             aside = _move_aside(path, bad)
-            warning = None if aside is None else (
-                f"The transcript database could not be used ({bad.reason}). It was moved to "
-                f"{aside} and a new one was started."
+            warning = (
+                None
+                if aside is None
+                else (
+                    f"The transcript database could not be used ({bad.reason}). It was moved to "
+                    f"{aside} and a new one was started."
+                )
             )
             try:
                 db = _open_db(path)
@@ -463,7 +517,9 @@ class TranscriptStore:
             return
         self._broken = True
         self.saving = False
-        self.warning = f"Saving the transcript stopped: {_describe(exc)}. The chat goes on, unsaved."
+        self.warning = (
+            f"Saving the transcript stopped: {_describe(exc)}. The chat goes on, unsaved."
+        )
         if self.on_warning is not None:
             self.on_warning(self.warning)
 
@@ -501,39 +557,55 @@ class TranscriptStore:
         """The conversation new turns for this bot go to, if there is one."""
         row = self._read(
             "SELECT id FROM conversations WHERE base_url = ? AND chatbot_id = ? AND live = 1 "
-            "ORDER BY id DESC LIMIT 1", (base_url, chatbot_id))
+            "ORDER BY id DESC LIMIT 1",
+            (base_url, chatbot_id),
+        )
         return int(row[0][0]) if row else None
 
-    def start_conversation(self, base_url: str, chatbot_id: str, *, bot_name: str | None = None) -> int:
+    def start_conversation(
+        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+    ) -> int:
         """A new conversation, which becomes the live one for this bot. 0 if saving is off."""
         with self._writing() as db:
             if db is None:
                 return 0
             now = _now()
-            db.execute("UPDATE conversations SET live = 0 WHERE base_url = ? AND chatbot_id = ? AND live = 1",
-                       (base_url, chatbot_id))
+            db.execute(
+                "UPDATE conversations SET live = 0 WHERE base_url = ? AND chatbot_id = ? AND live = 1",
+                (base_url, chatbot_id),
+            )
             cursor = db.execute(
                 "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
-                "VALUES (?, ?, ?, 1, ?, ?)", (base_url, chatbot_id, bot_name, now, now))
+                "VALUES (?, ?, ?, 1, ?, ?)",
+                (base_url, chatbot_id, bot_name, now, now),
+            )
             return int(cursor.lastrowid or 0)
         return 0
 
-    def resume_or_start(self, base_url: str, chatbot_id: str, *, bot_name: str | None = None) -> int:
+    def resume_or_start(
+        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+    ) -> int:
         """The live conversation for this bot, started if there is none (atomically)."""
         with self._writing() as db:
             if db is None:
                 return 0
             row = db.execute(
                 "SELECT id FROM conversations WHERE base_url = ? AND chatbot_id = ? AND live = 1 "
-                "ORDER BY id DESC LIMIT 1", (base_url, chatbot_id)).fetchone()
+                "ORDER BY id DESC LIMIT 1",
+                (base_url, chatbot_id),
+            ).fetchone()
             if row is not None:
                 if bot_name:
-                    db.execute("UPDATE conversations SET bot_name = ? WHERE id = ?", (bot_name, row[0]))
+                    db.execute(
+                        "UPDATE conversations SET bot_name = ? WHERE id = ?", (bot_name, row[0])
+                    )
                 return int(row[0])
             now = _now()
             cursor = db.execute(
                 "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
-                "VALUES (?, ?, ?, 1, ?, ?)", (base_url, chatbot_id, bot_name, now, now))
+                "VALUES (?, ?, ?, 1, ?, ?)",
+                (base_url, chatbot_id, bot_name, now, now),
+            )
             return int(cursor.lastrowid or 0)
         return 0
 
@@ -541,7 +613,10 @@ class TranscriptStore:
         """The bot's display name, once the app has read it from the config."""
         with self._writing() as db:
             if db is not None:
-                db.execute("UPDATE conversations SET bot_name = ? WHERE id = ?", (bot_name, conversation_id))
+                db.execute(
+                    "UPDATE conversations SET bot_name = ? WHERE id = ?",
+                    (bot_name, conversation_id),
+                )
 
     def record_user_turn(self, conversation_id: int, text: str) -> int:
         """Store what the user typed, committed before it is sent. Returns the row id (0 if not saved)."""
@@ -551,8 +626,12 @@ class TranscriptStore:
             now = _now()
             cursor = db.execute(
                 "INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at) "
-                "VALUES (?, 'user', ?, ?, ?, ?)", (conversation_id, USER_SENT, text, now, now))
-            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+                "VALUES (?, 'user', ?, ?, ?, ?)",
+                (conversation_id, USER_SENT, text, now, now),
+            )
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
             return int(cursor.lastrowid or 0)
         return 0
 
@@ -564,7 +643,8 @@ class TranscriptStore:
                 cursor = db.execute(
                     "INSERT INTO messages (conversation_id, role, status, text, reply_to, created_at, updated_at) "
                     "VALUES (?, 'assistant', 'incomplete', '', ?, ?, ?)",
-                    (conversation_id, reply_to or None, now, now))
+                    (conversation_id, reply_to or None, now, now),
+                )
                 return ReplyRecorder(self, int(cursor.lastrowid or 0), conversation_id)
         return NullRecorder()
 
@@ -573,12 +653,22 @@ class TranscriptStore:
         with self._writing(skippable=True) as db:
             if db is None:
                 return False
-            db.execute("UPDATE messages SET text = ?, updated_at = ? WHERE id = ?", (text, _now(), row_id))
+            db.execute(
+                "UPDATE messages SET text = ?, updated_at = ? WHERE id = ?", (text, _now(), row_id)
+            )
             return True
         return False
 
-    def _finish_reply(self, row_id: int, conversation_id: int, outcome: str, text: str,
-                      message: Message | None, error: DialogError | None, figures: dict[str, Any] | None) -> None:
+    def _finish_reply(
+        self,
+        row_id: int,
+        conversation_id: int,
+        outcome: str,
+        text: str,
+        message: Message | None,
+        error: DialogError | None,
+        figures: dict[str, Any] | None,
+    ) -> None:
         with self._writing() as db:
             if db is None:
                 return
@@ -591,12 +681,17 @@ class TranscriptStore:
                     text,
                     _encode_parts(message.parts) if message is not None else None,
                     (message.message_id or None) if message is not None else None,
-                    msgspec.json.encode(StoredError.from_error(error)).decode() if error is not None else None,
+                    msgspec.json.encode(StoredError.from_error(error)).decode()
+                    if error is not None
+                    else None,
                     msgspec.json.encode(figures).decode() if figures is not None else None,
                     now,
                     row_id,
-                ))
-            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+                ),
+            )
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -607,23 +702,43 @@ class TranscriptStore:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"The transcript database could not be read ({_describe(exc)}).") from None
+                raise StoreError(
+                    f"The transcript database could not be read ({_describe(exc)})."
+                ) from None
 
-    def conversations(self, *, base_url: str | None = None, chatbot_id: str | None = None,
-                      limit: int | None = None, include_empty: bool = False) -> list[ConversationSummary]:
+    def conversations(
+        self,
+        *,
+        base_url: str | None = None,
+        chatbot_id: str | None = None,
+        limit: int | None = None,
+        include_empty: bool = False,
+    ) -> list[ConversationSummary]:
         """Newest activity first. Conversations without a message are left out unless asked for."""
-        return self._summaries(base_url=base_url, chatbot_id=chatbot_id, limit=limit, include_empty=include_empty)
+        return self._summaries(
+            base_url=base_url, chatbot_id=chatbot_id, limit=limit, include_empty=include_empty
+        )
 
     def conversation(self, conversation_id: int) -> ConversationSummary | None:
         found = self._summaries(conversation_id=conversation_id, include_empty=True)
         return found[0] if found else None
 
-    def _summaries(self, *, conversation_id: int | None = None, base_url: str | None = None,
-                   chatbot_id: str | None = None, limit: int | None = None,
-                   include_empty: bool = False) -> list[ConversationSummary]:
+    def _summaries(
+        self,
+        *,
+        conversation_id: int | None = None,
+        base_url: str | None = None,
+        chatbot_id: str | None = None,
+        limit: int | None = None,
+        include_empty: bool = False,
+    ) -> list[ConversationSummary]:
         where: list[str] = []
         params: list[Any] = []
-        for column, value in (("c.id", conversation_id), ("c.base_url", base_url), ("c.chatbot_id", chatbot_id)):
+        for column, value in (
+            ("c.id", conversation_id),
+            ("c.base_url", base_url),
+            ("c.chatbot_id", chatbot_id),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -646,9 +761,18 @@ class TranscriptStore:
             params.append(int(limit))
         return [
             ConversationSummary(
-                id=int(r[0]), base_url=r[1], chatbot_id=r[2], bot_name=r[3], live=bool(r[4]),
-                started_at=r[5], updated_at=r[6], turns=int(r[7]), messages=int(r[8]),
-                last_role=r[9], last_text=r[10] or "", last_status=r[11],
+                id=int(r[0]),
+                base_url=r[1],
+                chatbot_id=r[2],
+                bot_name=r[3],
+                live=bool(r[4]),
+                started_at=r[5],
+                updated_at=r[6],
+                turns=int(r[7]),
+                messages=int(r[8]),
+                last_role=r[9],
+                last_text=r[10] or "",
+                last_status=r[11],
             )
             for r in self._read(sql, tuple(params))
         ]
@@ -657,12 +781,22 @@ class TranscriptStore:
         rows = self._read(
             "SELECT id, conversation_id, role, status, text, parts_json, message_id, created_at, updated_at, "
             "error_json, figures_json, reply_to FROM messages WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,))
+            (conversation_id,),
+        )
         return [
             StoredMessage(
-                id=int(r[0]), conversation_id=int(r[1]), role=r[2], status=r[3], text=r[4] or "",
-                parts=_decode_parts(r[5]), message_id=r[6], created_at=r[7], updated_at=r[8],
-                error=_decode_error(r[9]), figures=_decode_dict(r[10]), reply_to=r[11],
+                id=int(r[0]),
+                conversation_id=int(r[1]),
+                role=r[2],
+                status=r[3],
+                text=r[4] or "",
+                parts=_decode_parts(r[5]),
+                message_id=r[6],
+                created_at=r[7],
+                updated_at=r[8],
+                error=_decode_error(r[9]),
+                figures=_decode_dict(r[10]),
+                reply_to=r[11],
             )
             for r in rows
         ]
@@ -672,7 +806,9 @@ class TranscriptStore:
     def _require(self, conversation_id: int) -> ConversationSummary:
         summary = self.conversation(conversation_id)
         if summary is None:
-            raise StoreError(f"There is no saved conversation {conversation_id}. See `dialogtui history`.")
+            raise StoreError(
+                f"There is no saved conversation {conversation_id}. See `dialogtui history`."
+            )
         return summary
 
     def export_json(self, conversation_id: int) -> dict[str, Any]:
@@ -724,19 +860,38 @@ class TranscriptStore:
             cursor = db.execute(
                 "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
                 "VALUES (?, ?, ?, 0, ?, ?)",
-                (conv.base_url, conv.chatbot_id, conv.bot_name, conv.started_at, conv.updated_at))
+                (conv.base_url, conv.chatbot_id, conv.bot_name, conv.started_at, conv.updated_at),
+            )
             conversation_id = int(cursor.lastrowid or 0)
             for m in doc.messages:
-                reply_to = new_ids[m.reply_to] if m.reply_to is not None and 0 <= m.reply_to < len(new_ids) else None
-                parts = _encode_parts([to_part(p) for p in m.parts]) if m.parts is not None else None
+                reply_to = (
+                    new_ids[m.reply_to]
+                    if m.reply_to is not None and 0 <= m.reply_to < len(new_ids)
+                    else None
+                )
+                parts = (
+                    _encode_parts([to_part(p) for p in m.parts]) if m.parts is not None else None
+                )
                 cursor = db.execute(
                     "INSERT INTO messages (conversation_id, role, status, text, parts_json, message_id, "
                     "error_json, figures_json, reply_to, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (conversation_id, m.role, m.status, m.text, parts, m.message_id,
-                     msgspec.json.encode(m.error).decode() if m.error is not None else None,
-                     msgspec.json.encode(_figures_dict(m.figures)).decode() if m.figures is not None else None,
-                     reply_to, m.created_at, m.updated_at))
+                    (
+                        conversation_id,
+                        m.role,
+                        m.status,
+                        m.text,
+                        parts,
+                        m.message_id,
+                        msgspec.json.encode(m.error).decode() if m.error is not None else None,
+                        msgspec.json.encode(_figures_dict(m.figures)).decode()
+                        if m.figures is not None
+                        else None,
+                        reply_to,
+                        m.created_at,
+                        m.updated_at,
+                    ),
+                )
                 new_ids.append(int(cursor.lastrowid or 0))
             return conversation_id
         raise StoreError(self.warning or "The conversation could not be imported.")
@@ -788,9 +943,13 @@ def _open_db(path: Path) -> sqlite3.Connection:
     except PermissionError as exc:
         if path.exists():
             raise _BadFile("it cannot be opened for writing") from exc
-        raise StoreError(f"The transcript database cannot be created in {path.parent} ({_describe(exc)}).") from None
+        raise StoreError(
+            f"The transcript database cannot be created in {path.parent} ({_describe(exc)})."
+        ) from None
     except OSError as exc:
-        raise StoreError(f"The transcript database cannot be created in {path.parent} ({_describe(exc)}).") from None
+        raise StoreError(
+            f"The transcript database cannot be created in {path.parent} ({_describe(exc)})."
+        ) from None
     identity = _identity(path)
     # Checked before SQLite opens it: SQLite would delete the WAL file beside a bad main file.
     try:
@@ -805,20 +964,28 @@ def _open_db(path: Path) -> sqlite3.Connection:
         bad.identity = identity
         raise bad
     try:
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
     except sqlite3.Error as exc:
-        raise StoreError(f"The transcript database could not be opened ({_describe(exc)}).") from None
+        raise StoreError(
+            f"The transcript database could not be opened ({_describe(exc)})."
+        ) from None
     try:
         _prepare_connection(db)
     except sqlite3.DatabaseError as exc:
         db.close()
         if _is_busy(exc):
-            raise StoreError("The transcript database is busy (another dialogtui holds it); nothing is saved.") from None
+            raise StoreError(
+                "The transcript database is busy (another dialogtui holds it); nothing is saved."
+            ) from None
         if _primary_code(exc) in _BAD_FILE_CODES or type(exc) is sqlite3.DatabaseError:
             bad = _BadFile(_bad_reason(exc))
             bad.identity = identity
             raise bad from exc
-        raise StoreError(f"The transcript database could not be opened ({_describe(exc)}).") from None
+        raise StoreError(
+            f"The transcript database could not be opened ({_describe(exc)})."
+        ) from None
     except _BadFile as bad:
         db.close()
         bad.identity = identity
@@ -908,8 +1075,14 @@ def _move_aside(path: Path, bad: _BadFile) -> Path | None:
 class ReplyRecorder:
     """Writes one streaming reply: `update` per delta (cheap), then `finish` once."""
 
-    def __init__(self, store: TranscriptStore, row_id: int, conversation_id: int,
-                 *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: TranscriptStore,
+        row_id: int,
+        conversation_id: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self.row_id = row_id
         self.conversation_id = conversation_id
@@ -942,8 +1115,15 @@ class ReplyRecorder:
             self._last_write = float("-inf")
             self.update(self._supplier)
 
-    def finish(self, outcome: str, *, message: Message | None = None, error: DialogError | None = None,
-               figures: Any = None, text: str | None = None) -> None:
+    def finish(
+        self,
+        outcome: str,
+        *,
+        message: Message | None = None,
+        error: DialogError | None = None,
+        figures: Any = None,
+        text: str | None = None,
+    ) -> None:
         """The final write. `text` defaults to the done message's text, else the last supplier's."""
         if self.finished:
             return
@@ -957,13 +1137,22 @@ class ReplyRecorder:
                 text = self._supplier()
             else:
                 text = ""
-        self._store._finish_reply(self.row_id, self.conversation_id, outcome, text,
-                                  message if outcome == "done" else None, error, _figures_dict(figures))
+        self._store._finish_reply(
+            self.row_id,
+            self.conversation_id,
+            outcome,
+            text,
+            message if outcome == "done" else None,
+            error,
+            _figures_dict(figures),
+        )
 
     def __enter__(self) -> ReplyRecorder:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         if not self.finished:
             cancelled = exc_type is not None and not issubclass(exc_type, Exception)
             self.finish("cancelled" if cancelled else "incomplete")
@@ -983,8 +1172,15 @@ class NullRecorder:
     def flush(self) -> None:
         pass
 
-    def finish(self, outcome: str, *, message: Message | None = None, error: DialogError | None = None,
-               figures: Any = None, text: str | None = None) -> None:
+    def finish(
+        self,
+        outcome: str,
+        *,
+        message: Message | None = None,
+        error: DialogError | None = None,
+        figures: Any = None,
+        text: str | None = None,
+    ) -> None:
         self.finished = True
 
     def __enter__(self) -> NullRecorder:
@@ -1007,7 +1203,11 @@ class NullStore:
 
     @property
     def status_note(self) -> str:
-        return "Not saving: transcript database unavailable" if self.warning else "Not saving this conversation"
+        return (
+            "Not saving: transcript database unavailable"
+            if self.warning
+            else "Not saving this conversation"
+        )
 
     def close(self) -> None:
         pass
@@ -1021,10 +1221,14 @@ class NullStore:
     def live_conversation(self, base_url: str, chatbot_id: str) -> int | None:
         return None
 
-    def start_conversation(self, base_url: str, chatbot_id: str, *, bot_name: str | None = None) -> int:
+    def start_conversation(
+        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+    ) -> int:
         return 0
 
-    def resume_or_start(self, base_url: str, chatbot_id: str, *, bot_name: str | None = None) -> int:
+    def resume_or_start(
+        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+    ) -> int:
         return 0
 
     def set_bot_name(self, conversation_id: int, bot_name: str) -> None:
@@ -1036,8 +1240,14 @@ class NullStore:
     def begin_reply(self, conversation_id: int, *, reply_to: int | None = None) -> NullRecorder:
         return NullRecorder()
 
-    def conversations(self, *, base_url: str | None = None, chatbot_id: str | None = None,
-                      limit: int | None = None, include_empty: bool = False) -> list[ConversationSummary]:
+    def conversations(
+        self,
+        *,
+        base_url: str | None = None,
+        chatbot_id: str | None = None,
+        limit: int | None = None,
+        include_empty: bool = False,
+    ) -> list[ConversationSummary]:
         return []
 
     def conversation(self, conversation_id: int) -> ConversationSummary | None:
@@ -1067,7 +1277,9 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def open_store(*, no_save: bool = False, settings: Settings | None = None, path: Path | None = None) -> Store:
+def open_store(
+    *, no_save: bool = False, settings: Settings | None = None, path: Path | None = None
+) -> Store:
     """The store for a command or the app. Never raises: problems come back as `store.warning`.
 
     Nothing is opened or created when saving is off (`--no-save`, or `save_transcripts = false`).
@@ -1080,7 +1292,9 @@ def open_store(*, no_save: bool = False, settings: Settings | None = None, path:
         try:
             settings = load_settings()
         except ConfigError:
-            return NullStore(warning="The config file could not be read, so this conversation is not saved.")
+            return NullStore(
+                warning="The config file could not be read, so this conversation is not saved."
+            )
     if not settings.save_transcripts:
         return NullStore()
     try:
@@ -1088,7 +1302,9 @@ def open_store(*, no_save: bool = False, settings: Settings | None = None, path:
     except StoreError as exc:
         return NullStore(warning=exc.safe_message)
     except (sqlite3.Error, OSError) as exc:
-        return NullStore(warning=f"The transcript database could not be opened ({_describe(exc)}); nothing is saved.")
+        return NullStore(
+            warning=f"The transcript database could not be opened ({_describe(exc)}); nothing is saved."
+        )
 
 
 def conversation_key(target: Target) -> tuple[str, str]:
@@ -1151,7 +1367,11 @@ _STATUS_NOTE: Final = {
     "cancelled": "Reply cancelled.",
     "error": "Reply failed.",
 }
-_STATUS_PREFIX: Final = {"incomplete": "Reply incomplete", "cancelled": "Reply cancelled", "error": "Reply failed"}
+_STATUS_PREFIX: Final = {
+    "incomplete": "Reply incomplete",
+    "cancelled": "Reply cancelled",
+    "error": "Reply failed",
+}
 
 
 def _md_line(text: str) -> str:
@@ -1168,14 +1388,18 @@ def _md_time(stamp: str) -> str:
 def render_markdown(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
     """Readable Markdown; every piece of text passes `sanitize`, so no control characters remain."""
     bot = _md_line(summary.title) or "Assistant"
-    sections = ["\n".join([
-        f"# Conversation {summary.id} with {bot}",
-        "",
-        f"- Bot: `{_md_line(summary.chatbot_id)}` on {_md_line(summary.environment)}",
-        f"- Started: {_md_time(summary.started_at)}",
-        f"- Last activity: {_md_time(summary.updated_at)}",
-        f"- Turns: {summary.turns}",
-    ])]
+    sections = [
+        "\n".join(
+            [
+                f"# Conversation {summary.id} with {bot}",
+                "",
+                f"- Bot: `{_md_line(summary.chatbot_id)}` on {_md_line(summary.environment)}",
+                f"- Started: {_md_time(summary.started_at)}",
+                f"- Last activity: {_md_time(summary.updated_at)}",
+                f"- Turns: {summary.turns}",
+            ]
+        )
+    ]
     for message in messages:
         label = _ROLE_LABEL.get(message.role, bot)
         section = [f"## {label} · {_md_time(message.created_at)}"]
@@ -1233,7 +1457,9 @@ def _md_cell(cell: Any) -> str:
     if isinstance(cell, str):
         text = cell
     else:
-        text = cell.text if cell.text is not None else "  ".join(_md_blocks([b]) for b in cell.blocks)
+        text = (
+            cell.text if cell.text is not None else "  ".join(_md_blocks([b]) for b in cell.blocks)
+        )
     return _md_line(text).replace("|", "\\|")
 
 

@@ -59,8 +59,11 @@ class Target:
     def timeouts(self) -> Timeouts:
         from .api.timeouts import Timeouts
 
-        return Timeouts(connect=self.settings.connect_timeout, read=self.settings.read_timeout,
-                        stream_idle=self.settings.stream_idle_timeout)
+        return Timeouts(
+            connect=self.settings.connect_timeout,
+            read=self.settings.read_timeout,
+            stream_idle=self.settings.stream_idle_timeout,
+        )
 
 
 def environment_label(base_url: str) -> str:
@@ -79,10 +82,17 @@ def demo_target(scenario: str | None = None) -> Iterator[Target]:
     from .devserver.local import DEMO_API_KEY, DEMO_CHATBOT_ID, DeferredServer
 
     if scenario is not None and scenario not in _scenario_names():
-        raise TargetError(f"Unknown scenario {scenario!r}. See `dialogtui serve --list`.", exitcodes.USAGE)
+        raise TargetError(
+            f"Unknown scenario {scenario!r}. See `dialogtui serve --list`.", exitcodes.USAGE
+        )
     with DeferredServer(scenario=scenario or "ok", delta_delay=DEMO_DELTA_DELAY) as server:
-        yield Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="demo",
-                     before_connect=server.start)
+        yield Target(
+            server.base_url,
+            DEMO_CHATBOT_ID,
+            api_key=DEMO_API_KEY,
+            environment="demo",
+            before_connect=server.start,
+        )
 
 
 def _scenario_names() -> set[str]:
@@ -123,10 +133,20 @@ def configured_target(
         )
     environment = environment_label(settings.base_url)
     if visitor_token is not None:
-        return Target(settings.base_url, settings.chatbot_id, visitor_token=visitor_token,
-                      environment=environment, settings=settings)
-    target = Target(settings.base_url, settings.chatbot_id, environment=environment, settings=settings,
-                    secret_pending=True)
+        return Target(
+            settings.base_url,
+            settings.chatbot_id,
+            visitor_token=visitor_token,
+            environment=environment,
+            settings=settings,
+        )
+    target = Target(
+        settings.base_url,
+        settings.chatbot_id,
+        environment=environment,
+        settings=settings,
+        secret_pending=True,
+    )
     return target if defer_secret else with_secret(target)
 
 
@@ -146,5 +166,10 @@ def with_secret(target: Target) -> Target:
         raise TargetError(exc.safe_message, exitcodes.KEYRING) from None
     if not secrets.api_key and not secrets.visitor_token:
         raise TargetError(MissingCredentialsError().safe_message, exitcodes.AUTH)
-    return replace(target, api_key=secrets.api_key, visitor_token=secrets.visitor_token,
-                   save_token=store.save_visitor_token, secret_pending=False)
+    return replace(
+        target,
+        api_key=secrets.api_key,
+        visitor_token=secrets.visitor_token,
+        save_token=store.save_visitor_token,
+        secret_pending=False,
+    )

@@ -75,7 +75,9 @@ async def contact_form(app: DialogApp, pilot: Pilot[None]) -> None:
     form.query_one("#field-name").value = "Ada Lovelace"  # type: ignore[attr-defined]
     form.query_one("#field-email").value = "ada@"  # type: ignore[attr-defined]
     await pilot.click("#send")
-    await _until(pilot, lambda: "mail" in str(form.query_one("#field-email-error").render()).lower())
+    await _until(
+        pilot, lambda: "mail" in str(form.query_one("#field-email-error").render()).lower()
+    )
     await pilot.pause(0.3)
 
 

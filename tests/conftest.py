@@ -38,11 +38,18 @@ def server(devserver: DevServer) -> DevServer:
 
 
 @pytest.fixture(autouse=True)
-def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base = tmp_path_factory.mktemp("dialogtui-home")
     for name in ("DIALOGTUI_CONFIG_DIR", "DIALOGTUI_DATA_DIR", "DIALOGTUI_LOG_DIR"):
         monkeypatch.setenv(name, str(base / name.rsplit("_", 2)[-2].lower()))
-    for name in ("DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN", "DIALOGTUI_BASE_URL", "DIALOGTUI_CHATBOT_ID"):
+    for name in (
+        "DIALOGTUI_API_KEY",
+        "DIALOGTUI_VISITOR_TOKEN",
+        "DIALOGTUI_BASE_URL",
+        "DIALOGTUI_CHATBOT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -71,7 +78,10 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
 
         def applied(update: CompositorUpdate) -> None:
             nonlocal terminal
-            if isinstance(update, LayoutUpdate) and update.region.size != (terminal.width, terminal.height):
+            if isinstance(update, LayoutUpdate) and update.region.size != (
+                terminal.width,
+                terminal.height,
+            ):
                 # A resized terminal: Textual sends the whole screen at its new size.
                 terminal = VirtualTerminal(*update.region.size)
             terminal.apply(update, self.console)
@@ -82,11 +92,16 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
             if self.is_running and not self._exit:
                 for _ in range(50):  # a frame may still be due
                     await pilot.pause(0.02)
-                    if (terminal.width, terminal.height) == tuple(self.size) and terminal.cells == whole_screen(self).cells:
+                    if (terminal.width, terminal.height) == tuple(
+                        self.size
+                    ) and terminal.cells == whole_screen(self).cells:
                         break
                 else:
                     shown, whole = terminal.text(), whole_screen(self).text()
-                    row = next((y for y in range(min(len(shown), len(whole))) if shown[y] != whole[y]), None)
+                    row = next(
+                        (y for y in range(min(len(shown), len(whole))) if shown[y] != whole[y]),
+                        None,
+                    )
                     if (terminal.width, terminal.height) != tuple(self.size):
                         detail = f"it is {terminal.width}x{terminal.height}, the app {self.size.width}x{self.size.height}"
                     elif row is not None:

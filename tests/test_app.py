@@ -38,15 +38,32 @@ FAST_POLICIES = {op: policy.with_delays(0.01, 0.02) for op, policy in DEFAULT_PO
 SIZE = (100, 40)
 
 
-def make_app(server: DevServer, *, timeouts: Timeouts | None = None, api_key: str | None = DEMO_API_KEY,
-             visitor_token: str | None = None, store: Store | None = None) -> DialogApp:
-    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=api_key, visitor_token=visitor_token,
-                    environment="test")
-    return DialogApp(target, timeouts=timeouts or Timeouts(read=5, stream_idle=5), policies=FAST_POLICIES,
-                     store=store)
+def make_app(
+    server: DevServer,
+    *,
+    timeouts: Timeouts | None = None,
+    api_key: str | None = DEMO_API_KEY,
+    visitor_token: str | None = None,
+    store: Store | None = None,
+) -> DialogApp:
+    target = Target(
+        server.base_url,
+        DEMO_CHATBOT_ID,
+        api_key=api_key,
+        visitor_token=visitor_token,
+        environment="test",
+    )
+    return DialogApp(
+        target,
+        timeouts=timeouts or Timeouts(read=5, stream_idle=5),
+        policies=FAST_POLICIES,
+        store=store,
+    )
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0
+) -> None:
     loops = int(timeout / 0.02)
     for _ in range(loops):
         if condition():
@@ -101,7 +118,9 @@ def choice_labels(app: DialogApp) -> list[str]:
 async def click_item(pilot: Pilot[None], index: int) -> None:
     """Click item `index` of the action bar (Retry is item 0 when it is offered)."""
     bar = pilot.app.query_one(ActionBar)
-    assert await pilot.click(ActionBar, offset=(bar.item_offset(index) + 1, 0)), "the click missed the bar"
+    assert await pilot.click(ActionBar, offset=(bar.item_offset(index) + 1, 0)), (
+        "the click missed the bar"
+    )
 
 
 def has_retry(app: DialogApp) -> bool:
@@ -173,13 +192,17 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
 
 @pytest.mark.parametrize("where", ["queued at the stand-in", "sent to the app"])
 async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
-        server: DevServer, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    server: DevServer, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
     """Input the terminal delivers while the composer replaces its stand-in: already queued
     at the stand-in when the swap starts, or arriving at the app just after the first frame
     (as the driver delivers typed-ahead keys). None of it may be lost, and the order holds."""
     first_frame_shown, replace = DialogApp._first_frame_shown, DialogApp._replace_stand_ins
-    keys = [events.Key(c, c) for c in "abc"] + [events.Paste(" pasted "), events.Key("backspace", None),
-                                                events.Key("d", "d")]
+    keys = [events.Key(c, c) for c in "abc"] + [
+        events.Paste(" pasted "),
+        events.Key("backspace", None),
+        events.Key("d", "d"),
+    ]
 
     def frame_then_keys(self: DialogApp) -> None:
         first_frame_shown(self)
@@ -215,9 +238,13 @@ async def test_the_composers_stand_in_looks_like_the_composer() -> None:
 
     def cells(app: App[None], widget: Widget) -> list[tuple[str, Style | None]]:
         region = widget.region
-        strips = app.screen._compositor.render_strips()[region.y:region.bottom]
-        return [(char, segment.style.clear_meta_and_links() if segment.style else None)
-                for strip in strips for segment in strip.crop(region.x, region.right) for char in segment.text]
+        strips = app.screen._compositor.render_strips()[region.y : region.bottom]
+        return [
+            (char, segment.style.clear_meta_and_links() if segment.style else None)
+            for strip in strips
+            for segment in strip.crop(region.x, region.right)
+            for char in segment.text
+        ]
 
     app = Both()
     async with app.run_test(size=(60, 8)) as pilot:
@@ -295,14 +322,34 @@ async def test_choosing_a_suggestion_sends_its_prompt(server: DevServer) -> None
         assert server.stats.count("POST /messages") == 1
 
 
-RETRYABLE = ["stream_error_retryable", "rate_limited", "internal", "unavailable", "drop", "no_terminal",
-             "html_error", "empty_body"]
-NOT_RETRYABLE = ["stream_error_fatal", "stream_error_no_flag", "stream_error_unknown_code", "forbidden",
-                 "not_found", "validation", "bad_request", "conflict", "string_error", "unknown_code"]
+RETRYABLE = [
+    "stream_error_retryable",
+    "rate_limited",
+    "internal",
+    "unavailable",
+    "drop",
+    "no_terminal",
+    "html_error",
+    "empty_body",
+]
+NOT_RETRYABLE = [
+    "stream_error_fatal",
+    "stream_error_no_flag",
+    "stream_error_unknown_code",
+    "forbidden",
+    "not_found",
+    "validation",
+    "bad_request",
+    "conflict",
+    "string_error",
+    "unknown_code",
+]
 
 
 @pytest.mark.parametrize("scenario", RETRYABLE + NOT_RETRYABLE)
-async def test_errors_show_safe_message_and_retry_only_when_allowed(server: DevServer, scenario: str) -> None:
+async def test_errors_show_safe_message_and_retry_only_when_allowed(
+    server: DevServer, scenario: str
+) -> None:
     server.config.retry_after = 0
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -314,7 +361,16 @@ async def test_errors_show_safe_message_and_retry_only_when_allowed(server: DevS
         reply = last_entry_text(app)
         assert has_retry(app) is (scenario in RETRYABLE), reply
         # Nothing technical reaches the person.
-        for leak in ("<html", "Traceback", "HTTP/1.1", "{\"", "generation_failed", "teapot", "500", "502"):
+        for leak in (
+            "<html",
+            "Traceback",
+            "HTTP/1.1",
+            '{"',
+            "generation_failed",
+            "teapot",
+            "500",
+            "502",
+        ):
             assert leak not in reply, (leak, reply)
         assert "⚠" in reply or "✖" in reply
         # What was typed is back in the composer.
@@ -342,7 +398,10 @@ async def test_retry_resends_and_succeeds(server: DevServer) -> None:
         await wait_for(pilot, turn_finished(app))
         assert has_retry(app)
         # Bounded automatic retries happened before the Retry button appeared.
-        assert server.stats.count("POST /messages") == DEFAULT_POLICIES[next(iter(DEFAULT_POLICIES))].max_attempts
+        assert (
+            server.stats.count("POST /messages")
+            == DEFAULT_POLICIES[next(iter(DEFAULT_POLICIES))].max_attempts
+        )
         server.config.scenario = "ok"
         await click_item(pilot, 0)
         await wait_for(pilot, lambda: not has_retry(app) and turn_finished(app)())
@@ -370,8 +429,11 @@ async def test_young_collections_wait_only_while_a_reply_streams(server: DevServ
         await ready(pilot)
         while_streaming: list[int] = []
         app.session.add_listener(lambda trace: while_streaming.append(gc.get_threshold()[0]))
-        for text, finish in [("done !long:200", None), ("cancelled !slow", "escape"),
-                             ("failed !stream_error_fatal", None)]:
+        for text, finish in [
+            ("done !long:200", None),
+            ("cancelled !slow", "escape"),
+            ("failed !stream_error_fatal", None),
+        ]:
             while_streaming.clear()
             await send(pilot, text)
             if finish == "escape":
@@ -391,7 +453,11 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
     raised = max(STREAMING_GC_THRESHOLD, before[0])
     frames = [0]
     marks: dict[str, int] = {}
-    paint, play, release = Screen._on_timer_update, DialogApp._play_turn, DialogApp._release_young_collections
+    paint, play, release = (
+        Screen._on_timer_update,
+        DialogApp._play_turn,
+        DialogApp._release_young_collections,
+    )
 
     def painted(self: Screen[Any]) -> None:
         frames[0] += 1
@@ -414,7 +480,9 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
         await ready(pilot)
         await send(pilot, "done !long:100")
         await wait_for(pilot, lambda: gc.get_threshold() == before and "turn ended" in marks)
-        assert marks["released"] > marks["turn ended"], "put back only after a frame that followed the turn"
+        assert marks["released"] > marks["turn ended"], (
+            "put back only after a frame that followed the turn"
+        )
         # A turn that starts before the last one's frame came: the threshold to put back is
         # kept, and the last turn's late callback does not end the new turn's hold.
         first = app._hold_young_collections()
@@ -472,7 +540,9 @@ async def test_contact_form_validation_and_submit(server: DevServer) -> None:
         await click(pilot, "#send")
         await pilot.pause()
         assert "required" in str(form.query_one("#field-name-error").render())
-        assert server.stats.count("POST /actions") == 0, "required fields are checked before sending"
+        assert server.stats.count("POST /actions") == 0, (
+            "required fields are checked before sending"
+        )
         form.query_one("#field-name", Input).value = "Ada"
         form.query_one("#field-email", Input).value = "not-an-email"
         await click(pilot, "#send")
@@ -581,7 +651,9 @@ async def test_the_header_footer_and_bars_frame_the_transcript(server: DevServer
         assert app.transcript.region.y == app.query_one(Header).region.height
 
 
-async def test_the_frames_of_a_streaming_reply_render_the_transcript_not_the_bars(server: DevServer) -> None:
+async def test_the_frames_of_a_streaming_reply_render_the_transcript_not_the_bars(
+    server: DevServer,
+) -> None:
     """Mid-reply, each frame repaints the transcript's region, and Textual renders every
     widget whose clip overlaps it: the header, footer and status line stay out of it only
     because they sit in boxes of their own (`Bars`)."""
@@ -596,7 +668,12 @@ async def test_the_frames_of_a_streaming_reply_render_the_transcript_not_the_bar
         await wait_for(pilot, lambda: "lorem" in screen_text(app))
         await pilot.pause(0.1)  # the frame of the reply's start (the status line) has come
         renders: dict[str, int] = {}
-        for widget in (app.query_one(Header), app.query_one(Footer), app.query_one("#status"), app.transcript):
+        for widget in (
+            app.query_one(Header),
+            app.query_one(Footer),
+            app.query_one("#status"),
+            app.transcript,
+        ):
             name, original = type(widget).__name__, widget.render_lines
 
             def counted(crop: Any, name: str = name, original: Any = original) -> Any:
@@ -622,14 +699,18 @@ async def test_a_reply_that_stalls_mid_block_is_on_screen_and_on_record_during_t
         await ready(pilot)
         await send(pilot, "think !stall")
         await wait_for(pilot, lambda: "You said" in store.messages(app._conversation)[-1].text)
-        assert "You said" in "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert "You said" in "\n".join(
+            strip.text for strip in app.screen._compositor.render_strips()
+        )
         assert not turn_finished(app)()
         await pilot.press("escape")
         await wait_for(pilot, turn_finished(app))
     store.close()
 
 
-async def test_failed_send_keeps_text_in_composer_and_store(server: DevServer, tmp_path: Path) -> None:
+async def test_failed_send_keeps_text_in_composer_and_store(
+    server: DevServer, tmp_path: Path
+) -> None:
     store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
     app = make_app(server, store=store)
     typed = "keep this safe !stream_error_fatal"
@@ -642,7 +723,10 @@ async def test_failed_send_keeps_text_in_composer_and_store(server: DevServer, t
     assert (user.role, user.text) == ("user", typed)
     assert reply.role == "assistant" and reply.status == "error"
     assert reply.text.startswith("You said"), "the partial reply is on record"
-    assert reply.error is not None and (reply.error.kind, reply.error.code) == ("stream", "generation_failed")
+    assert reply.error is not None and (reply.error.kind, reply.error.code) == (
+        "stream",
+        "generation_failed",
+    )
     store.close()
 
 
@@ -665,8 +749,12 @@ async def test_store_opened_by_the_app_records_and_warns(server: DevServer, tmp_
         return store
 
     target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="test")
-    app = DialogApp(target, timeouts=Timeouts(read=5, stream_idle=5), policies=FAST_POLICIES,
-                    open_store=open_store)
+    app = DialogApp(
+        target,
+        timeouts=Timeouts(read=5, stream_idle=5),
+        policies=FAST_POLICIES,
+        open_store=open_store,
+    )
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await send(pilot, "on record")
@@ -695,7 +783,9 @@ async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
         assert "RETRY" in text or "retry" in text
 
 
-async def test_panes_fill_the_screen_as_choices_the_composer_and_the_terminal_change(server: DevServer) -> None:
+async def test_panes_fill_the_screen_as_choices_the_composer_and_the_terminal_change(
+    server: DevServer,
+) -> None:
     # The main pane skips Textual's second layout pass after a resize: one pass must do.
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -703,11 +793,20 @@ async def test_panes_fill_the_screen_as_choices_the_composer_and_the_terminal_ch
 
         async def assert_tiled() -> None:
             await pilot.pause()  # "Ready" can come a frame before the layout it asked for
-            transcript, bar, composer = app.transcript.region, app.action_bar.region, app.composer.region
+            transcript, bar, composer = (
+                app.transcript.region,
+                app.action_bar.region,
+                app.composer.region,
+            )
             assert transcript.bottom == bar.y and bar.bottom == composer.y and transcript.height > 5
             # What a second layout pass would make of it: nothing moves.
-            widgets = [app.transcript, app.transcript.vertical_scrollbar, app.action_bar, app.composer,
-                       *app.query("Inspector")]
+            widgets = [
+                app.transcript,
+                app.transcript.vertical_scrollbar,
+                app.action_bar,
+                app.composer,
+                *app.query("Inspector"),
+            ]
             regions = [widget.region for widget in widgets]
             app.screen.refresh(layout=True)
             await pilot.pause()
@@ -738,12 +837,17 @@ async def test_panes_fill_the_screen_as_choices_the_composer_and_the_terminal_ch
         await pilot.pause()
         inspector = app.inspector.region
         assert inspector.x == app.transcript.region.right
-        assert (inspector.y, inspector.bottom) == (app.transcript.region.y, app.transcript.region.bottom)
+        assert (inspector.y, inspector.bottom) == (
+            app.transcript.region.y,
+            app.transcript.region.bottom,
+        )
 
         await pilot.resize_terminal(80, 30)
         await pilot.pause()
         await assert_tiled()
-        assert app.inspector.region.bottom == app.transcript.region.bottom == app.action_bar.region.y
+        assert (
+            app.inspector.region.bottom == app.transcript.region.bottom == app.action_bar.region.y
+        )
 
 
 async def test_inspector_opened_later_shows_what_happened_while_hidden(server: DevServer) -> None:
@@ -765,8 +869,9 @@ async def test_inspector_opened_later_shows_what_happened_while_hidden(server: D
         assert "END   Turn 2" in rows, rows
 
 
-async def test_saved_conversation_opens_read_only_and_exports(server: DevServer, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_saved_conversation_opens_read_only_and_exports(
+    server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(tmp_path / "data"))
     store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
     app = make_app(server, store=store)
@@ -816,10 +921,18 @@ async def test_second_send_waits_for_the_reply_in_flight(server: DevServer) -> N
 
 
 async def test_form_from_the_server_is_never_markup(server: DevServer) -> None:
-    marker = ContactFormPart(part_id="p1", fields=[
-        FormField(key="første_navn", label="[bold]Name[/]", required=True),
-        FormField(key="colour", label="Colour", type="dropdown", options=["x [/nope]", "[bold red]Red[/]"]),
-    ])
+    marker = ContactFormPart(
+        part_id="p1",
+        fields=[
+            FormField(key="første_navn", label="[bold]Name[/]", required=True),
+            FormField(
+                key="colour",
+                label="Colour",
+                type="dropdown",
+                options=["x [/nope]", "[bold red]Red[/]"],
+            ),
+        ],
+    )
 
     async def submit(marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
         return SubmitOutcome(confirmation=str(values))
@@ -866,7 +979,9 @@ async def test_the_welcome_reaches_the_terminal_before_any_message(server: DevSe
         assert terminal.cells == whole_screen(app).cells
 
 
-async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(server: DevServer) -> None:
+async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(
+    server: DevServer,
+) -> None:
     """A growing paragraph repaints only its changed lines, not the transcript: a terminal
     that applies each frame's update (as Textual sends it) must hold the same cells,
     characters and styles, as the screen drawn whole. Checked over the transcript at every
@@ -899,7 +1014,9 @@ async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(serve
             shown, whole = transcript_rows(terminal), transcript_rows(whole_screen(app))
             if shown != whole and not mismatch:
                 row = next(y for y, cells in enumerate(shown) if cells != whole[y])
-                mismatch.append((row, "".join(c for c, _ in shown[row]), "".join(c for c, _ in whole[row])))
+                mismatch.append(
+                    (row, "".join(c for c, _ in shown[row]), "".join(c for c, _ in whole[row]))
+                )
 
         stop = on_frames(app, applied)
         server.config.delta_delay = 0.01
@@ -907,7 +1024,9 @@ async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(serve
         await wait_for(pilot, turn_finished(app))
         await pilot.pause(0.2)
         stop()
-        assert not mismatch, f"after frame {len(frames)}, transcript row {mismatch[0][0]}: {mismatch[0][1:]}"
+        assert not mismatch, (
+            f"after frame {len(frames)}, transcript row {mismatch[0][0]}: {mismatch[0][1:]}"
+        )
         assert terminal.text() == whole_screen(app).text()
         assert terminal.cells == whole_screen(app).cells
     assert frames.count(True) >= 20, frames  # partial updates, the case under test

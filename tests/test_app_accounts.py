@@ -53,8 +53,12 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 async def login(server: DevServer, monkeypatch: pytest.MonkeyPatch) -> int:
     """`dialogtui login --api-key-stdin`, in a thread: it runs its own event loop."""
     monkeypatch.setattr("sys.stdin", io.StringIO(DEMO_API_KEY + "\n"))
-    args = argparse.Namespace(base_url=server.base_url, chatbot_id=DEMO_CHATBOT_ID, api_key_stdin=True,
-                              visitor_token_stdin=False)
+    args = argparse.Namespace(
+        base_url=server.base_url,
+        chatbot_id=DEMO_CHATBOT_ID,
+        api_key_stdin=True,
+        visitor_token_stdin=False,
+    )
     return await asyncio.to_thread(run_login, args)
 
 

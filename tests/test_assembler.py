@@ -61,7 +61,9 @@ def rich_start(part_id: str = "p1") -> list[PartDeltaEvent]:
 # Parity with the dev server (contract: deltas build a part; `part` and `done` are authoritative)
 
 
-@pytest.mark.parametrize("text", ["hello table form quick image", "hi !long", "hi !unknown_events", "hi !escapes"])
+@pytest.mark.parametrize(
+    "text", ["hello table form quick image", "hi !long", "hi !unknown_events", "hi !escapes"]
+)
 async def test_deltas_build_what_the_authoritative_part_holds(server: DevServer, text: str) -> None:
     events = await stream(server, text)
     assembler = ReplyAssembler()
@@ -81,7 +83,11 @@ async def test_deltas_build_what_the_authoritative_part_holds(server: DevServer,
 
 
 def _streamed_ids(events: list[StreamEvent]) -> set[str]:
-    return {e.part_id for e in events if isinstance(e, PartDeltaEvent) and e.delta.action == "start_part"}
+    return {
+        e.part_id
+        for e in events
+        if isinstance(e, PartDeltaEvent) and e.delta.action == "start_part"
+    }
 
 
 async def test_parts_before_done_match_done_for_every_streamed_part(server: DevServer) -> None:
@@ -100,7 +106,9 @@ def _texts(message: Message) -> list[str]:
     for part in message.parts:
         if isinstance(part, RichTextPart):
             for block in part.blocks:
-                out += [s.text for s in block.spans] + [s.text for i in block.items for s in i.spans]
+                out += [s.text for s in block.spans] + [
+                    s.text for i in block.items for s in i.spans
+                ]
     return out
 
 
@@ -111,14 +119,20 @@ async def test_whole_parts_and_attachments(server: DevServer) -> None:
     done = events[-1]
     assert isinstance(done, DoneEvent)
     assert changes[-1] == Change(EVERYTHING, structural=True) and changes[-1].everything
-    assert assembler.part_count == len(done.message.parts) == sum(isinstance(e, PartEvent) for e in events) + 1
+    assert (
+        assembler.part_count
+        == len(done.message.parts)
+        == sum(isinstance(e, PartEvent) for e in events) + 1
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Incremental cost (the project forbids timing assertions: count work instead)
 
 
-async def test_feeding_5000_deltas_joins_nothing_and_materializing_is_linear(server: DevServer) -> None:
+async def test_feeding_5000_deltas_joins_nothing_and_materializing_is_linear(
+    server: DevServer,
+) -> None:
     events = await stream(server, "hi !long")
     deltas = [e for e in events if isinstance(e, PartDeltaEvent)]
     appends = [e for e in deltas if e.delta.action == "append_text"]
@@ -143,7 +157,9 @@ async def test_feeding_5000_deltas_joins_nothing_and_materializing_is_linear(ser
     assert assembler.joined_chunks - before <= len(appends)
     rich = whole[0]
     assert isinstance(rich, RichTextPart)
-    assert assembler.text_length == 5000 * 20 + sum(len(s.text) for b in rich.blocks for i in b.items for s in i.spans)
+    assert assembler.text_length == 5000 * 20 + sum(
+        len(s.text) for b in rich.blocks for i in b.items for s in i.spans
+    )
 
 
 def test_feed_itself_never_joins_text() -> None:
@@ -196,9 +212,13 @@ def test_part_event_for_a_new_id_is_appended_in_order() -> None:
     assembler = ReplyAssembler()
     for event in rich_start("a"):
         assembler.feed(event)
-    assert assembler.feed(PartEvent(part=TextPart(part_id="b", text="x"))) == Change(1, structural=True)
-    assert assembler.feed(PartEvent(part=UnknownPart(type="carousel", part_id="c"))) == Change(2, structural=True)
-    assert [getattr(p, "part_id") for p in assembler.parts] == ["a", "b", "c"]
+    assert assembler.feed(PartEvent(part=TextPart(part_id="b", text="x"))) == Change(
+        1, structural=True
+    )
+    assert assembler.feed(PartEvent(part=UnknownPart(type="carousel", part_id="c"))) == Change(
+        2, structural=True
+    )
+    assert [p.part_id for p in assembler.parts] == ["a", "b", "c"]
 
 
 def test_done_replaces_everything_and_ends_the_reply() -> None:
@@ -284,7 +304,14 @@ def test_bullet_lists_products_and_tables() -> None:
             delta("r", "append_text", block_index=0, text=" more"),
             delta("s", "start_part", part_type="products"),
             delta("s", "append_product", product=Product(id="p1", title="Mug")),
-            delta("t", "start_part", part_type="table", headers=["A"], alignments=["left"], caption="C"),
+            delta(
+                "t",
+                "start_part",
+                part_type="table",
+                headers=["A"],
+                alignments=["left"],
+                caption="C",
+            ),
             delta("t", "append_row", row=[]),
         ]
     ]
@@ -300,11 +327,18 @@ def test_bullet_lists_products_and_tables() -> None:
     ]
     rich, products, table = assembler.parts
     assert rich == RichTextPart(
-        part_id="r", blocks=[Block(type="bullet_list", items=[ListItem(spans=[item.spans[0], Span(text="one more")])])]
+        part_id="r",
+        blocks=[
+            Block(
+                type="bullet_list", items=[ListItem(spans=[item.spans[0], Span(text="one more")])]
+            )
+        ],
     )
     assert item.spans[1].text == "one"  # the event's own item was not mutated
     assert products == ProductsPart(part_id="s", products=[Product(id="p1", title="Mug")])
-    assert table == TablePart(part_id="t", headers=["A"], alignments=["left"], caption="C", rows=[[]])
+    assert table == TablePart(
+        part_id="t", headers=["A"], alignments=["left"], caption="C", rows=[[]]
+    )
     with pytest.raises(IndexError):
         assembler.block(1, 0)
 
@@ -332,16 +366,35 @@ class GeneralPathAssembler(ReplyAssembler):
 
 
 _PART_IDS = ("p1", "p2")
-_TEXT = st.tuples(st.just("text"), st.sampled_from(_PART_IDS), st.integers(0, 2), st.text(max_size=6))
+_TEXT = st.tuples(
+    st.just("text"), st.sampled_from(_PART_IDS), st.integers(0, 2), st.text(max_size=6)
+)
 # Mostly text: runs of appends to one block are what the hot path takes.
 _ACTIONS = st.one_of(
-    _TEXT, _TEXT, _TEXT, _TEXT, _TEXT,
-    st.tuples(st.just("span"), st.sampled_from(_PART_IDS), st.integers(0, 2),
-              st.sampled_from(["text", "bold", "link"])),
+    _TEXT,
+    _TEXT,
+    _TEXT,
+    _TEXT,
+    _TEXT,
+    st.tuples(
+        st.just("span"),
+        st.sampled_from(_PART_IDS),
+        st.integers(0, 2),
+        st.sampled_from(["text", "bold", "link"]),
+    ),
     st.tuples(st.just("item"), st.sampled_from(_PART_IDS), st.integers(0, 2), st.text(max_size=4)),
-    st.tuples(st.just("block"), st.sampled_from(_PART_IDS), st.integers(0, 3),
-              st.sampled_from(["paragraph", "bullet_list"])),
-    st.tuples(st.just("start"), st.sampled_from(_PART_IDS), st.just(0), st.sampled_from(["rich_text", "table"])),
+    st.tuples(
+        st.just("block"),
+        st.sampled_from(_PART_IDS),
+        st.integers(0, 3),
+        st.sampled_from(["paragraph", "bullet_list"]),
+    ),
+    st.tuples(
+        st.just("start"),
+        st.sampled_from(_PART_IDS),
+        st.just(0),
+        st.sampled_from(["rich_text", "table"]),
+    ),
     st.tuples(st.just("part"), st.sampled_from(_PART_IDS), st.just(0), st.text(max_size=4)),
     st.tuples(st.just("status"), st.just(""), st.just(0), st.just("")),
 )
@@ -352,15 +405,24 @@ def _event(action: tuple[str, str, int, str]) -> StreamEvent:
     if kind == "text":
         return delta(part_id, "append_text", block_index=index, text=value)
     if kind == "span":
-        return delta(part_id, "append_span", block_index=index, span=Span(type=value, text="s", url="https://x.dk"))
+        return delta(
+            part_id,
+            "append_span",
+            block_index=index,
+            span=Span(type=value, text="s", url="https://x.dk"),
+        )
     if kind == "item":
-        return delta(part_id, "append_item", block_index=index, item=ListItem(spans=[Span(text=value)]))
+        return delta(
+            part_id, "append_item", block_index=index, item=ListItem(spans=[Span(text=value)])
+        )
     if kind == "block":
         return delta(part_id, "start_block", block_index=index, block_type=value)
     if kind == "start":
         return delta(part_id, "start_part", part_type=value)
     if kind == "part":
-        return PartEvent(part=RichTextPart(part_id=part_id, blocks=[Block(spans=[Span(text=value)])]))
+        return PartEvent(
+            part=RichTextPart(part_id=part_id, blocks=[Block(spans=[Span(text=value)])])
+        )
     return StatusEvent(status="thinking")
 
 
@@ -385,7 +447,8 @@ def test_the_hot_path_builds_exactly_what_the_general_path_builds(
             assert fast.parts == reference.parts, action
         elif read_as_it_grows == "blocks" and change is not None and change.block_index is not None:
             assert fast.block(change.part_index, change.block_index) == reference.block(
-                change.part_index, change.block_index), action
+                change.part_index, change.block_index
+            ), action
     assert fast.text_length == reference.text_length
     assert fast.parts == reference.parts
     done = DoneEvent(message=Message(parts=[]))
@@ -458,8 +521,11 @@ def test_appends_to_one_block_return_the_same_change_until_another_event() -> No
 
 def test_a_message_loaded_from_history_ends_the_hot_path() -> None:
     assembler = ReplyAssembler()
-    for event in [*rich_start(), delta("p1", "append_text", block_index=0, text="a"),
-                  delta("p1", "append_text", block_index=0, text="b")]:
+    for event in [
+        *rich_start(),
+        delta("p1", "append_text", block_index=0, text="a"),
+        delta("p1", "append_text", block_index=0, text="b"),
+    ]:
         assembler.feed(event)
     assembler.reset_to(Message(parts=[TextPart(text="from history")]))
     assert assembler.text_length == len("from history")
@@ -488,11 +554,13 @@ def test_the_hot_path_follows_a_lists_newest_item() -> None:
 
 def test_an_append_to_another_block_of_the_hot_part_goes_to_that_block() -> None:
     fast, reference = ReplyAssembler(), GeneralPathAssembler()
-    events = [*rich_start("p1"),
-              delta("p1", "append_text", block_index=0, text="zero"),
-              delta("p1", "start_block", block_index=1, block_type="paragraph"),
-              delta("p1", "append_text", block_index=0, text=" a"),  # heats block 0
-              delta("p1", "append_text", block_index=1, text="one")]  # not block 0's run
+    events = [
+        *rich_start("p1"),
+        delta("p1", "append_text", block_index=0, text="zero"),
+        delta("p1", "start_block", block_index=1, block_type="paragraph"),
+        delta("p1", "append_text", block_index=0, text=" a"),  # heats block 0
+        delta("p1", "append_text", block_index=1, text="one"),
+    ]  # not block 0's run
     for event in events:
         assert fast.feed(event) == reference.feed(event)
     assert fast.parts == reference.parts
@@ -500,9 +568,11 @@ def test_an_append_to_another_block_of_the_hot_part_goes_to_that_block() -> None
 
 def test_appends_to_a_lists_newest_item_take_the_hot_path() -> None:
     assembler = ReplyAssembler()
-    for event in [delta("p1", "start_part", part_type="rich_text"),
-                  delta("p1", "start_block", block_index=0, block_type="bullet_list"),
-                  delta("p1", "append_item", block_index=0, item=ListItem(spans=[Span(text="one")])),
-                  delta("p1", "append_text", block_index=0, text=" a")]:
+    for event in [
+        delta("p1", "start_part", part_type="rich_text"),
+        delta("p1", "start_block", block_index=0, block_type="bullet_list"),
+        delta("p1", "append_item", block_index=0, item=ListItem(spans=[Span(text="one")])),
+        delta("p1", "append_text", block_index=0, text=" a"),
+    ]:
         assembler.feed(event)
     assert assembler._hot_id == "p1", "the next append to the item is the hot path's"

@@ -15,7 +15,10 @@ from dialogtui.background import in_daemon_thread
 
 async def test_the_result_and_the_exception_come_back_to_the_awaiting_task() -> None:
     caller = threading.get_ident()
-    assert await in_daemon_thread(lambda a, b: (a + b, threading.get_ident() != caller), 2, 3) == (5, True)
+    assert await in_daemon_thread(lambda a, b: (a + b, threading.get_ident() != caller), 2, 3) == (
+        5,
+        True,
+    )
     with pytest.raises(KeyError, match="missing"):
         await in_daemon_thread(lambda: {}["missing"])
 

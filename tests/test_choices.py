@@ -9,7 +9,11 @@ from textual.widgets import Input
 
 from dialogtui.ui.choices import MAX_LABEL, ActionBar, Choice
 
-CHOICES = [Choice("What can you do?", "capabilities"), Choice("Plans", "plans"), Choice("Sales", "sales")]
+CHOICES = [
+    Choice("What can you do?", "capabilities"),
+    Choice("Plans", "plans"),
+    Choice("Sales", "sales"),
+]
 
 
 class BarApp(App[None]):
@@ -33,8 +37,10 @@ def line(bar: ActionBar) -> str:
 
 
 def sent(app: BarApp) -> list[str]:
-    return ["retry" if isinstance(m, ActionBar.RetryPressed) else m.choice.send_text  # type: ignore[attr-defined]
-            for m in app.heard]
+    return [
+        "retry" if isinstance(m, ActionBar.RetryPressed) else m.choice.send_text  # type: ignore[attr-defined]
+        for m in app.heard
+    ]
 
 
 async def test_it_offers_the_choices_and_retry_and_can_be_emptied() -> None:
@@ -70,7 +76,13 @@ async def test_its_row_stays_and_changes_never_lay_the_screen_out() -> None:
         region = bar.region
         Screen._refresh_layout = counted  # type: ignore[method-assign]
         try:
-            for choices, retry in ((CHOICES, False), ((), False), ((), True), (CHOICES[1:], True), ((), False)):
+            for choices, retry in (
+                (CHOICES, False),
+                ((), False),
+                ((), True),
+                (CHOICES[1:], True),
+                ((), False),
+            ):
                 bar.show(choices, retry=retry)
                 await pilot.pause()
                 assert bar.region == region and region.height == 1
@@ -102,8 +114,11 @@ async def test_the_cursor_shows_only_while_the_bar_has_focus() -> None:
         await pilot.pause()
 
         def reversed_text() -> str:
-            return "".join(segment.text for segment in bar.render_line(0)
-                           if segment.style is not None and segment.style.reverse)
+            return "".join(
+                segment.text
+                for segment in bar.render_line(0)
+                if segment.style is not None and segment.style.reverse
+            )
 
         assert reversed_text() == ""
         bar.focus()
@@ -149,8 +164,13 @@ async def test_labels_are_text_one_line_and_bounded() -> None:
     app = BarApp()
     async with app.run_test(size=(120, 5)):
         bar = app.query_one(ActionBar)
-        bar.show([Choice("[b]not bold[/b]", "markup"), Choice("two\nlines\x1b[31m", "control"),
-                  Choice("x" * 100, "long")])
+        bar.show(
+            [
+                Choice("[b]not bold[/b]", "markup"),
+                Choice("two\nlines\x1b[31m", "control"),
+                Choice("x" * 100, "long"),
+            ]
+        )
         assert bar.labels[0] == "[b]not bold[/b]"
         assert "\n" not in bar.labels[1] and "\x1b" not in bar.labels[1]
         assert len(bar.labels[2]) == MAX_LABEL and bar.labels[2].endswith("…")
@@ -252,10 +272,19 @@ async def test_widening_shows_what_fits_again_and_the_ends_say_there_is_more() -
         await pilot.pause()
         assert line(bar).rstrip().endswith("›") and not line(bar).startswith("‹")
         await pilot.press("end")
-        assert line(bar).startswith("‹") and "Choice 5" in line(bar) and not line(bar).rstrip().endswith("›")
+        assert (
+            line(bar).startswith("‹")
+            and "Choice 5" in line(bar)
+            and not line(bar).rstrip().endswith("›")
+        )
         await pilot.resize_terminal(200, 5)
         await pilot.pause()
-        assert "Choice 0" in line(bar) and "Choice 5" in line(bar) and "‹" not in line(bar) and "›" not in line(bar)
+        assert (
+            "Choice 0" in line(bar)
+            and "Choice 5" in line(bar)
+            and "‹" not in line(bar)
+            and "›" not in line(bar)
+        )
 
 
 async def test_a_label_wider_than_the_row_shows_its_start() -> None:

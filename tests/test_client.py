@@ -96,7 +96,9 @@ def make_client(server: DevServer, **kwargs: Any) -> DialogClient:
     return DialogClient(server.base_url, DEMO_CHATBOT_ID, **kwargs)
 
 
-async def collect(stream: AsyncIterator[StreamEvent]) -> tuple[list[StreamEvent], DialogError | None]:
+async def collect(
+    stream: AsyncIterator[StreamEvent],
+) -> tuple[list[StreamEvent], DialogError | None]:
     events: list[StreamEvent] = []
     try:
         async for event in stream:
@@ -193,7 +195,9 @@ async def test_expired_token_reauthenticates_exactly_once(server: DevServer) -> 
     assert server.stats.count("POST /auth") == 2
     assert server.stats.count("GET /config") == 2
     assert len(seen) == 2 and client.visitor_token == seen[-1]
-    assert [e.reason for e in trace if isinstance(e, RetryScheduled)] == ["unauthorized: re-authenticating"]
+    assert [e.reason for e in trace if isinstance(e, RetryScheduled)] == [
+        "unauthorized: re-authenticating"
+    ]
     assert finished(trace)[-1].retries == 1
 
 
@@ -252,7 +256,9 @@ HTTP_CASES = [
 
 
 @pytest.mark.parametrize(("scenario", "status", "code", "retried"), HTTP_CASES)
-async def test_http_error_on_send(server: DevServer, scenario: str, status: int, code: str | None, retried: bool) -> None:
+async def test_http_error_on_send(
+    server: DevServer, scenario: str, status: int, code: str | None, retried: bool
+) -> None:
     async with make_client(server) as client:
         events, error = await collect(client.send_message(f"hello !{scenario}"))
     assert events == []
@@ -273,7 +279,9 @@ async def test_http_error_on_send(server: DevServer, scenario: str, status: int,
         ("unknown_code", GENERIC_MESSAGE),
     ],
 )
-async def test_unusual_error_bodies_get_generic_messages(server: DevServer, scenario: str, expected: str) -> None:
+async def test_unusual_error_bodies_get_generic_messages(
+    server: DevServer, scenario: str, expected: str
+) -> None:
     server.config.scenario = scenario
     async with make_client(server) as client:
         with pytest.raises(ApiHttpError) as info:
@@ -287,7 +295,9 @@ async def test_validation_error_carries_params(server: DevServer) -> None:
     async with make_client(server) as client:
         _, error = await collect(client.send_message("hello !validation"))
     assert isinstance(error, ApiHttpError) and error.code == "validation"
-    assert [(p.field, p.message) for p in error.params] == [("message.parts.0.text", "Text is required")]
+    assert [(p.field, p.message) for p in error.params] == [
+        ("message.parts.0.text", "Text is required")
+    ]
 
 
 async def test_blank_message_is_a_422_from_the_server(server: DevServer) -> None:
@@ -382,7 +392,9 @@ async def test_connect_failure_is_retried_then_surfaces() -> None:
         port = sock.getsockname()[1]
     trace: list[TraceEvent] = []
     sleeper = SleepRecorder()
-    client = DialogClient(f"http://127.0.0.1:{port}", "bot", visitor_token="t", policies=FAST, observer=trace.append)
+    client = DialogClient(
+        f"http://127.0.0.1:{port}", "bot", visitor_token="t", policies=FAST, observer=trace.append
+    )
     client._sleep = sleeper
     async with client:
         _, error = await collect(client.send_message("hello"))
@@ -410,7 +422,12 @@ async def test_hang_headers_times_out_and_send_is_not_repeated(server: DevServer
 
 async def test_hang_headers_on_a_read_is_retried_when_the_policy_allows(server: DevServer) -> None:
     server.config.scenario = "hang_headers"
-    policies = {**FAST, Operation.CONFIG: RetryPolicy(max_attempts=2, retry_timeouts=True).with_delays(0.001, 0.001)}
+    policies = {
+        **FAST,
+        Operation.CONFIG: RetryPolicy(max_attempts=2, retry_timeouts=True).with_delays(
+            0.001, 0.001
+        ),
+    }
     async with make_client(server, timeouts=Timeouts(read=0.2), policies=policies) as client:
         with pytest.raises(RequestTimeout):
             await client.get_config()
@@ -467,7 +484,9 @@ async def test_ok_stream_yields_every_event_and_rotates_the_token(server: DevSer
     trace: list[TraceEvent] = []
     async with make_client(server, on_token=seen.append, observer=trace.append) as client:
         first = await client.authenticate()
-        events, error = await collect(client.send_message("hello table", context_page="https://shop.example/p"))
+        events, error = await collect(
+            client.send_message("hello table", context_page="https://shop.example/p")
+        )
         assert error is None
         done = events[-1]
         assert isinstance(done, DoneEvent) and done.visitor_token
@@ -484,7 +503,12 @@ async def test_ok_stream_yields_every_event_and_rotates_the_token(server: DevSer
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-request-id"].startswith("req_")
     last = finished(trace)[1]
-    assert (last.op, last.outcome, last.status, last.path) == (Operation.SEND, "ok", 200, "/api/v1/chat/messages")
+    assert (last.op, last.outcome, last.status, last.path) == (
+        Operation.SEND,
+        "ok",
+        200,
+        "/api/v1/chat/messages",
+    )
 
 
 async def test_a_slow_token_save_blocks_nothing_and_keeps_the_order(server: DevServer) -> None:
@@ -533,7 +557,9 @@ STREAM_ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("scenario", "code", "retryable"), STREAM_ERROR_CASES)
-async def test_stream_error_event(server: DevServer, scenario: str, code: str, retryable: bool) -> None:
+async def test_stream_error_event(
+    server: DevServer, scenario: str, code: str, retryable: bool
+) -> None:
     async with make_client(server) as client:
         events, error = await collect(client.send_message(f"hello !{scenario}"))
     assert isinstance(error, StreamError) and error.code == code and error.retryable is retryable
@@ -545,7 +571,9 @@ async def test_stream_error_event(server: DevServer, scenario: str, code: str, r
 
 
 @pytest.mark.parametrize("scenario", ["drop", "no_terminal"])
-async def test_stream_without_terminal_event_is_interrupted(server: DevServer, scenario: str) -> None:
+async def test_stream_without_terminal_event_is_interrupted(
+    server: DevServer, scenario: str
+) -> None:
     trace: list[TraceEvent] = []
     async with make_client(server, observer=trace.append) as client:
         events, error = await collect(client.send_message(f"hello !{scenario}"))
@@ -563,7 +591,9 @@ async def test_wrong_content_type_is_a_protocol_error(server: DevServer) -> None
     assert server.stats.count("POST /messages") == 1
 
 
-async def test_malformed_event_is_yielded_and_the_stream_still_ends_in_done(server: DevServer) -> None:
+async def test_malformed_event_is_yielded_and_the_stream_still_ends_in_done(
+    server: DevServer,
+) -> None:
     async with make_client(server) as client:
         events, error = await collect(client.send_message("hello !malformed_json"))
     assert error is None and isinstance(events[-1], DoneEvent)
@@ -583,14 +613,18 @@ async def test_unknown_events_are_yielded_and_skipped(server: DevServer) -> None
     assert any(isinstance(p, UnknownPart) and p.type == "carousel" for p in parts)
 
 
-@pytest.mark.parametrize("scenario", ["escapes", "line_separators", "crlf", "huge_event:64", "whole_parts"])
+@pytest.mark.parametrize(
+    "scenario", ["escapes", "line_separators", "crlf", "huge_event:64", "whole_parts"]
+)
 async def test_content_arrives_intact(server: DevServer, scenario: str) -> None:
     async with make_client(server) as client:
         events, error = await collect(client.send_message(f"hello !{scenario}"))
     assert error is None and isinstance(events[-1], DoneEvent)
     text = plain_text(events[-1].message.parts)
     if scenario == "escapes":
-        assert "\x1b[31mred\x1b[0m" in text and "\x1b]52;c;aGFjaw==\x07" in text and "\u009b" in text
+        assert (
+            "\x1b[31mred\x1b[0m" in text and "\x1b]52;c;aGFjaw==\x07" in text and "\u009b" in text
+        )
     elif scenario == "line_separators":
         assert "[\u2028]" in text and "[\u2029]" in text and "[\u0085]" in text
     elif scenario.startswith("huge_event"):
@@ -604,7 +638,10 @@ async def test_long_stream(server: DevServer) -> None:
     async with make_client(server) as client:
         events, error = await collect(client.send_message("hello !long:2000"))
     assert error is None and isinstance(events[-1], DoneEvent)
-    assert sum(isinstance(e, PartDeltaEvent) and e.delta.action == "append_text" for e in events) == 2000
+    assert (
+        sum(isinstance(e, PartDeltaEvent) and e.delta.action == "append_text" for e in events)
+        == 2000
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -680,13 +717,22 @@ async def test_actions_submit_conflict_and_validation(server: DevServer) -> None
         stale = _marker(first[-1])
         newest = _marker(second[-1])
         with pytest.raises(ApiHttpError) as conflict:
-            await client.submit_action(stale.part_id, {"type": "contact_form", "fields": {"name": "A", "email": "a@b.dk"}})
+            await client.submit_action(
+                stale.part_id, {"type": "contact_form", "fields": {"name": "A", "email": "a@b.dk"}}
+            )
         with pytest.raises(ApiHttpError) as invalid:
-            await client.submit_action(newest.part_id, {"type": "contact_form", "fields": {"name": "A", "email": "nope"}})
+            await client.submit_action(
+                newest.part_id, {"type": "contact_form", "fields": {"name": "A", "email": "nope"}}
+            )
         result = await client.submit_action(
-            newest.part_id, {"type": "contact_form", "fields": {"name": "A", "email": "a@b.dk", "topic": "Sales"}}
+            newest.part_id,
+            {"type": "contact_form", "fields": {"name": "A", "email": "a@b.dk", "topic": "Sales"}},
         )
-    assert conflict.value.status == 409 and conflict.value.code == "conflict" and not conflict.value.retryable
+    assert (
+        conflict.value.status == 409
+        and conflict.value.code == "conflict"
+        and not conflict.value.retryable
+    )
     assert invalid.value.status == 422 and [p.field for p in invalid.value.params] == ["email"]
     assert_safe(conflict.value)
     assert_safe(invalid.value)
@@ -708,7 +754,10 @@ async def test_rate_and_export(server: DevServer) -> None:
             await client.rate(9)
         exported = await client.export()
     assert invalid.value.status == 422 and [p.field for p in invalid.value.params] == ["rating"]
-    assert [(r["rating"], r["feedback"]) for r in exported["ratings"]] == [(5, None), (4, "Helpful")]
+    assert [(r["rating"], r["feedback"]) for r in exported["ratings"]] == [
+        (5, None),
+        (4, "Helpful"),
+    ]
     assert len(exported["messages"]) == 2
 
 
@@ -716,14 +765,23 @@ async def test_rate_and_export(server: DevServer) -> None:
 # Transport security (contract: never send secrets over plain HTTP)
 
 
-@pytest.mark.parametrize("url", ["http://example.com", "http://10.0.0.1:8080", "http://localhost.example.com"])
+@pytest.mark.parametrize(
+    "url", ["http://example.com", "http://10.0.0.1:8080", "http://localhost.example.com"]
+)
 def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
     with pytest.raises(InsecureTransportError):
         DialogClient(url, "bot", api_key="k")
 
 
 @pytest.mark.parametrize(
-    "url", ["https://api.dialogintelligens.dk", "http://127.0.0.1:8765", "http://127.5.6.7", "http://localhost:1", "http://[::1]:9"]
+    "url",
+    [
+        "https://api.dialogintelligens.dk",
+        "http://127.0.0.1:8765",
+        "http://127.5.6.7",
+        "http://localhost:1",
+        "http://[::1]:9",
+    ],
 )
 async def test_https_and_loopback_are_accepted(url: str) -> None:
     async with DialogClient(url, "bot", api_key="k") as client:
@@ -758,7 +816,14 @@ async def test_logs_have_the_fields_and_no_secrets(server: DevServer, tmp_path: 
     tokens: list[str] = []
     try:
         async with make_client(server, api_key=FAKE_KEY, on_token=tokens.append) as client:
-            for scenario in ("ok", "expired_token", "rate_limited_once", "html_error", "drop", "stream_error_fatal"):
+            for scenario in (
+                "ok",
+                "expired_token",
+                "rate_limited_once",
+                "html_error",
+                "drop",
+                "stream_error_fatal",
+            ):
                 await collect(client.send_message(f"{SECRET_TEXT} !{scenario}"))
             await client.get_history()
             await client.rate(5, SECRET_TEXT)
@@ -777,8 +842,16 @@ async def test_logs_have_the_fields_and_no_secrets(server: DevServer, tmp_path: 
     sends = [line for line in records if "POST /api/v1/chat/messages" in line]
     assert len(sends) == 6  # one record per logical request, retries and re-auth included
     ok = sends[0]
-    for fragment in ("status=200", "outcome=ok", f"chatbot_id={DEMO_CHATBOT_ID}", "request_id=req_",
-                     "retries=0", "latency_ms=", "timeout=false", "env=127.0.0.1:"):
+    for fragment in (
+        "status=200",
+        "outcome=ok",
+        f"chatbot_id={DEMO_CHATBOT_ID}",
+        "request_id=req_",
+        "retries=0",
+        "latency_ms=",
+        "timeout=false",
+        "env=127.0.0.1:",
+    ):
         assert fragment in ok
     assert "retries=1" in sends[1] and "retries=1" in sends[2]
     assert "status=502" in sends[3] and "outcome=http" in sends[3]
@@ -800,11 +873,15 @@ def test_redact_scrubs_credentials() -> None:
         cleaned = redact(text)
         assert secret not in cleaned and "[REDACTED]" in cleaned
         assert redact(cleaned) == cleaned
-    assert redact("POST /api/v1/chat/messages status=200") == "POST /api/v1/chat/messages status=200"
+    assert (
+        redact("POST /api/v1/chat/messages status=200") == "POST /api/v1/chat/messages status=200"
+    )
 
 
 def test_redacting_filter_covers_args_and_tracebacks() -> None:
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "sent %s", ("Bearer secret-token-1",), None)
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "sent %s", ("Bearer secret-token-1",), None
+    )
     try:
         raise RuntimeError("Authorization: Basic c2VjcmV0Og==")
     except RuntimeError:
@@ -827,14 +904,27 @@ def test_redacting_filter_covers_args_and_tracebacks() -> None:
         (b'"just a string"', None, [], None),
         (b'{"error": null}', None, [], None),
         (b'{"error": {"code": 5, "message": ["x"], "params": "field"}}', None, [], None),
-        (b'{"error": {"code": "<script>alert(1)</script>", "params": [1, {"field": 3, "message": "m"}]}}',
-         None, [("", "m")], None),
-        (b'{"error": {"code": "validation", "message": "' + b"x" * 2000 + b'"}}', "validation", [], "x" * 500),
+        (
+            b'{"error": {"code": "<script>alert(1)</script>", "params": [1, {"field": 3, "message": "m"}]}}',
+            None,
+            [("", "m")],
+            None,
+        ),
+        (
+            b'{"error": {"code": "validation", "message": "' + b"x" * 2000 + b'"}}',
+            "validation",
+            [],
+            "x" * 500,
+        ),
         (b"\xff\xfe not utf-8", None, [], None),
     ],
 )
-def test_parse_api_error_is_defensive(body: bytes, code: str | None, params: list[tuple[str, str]], message: str | None) -> None:
-    error = parse_api_error(400, {"CF-Ray": "abc123", "Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, body)
+def test_parse_api_error_is_defensive(
+    body: bytes, code: str | None, params: list[tuple[str, str]], message: str | None
+) -> None:
+    error = parse_api_error(
+        400, {"CF-Ray": "abc123", "Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, body
+    )
     assert error.code == code and error.server_message == message
     assert [(p.field, p.message) for p in error.params] == params
     assert error.request_id == "abc123" and error.retry_after == 0.0
@@ -861,7 +951,9 @@ def _done_stream(token: str) -> httpx.MockTransport:
 
 
 async def test_a_rotated_token_unfit_for_a_header_is_not_adopted() -> None:
-    async with DialogClient("http://127.0.0.1", "bot", visitor_token="t0", transport=_done_stream("a b\r\nX-Evil: 1")) as client:
+    async with DialogClient(
+        "http://127.0.0.1", "bot", visitor_token="t0", transport=_done_stream("a b\r\nX-Evil: 1")
+    ) as client:
         events, error = await collect(client.send_message("hi"))
     assert error is None and isinstance(events[-1], DoneEvent)
     assert client.visitor_token == "t0"
@@ -878,8 +970,14 @@ async def test_failing_callbacks_never_break_a_conversation() -> None:
         raise RuntimeError("observer bug")
 
     transport = _done_stream("t1")
-    async with DialogClient("http://127.0.0.1", "bot", visitor_token="t0", transport=transport,
-                            observer=explode, on_token=explode) as client:
+    async with DialogClient(
+        "http://127.0.0.1",
+        "bot",
+        visitor_token="t0",
+        transport=transport,
+        observer=explode,
+        on_token=explode,
+    ) as client:
         events, error = await collect(client.send_message("hi"))
     assert error is None and isinstance(events[-1], DoneEvent) and client.visitor_token == "t1"
 

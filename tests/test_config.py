@@ -121,8 +121,14 @@ def test_wrong_type_names_file_line_and_key() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["read_timeout = true", "connect_timeout = 0", "stream_idle_timeout = -1", "save_transcripts = 1",
-     'base_url = "ftp://example.com"', 'base_url = "not a url"'],
+    [
+        "read_timeout = true",
+        "connect_timeout = 0",
+        "stream_idle_timeout = -1",
+        "save_transcripts = 1",
+        'base_url = "ftp://example.com"',
+        'base_url = "not a url"',
+    ],
 )
 def test_invalid_values_are_config_errors(line: str) -> None:
     write_config(line + "\n")
@@ -168,8 +174,16 @@ def test_normalize_base_url(raw: str, expected: str) -> None:
     assert config.normalize_base_url(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["api.dialogintelligens.dk", "https://", "https://u:p@example.com",
-                                 "https://example.com/?x=1", "https://example.com:99999"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "api.dialogintelligens.dk",
+        "https://",
+        "https://u:p@example.com",
+        "https://example.com/?x=1",
+        "https://example.com:99999",
+    ],
+)
 def test_normalize_base_url_rejects(raw: str) -> None:
     with pytest.raises(ConfigError):
         config.normalize_base_url(raw)
@@ -180,12 +194,20 @@ def test_precedence_flag_over_env_over_file_over_default(monkeypatch: pytest.Mon
 
     write_config(f'base_url = "{DEVELOPMENT_URL}"\nchatbot_id = "from-file"\ntheme = "nord"\n')
     settings = resolve_settings(base_url=None, chatbot_id=None)
-    assert (settings.base_url, settings.chatbot_id, settings.theme) == (DEVELOPMENT_URL, "from-file", "nord")
+    assert (settings.base_url, settings.chatbot_id, settings.theme) == (
+        DEVELOPMENT_URL,
+        "from-file",
+        "nord",
+    )
 
     monkeypatch.setenv("DIALOGTUI_BASE_URL", "http://127.0.0.1:9000/")
     monkeypatch.setenv("DIALOGTUI_CHATBOT_ID", "from-env")
     settings = resolve_settings(base_url=None, chatbot_id=None)
-    assert (settings.base_url, settings.chatbot_id, settings.theme) == ("http://127.0.0.1:9000", "from-env", "nord")
+    assert (settings.base_url, settings.chatbot_id, settings.theme) == (
+        "http://127.0.0.1:9000",
+        "from-env",
+        "nord",
+    )
 
     settings = resolve_settings(base_url=PRODUCTION_URL + "/", chatbot_id="from-flag")
     assert (settings.base_url, settings.chatbot_id) == (PRODUCTION_URL, "from-flag")
@@ -204,7 +226,9 @@ def test_bad_flag_url_is_a_config_error() -> None:
         resolve_settings(base_url="example.com", chatbot_id=None)
 
 
-def test_unwritable_directory_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unwritable_directory_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("")
     monkeypatch.setenv("DIALOGTUI_CONFIG_DIR", str(blocker / "sub"))

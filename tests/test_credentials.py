@@ -100,7 +100,12 @@ class EmptyChainer(chainer.ChainerBackend):
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every directory the program could write to lives under tmp_path; no secret env."""
-    for name in ("DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN", "DIALOGTUI_BASE_URL", "DIALOGTUI_CHATBOT_ID"):
+    for name in (
+        "DIALOGTUI_API_KEY",
+        "DIALOGTUI_VISITOR_TOKEN",
+        "DIALOGTUI_BASE_URL",
+        "DIALOGTUI_CHATBOT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DIALOGTUI_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(tmp_path / "data"))
@@ -144,7 +149,9 @@ def store() -> CredentialStore:
 
 def test_service_name_includes_normalised_url_and_bot() -> None:
     assert service_name(PRODUCTION_URL, BOT) == "dialogtui:https://api.dialogintelligens.dk#bot123"
-    assert service_name("HTTPS://API.DialogIntelligens.dk/", BOT) == service_name(PRODUCTION_URL, BOT)
+    assert service_name("HTTPS://API.DialogIntelligens.dk/", BOT) == service_name(
+        PRODUCTION_URL, BOT
+    )
 
 
 def test_service_names_of_bots_and_environments_differ() -> None:
@@ -227,7 +234,9 @@ def test_env_only_token(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize("env", ["DIALOGTUI_API_KEY", "DIALOGTUI_VISITOR_TOKEN"])
-def test_env_mode_never_touches_a_broken_keyring(env: str, monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
+def test_env_mode_never_touches_a_broken_keyring(
+    env: str, monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
     backend = use_backend(ErroringKeyring(KeyringError("boom")))
     monkeypatch.setenv(env, SECRET_KEY)
     s = store()
@@ -237,13 +246,17 @@ def test_env_mode_never_touches_a_broken_keyring(env: str, monkeypatch: pytest.M
     assert files_containing(isolated, SECRET_KEY, SECRET_TOKEN) == []
 
 
-def test_env_mode_never_writes_a_token(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_mode_never_writes_a_token(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DIALOGTUI_API_KEY", SECRET_KEY)
     store().save_visitor_token(SECRET_TOKEN)
     assert memory.entries == {} and memory.calls == 0
 
 
-def test_use_env_false_ignores_the_environment(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_use_env_false_ignores_the_environment(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DIALOGTUI_API_KEY", "from-env")
     s = CredentialStore(PRODUCTION_URL, BOT, use_env=False)
     s.save_visitor_token(SECRET_TOKEN)
@@ -289,7 +302,12 @@ def test_memory_backend_is_usable(memory: MemoryKeyring) -> None:
 def test_unusable_backend_raises_with_the_fix_and_writes_nothing(kind: str, isolated: Path) -> None:
     backend = use_backend(UNUSABLE[kind]())
     s = store()
-    for op in (s.load, lambda: s.save_api_key(SECRET_KEY), lambda: s.save_visitor_token(SECRET_TOKEN), s.delete):
+    for op in (
+        s.load,
+        lambda: s.save_api_key(SECRET_KEY),
+        lambda: s.save_visitor_token(SECRET_TOKEN),
+        s.delete,
+    ):
         with pytest.raises(CredentialsError) as info:
             op()
         assert_fix_in(info.value.safe_message)
@@ -308,7 +326,9 @@ def test_unusable_backend_raises_with_the_fix_and_writes_nothing(kind: str, isol
         (OSError("no socket"), "failed"),
     ],
 )
-def test_erroring_backend_raises_with_the_fix(error: BaseException, words: str, isolated: Path) -> None:
+def test_erroring_backend_raises_with_the_fix(
+    error: BaseException, words: str, isolated: Path
+) -> None:
     use_backend(ErroringKeyring(error))
     s = store()
     for op in (s.load, lambda: s.save_api_key(SECRET_KEY), s.delete):
@@ -331,7 +351,9 @@ def test_backend_error_text_never_reaches_the_message() -> None:
 # --- status ----------------------------------------------------------------------------
 
 
-def test_status_reports_booleans_never_values(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_reports_booleans_never_values(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = store()
     assert s.status()["api_key_stored"] is False
     s.save_api_key(SECRET_KEY)
@@ -411,8 +433,9 @@ def devserver() -> Iterator[Any]:
 
 
 def ns(**kwargs: Any) -> argparse.Namespace:
-    defaults: dict[str, Any] = dict(base_url=None, chatbot_id=None, api_key_stdin=False,
-                                    visitor_token_stdin=False, json=False)
+    defaults: dict[str, Any] = dict(
+        base_url=None, chatbot_id=None, api_key_stdin=False, visitor_token_stdin=False, json=False
+    )
     defaults.update(kwargs)
     return argparse.Namespace(**defaults)
 
@@ -430,8 +453,11 @@ def forbid_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_login_interactive_stores_key_and_token(
-    devserver: Any, memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], isolated: Path,
+    devserver: Any,
+    memory: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    isolated: Path,
 ) -> None:
     from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID
 
@@ -468,20 +494,27 @@ def test_login_key_from_stdin_never_prompts(
 
     forbid_prompts(monkeypatch)
     feed_stdin(monkeypatch, DEMO_API_KEY + "\n")
-    code = account.run_login(ns(base_url=devserver.base_url, chatbot_id=DEMO_CHATBOT_ID, api_key_stdin=True))
+    code = account.run_login(
+        ns(base_url=devserver.base_url, chatbot_id=DEMO_CHATBOT_ID, api_key_stdin=True)
+    )
     assert code == exitcodes.OK
     assert CredentialStore(devserver.base_url, DEMO_CHATBOT_ID).load().api_key == DEMO_API_KEY
     assert files_containing(isolated, DEMO_API_KEY) == []
 
 
 def test_login_with_a_wrong_key_fails_with_3_and_stores_nothing(
-    devserver: Any, memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], isolated: Path,
+    devserver: Any,
+    memory: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    isolated: Path,
 ) -> None:
     from dialogtui.devserver import DEMO_CHATBOT_ID
 
     feed_stdin(monkeypatch, "wrong-" + SECRET_KEY + "\n")
-    code = account.run_login(ns(base_url=devserver.base_url, chatbot_id=DEMO_CHATBOT_ID, api_key_stdin=True))
+    code = account.run_login(
+        ns(base_url=devserver.base_url, chatbot_id=DEMO_CHATBOT_ID, api_key_stdin=True)
+    )
     assert code == exitcodes.AUTH
     assert memory.entries == {}
     assert not config_path().exists()
@@ -508,7 +541,9 @@ def test_login_network_failure_is_5(memory: MemoryKeyring, monkeypatch: pytest.M
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     feed_stdin(monkeypatch, SECRET_KEY + "\n")
-    code = account.run_login(ns(base_url=f"http://127.0.0.1:{port}", chatbot_id=BOT, api_key_stdin=True))
+    code = account.run_login(
+        ns(base_url=f"http://127.0.0.1:{port}", chatbot_id=BOT, api_key_stdin=True)
+    )
     assert code == exitcodes.NETWORK
     assert memory.entries == {}
 
@@ -536,18 +571,24 @@ def test_login_refuses_plain_http_to_remote_hosts(
     assert memory.entries == {}
 
 
-def test_login_from_stdin_needs_a_chatbot_id(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_from_stdin_needs_a_chatbot_id(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
     forbid_prompts(monkeypatch)
     feed_stdin(monkeypatch, SECRET_KEY + "\n")
     assert account.run_login(ns(api_key_stdin=True)) == exitcodes.USAGE
 
 
-def test_login_with_empty_stdin_is_a_usage_error(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_with_empty_stdin_is_a_usage_error(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
     feed_stdin(monkeypatch, "")
     assert account.run_login(ns(chatbot_id=BOT, api_key_stdin=True)) == exitcodes.USAGE
 
 
-def test_login_with_visitor_token_only(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
+def test_login_with_visitor_token_only(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
     forbid_prompts(monkeypatch)
     feed_stdin(monkeypatch, SECRET_TOKEN + "\n")
     code = account.run_login(ns(base_url=PRODUCTION_URL, chatbot_id=BOT, visitor_token_stdin=True))
@@ -557,7 +598,9 @@ def test_login_with_visitor_token_only(memory: MemoryKeyring, monkeypatch: pytes
     assert files_containing(isolated, SECRET_TOKEN) == []
 
 
-def test_login_rejects_an_expired_jwt(memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_rejects_an_expired_jwt(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import base64
 
     claims = base64.urlsafe_b64encode(json.dumps({"exp": 1000}).encode()).decode().rstrip("=")
@@ -567,19 +610,30 @@ def test_login_rejects_an_expired_jwt(memory: MemoryKeyring, monkeypatch: pytest
     assert memory.entries == {}
 
 
-def test_login_ignores_env_secrets(devserver: Any, memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_login_ignores_env_secrets(
+    devserver: Any,
+    memory: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """An exported DIALOGTUI_API_KEY is neither verified nor stored by login."""
     from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID
 
     monkeypatch.setenv("DIALOGTUI_API_KEY", SECRET_KEY)
     feed_stdin(monkeypatch, DEMO_API_KEY + "\n")
-    assert account.run_login(ns(base_url=devserver.base_url, chatbot_id=DEMO_CHATBOT_ID, api_key_stdin=True)) == 0
+    assert (
+        account.run_login(
+            ns(base_url=devserver.base_url, chatbot_id=DEMO_CHATBOT_ID, api_key_stdin=True)
+        )
+        == 0
+    )
     assert SECRET_KEY not in memory.entries.values()
     assert "DIALOGTUI_API_KEY is set" in capsys.readouterr().err
 
 
-def test_logout_removes_the_secrets(memory: MemoryKeyring, capsys: pytest.CaptureFixture[str]) -> None:
+def test_logout_removes_the_secrets(
+    memory: MemoryKeyring, capsys: pytest.CaptureFixture[str]
+) -> None:
     store().save_api_key(SECRET_KEY)
     store().save_visitor_token(SECRET_TOKEN)
     other = CredentialStore(PRODUCTION_URL, "other")
@@ -634,12 +688,16 @@ def test_status_without_keyring_but_env_secret_is_0(monkeypatch: pytest.MonkeyPa
     assert account.run_status(ns(chatbot_id=BOT)) == exitcodes.OK
 
 
-def test_status_without_a_bot_is_2(memory: MemoryKeyring, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_without_a_bot_is_2(
+    memory: MemoryKeyring, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert account.run_status(ns()) == exitcodes.USAGE
     assert "not set" in capsys.readouterr().out
 
 
-def test_status_with_broken_config_is_2(memory: MemoryKeyring, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_with_broken_config_is_2(
+    memory: MemoryKeyring, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = config_path()
     path.parent.mkdir(parents=True)
     path.write_text("chatbot_id = = 1\n")
@@ -715,8 +773,13 @@ def test_dialogtui_says_why_it_closed_and_exits_with_its_code(
         self.startup_error = TargetError("The OS keyring is locked.", exitcodes.KEYRING)
 
     monkeypatch.setattr(DialogApp, "run", run)
-    args = argparse.Namespace(demo=False, base_url="http://127.0.0.1:9", chatbot_id=BOT, visitor_token_stdin=False,
-                              no_save=True)
+    args = argparse.Namespace(
+        demo=False,
+        base_url="http://127.0.0.1:9",
+        chatbot_id=BOT,
+        visitor_token_stdin=False,
+        no_save=True,
+    )
     assert chat.run_chat(args) == exitcodes.KEYRING
     assert capsys.readouterr().err == "dialogtui: The OS keyring is locked.\n"
 
@@ -761,7 +824,9 @@ def _status(app: Any) -> str:
     return str(app.query_one("#status").render())
 
 
-@pytest.mark.parametrize("keys", [["ctrl+n"], ["f3"], ["ctrl+l"], ["ctrl+b", "escape"], ["enter"], ["switch"]])
+@pytest.mark.parametrize(
+    "keys", [["ctrl+n"], ["f3"], ["ctrl+l"], ["ctrl+b", "escape"], ["enter"], ["switch"]]
+)
 async def test_start_keys_pressed_while_the_keyring_is_read_still_connect_with_the_key(
     isolated: Path, memory: MemoryKeyring, server: DevServer, keys: list[str]
 ) -> None:
@@ -885,7 +950,10 @@ async def test_switching_bot_reads_its_key_beside_the_event_loop(
 
 @pytest.mark.parametrize("third_party_backend", [False, True])
 def test_the_secret_is_read_before_the_app_only_when_a_backend_may_ask_on_the_terminal(
-    isolated: Path, memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    isolated: Path,
+    memory: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     third_party_backend: bool,
 ) -> None:
     """keyrings.alt's and keyrings.cryptfile's encrypted files ask for a password with getpass:
@@ -905,7 +973,12 @@ def test_the_secret_is_read_before_the_app_only_when_a_backend_may_ask_on_the_te
         seen.append(self.target.secret_pending)
 
     monkeypatch.setattr(DialogApp, "run", run)
-    args = argparse.Namespace(demo=False, base_url="http://127.0.0.1:9", chatbot_id=BOT, visitor_token_stdin=False,
-                              no_save=True)
+    args = argparse.Namespace(
+        demo=False,
+        base_url="http://127.0.0.1:9",
+        chatbot_id=BOT,
+        visitor_token_stdin=False,
+        no_save=True,
+    )
     assert chat.run_chat(args) == 0
     assert seen == [not third_party_backend]

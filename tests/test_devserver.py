@@ -15,7 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, SCENARIOS, DevServer, DevServerConfig, serve
+from dialogtui.devserver import (
+    DEMO_API_KEY,
+    DEMO_CHATBOT_ID,
+    SCENARIOS,
+    DevServer,
+    DevServerConfig,
+    serve,
+)
 from dialogtui.devserver.scenarios import Choice, magic_word
 
 # ---------------------------------------------------------------------------------------------
@@ -30,7 +37,9 @@ def api(server: DevServer, path: str) -> str:
 
 
 def auth(server: DevServer) -> str:
-    response = http.post(api(server, "/auth"), auth=(DEMO_API_KEY, ""), json={"chatbot_id": DEMO_CHATBOT_ID})
+    response = http.post(
+        api(server, "/auth"), auth=(DEMO_API_KEY, ""), json={"chatbot_id": DEMO_CHATBOT_ID}
+    )
     assert response.status_code == 200, response.text
     token: str = response.json()["token"]
     return token
@@ -145,7 +154,9 @@ def test_auth_returns_a_jwt_shaped_token_with_far_exp(server: DevServer) -> None
     [("wrong-key", ""), (DEMO_API_KEY, "a-password"), None],
     ids=["wrong-key", "non-empty-password", "missing"],
 )
-def test_auth_rejects_bad_basic_credentials(server: DevServer, credentials: tuple[str, str] | None) -> None:
+def test_auth_rejects_bad_basic_credentials(
+    server: DevServer, credentials: tuple[str, str] | None
+) -> None:
     with_auth: dict[str, Any] = {"auth": credentials} if credentials else {}
     response = http.post(api(server, "/auth"), json={"chatbot_id": DEMO_CHATBOT_ID}, **with_auth)
     assert_envelope(response, 401, "unauthorized")
@@ -159,7 +170,9 @@ def test_auth_unknown_chatbot_is_not_found(server: DevServer) -> None:
 @pytest.mark.parametrize(
     "headers", [{}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic eDo="}]
 )
-def test_bearer_routes_reject_missing_or_unknown_tokens(server: DevServer, headers: dict[str, str]) -> None:
+def test_bearer_routes_reject_missing_or_unknown_tokens(
+    server: DevServer, headers: dict[str, str]
+) -> None:
     assert_envelope(http.get(api(server, "/config"), headers=headers), 401, "unauthorized")
     response = http.post(api(server, "/messages"), headers=headers, json=message_body("hi"))
     assert_envelope(response, 401, "unauthorized")
@@ -168,7 +181,9 @@ def test_bearer_routes_reject_missing_or_unknown_tokens(server: DevServer, heade
 def test_auth_reset_starts_a_fresh_conversation(server: DevServer) -> None:
     old = auth(server)
     assert send(server, old, "remember me").status == 200
-    response = http.post(api(server, "/auth/reset"), auth=(DEMO_API_KEY, ""), json={"visitor_token": old})
+    response = http.post(
+        api(server, "/auth/reset"), auth=(DEMO_API_KEY, ""), json={"visitor_token": old}
+    )
     new = response.json()["token"]
     assert new != old
     assert http.get(api(server, "/messages"), headers=bearer(new)).json()["messages"] == []
@@ -202,7 +217,9 @@ def test_config_has_branding(server: DevServer) -> None:
     assert config["display"]["name"] == "Demo Bot"
     assert config["display"]["welcome_message"]
     assert config["theme"]["brand"]["primary_color"].startswith("#")
-    assert len(config["start_prompts"]) == 3 and all(p["prompt_text"] for p in config["start_prompts"])
+    assert len(config["start_prompts"]) == 3 and all(
+        p["prompt_text"] for p in config["start_prompts"]
+    )
     assert config["image_enabled"] is False
 
 
@@ -261,9 +278,13 @@ def test_ok_stream_deltas_rebuild_the_rich_text(server: DevServer) -> None:
 
 
 def test_keywords_add_demo_parts_and_files_download_without_auth(server: DevServer) -> None:
-    streamed = send(server, auth(server), "a table, quick replies, an image, a file and a contact form")
+    streamed = send(
+        server, auth(server), "a table, quick replies, an image, a file and a contact form"
+    )
     parts = streamed.done["message"]["parts"]
-    expected = "rich_text table products suggestions quick_replies image file show_contact_form".split()
+    expected = (
+        ["rich_text", "table", "products", "suggestions", "quick_replies", "image", "file", "show_contact_form"]
+    )
     assert [p["type"] for p in parts] == expected
     table = parts[1]
     assert table["headers"] and table["alignments"] and table["caption"]
@@ -281,7 +302,9 @@ def test_token_rotation_returns_a_new_token_for_the_same_conversation(server: De
     rotated = send(server, old, "first").done["visitor_token"]
     assert rotated != old and len(rotated.split(".")) == 3
     send(server, rotated, "second")
-    history = http.get(api(server, "/messages"), headers=bearer(old)).json()["messages"]  # old still works
+    history = http.get(api(server, "/messages"), headers=bearer(old)).json()[
+        "messages"
+    ]  # old still works
     assert [m["role"] for m in history] == ["assistant", "user", "assistant", "user"]
     assert history[1]["parts"] == [{"type": "text", "text": "second"}]
     assert server.stats.tokens_used == [old, rotated, old]
@@ -327,7 +350,9 @@ def test_history_pages_newest_first_with_cursors(server: DevServer) -> None:
         ({"cursor": "@@"}, "cursor"),
     ],
 )
-def test_history_rejects_bad_paging(server: DevServer, params: dict[str, Any], field_name: str) -> None:
+def test_history_rejects_bad_paging(
+    server: DevServer, params: dict[str, Any], field_name: str
+) -> None:
     response = http.get(api(server, "/messages"), headers=bearer(auth(server)), params=params)
     assert assert_envelope(response, 422, "validation")["params"][0]["field"] == field_name
 
@@ -354,7 +379,9 @@ def test_messages_non_json_is_bad_request(server: DevServer) -> None:
 
 def test_rate(server: DevServer) -> None:
     token = auth(server)
-    ok = http.post(api(server, "/rate"), headers=bearer(token), json={"rating": 5, "feedback": "great"})
+    ok = http.post(
+        api(server, "/rate"), headers=bearer(token), json={"rating": 5, "feedback": "great"}
+    )
     assert ok.status_code == 200 and ok.content == b""
     for rating in (0, 6, "5", True, None):
         response = http.post(api(server, "/rate"), headers=bearer(token), json={"rating": rating})
@@ -410,7 +437,9 @@ ENVELOPE_SCENARIOS = [
 
 
 @pytest.mark.parametrize(("scenario", "status", "code"), ENVELOPE_SCENARIOS)
-def test_http_scenario_by_magic_word(server: DevServer, scenario: str, status: int, code: str) -> None:
+def test_http_scenario_by_magic_word(
+    server: DevServer, scenario: str, status: int, code: str
+) -> None:
     response = http.post(
         api(server, "/messages"), headers=bearer(auth(server)), json=message_body(f"x !{scenario}")
     )
@@ -431,7 +460,9 @@ def test_http_scenario_server_wide_hits_every_bearer_route_but_not_auth(
             client.get(api(server, "/config")),
             client.get(api(server, "/messages")),
             client.post(api(server, "/messages"), json=message_body("hi")),
-            client.post(api(server, "/actions"), json={"part_id": "p", "action": {"type": "contact_form"}}),
+            client.post(
+                api(server, "/actions"), json={"part_id": "p", "action": {"type": "contact_form"}}
+            ),
             client.post(api(server, "/rate"), json={"rating": 3}),
             client.get(api(server, "/export")),
         ]
@@ -453,7 +484,9 @@ def test_odd_error_bodies(server: DevServer) -> None:
     token = auth(server)
 
     def post(scenario: str) -> httpx.Response:
-        return http.post(api(server, "/messages"), headers=bearer(token), json=message_body(f"!{scenario}"))
+        return http.post(
+            api(server, "/messages"), headers=bearer(token), json=message_body(f"!{scenario}")
+        )
 
     html = post("html_error")
     assert html.status_code == 502 and html.headers["content-type"].startswith("text/html")
@@ -493,11 +526,15 @@ def test_expired_token_needs_exactly_one_reauth(server: DevServer) -> None:
     first = auth(server)
     server.config.scenario = "expired_token"
     assert_envelope(http.get(api(server, "/config"), headers=bearer(first)), 401, "unauthorized")
-    assert_envelope(http.get(api(server, "/config"), headers=bearer(first)), 401, "unauthorized")  # dead now
+    assert_envelope(
+        http.get(api(server, "/config"), headers=bearer(first)), 401, "unauthorized"
+    )  # dead now
     replacement = auth(server)
     assert http.get(api(server, "/config"), headers=bearer(replacement)).status_code == 200
     rotated = send(server, replacement, "still me").done["visitor_token"]
-    assert send(server, rotated, "and again").status == 200  # rotation keeps the replacement's standing
+    assert (
+        send(server, rotated, "and again").status == 200
+    )  # rotation keeps the replacement's standing
     unrelated = auth(server)
     assert http.get(api(server, "/config"), headers=bearer(unrelated)).status_code == 401
 
@@ -586,7 +623,9 @@ def test_escapes_arrive_json_escaped_and_decode_to_controls(server: DevServer) -
     streamed = send(server, auth(server), "!escapes")
     assert b"\x1b" not in streamed.raw and b"\\u001b" in streamed.raw
     text = json.dumps(streamed.done["message"]["parts"], ensure_ascii=False)
-    decoded = "".join(s["text"] for b in streamed.done["message"]["parts"][0]["blocks"] for s in b["spans"])
+    decoded = "".join(
+        s["text"] for b in streamed.done["message"]["parts"][0]["blocks"] for s in b["spans"]
+    )
     for needle in ("\x1b[31m", "\x1b]52;c;", "\x1b]8;;", "\x07", "\x08", "\r", "\u009b"):
         assert needle in decoded, repr(needle)
     assert "\x00" not in text
@@ -672,7 +711,10 @@ def test_stop_is_prompt_with_hung_requests_open() -> None:
 
     dev = DevServer(DevServerConfig()).start()
     token = auth(dev)
-    threads = [threading.Thread(target=hold, args=(s,)) for s in ("hang_headers", "hang_stream", "stall", "slow")]
+    threads = [
+        threading.Thread(target=hold, args=(s,))
+        for s in ("hang_headers", "hang_stream", "stall", "slow")
+    ]
     for thread in threads:
         thread.start()
     # Every request open before the stop, however loaded the machine (a fixed sleep was not
@@ -749,8 +791,13 @@ def test_deferred_server_listens_at_once_and_serves_once_started() -> None:
     with DeferredServer() as server:
         url = f"{server.base_url}/api/v1/chat/auth"
         results: list[int] = []
-        early = threading.Thread(target=lambda: results.append(
-            http.post(url, auth=(DEMO_API_KEY, ""), json={"chatbot_id": DEMO_CHATBOT_ID}).status_code))
+        early = threading.Thread(
+            target=lambda: results.append(
+                http.post(
+                    url, auth=(DEMO_API_KEY, ""), json={"chatbot_id": DEMO_CHATBOT_ID}
+                ).status_code
+            )
+        )
         early.start()
         time.sleep(0.1)
         assert not results, "nothing answers before start()"

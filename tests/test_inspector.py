@@ -34,7 +34,9 @@ class InspectorApp(App[None]):
         return self.query_one(Inspector)
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0
+) -> None:
     for _ in range(int(timeout / 0.02)):
         if condition():
             return
@@ -51,7 +53,9 @@ async def published(pilot: Pilot[None], inspector: Inspector) -> None:
 
 def rendered(events: EventList) -> list[str]:
     """What the list paints, through its real render path."""
-    return [events.render_line(y).text.rstrip() for y in range(events.scrollable_content_region.height)]
+    return [
+        events.render_line(y).text.rstrip() for y in range(events.scrollable_content_region.height)
+    ]
 
 
 def make_session(server: DevServer, inspector: Inspector) -> ChatSession:
@@ -82,12 +86,16 @@ async def test_an_ok_turn_lists_request_response_events_and_outcome(server: DevS
         inspector = app.inspector
         session = make_session(server, inspector)
         async with session.client as client:
-            turn = await run_turn(inspector, session, "hello inspector, this is a rather long first message")
+            turn = await run_turn(
+                inspector, session, "hello inspector, this is a rather long first message"
+            )
             token = client.visitor_token
         await published(pilot, inspector)
         events = inspector.event_list
         rows = [events.row_text(i) for i in range(inspector.row_count)]
-        assert rows[0].startswith("── Turn 1 · 'hello inspector, this is a rather long") and rows[0].endswith("…'")
+        assert rows[0].startswith("── Turn 1 · 'hello inspector, this is a rather long") and rows[
+            0
+        ].endswith("…'")
         assert any("REQ   POST /api/v1/chat/auth #1" in row for row in rows)
         send = next(i for i, row in enumerate(rows) if "REQ   POST /api/v1/chat/messages #1" in row)
         response = rows[send + 1]
@@ -178,7 +186,9 @@ async def test_a_long_reply_is_virtualised_navigable_and_pretty(server: DevServe
         cursor = events.cursor
         assert cursor is not None and cursor < count - 2 * 10 and not events.follow
         top = events.scroll_offset.y
-        assert events.row_text(cursor).startswith(rendered(events)[cursor - top])  # in view, cut to width
+        assert events.row_text(cursor).startswith(
+            rendered(events)[cursor - top]
+        )  # in view, cut to width
         row = events.row(cursor)
         assert row.kind == "SSE"
         detail = inspector.detail_text
@@ -211,8 +221,9 @@ async def test_a_huge_event_detail_is_capped(server: DevServer) -> None:
             await run_turn(inspector, session, "big !huge_event:256")
         await published(pilot, inspector)
         events = inspector.event_list
-        biggest = max(range(inspector.row_count),
-                      key=lambda i: getattr(events.row(i).event, "size", 0))
+        biggest = max(
+            range(inspector.row_count), key=lambda i: getattr(events.row(i).event, "size", 0)
+        )
         events.focus()
         events.move_cursor(biggest)
         await pilot.pause()
@@ -226,14 +237,39 @@ async def test_secrets_and_controls_never_reach_the_screen() -> None:
         inspector = app.inspector
         inspector.begin_turn(f"my token is {JWT}")
         inspector.record(RequestStarted(Operation.SEND, "POST", "/api/v1/chat/messages", 1))
-        inspector.record(ResponseReceived(Operation.SEND, 200, 0.01,
-                                          {"content-type": "text/event-stream", "x-request-id": BEARER}))
-        data = json.dumps({"note": f"Authorization: {BEARER}", "jwt": JWT,
-                           "visitor_token": "vt_plain_secret", "evil": "\x1b]52;c;aGk=\x07\x1b[2J"})
+        inspector.record(
+            ResponseReceived(
+                Operation.SEND,
+                200,
+                0.01,
+                {"content-type": "text/event-stream", "x-request-id": BEARER},
+            )
+        )
+        data = json.dumps(
+            {
+                "note": f"Authorization: {BEARER}",
+                "jwt": JWT,
+                "visitor_token": "vt_plain_secret",
+                "evil": "\x1b]52;c;aGk=\x07\x1b[2J",
+            }
+        )
         inspector.record(SseEvent("done", len(data), 0.02, data))
-        inspector.record(SseEvent("status", 12, 0.03, f"not json {BEARER} {JWT} \x1b]52;c;aGk=\x07\x9b2J"))
-        inspector.record(RequestFinished(Operation.SEND, "ok", 0.05, 0, False, "POST",
-                                         "/api/v1/chat/messages", 200, request_id=JWT))
+        inspector.record(
+            SseEvent("status", 12, 0.03, f"not json {BEARER} {JWT} \x1b]52;c;aGk=\x07\x9b2J")
+        )
+        inspector.record(
+            RequestFinished(
+                Operation.SEND,
+                "ok",
+                0.05,
+                0,
+                False,
+                "POST",
+                "/api/v1/chat/messages",
+                200,
+                request_id=JWT,
+            )
+        )
         inspector.end_turn(f"headers 1 ms · {JWT}")
         await published(pilot, inspector)
         events = inspector.event_list
@@ -309,7 +345,9 @@ async def test_rows_are_published_as_a_reply_streams_and_the_list_rests_when_hid
         for number in range(12):
             inspector.begin_turn(f"trimmed {number}")
         await published(pilot, inspector)
-        assert events.row_count <= 10 and events.row_text(events.row_count - 1).startswith("── Turn 13")
+        assert events.row_count <= 10 and events.row_text(events.row_count - 1).startswith(
+            "── Turn 13"
+        )
         await pilot.pause(0.2)
         before = len(ticks)
         await pilot.pause(0.5)
@@ -360,13 +398,29 @@ def test_the_oldest_tenth_goes_when_the_rows_are_full() -> None:
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
-        (RequestStarted(Operation.SEND, "POST", "/api/v1/chat/messages", 1), "POST /api/v1/chat/messages #1"),
-        (ResponseReceived(Operation.SEND, 200, 0.1, {"content-type": "text/event-stream; charset=utf-8",
-                                                     "x-request-id": "req_abc", "retry-after": "1"}),
-         "200 text/event-stream req_abc Retry-After: 1"),
+        (
+            RequestStarted(Operation.SEND, "POST", "/api/v1/chat/messages", 1),
+            "POST /api/v1/chat/messages #1",
+        ),
+        (
+            ResponseReceived(
+                Operation.SEND,
+                200,
+                0.1,
+                {
+                    "content-type": "text/event-stream; charset=utf-8",
+                    "x-request-id": "req_abc",
+                    "retry-after": "1",
+                },
+            ),
+            "200 text/event-stream req_abc Retry-After: 1",
+        ),
         (SseEvent("part_delta", 112, 0.2, "{}"), "part_delta 112 B"),
         (RequestFinished(Operation.SEND, "ok", 1.234, 0, False), "finished ok 1.23 s, 0 retries"),
-        (RequestFinished(Operation.CONFIG, "http", 0.5, 2, True), "config: finished http 0.50 s, 2 retries, timed out"),
+        (
+            RequestFinished(Operation.CONFIG, "http", 0.5, 2, True),
+            "config: finished http 0.50 s, 2 retries, timed out",
+        ),
     ],
 )
 def test_row_summaries(event: object, expected: str) -> None:

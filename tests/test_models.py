@@ -6,19 +6,24 @@ from dialogtui.api.models import MalformedEvent, StreamErrorEvent, UnknownEvent,
 
 
 def test_error_event_without_retryable_is_not_retryable() -> None:
-    assert decode_event("error", '{"code": "generation_failed", "message": "x"}') == StreamErrorEvent(
-        code="generation_failed", message="x", retryable=False)
+    assert decode_event(
+        "error", '{"code": "generation_failed", "message": "x"}'
+    ) == StreamErrorEvent(code="generation_failed", message="x", retryable=False)
 
 
 def test_error_event_with_null_message_keeps_its_flag() -> None:
-    event = decode_event("error", '{"code": "generation_failed", "message": null, "retryable": true}')
+    event = decode_event(
+        "error", '{"code": "generation_failed", "message": null, "retryable": true}'
+    )
     assert isinstance(event, StreamErrorEvent) and event.retryable
 
 
 def test_unreadable_error_event_still_ends_the_stream_not_retryable() -> None:
     # Skipping it would turn a server-declared failure into a "cut off" reply with Retry.
     for data in ('{"code": 5}', "{broken", '"just a string"'):
-        assert decode_event("error", data) == StreamErrorEvent(code="unreadable", message="", retryable=False)
+        assert decode_event("error", data) == StreamErrorEvent(
+            code="unreadable", message="", retryable=False
+        )
 
 
 def test_other_bad_events_are_kept_as_malformed_or_unknown() -> None:

@@ -57,7 +57,9 @@ def secrets_of(server: DevServer) -> set[str]:
 
 def leaks_in(text: str, secrets: set[str]) -> list[str]:
     found = [secret[:12] + "…" for secret in secrets if secret in text]
-    found += [marker for marker in ("Bearer ", "Authorization:", "authorization:") if marker in text]
+    found += [
+        marker for marker in ("Bearer ", "Authorization:", "authorization:") if marker in text
+    ]
     return found
 
 
@@ -79,7 +81,9 @@ async def _until(pilot, condition, timeout: float = 10.0) -> None:  # type: igno
     raise AssertionError("condition not met in time")
 
 
-async def test_app_writes_no_secret(keyed_server: DevServer, tmp_path: Path, log_file: Path) -> None:
+async def test_app_writes_no_secret(
+    keyed_server: DevServer, tmp_path: Path, log_file: Path
+) -> None:
     store = TranscriptStore.open(tmp_path / "data" / "transcripts.sqlite3")
     (tmp_path / "shots").mkdir()
     target = Target(keyed_server.base_url, DEMO_CHATBOT_ID, api_key=FAKE_KEY, environment="test")
@@ -97,7 +101,13 @@ async def test_app_writes_no_secret(keyed_server: DevServer, tmp_path: Path, log
     async with app.run_test(size=(100, 36)) as pilot:
         await _until(pilot, lambda: "Ready" in str(app.query_one("#status").render()))
         await pilot.press("f12")  # the inspector shows raw events, `done` with its token included
-        for text in ("hello", "again !rate_limited_once", "oops !stream_error_fatal", "!escapes", "!drop"):
+        for text in (
+            "hello",
+            "again !rate_limited_once",
+            "oops !stream_error_fatal",
+            "!escapes",
+            "!drop",
+        ):
             await say(pilot, text)
         keyed_server.config.scenario = "expired_token"  # a 401 and one re-authentication
         await say(pilot, "after expiry")
@@ -145,8 +155,13 @@ def test_cli_writes_and_prints_no_secret(keyed_server: DevServer, tmp_path: Path
     script.write_text("hello\nfail !stream_error_fatal\nlate !internal\n")
 
     def dialogtui(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "dialogtui", *args], env=env, capture_output=True,
-                              text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "dialogtui", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     runs = [
         dialogtui("send", "hello there"),
@@ -169,7 +184,9 @@ def test_cli_writes_and_prints_no_secret(keyed_server: DevServer, tmp_path: Path
     assert scan_tree(tmp_path, secrets) == {}
 
 
-async def test_crash_report_shows_no_locals(keyed_server: DevServer, capfd: pytest.CaptureFixture[str]) -> None:
+async def test_crash_report_shows_no_locals(
+    keyed_server: DevServer, capfd: pytest.CaptureFixture[str]
+) -> None:
     target = Target(keyed_server.base_url, DEMO_CHATBOT_ID, api_key=FAKE_KEY, environment="test")
     app = DialogApp(target, policies=FAST)
 

@@ -42,19 +42,35 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def target_args(server: DevServer, **extra: Any) -> dict[str, Any]:
-    return {"base_url": server.base_url, "chatbot_id": DEMO_CHATBOT_ID, "demo": False, "scenario": None,
-            "visitor_token_stdin": False, "no_save": True, "json": False, **extra}
+    return {
+        "base_url": server.base_url,
+        "chatbot_id": DEMO_CHATBOT_ID,
+        "demo": False,
+        "scenario": None,
+        "visitor_token_stdin": False,
+        "no_save": True,
+        "json": False,
+        **extra,
+    }
 
 
-def run_command(function: str, args: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_command(
+    function: str, args: dict[str, Any], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     """`dialogtui run|replay ...` in a child process (via the command functions, parser-free)."""
     code = (
         "import argparse, json, sys\n"
         f"from dialogtui.commands.run import {function}\n"
         f"sys.exit({function}(argparse.Namespace(**json.loads(sys.argv[1]))))\n"
     )
-    return subprocess.run([sys.executable, "-c", code, json.dumps(args)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def script(tmp_path: Path, *lines: str) -> str:
@@ -68,24 +84,31 @@ def table_rows(stdout: str) -> list[list[str]]:
     lines = stdout.rstrip("\n").splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith("#  outcome"))
     assert re.match(r"\d+ turns?: ", lines[-1])
-    return [re.split(r"\s{2,}", line.strip()) for line in lines[start + 1:-1]]
+    return [re.split(r"\s{2,}", line.strip()) for line in lines[start + 1 : -1]]
 
 
 # ---------------------------------------------------------------------------------------------
 # run
 
 
-def test_a_script_of_three_done_turns_exits_0_with_a_row_each(server: DevServer, tmp_path: Path,
-                                                              env: dict[str, str]) -> None:
+def test_a_script_of_three_done_turns_exits_0_with_a_row_each(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     path = script(tmp_path, "hello", "", "   ", "  how are you?  ", "bye")
     done = run_command("run_script", target_args(server, file=path, stop_on_error=False), env)
     assert done.returncode == exitcodes.OK, done.stderr
     assert done.stderr == ""
     rows = table_rows(done.stdout)
     assert [row[:2] for row in rows] == [["1", "done"], ["2", "done"], ["3", "done"]]
-    assert [row[-1] for row in rows] == ["hello", "how are you?", "bye"]  # blank lines skipped, text stripped
+    assert [row[-1] for row in rows] == [
+        "hello",
+        "how are you?",
+        "bye",
+    ]  # blank lines skipped, text stripped
     for row in rows:
-        assert row[2].endswith(" s") and row[3].endswith(" ms") and int(row[4]) > 0 and int(row[5]) > 0
+        assert (
+            row[2].endswith(" s") and row[3].endswith(" ms") and int(row[4]) > 0 and int(row[5]) > 0
+        )
     assert "3 turns: 3 done" in done.stdout
     assert "[2] > how are you?" in done.stdout and "You said: “how are you?”" in done.stdout
 
@@ -100,8 +123,9 @@ def test_a_script_of_three_done_turns_exits_0_with_a_row_each(server: DevServer,
     assert asyncio.run(history()) == ["user", "assistant"] * 3
 
 
-def test_a_failed_turn_is_reported_safely_and_the_run_goes_on(server: DevServer, tmp_path: Path,
-                                                              env: dict[str, str]) -> None:
+def test_a_failed_turn_is_reported_safely_and_the_run_goes_on(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     path = script(tmp_path, "first", "then !stream_error_fatal", "last")
     done = run_command("run_script", target_args(server, file=path, stop_on_error=False), env)
     assert done.returncode == exitcodes.FAILED
@@ -110,12 +134,16 @@ def test_a_failed_turn_is_reported_safely_and_the_run_goes_on(server: DevServer,
     assert rows[1][-1] == SAFE_STREAM_ERROR  # fits in 160 columns
     assert f"! {SAFE_STREAM_ERROR}" in done.stdout
     assert RAW_STREAM_ERROR not in done.stdout + done.stderr
-    assert done.stderr.strip() == "dialogtui: 1 of 3 turns did not end in done (first: turn 2, error)."
+    assert (
+        done.stderr.strip() == "dialogtui: 1 of 3 turns did not end in done (first: turn 2, error)."
+    )
     assert "You said: “then !stream_error_fatal”" in done.stdout  # the partial reply is kept
     assert len(server.stats.tokens_used) == 3
 
 
-def test_stop_on_error_stops_after_the_failed_turn(server: DevServer, tmp_path: Path, env: dict[str, str]) -> None:
+def test_stop_on_error_stops_after_the_failed_turn(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     path = script(tmp_path, "one", "two !rate_limited", "three")
     server.config.retry_after = 0  # retried twice without waiting, then it surfaces
     done = run_command("run_script", target_args(server, file=path, stop_on_error=True), env)
@@ -129,10 +157,13 @@ def test_stop_on_error_stops_after_the_failed_turn(server: DevServer, tmp_path: 
     assert len(messages) == 1 + 3  # turn 1, turn 2 and its two retries; never turn 3
 
 
-def test_json_lines_parse_with_outcome_error_code_and_timings(server: DevServer, tmp_path: Path,
-                                                              env: dict[str, str]) -> None:
+def test_json_lines_parse_with_outcome_error_code_and_timings(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     path = script(tmp_path, "hello", "oops !stream_error_fatal", "cut !drop", "after")
-    done = run_command("run_script", target_args(server, file=path, stop_on_error=False, json=True), env)
+    done = run_command(
+        "run_script", target_args(server, file=path, stop_on_error=False, json=True), env
+    )
     assert done.returncode == exitcodes.FAILED
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["turn"] for r in records] == [1, 2, 3, 4]
@@ -141,24 +172,40 @@ def test_json_lines_parse_with_outcome_error_code_and_timings(server: DevServer,
     first, failed, cut, _ = records
     assert first["message"] == "hello" and first["text"].startswith("You said: “hello”")
     timings = first["timings"]
-    assert timings["to_headers_ms"] >= 0 and timings["to_first_content_ms"] >= timings["to_headers_ms"]
-    assert timings["total_ms"] >= timings["to_first_content_ms"] and timings["events"] > 0 and timings["chars"] > 0
-    assert failed["error"] == {"kind": "stream", "code": "generation_failed", "status": None,
-                               "retryable": False, "message": SAFE_STREAM_ERROR}
+    assert (
+        timings["to_headers_ms"] >= 0 and timings["to_first_content_ms"] >= timings["to_headers_ms"]
+    )
+    assert (
+        timings["total_ms"] >= timings["to_first_content_ms"]
+        and timings["events"] > 0
+        and timings["chars"] > 0
+    )
+    assert failed["error"] == {
+        "kind": "stream",
+        "code": "generation_failed",
+        "status": None,
+        "retryable": False,
+        "message": SAFE_STREAM_ERROR,
+    }
     assert cut["error"]["kind"] == "interrupted" and cut["text"]
     assert RAW_STREAM_ERROR not in done.stdout
 
 
-def test_json_lists_skipped_turns_too(server: DevServer, tmp_path: Path, env: dict[str, str]) -> None:
+def test_json_lists_skipped_turns_too(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     path = script(tmp_path, "oops !stream_error_fatal", "never sent")
-    done = run_command("run_script", target_args(server, file=path, stop_on_error=True, json=True), env)
+    done = run_command(
+        "run_script", target_args(server, file=path, stop_on_error=True, json=True), env
+    )
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["turn"], r["outcome"]) for r in records] == [(1, "error"), (2, "skipped")]
     assert done.returncode == exitcodes.FAILED
 
 
-def test_ctrl_c_reports_the_turns_so_far_and_exits_130(server: DevServer, tmp_path: Path,
-                                                       env: dict[str, str]) -> None:
+def test_ctrl_c_reports_the_turns_so_far_and_exits_130(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     path = script(tmp_path, "hello", "slowly !slow:2000", "never")
     code = (
         "import argparse, json, sys\n"
@@ -166,9 +213,15 @@ def test_ctrl_c_reports_the_turns_so_far_and_exits_130(server: DevServer, tmp_pa
         "sys.exit(run_script(argparse.Namespace(**json.loads(sys.argv[1]))))\n"
     )
     args = json.dumps(target_args(server, file=path, stop_on_error=False))
-    child = subprocess.Popen([sys.executable, "-c", code, args], env=env | {"PYTHONUNBUFFERED": "1"}, cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, args],
+        env=env | {"PYTHONUNBUFFERED": "1"},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert child.stdout is not None
         for line in child.stdout:
@@ -188,8 +241,17 @@ def test_ctrl_c_reports_the_turns_so_far_and_exits_130(server: DevServer, tmp_pa
 
 def test_bad_scripts_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = script(tmp_path, "", "  ")
-    args = argparse.Namespace(file=empty, json=False, stop_on_error=False, demo=True, scenario=None,
-                              base_url=None, chatbot_id=None, visitor_token_stdin=False, no_save=True)
+    args = argparse.Namespace(
+        file=empty,
+        json=False,
+        stop_on_error=False,
+        demo=True,
+        scenario=None,
+        base_url=None,
+        chatbot_id=None,
+        visitor_token_stdin=False,
+        no_save=True,
+    )
     assert run_script(args) == exitcodes.USAGE
     assert "has no non-empty lines" in capsys.readouterr().err
     args.file = str(tmp_path / "missing.txt")
@@ -199,24 +261,43 @@ def test_bad_scripts_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_demo_run_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--demo starts its own server: no key, no network."""
-    args = argparse.Namespace(file=script(tmp_path, "hi"), json=True, stop_on_error=False, demo=True,
-                              scenario=None, base_url=None, chatbot_id=None, visitor_token_stdin=False,
-                              no_save=True)
+    args = argparse.Namespace(
+        file=script(tmp_path, "hi"),
+        json=True,
+        stop_on_error=False,
+        demo=True,
+        scenario=None,
+        base_url=None,
+        chatbot_id=None,
+        visitor_token_stdin=False,
+        no_save=True,
+    )
     assert run_script(args) == exitcodes.OK
     [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert record["outcome"] == "done"
 
 
-def test_turns_are_saved_unless_no_save(server: DevServer, tmp_path: Path, env: dict[str, str]) -> None:
+def test_turns_are_saved_unless_no_save(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     path = script(tmp_path, "saved one", "saved two !stream_error_fatal")
-    done = run_command("run_script", target_args(server, file=path, stop_on_error=False, no_save=False), env)
+    done = run_command(
+        "run_script", target_args(server, file=path, stop_on_error=False, no_save=False), env
+    )
     assert done.returncode == exitcodes.FAILED
     with TranscriptStore.open(Path(env["DIALOGTUI_DATA_DIR"]) / DB_FILENAME) as store:
         [summary] = store.conversations()
         messages = store.messages(summary.id)
     assert [(m.role, m.status) for m in messages] == [
-        ("user", messages[0].status), ("assistant", "done"), ("user", messages[2].status), ("assistant", "error")]
-    assert [m.text for m in messages if m.role == "user"] == ["saved one", "saved two !stream_error_fatal"]
+        ("user", messages[0].status),
+        ("assistant", "done"),
+        ("user", messages[2].status),
+        ("assistant", "error"),
+    ]
+    assert [m.text for m in messages if m.role == "user"] == [
+        "saved one",
+        "saved two !stream_error_fatal",
+    ]
     assert messages[3].error is not None and messages[3].error.message == SAFE_STREAM_ERROR
 
 
@@ -229,20 +310,39 @@ def store_export(*turns: tuple[str, str]) -> dict[str, Any]:
     messages: list[dict[str, Any]] = [{"role": "assistant", "status": "done", "text": "Welcome!"}]
     for index, (user, reply) in enumerate(turns):
         messages.append({"role": "user", "status": "sent", "text": user, "parts": None})
-        messages.append({"role": "assistant", "status": "done", "text": reply, "reply_to": 2 * index + 1})
-    return {"format": "dialogtui-transcript", "version": 1,
-            "conversation": {"id": 1, "base_url": "https://example.invalid", "chatbot_id": "old"},
-            "messages": messages}
+        messages.append(
+            {"role": "assistant", "status": "done", "text": reply, "reply_to": 2 * index + 1}
+        )
+    return {
+        "format": "dialogtui-transcript",
+        "version": 1,
+        "conversation": {"id": 1, "base_url": "https://example.invalid", "chatbot_id": "old"},
+        "messages": messages,
+    }
 
 
 def api_export(*turns: tuple[str, str]) -> dict[str, Any]:
     """The shape of the API's GET /export."""
     messages = []
     for user, reply in turns:
-        messages.append({"message_id": "m1", "role": "user", "parts": [{"type": "text", "text": user}]})
-        messages.append({"message_id": "m2", "role": "assistant", "parts": [
-            {"type": "rich_text", "part_id": "p", "blocks": [{"type": "paragraph", "spans": [
-                {"type": "text", "text": reply}]}]}]})
+        messages.append(
+            {"message_id": "m1", "role": "user", "parts": [{"type": "text", "text": user}]}
+        )
+        messages.append(
+            {
+                "message_id": "m2",
+                "role": "assistant",
+                "parts": [
+                    {
+                        "type": "rich_text",
+                        "part_id": "p",
+                        "blocks": [
+                            {"type": "paragraph", "spans": [{"type": "text", "text": reply}]}
+                        ],
+                    }
+                ],
+            }
+        )
     return {"visitor": {"visitor_id": "v"}, "messages": messages, "ratings": []}
 
 
@@ -261,15 +361,23 @@ def current_reply(server: DevServer, text: str) -> str:
     return asyncio.run(ask())
 
 
-def test_replay_shows_old_and_new_side_by_side(server: DevServer, tmp_path: Path, env: dict[str, str]) -> None:
+def test_replay_shows_old_and_new_side_by_side(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     unchanged = current_reply(server, "tell me about prices")
     server.reset_stats()
     export = tmp_path / "export.json"
-    export.write_text(json.dumps(store_export(
-        ("tell me about prices", unchanged),
-        ("and shipping?", "Shipping is free on Tuesdays."),
-    )))
-    done = run_command("run_replay", target_args(server, export_file=str(export)), env | {"COLUMNS": "100"})
+    export.write_text(
+        json.dumps(
+            store_export(
+                ("tell me about prices", unchanged),
+                ("and shipping?", "Shipping is free on Tuesdays."),
+            )
+        )
+    )
+    done = run_command(
+        "run_replay", target_args(server, export_file=str(export)), env | {"COLUMNS": "100"}
+    )
     assert done.returncode == exitcodes.OK, done.stderr
     out = done.stdout
     assert "── Turn 1 · = same" in out and "── Turn 2 · ≠ differs" in out
@@ -284,26 +392,48 @@ def test_replay_shows_old_and_new_side_by_side(server: DevServer, tmp_path: Path
     assert len(server.stats.tokens_used) == 2  # one conversation, rotated between the turns
 
 
-def test_replay_json_and_the_api_export_shape(server: DevServer, tmp_path: Path, env: dict[str, str]) -> None:
+def test_replay_json_and_the_api_export_shape(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
     unchanged = current_reply(server, "hello there")
     export = tmp_path / "api-export.json"
-    export.write_text(json.dumps(api_export(("hello there", unchanged), ("boom !stream_error_fatal", "old"))))
+    export.write_text(
+        json.dumps(api_export(("hello there", unchanged), ("boom !stream_error_fatal", "old")))
+    )
     done = run_command("run_replay", target_args(server, export_file=str(export), json=True), env)
     assert done.returncode == exitcodes.FAILED  # the second turn did not end in done
     first, second = (json.loads(line) for line in done.stdout.splitlines())
-    assert (first["turn"], first["text"], first["same"], first["outcome"]) == (1, "hello there", True, "done")
+    assert (first["turn"], first["text"], first["same"], first["outcome"]) == (
+        1,
+        "hello there",
+        True,
+        "done",
+    )
     assert first["before"] == unchanged == first["after"]
     assert (second["same"], second["outcome"], second["before"]) == (False, "error", "old")
     assert second["error"]["message"] == SAFE_STREAM_ERROR
     assert RAW_STREAM_ERROR not in done.stdout
 
 
-def test_replay_rejects_what_is_not_an_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(export_file="", json=False, demo=True, scenario=None, base_url=None,
-                              chatbot_id=None, visitor_token_stdin=False, no_save=True)
-    for content, message in [("not json", "is not JSON"), ("[1, 2]", "Not a conversation export"),
-                             ('{"messages": [{"text": "no role"}]}', "has no role"),
-                             ('{"messages": []}', "no user messages")]:
+def test_replay_rejects_what_is_not_an_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(
+        export_file="",
+        json=False,
+        demo=True,
+        scenario=None,
+        base_url=None,
+        chatbot_id=None,
+        visitor_token_stdin=False,
+        no_save=True,
+    )
+    for content, message in [
+        ("not json", "is not JSON"),
+        ("[1, 2]", "Not a conversation export"),
+        ('{"messages": [{"text": "no role"}]}', "has no role"),
+        ('{"messages": []}', "no user messages"),
+    ]:
         path = tmp_path / "bad.json"
         path.write_text(content)
         args.export_file = str(path)
@@ -312,16 +442,23 @@ def test_replay_rejects_what_is_not_an_export(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_export_turns_pairs_replies_with_their_message() -> None:
-    turns = export_turns({"turns": [
-        {"role": "assistant", "text": "hi, I'm a bot"},
-        {"role": "user", "text": "a"},
-        {"role": "assistant", "text": "one", "outcome": "done"},
-        {"role": "assistant", "text": "two", "status": "error"},
-        {"role": "system", "text": "ignored"},
-        {"role": "user", "text": "b"},
-        {"role": "user", "text": "c"},
-        {"role": "assistant", "parts": [{"type": "text", "text": "from parts"}, {"type": "gizmo"}]},
-    ]})
+    turns = export_turns(
+        {
+            "turns": [
+                {"role": "assistant", "text": "hi, I'm a bot"},
+                {"role": "user", "text": "a"},
+                {"role": "assistant", "text": "one", "outcome": "done"},
+                {"role": "assistant", "text": "two", "status": "error"},
+                {"role": "system", "text": "ignored"},
+                {"role": "user", "text": "b"},
+                {"role": "user", "text": "c"},
+                {
+                    "role": "assistant",
+                    "parts": [{"type": "text", "text": "from parts"}, {"type": "gizmo"}],
+                },
+            ]
+        }
+    )
     assert turns == [
         ExportedTurn("a", "one\n\ntwo", "error"),
         ExportedTurn("b", None, None),
@@ -338,7 +475,9 @@ def test_the_summary_table_fits_the_terminal() -> None:
 
     error = StreamError("generation_failed", retryable=False, server_message=RAW_STREAM_ERROR)
     results = [
-        TurnResult(1, "x" * 300, "reply", "done", figures=TurnFigures(0.0, 0.01, 0.02, 0.5, 10, 100)),
+        TurnResult(
+            1, "x" * 300, "reply", "done", figures=TurnFigures(0.0, 0.01, 0.02, 0.5, 10, 100)
+        ),
         TurnResult(2, "boom\x1b[2J", "", "error", error, TurnFigures(0.0, 0.01, None, 0.1, 3, 0)),
         TurnResult(3, "never"),
     ]

@@ -85,30 +85,45 @@ def _exercise_store(root: Path) -> dict[str, Any]:
 
     backend = keyring.get_keyring()  # detected as a user would get it: no set_keyring here
     usable, detail = keyring_backend_usable()
-    key, token, rotated = (f"ss-{what}-{secrets.token_hex(12)}" for what in ("key", "token", "rotated"))
+    key, token, rotated = (
+        f"ss-{what}-{secrets.token_hex(12)}" for what in ("key", "token", "rotated")
+    )
 
     store = CredentialStore("https://api.dialogintelligens.dk", "ss-bot")
     other = CredentialStore("https://dev.api.dialogintelligens.dk", "ss-bot")
-    result: dict[str, Any] = {"backend": f"{type(backend).__module__}.{type(backend).__name__}",
-                              "usable": usable, "detail": detail}
+    result: dict[str, Any] = {
+        "backend": f"{type(backend).__module__}.{type(backend).__name__}",
+        "usable": usable,
+        "detail": detail,
+    }
 
     store.save_api_key(key)
     store.save_visitor_token(token)
     loaded = store.load()
-    result["loaded_ok"] = (loaded.api_key, loaded.visitor_token, loaded.source) == (key, token, "keyring")
+    result["loaded_ok"] = (loaded.api_key, loaded.visitor_token, loaded.source) == (
+        key,
+        token,
+        "keyring",
+    )
     result["direct_key_ok"] = _items(store.service, "api_key") == [key]
     result["direct_token_ok"] = _items(store.service, "visitor_token") == [token]
     result["other_bot_empty"] = other.load().source == "none"
     status = store.status()
-    result["status"] = {k: status[k] for k in ("api_key_stored", "visitor_token_stored", "keyring_usable")}
-    result["status_has_no_values"] = key not in json.dumps(status) and token not in json.dumps(status)
+    result["status"] = {
+        k: status[k] for k in ("api_key_stored", "visitor_token_stored", "keyring_usable")
+    }
+    result["status_has_no_values"] = key not in json.dumps(status) and token not in json.dumps(
+        status
+    )
 
     store.save_visitor_token(rotated)
     result["rotation_replaces"] = _items(store.service, "visitor_token") == [rotated]
 
     result["deleted"] = store.delete()
     result["after_delete_source"] = store.load().source
-    result["direct_after_delete"] = len(_items(store.service, "api_key") + _items(store.service, "visitor_token"))
+    result["direct_after_delete"] = len(
+        _items(store.service, "api_key") + _items(store.service, "visitor_token")
+    )
     result["deleted_again"] = store.delete()
     # The keyring files are gnome-keyring's own, encrypted: no secret may appear in clear anywhere.
     result["files_with_secret"] = _files_containing(root, key, token, rotated)
@@ -119,7 +134,9 @@ def child_main(root: Path) -> int:
     password = os.urandom(16).hex()  # unlocks (and creates) the throwaway login keyring
     daemon = subprocess.Popen(
         ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         assert daemon.stdin is not None
@@ -156,9 +173,14 @@ def _missing_requirements() -> list[str]:
 
 def _child_env(root: Path) -> dict[str, str]:
     home = root / "home"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DIALOGTUI_", "XDG_", "DBUS_", "GNOME_KEYRING", "KEYRING_", "PYTHON_KEYRING"))
-           and k not in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_AUTH_SOCK")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("DIALOGTUI_", "XDG_", "DBUS_", "GNOME_KEYRING", "KEYRING_", "PYTHON_KEYRING")
+        )
+        and k not in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_AUTH_SOCK")
+    }
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
@@ -167,8 +189,9 @@ def _child_env(root: Path) -> dict[str, str]:
         DIALOGTUI_CONFIG_DIR=str(root / "dialogtui/config"),
         DIALOGTUI_DATA_DIR=str(root / "dialogtui/data"),
         DIALOGTUI_LOG_DIR=str(root / "dialogtui/log"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                 os.environ.get("PYTHONPATH")])),
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])
+        ),
     )
     return env
 
@@ -179,8 +202,10 @@ def test_store_read_delete_through_a_real_secret_service() -> None:
     required = os.environ.get(REQUIRED_ENV) == "1"
     missing = _missing_requirements()
     if missing:
-        reason = (f"no real Secret Service here: missing {', '.join(missing)} "
-                  f"(run .ci/secret-service.sh, or apt install dbus gnome-keyring)")
+        reason = (
+            f"no real Secret Service here: missing {', '.join(missing)} "
+            f"(run .ci/secret-service.sh, or apt install dbus gnome-keyring)"
+        )
         if required:
             pytest.fail(f"{REQUIRED_ENV}=1 but {reason}")
         pytest.skip(reason)
@@ -190,12 +215,27 @@ def test_store_read_delete_through_a_real_secret_service() -> None:
     with tempfile.TemporaryDirectory(prefix="dtss-") as tmp:
         root = Path(tmp)
         (root / "home").mkdir(mode=0o700)
-        cmd = ["dbus-run-session", "--", sys.executable, str(Path(__file__).resolve()), CHILD_FLAG, str(root)]
+        cmd = [
+            "dbus-run-session",
+            "--",
+            sys.executable,
+            str(Path(__file__).resolve()),
+            CHILD_FLAG,
+            str(root),
+        ]
         try:
-            proc = subprocess.run(cmd, env=_child_env(root), cwd=root, capture_output=True, text=True,
-                                  timeout=CHILD_TIMEOUT)
+            proc = subprocess.run(
+                cmd,
+                env=_child_env(root),
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=CHILD_TIMEOUT,
+            )
         except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"the Secret Service session did not finish in {CHILD_TIMEOUT:.0f}s: {exc.stderr!r}")
+            pytest.fail(
+                f"the Secret Service session did not finish in {CHILD_TIMEOUT:.0f}s: {exc.stderr!r}"
+            )
 
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     assert proc.returncode == 0 and lines, (
@@ -207,7 +247,11 @@ def test_store_read_delete_through_a_real_secret_service() -> None:
     assert result["usable"] is True, result
     assert result["loaded_ok"] and result["direct_key_ok"] and result["direct_token_ok"], result
     assert result["other_bot_empty"], result
-    assert result["status"] == {"api_key_stored": True, "visitor_token_stored": True, "keyring_usable": True}
+    assert result["status"] == {
+        "api_key_stored": True,
+        "visitor_token_stored": True,
+        "keyring_usable": True,
+    }
     assert result["status_has_no_values"], result
     assert result["rotation_replaces"], result
     assert result["deleted"] is True and result["deleted_again"] is False, result

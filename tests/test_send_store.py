@@ -33,7 +33,9 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def send(server: DevServer, text: str, *extra: str) -> int:
-    return main(["send", "--base-url", server.base_url, "--chatbot-id", DEMO_CHATBOT_ID, *extra, text])
+    return main(
+        ["send", "--base-url", server.base_url, "--chatbot-id", DEMO_CHATBOT_ID, *extra, text]
+    )
 
 
 def only_conversation(store: TranscriptStore):
@@ -41,12 +43,18 @@ def only_conversation(store: TranscriptStore):
     return summary, store.messages(summary.id)
 
 
-def test_a_done_send_records_the_turn(server: DevServer, dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_done_send_records_the_turn(
+    server: DevServer, dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert send(server, "hello") == 0
     printed = capsys.readouterr().out
     with TranscriptStore.open(dirs / DB_FILENAME) as store:
         summary, (user, reply) = only_conversation(store)
-        assert (summary.base_url, summary.chatbot_id, summary.live) == (server.base_url, DEMO_CHATBOT_ID, True)
+        assert (summary.base_url, summary.chatbot_id, summary.live) == (
+            server.base_url,
+            DEMO_CHATBOT_ID,
+            True,
+        )
         assert (user.role, user.text) == ("user", "hello")
         assert (reply.status, reply.reply_to, reply.error) == ("done", user.id, None)
         assert reply.parts and reply.message_id
@@ -58,20 +66,34 @@ def test_a_failed_send_keeps_the_typed_text_and_the_error_but_no_secret(
     server: DevServer, dirs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert send(server, "please keep me !internal") == 6  # exit codes unchanged by recording
-    assert capsys.readouterr().err.strip() == "dialogtui: The chatbot had a problem. Please try again."
+    assert (
+        capsys.readouterr().err.strip() == "dialogtui: The chatbot had a problem. Please try again."
+    )
     assert send(server, "and me !stream_error_fatal") == 7
     assert send(server, "cut !drop") == 8
     with TranscriptStore.open(dirs / DB_FILENAME) as store:
         summary, rows = only_conversation(store)
         assert summary.turns == 3  # one live conversation per bot and URL
         assert [m.text for m in rows if m.role == "user"] == [
-            "please keep me !internal", "and me !stream_error_fatal", "cut !drop"]
+            "please keep me !internal",
+            "and me !stream_error_fatal",
+            "cut !drop",
+        ]
         http, stream, drop = (m for m in rows if m.role == "assistant")
-        assert (http.status, http.text, http.error.kind, http.error.status, http.error.code) == \
-               ("error", "", "http", 500, "internal")
+        assert (http.status, http.text, http.error.kind, http.error.status, http.error.code) == (
+            "error",
+            "",
+            "http",
+            500,
+            "internal",
+        )
         assert http.error.request_id and http.error.request_id.startswith("req_")
-        assert (stream.status, stream.error.kind, stream.error.code, stream.error.retryable) == \
-               ("error", "stream", "generation_failed", False)
+        assert (stream.status, stream.error.kind, stream.error.code, stream.error.retryable) == (
+            "error",
+            "stream",
+            "generation_failed",
+            False,
+        )
         assert stream.text.startswith("You said:")  # the partial reply stays
         assert (drop.status, drop.error.kind) == ("incomplete", "interrupted") and drop.text
     everything = b"".join(p.read_bytes() for p in dirs.iterdir())
@@ -80,9 +102,24 @@ def test_a_failed_send_keeps_the_typed_text_and_the_error_but_no_secret(
     assert b"An unexpected error occurred" not in everything  # the server's own error text
 
 
-def test_no_save_writes_no_file_at_all(server: DevServer, dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_save_writes_no_file_at_all(
+    server: DevServer, dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert send(server, "private", "--no-save") == 0
-    assert main(["--no-save", "send", "--base-url", server.base_url, "--chatbot-id", DEMO_CHATBOT_ID, "x"]) == 0
+    assert (
+        main(
+            [
+                "--no-save",
+                "send",
+                "--base-url",
+                server.base_url,
+                "--chatbot-id",
+                DEMO_CHATBOT_ID,
+                "x",
+            ]
+        )
+        == 0
+    )
     assert send(server, "private !internal", "--no-save") == 6
     config = Path(os.environ["DIALOGTUI_CONFIG_DIR"])
     config.mkdir()
@@ -91,7 +128,9 @@ def test_no_save_writes_no_file_at_all(server: DevServer, dirs: Path, monkeypatc
     assert not dirs.exists()
 
 
-def test_the_store_never_breaks_a_send(server: DevServer, dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_store_never_breaks_a_send(
+    server: DevServer, dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     dirs.parent.mkdir(exist_ok=True)
     dirs.write_text("a file where the data dir should be")
     assert send(server, "still works") == 0
@@ -149,11 +188,19 @@ def wait_for_partial(path: Path, deadline: float) -> str:
 
 def test_sigkill_mid_stream_leaves_the_text_and_the_partial_reply(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = {**os.environ, "DIALOGTUI_DATA_DIR": str(data), "DIALOGTUI_CONFIG_DIR": str(tmp_path / "config"),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DIALOGTUI_DATA_DIR": str(data),
+        "DIALOGTUI_CONFIG_DIR": str(tmp_path / "config"),
+        "PYTHONPATH": str(ROOT),
+    }
     # 400 ms between events: text arrives in the fourth, `done` comes a few events later.
-    proc = subprocess.Popen([sys.executable, "-m", "dialogtui", "send", "--demo", "kill me now !slow:400"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dialogtui", "send", "--demo", "kill me now !slow:400"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
         partial = wait_for_partial(data / DB_FILENAME, time.monotonic() + 20)
         proc.send_signal(signal.SIGKILL)

@@ -12,16 +12,24 @@ from dialogtui.session import ChatSession, Turn, TurnUpdate
 async def run(server: DevServer, text: str, *, every_delta: bool) -> tuple[Turn, list[TurnUpdate]]:
     async with DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY) as client:
         turn = Turn(text=text)
-        updates = [update async for update in ChatSession(client).stream_turn(turn, every_delta=every_delta)]
+        updates = [
+            update
+            async for update in ChatSession(client).stream_turn(turn, every_delta=every_delta)
+        ]
         return turn, updates
 
 
 def content(turn: Turn) -> list[object]:
     """The reply's parts without their ids (the server makes new ones for each reply)."""
-    return [{k: v for k, v in msgspec.to_builtins(part).items() if k != "part_id"} for part in turn.assembler.parts]
+    return [
+        {k: v for k, v in msgspec.to_builtins(part).items() if k != "part_id"}
+        for part in turn.assembler.parts
+    ]
 
 
-async def test_without_every_delta_a_block_is_named_once_and_the_reply_is_the_same(server: DevServer) -> None:
+async def test_without_every_delta_a_block_is_named_once_and_the_reply_is_the_same(
+    server: DevServer,
+) -> None:
     every, every_updates = await run(server, "hi !long:250", every_delta=True)
     once, once_updates = await run(server, "hi !long:250", every_delta=False)
 
@@ -30,8 +38,11 @@ async def test_without_every_delta_a_block_is_named_once_and_the_reply_is_the_sa
     assert (once.figures.events, once.figures.chars) == (every.figures.events, every.figures.chars)
     assert once.figures.events == len(every_updates) > 250
 
-    grown = [(u.change.part_index, u.change.block_index) for u in once_updates
-             if u.change is not None and u.change.block_index is not None and not u.change.structural]
+    grown = [
+        (u.change.part_index, u.change.block_index)
+        for u in once_updates
+        if u.change is not None and u.change.block_index is not None and not u.change.structural
+    ]
     assert len(grown) == len(set(grown)), "each growing block is named once"
     blocks = sum(len(part.blocks) for part in once.assembler.parts if hasattr(part, "blocks"))
     assert len(once_updates) <= blocks + len(once.assembler.parts) + 2
@@ -39,14 +50,19 @@ async def test_without_every_delta_a_block_is_named_once_and_the_reply_is_the_sa
     assert once_updates[-1].turn.figures.events == once.figures.events
 
 
-async def test_without_every_delta_each_row_product_or_suggestion_is_still_yielded(server: DevServer) -> None:
+async def test_without_every_delta_each_row_product_or_suggestion_is_still_yielded(
+    server: DevServer,
+) -> None:
     """A part that grows at its end (no block) has no block to follow: each growth is yielded."""
     _, every_updates = await run(server, "hi", every_delta=True)
     _, once_updates = await run(server, "hi", every_delta=False)
 
     def part_growth(updates: list[TurnUpdate]) -> list[int]:
-        return [u.change.part_index for u in updates
-                if u.change is not None and u.change.block_index is None and not u.change.structural]
+        return [
+            u.change.part_index
+            for u in updates
+            if u.change is not None and u.change.block_index is None and not u.change.structural
+        ]
 
     assert part_growth(every_updates), "the demo reply streams rows, products or suggestions"
     assert part_growth(once_updates) == part_growth(every_updates)
@@ -59,7 +75,7 @@ async def test_a_stream_error_is_yielded_before_it_is_raised(server: DevServer) 
         try:
             async for update in ChatSession(client).stream_turn(turn, every_delta=False):
                 seen.append(type(update.event).__name__)
-        except Exception as error:  # noqa: BLE001 - the kind is what is checked
+        except Exception as error:
             assert getattr(error, "kind", None) == "stream"
         else:
             raise AssertionError("the stream error was not raised")

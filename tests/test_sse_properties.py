@@ -35,13 +35,37 @@ from dialogtui.api import (
     UnknownEvent,
     decode_event,
 )
-from dialogtui.api.models import Block, Delta, ListItem, Message, Product, RichTextPart, Span, TextPart, UnknownPart
+from dialogtui.api.models import (
+    Block,
+    Delta,
+    ListItem,
+    Message,
+    Product,
+    RichTextPart,
+    Span,
+    TextPart,
+    UnknownPart,
+)
 from dialogtui.api.sse import ServerSentEvent, SSELineTooLong, SSEParser
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer, DevServerConfig
 
-STREAM_KINDS = ("hello table form quick image", "hi !escapes", "hi !unknown_events", "hi !crlf",
-                "hi !line_separators", "hi !malformed_json")
-EVENT_TYPES = (StatusEvent, PartDeltaEvent, PartEvent, DoneEvent, StreamErrorEvent, UnknownEvent, MalformedEvent)
+STREAM_KINDS = (
+    "hello table form quick image",
+    "hi !escapes",
+    "hi !unknown_events",
+    "hi !crlf",
+    "hi !line_separators",
+    "hi !malformed_json",
+)
+EVENT_TYPES = (
+    StatusEvent,
+    PartDeltaEvent,
+    PartEvent,
+    DoneEvent,
+    StreamErrorEvent,
+    UnknownEvent,
+    MalformedEvent,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +74,14 @@ def real_streams(devserver: DevServer) -> list[bytes]:
     devserver.config = DevServerConfig()
     bodies: list[bytes] = []
     with httpx.Client(base_url=f"{devserver.base_url}/api/v1/chat", timeout=10) as http:
-        token = http.post("/auth", auth=(DEMO_API_KEY, ""), json={"chatbot_id": DEMO_CHATBOT_ID}).json()["token"]
+        token = http.post(
+            "/auth", auth=(DEMO_API_KEY, ""), json={"chatbot_id": DEMO_CHATBOT_ID}
+        ).json()["token"]
         for text in STREAM_KINDS:
             body = {"message": {"parts": [{"type": "text", "text": text}]}}
-            with http.stream("POST", "/messages", json=body, headers={"Authorization": f"Bearer {token}"}) as response:
+            with http.stream(
+                "POST", "/messages", json=body, headers={"Authorization": f"Bearer {token}"}
+            ) as response:
                 assert response.status_code == 200
                 bodies.append(response.read())
     return bodies
@@ -91,10 +119,14 @@ def replaying_client(chunks: list[bytes], content_type: str = "text/event-stream
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": content_type}, stream=Replay(chunks))
 
-    return DialogClient("http://127.0.0.1", "bot", visitor_token="t0", transport=httpx.MockTransport(handler))
+    return DialogClient(
+        "http://127.0.0.1", "bot", visitor_token="t0", transport=httpx.MockTransport(handler)
+    )
 
 
-async def client_events(chunks: list[bytes]) -> tuple[list[StreamEvent], Exception | None, str | None]:
+async def client_events(
+    chunks: list[bytes],
+) -> tuple[list[StreamEvent], Exception | None, str | None]:
     async with replaying_client(chunks) as client:
         events: list[StreamEvent] = []
         try:
@@ -142,7 +174,9 @@ def test_client_path_is_split_invariant(real_streams: list[bytes], data: st.Data
 
 @SETTINGS
 @given(data=st.data())
-def test_truncation_anywhere_yields_a_prefix_then_interrupted(real_streams: list[bytes], data: st.DataObject) -> None:
+def test_truncation_anywhere_yields_a_prefix_then_interrupted(
+    real_streams: list[bytes], data: st.DataObject
+) -> None:
     raw = data.draw(st.sampled_from(real_streams))
     cut = data.draw(st.integers(0, len(raw) - 1))
     chunks = split(raw[:cut], data.draw(st.lists(st.integers(0, cut), max_size=10)))
@@ -159,7 +193,9 @@ def test_truncation_anywhere_yields_a_prefix_then_interrupted(real_streams: list
 # Agreement with httpx-sse (the design card's parser) on well-formed streams
 
 field_text = st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=30)
-event_names = st.sampled_from(["", "status", "part_delta", "done", "x-unknown", "mixed Case", "ünï"])
+event_names = st.sampled_from(
+    ["", "status", "part_delta", "done", "x-unknown", "mixed Case", "ünï"]
+)
 line_ends = st.sampled_from(["\n", "\r\n", "\r"])
 
 
@@ -202,7 +238,7 @@ def test_sse_details_the_spec_asks_for() -> None:
         "\ufeff: keep-alive\n"
         "event: lonely\n\n"  # no data: not dispatched
         "id: 7\nretry: 250\nfield-from-the-future: x\ndata\n\n"  # `data` without colon is an empty line
-        "event: done\ndata: {\"a\":\n"
+        'event: done\ndata: {"a":\n'
         "data: 1}\n\n"
         "data: never finished"
     ).encode()
@@ -215,12 +251,16 @@ def test_sse_details_the_spec_asks_for() -> None:
     assert parser.comments == 1 and parser.has_partial_event
     assert parser.close() == []
     # No phantom event for a keep-alive after an id: (httpx-sse 0.4.3 dispatches one).
-    assert parse_whole(b"id: 1\ndata: x\n\n: keep-alive\n\n") == [ServerSentEvent("message", "x", "1")]
+    assert parse_whole(b"id: 1\ndata: x\n\n: keep-alive\n\n") == [
+        ServerSentEvent("message", "x", "1")
+    ]
 
 
 def test_utf8_split_inside_a_character_and_invalid_bytes() -> None:
     raw = "data: blåbærgrød ✨\n\n".encode()
-    assert parse_chunks([raw[i : i + 1] for i in range(len(raw))]) == [ServerSentEvent("message", "blåbærgrød ✨")]
+    assert parse_chunks([raw[i : i + 1] for i in range(len(raw))]) == [
+        ServerSentEvent("message", "blåbærgrød ✨")
+    ]
     assert parse_whole(b"data: \xff\xfe ok\n\n") == [ServerSentEvent("message", "\ufffd\ufffd ok")]
 
 
@@ -252,12 +292,29 @@ def test_parser_never_raises_on_garbage(raw: bytes, data: st.DataObject) -> None
 # Garbage payloads never make the decoder or the assembler raise
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
 )
-ACTIONS = ["start_part", "start_block", "append_text", "append_span", "append_item", "append_product",
-           "append_suggestion", "append_row", "end_block", "end_part", "sparkle"]
+ACTIONS = [
+    "start_part",
+    "start_block",
+    "append_text",
+    "append_span",
+    "append_item",
+    "append_product",
+    "append_suggestion",
+    "append_row",
+    "end_block",
+    "end_part",
+    "sparkle",
+]
 
 
 @st.composite
@@ -266,11 +323,17 @@ def plausible_payloads(draw: st.DrawFn) -> tuple[str, str]:
     name = draw(st.sampled_from(["part_delta", "part", "done", "status", "error", "usage", ""]))
     payload: Any
     if name == "part_delta":
-        payload = {"part_id": draw(st.sampled_from(["a", "b"]) | json_values), "delta": draw(plausible_deltas())}
+        payload = {
+            "part_id": draw(st.sampled_from(["a", "b"]) | json_values),
+            "delta": draw(plausible_deltas()),
+        }
     elif name == "part":
         payload = {"part": draw(plausible_parts())}
     elif name == "done":
-        payload = {"message": {"parts": [draw(plausible_parts())]}, "visitor_token": draw(st.none() | json_values)}
+        payload = {
+            "message": {"parts": [draw(plausible_parts())]},
+            "visitor_token": draw(st.none() | json_values),
+        }
     else:
         payload = draw(json_values)
     text = msgspec.json.encode(payload).decode()
@@ -282,10 +345,22 @@ def plausible_payloads(draw: st.DrawFn) -> tuple[str, str]:
 @st.composite
 def plausible_deltas(draw: st.DrawFn) -> dict[str, Any]:
     delta: dict[str, Any] = {"action": draw(st.sampled_from(ACTIONS) | json_values)}
-    keys = ("part_type", "block_index", "block_type", "text", "span", "item", "product", "row", "headers")
+    keys = (
+        "part_type",
+        "block_index",
+        "block_type",
+        "text",
+        "span",
+        "item",
+        "product",
+        "row",
+        "headers",
+    )
     for key in draw(st.lists(st.sampled_from(keys), max_size=3, unique=True)):
         delta[key] = draw(
-            st.sampled_from(["rich_text", "products", "table", "paragraph", "bullet_list", "hologram"])
+            st.sampled_from(
+                ["rich_text", "products", "table", "paragraph", "bullet_list", "hologram"]
+            )
             | st.integers(-2, 3)
             | json_values
         )
@@ -319,11 +394,14 @@ def test_decode_event_never_raises(name: str, text: str) -> None:
     assert isinstance(decode_event(name, text), EVENT_TYPES)
 
 
-spans = st.builds(Span, type=st.sampled_from(["text", "bold", "link", "sparkle"]), text=st.text(max_size=5))
+spans = st.builds(
+    Span, type=st.sampled_from(["text", "bold", "link", "sparkle"]), text=st.text(max_size=5)
+)
 deltas = st.builds(
     Delta,
     action=st.sampled_from(ACTIONS),
-    part_type=st.none() | st.sampled_from(["rich_text", "products", "suggestions", "table", "hologram"]),
+    part_type=st.none()
+    | st.sampled_from(["rich_text", "products", "suggestions", "table", "hologram"]),
     block_index=st.none() | st.integers(-2, 4),
     block_type=st.none() | st.sampled_from(["paragraph", "bullet_list", "quote"]),
     text=st.none() | st.text(max_size=5),
@@ -335,7 +413,11 @@ deltas = st.builds(
 part_ids = st.sampled_from(["a", "b", "c", ""])
 parts = st.one_of(
     st.builds(TextPart, part_id=part_ids, text=st.text(max_size=5)),
-    st.builds(RichTextPart, part_id=part_ids, blocks=st.lists(st.builds(Block, spans=st.lists(spans, max_size=2)), max_size=2)),
+    st.builds(
+        RichTextPart,
+        part_id=part_ids,
+        blocks=st.lists(st.builds(Block, spans=st.lists(spans, max_size=2)), max_size=2),
+    ),
     st.builds(UnknownPart, type=st.just("carousel"), part_id=part_ids),
 )
 events = st.one_of(

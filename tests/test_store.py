@@ -83,7 +83,9 @@ def test_open_creates_a_private_wal_database_at_the_current_version(db_path: Pat
         assert raw_rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
-def test_default_path_follows_the_data_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_path_follows_the_data_dir_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(tmp_path / "d"))
     with TranscriptStore.open() as store:
         assert store.path == tmp_path / "d" / "transcripts.sqlite3"
@@ -96,7 +98,9 @@ def test_saving_off_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert isinstance(store, NullStore) and not store.saving and store.warning is None
         assert store.status_note == "Not saving this conversation"
         conversation = store.resume_or_start("demo", "bot")
-        store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, "secret")).finish("done")
+        store.begin_reply(
+            conversation, reply_to=store.record_user_turn(conversation, "secret")
+        ).finish("done")
         assert store.conversations() == []
     assert not (tmp_path / "d").exists()
 
@@ -109,15 +113,23 @@ def test_user_text_is_committed_before_the_send(store: TranscriptStore, db_path:
     conversation = store.resume_or_start("https://api.example", "bot")
     store.record_user_turn(conversation, "hello")
     # Another connection (another process, or the same one after kill -9) sees it already.
-    assert raw_rows(db_path, "SELECT role, status, text FROM messages") == [("user", "sent", "hello")]
+    assert raw_rows(db_path, "SELECT role, status, text FROM messages") == [
+        ("user", "sent", "hello")
+    ]
 
 
-def test_reply_row_exists_at_once_as_incomplete_and_streams_durably(store: TranscriptStore, db_path: Path) -> None:
+def test_reply_row_exists_at_once_as_incomplete_and_streams_durably(
+    store: TranscriptStore, db_path: Path
+) -> None:
     conversation = store.resume_or_start("https://api.example", "bot")
     recorder = store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, "hi"))
-    assert raw_rows(db_path, "SELECT status, text FROM messages WHERE role = 'assistant'") == [("incomplete", "")]
+    assert raw_rows(db_path, "SELECT status, text FROM messages WHERE role = 'assistant'") == [
+        ("incomplete", "")
+    ]
     recorder.update(lambda: "Hel")  # the first update writes at once
-    assert raw_rows(db_path, "SELECT status, text FROM messages WHERE role = 'assistant'") == [("incomplete", "Hel")]
+    assert raw_rows(db_path, "SELECT status, text FROM messages WHERE role = 'assistant'") == [
+        ("incomplete", "Hel")
+    ]
 
 
 def test_update_is_throttled_and_calls_the_supplier_only_when_it_writes(db_path: Path) -> None:
@@ -140,43 +152,81 @@ def test_update_is_throttled_and_calls_the_supplier_only_when_it_writes(db_path:
         assert store.messages(conversation)[0].text == "xxx"
 
 
-def test_a_done_reply_keeps_its_parts_and_figures_and_drops_url_signatures(store: TranscriptStore) -> None:
+def test_a_done_reply_keeps_its_parts_and_figures_and_drops_url_signatures(
+    store: TranscriptStore,
+) -> None:
     conversation = store.resume_or_start("demo", "bot")
-    message = Message(message_id="msg_1", parts=[
-        RichTextPart(part_id="p1", blocks=[
-            Block(spans=[Span(text="Hi "), Span(type="bold", text="there")]),
-            Block(type="bullet_list", items=[ListItem(spans=[Span(text="one")])]),
-        ]),
-        ProductsPart(part_id="p2", products=[Product(id="a", title="Mug", price=Price(89.95, "DKK"))]),
-        FilePart(part_id="p3", url="https://cdn.example/f.txt?expires=1&signature=abc123",
-                 url_expires_at="2030-01-01T00:00:00Z", filename="f.txt"),
-        to_part({"type": "carousel", "part_id": "p4", "cards": [1, 2]}),
-    ])
+    message = Message(
+        message_id="msg_1",
+        parts=[
+            RichTextPart(
+                part_id="p1",
+                blocks=[
+                    Block(spans=[Span(text="Hi "), Span(type="bold", text="there")]),
+                    Block(type="bullet_list", items=[ListItem(spans=[Span(text="one")])]),
+                ],
+            ),
+            ProductsPart(
+                part_id="p2", products=[Product(id="a", title="Mug", price=Price(89.95, "DKK"))]
+            ),
+            FilePart(
+                part_id="p3",
+                url="https://cdn.example/f.txt?expires=1&signature=abc123",
+                url_expires_at="2030-01-01T00:00:00Z",
+                filename="f.txt",
+            ),
+            to_part({"type": "carousel", "part_id": "p4", "cards": [1, 2]}),
+        ],
+    )
     recorder = store.begin_reply(conversation)
     recorder.update(lambda: "Hi")
-    recorder.finish("done", message=message, figures={"total": 1.5, "events": 12, "note": "no text here"})
+    recorder.finish(
+        "done", message=message, figures={"total": 1.5, "events": 12, "note": "no text here"}
+    )
     [row] = store.messages(conversation)
     assert (row.status, row.text, row.message_id) == ("done", "Hi there\n\n- one", "msg_1")
     assert row.figures == {"total": 1.5, "events": 12}
     assert row.parts is not None
     assert row.parts[:2] == message.parts[:2]
     assert isinstance(row.parts[2], FilePart) and row.parts[2].url == "https://cdn.example/f.txt"
-    assert isinstance(row.parts[3], UnknownPart) and row.parts[3].raw == {"type": "carousel", "part_id": "p4", "cards": [1, 2]}
+    assert isinstance(row.parts[3], UnknownPart) and row.parts[3].raw == {
+        "type": "carousel",
+        "part_id": "p4",
+        "cards": [1, 2],
+    }
     assert b"abc123" not in all_bytes(store.path.parent)
 
 
 def test_errors_are_stored_by_class_never_by_server_text(store: TranscriptStore) -> None:
     conversation = store.resume_or_start("demo", "bot")
     failures = [
-        ("error", ApiHttpError(500, "internal", request_id="req_42", server_message="stack trace SERVER-SECRET")),
-        ("error", StreamError("generation_failed", retryable=False, server_message="model SERVER-SECRET")),
+        (
+            "error",
+            ApiHttpError(
+                500, "internal", request_id="req_42", server_message="stack trace SERVER-SECRET"
+            ),
+        ),
+        (
+            "error",
+            StreamError("generation_failed", retryable=False, server_message="model SERVER-SECRET"),
+        ),
         ("incomplete", StreamInterrupted()),
     ]
     for outcome, error in failures:
         store.begin_reply(conversation).finish(outcome, error=error, text="partial")
     rows = store.messages(conversation)
-    assert [(r.status, r.error.kind, r.error.code, r.error.status, r.error.request_id, r.error.retryable)
-            for r in rows if r.error] == [
+    assert [
+        (
+            r.status,
+            r.error.kind,
+            r.error.code,
+            r.error.status,
+            r.error.request_id,
+            r.error.retryable,
+        )
+        for r in rows
+        if r.error
+    ] == [
         ("error", "http", "internal", 500, "req_42", True),
         ("error", "stream", "generation_failed", None, None, False),
         ("incomplete", "interrupted", None, None, None, True),
@@ -198,13 +248,17 @@ def test_conversations_are_kept_per_bot_and_url_with_one_live_each(store: Transc
         store.record_user_turn(conversation, text)
     listed = store.conversations(base_url="https://api.example", chatbot_id="bot-a")
     assert [(s.id, s.live, s.title, s.turns, s.last_text) for s in listed] == [
-        (a2, True, "Shop", 1, "new"), (a1, False, "bot-a", 1, "old")]
+        (a2, True, "Shop", 1, "new"),
+        (a1, False, "bot-a", 1, "old"),
+    ]
     store.start_conversation("demo", "x")  # no messages: not listed unless asked
     assert len(store.conversations()) == 3
     assert len(store.conversations(include_empty=True)) == 4
 
 
-def test_a_failing_write_stops_saving_with_a_warning_and_never_raises(store: TranscriptStore) -> None:
+def test_a_failing_write_stops_saving_with_a_warning_and_never_raises(
+    store: TranscriptStore,
+) -> None:
     warnings: list[str] = []
     store.on_warning = warnings.append
     conversation = store.resume_or_start("demo", "bot")
@@ -222,17 +276,41 @@ def test_a_failing_write_stops_saving_with_a_warning_and_never_raises(store: Tra
 
 
 def build_conversation(store: TranscriptStore) -> int:
-    conversation = store.start_conversation("https://api.example", "bot", bot_name="Shop \x1b]0;t\x07")
-    recorder = store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, "hi " + HOSTILE))
-    recorder.finish("done", message=Message(message_id="m1", parts=[
-        RichTextPart(part_id="p", blocks=[Block(spans=[Span(text=HOSTILE), Span(type="link", text="docs",
-                                                                                 url="https://x.example/\x1b[2J")])]),
-        to_part({"type": "mystery", "part_id": "q", "data": {"k": "v"}}),
-    ]), figures={"total": 0.5, "events": 3, "chars": 10})
-    recorder = store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, "again"))
+    conversation = store.start_conversation(
+        "https://api.example", "bot", bot_name="Shop \x1b]0;t\x07"
+    )
+    recorder = store.begin_reply(
+        conversation, reply_to=store.record_user_turn(conversation, "hi " + HOSTILE)
+    )
+    recorder.finish(
+        "done",
+        message=Message(
+            message_id="m1",
+            parts=[
+                RichTextPart(
+                    part_id="p",
+                    blocks=[
+                        Block(
+                            spans=[
+                                Span(text=HOSTILE),
+                                Span(type="link", text="docs", url="https://x.example/\x1b[2J"),
+                            ]
+                        )
+                    ],
+                ),
+                to_part({"type": "mystery", "part_id": "q", "data": {"k": "v"}}),
+            ],
+        ),
+        figures={"total": 0.5, "events": 3, "chars": 10},
+    )
+    recorder = store.begin_reply(
+        conversation, reply_to=store.record_user_turn(conversation, "again")
+    )
     recorder.update(lambda: "half a rep")
     recorder.finish("error", error=ApiHttpError(503, None, request_id="req_1"))
-    store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, "killed"))  # never finished
+    store.begin_reply(
+        conversation, reply_to=store.record_user_turn(conversation, "killed")
+    )  # never finished
     return conversation
 
 
@@ -245,12 +323,15 @@ def test_json_export_round_trips_to_the_same_turns(store: TranscriptStore) -> No
     assert imported != original
     again = store.export_json(imported)
     assert again["messages"] == exported["messages"]
-    assert {k: v for k, v in again["conversation"].items() if k != "id"} == \
-           {k: v for k, v in exported["conversation"].items() if k != "id"}
+    assert {k: v for k, v in again["conversation"].items() if k != "id"} == {
+        k: v for k, v in exported["conversation"].items() if k != "id"
+    }
 
     def essence(conversation: int) -> list[tuple]:
-        return [(m.role, m.status, m.text, m.parts, m.message_id, m.error, m.figures, m.created_at)
-                for m in store.messages(conversation)]
+        return [
+            (m.role, m.status, m.text, m.parts, m.message_id, m.error, m.figures, m.created_at)
+            for m in store.messages(conversation)
+        ]
 
     assert essence(imported) == essence(original)
     assert [m.text for m in store.messages(imported)][:2] == ["hi " + HOSTILE, HOSTILE + "docs"]
@@ -259,7 +340,9 @@ def test_json_export_round_trips_to_the_same_turns(store: TranscriptStore) -> No
 
 def test_import_rejects_what_is_not_an_export(store: TranscriptStore) -> None:
     with pytest.raises(StoreError):
-        store.import_json({"format": "something else", "version": 1, "conversation": {}, "messages": []})
+        store.import_json(
+            {"format": "something else", "version": 1, "conversation": {}, "messages": []}
+        )
     with pytest.raises(StoreError):
         store.import_json([1, 2, 3])
 
@@ -269,7 +352,10 @@ def test_markdown_export_is_readable_and_free_of_control_characters(store: Trans
     assert not CONTROL.search(markdown)
     assert "␛[31mred" in markdown  # shown, not obeyed
     assert "## You" in markdown and "[docs](<https://x.example/␛[2J>)" in markdown
-    assert "> Reply failed: The chatbot is temporarily unavailable. Please try again. (http, 503, request req_1" in markdown
+    assert (
+        "> Reply failed: The chatbot is temporarily unavailable. Please try again. (http, 503, request req_1"
+        in markdown
+    )
     assert "> Reply incomplete: it stopped before the end." in markdown
     assert "half a rep" in markdown and "[unsupported content: mystery]" in markdown
 
@@ -283,7 +369,9 @@ def test_export_of_a_missing_conversation_is_a_clear_error(store: TranscriptStor
 # corruption and versions
 
 
-def test_a_garbage_file_is_moved_aside_with_a_message_and_a_fresh_store_works(db_path: Path) -> None:
+def test_a_garbage_file_is_moved_aside_with_a_message_and_a_fresh_store_works(
+    db_path: Path,
+) -> None:
     db_path.parent.mkdir(parents=True)
     garbage = b"this is not a database, it is a shopping list\n" * 200
     db_path.write_bytes(garbage)
@@ -392,15 +480,25 @@ def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
         assert raw_rows(db_path, "PRAGMA user_version") == [(2,)]
         rows = store.messages(1)
         assert [(m.id, m.role, m.text, m.reply_to, m.figures) for m in rows] == [
-            (1, "user", "first", None, None), (2, "assistant", "Hello", 1, None),
-            (3, "user", "second", None, None), (4, "assistant", "", 3, None)]
+            (1, "user", "first", None, None),
+            (2, "assistant", "Hello", 1, None),
+            (3, "user", "second", None, None),
+            (4, "assistant", "", 3, None),
+        ]
         assert rows[1].parts == [TextPart(text="Hello")]
-        assert rows[3].error is not None and (rows[3].error.kind, rows[3].error.status) == ("http", 500)
+        assert rows[3].error is not None and (rows[3].error.kind, rows[3].error.status) == (
+            "http",
+            500,
+        )
         assert store.live_conversation("https://api.example", "bot") == 1
         # v2 features work on the upgraded file
-        store.begin_reply(1, reply_to=store.record_user_turn(1, "third")).finish("done", text="ok", figures={"total": 1.0})
+        store.begin_reply(1, reply_to=store.record_user_turn(1, "third")).finish(
+            "done", text="ok", figures={"total": 1.0}
+        )
         assert store.messages(1)[-1].figures == {"total": 1.0}
-    indexes = {r[0] for r in raw_rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    indexes = {
+        r[0] for r in raw_rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")
+    }
     assert {"messages_by_conversation", "conversations_by_bot"} <= indexes
 
 
@@ -416,7 +514,9 @@ def test_every_schema_version_migrates_to_the_latest(db_path: Path, version: int
     with TranscriptStore.open(db_path) as store:
         assert store.warning is None
         conversation = store.resume_or_start("demo", "bot")
-        store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, "x")).finish("done", text="y")
+        store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, "x")).finish(
+            "done", text="y"
+        )
         assert [m.text for m in store.messages(conversation)] == ["x", "y"]
     assert raw_rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
@@ -456,8 +556,13 @@ def test_two_processes_write_at_once_without_loss(db_path: Path, tmp_path: Path)
     barrier.mkdir()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), tag, str(turns), str(barrier)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db_path), tag, str(turns), str(barrier)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for tag in ("A", "B")
     ]
     results = [p.communicate(timeout=60) for p in procs]
@@ -485,8 +590,9 @@ def test_two_processes_write_at_once_without_loss(db_path: Path, tmp_path: Path)
 # the commands
 
 
-def test_history_and_export_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_and_export_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data"
     monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(data))
     monkeypatch.setenv("DIALOGTUI_CONFIG_DIR", str(tmp_path / "config"))
@@ -506,7 +612,9 @@ def test_history_and_export_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     [record] = json.loads(capsys.readouterr().out)
     assert record["id"] == conversation and record["turns"] == 3 and record["live"] is True
     assert record["bot_name"] == "Shop \x1b]0;t\x07"  # JSON keeps the data, escaped ...
-    assert record["environment"] == "api.example" and record["last_message"]["status"] == "incomplete"
+    assert (
+        record["environment"] == "api.example" and record["last_message"]["status"] == "incomplete"
+    )
 
     assert main(["history"]) == 0
     out = capsys.readouterr().out
@@ -520,8 +628,12 @@ def test_history_and_export_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not CONTROL.search(raw)
     with TranscriptStore.open() as store:
         copy = store.import_json(json.loads(raw))
-        assert [m.text for m in store.messages(copy)] == [m.text for m in store.messages(conversation)]
+        assert [m.text for m in store.messages(copy)] == [
+            m.text for m in store.messages(conversation)
+        ]
 
     assert main(["export", str(conversation)]) == 0
     markdown = capsys.readouterr().out
-    assert markdown.startswith(f"# Conversation {conversation} with Shop ␛]0;t␇") and not CONTROL.search(markdown)
+    assert markdown.startswith(
+        f"# Conversation {conversation} with Shop ␛]0;t␇"
+    ) and not CONTROL.search(markdown)

@@ -129,7 +129,9 @@ async def test_user_and_assistant_rich_text() -> None:
                             Span(text=" and a "),
                             Span(type="link", text="guide", url="https://example.com/guide"),
                             Span(text=" or "),
-                            Span(type="link", text="https://example.com/", url="https://example.com"),
+                            Span(
+                                type="link", text="https://example.com/", url="https://example.com"
+                            ),
                             Span(type="sparkle", text=" (kept)"),
                         ),
                         Block(
@@ -148,7 +150,9 @@ async def test_user_and_assistant_rich_text() -> None:
         text = transcript.entry_text(reply)
         lines = text.splitlines()
         assert lines[0] == "Dialog Bot"
-        assert " ".join(lines[1:3]).startswith("Plain, bold, gone and a guide [https://example.com/guide] or ")
+        assert " ".join(lines[1:3]).startswith(
+            "Plain, bold, gone and a guide [https://example.com/guide] or "
+        )
         # A link whose text is its URL is not repeated; an unknown span keeps its words.
         assert "https://example.com/ (kept)" in text
         assert "[https://example.com]" not in text
@@ -216,7 +220,9 @@ async def test_products_prices_and_discount() -> None:
         description = [line for line in text.splitlines() if "Warm." in line]
         assert len(description) == 2 and description[-1].rstrip(" │").endswith("…")
         await pilot.pause()
-        styles = {seg.text: seg.style or Style() for strip in widget_strips(transcript) for seg in strip}
+        styles = {
+            seg.text: seg.style or Style() for strip in widget_strips(transcript) for seg in strip
+        }
         assert styles["249.00 DKK"].strike
 
 
@@ -269,9 +275,21 @@ async def test_attachments_choices_forms_and_placeholders() -> None:
         entry = transcript.add_entry(
             "assistant",
             [
-                ImagePart(url="https://cdn.example/a.png", mime_type="image/png", size_bytes=123_456, caption="A map"),
-                FilePart(url="https://cdn.example/b.pdf", mime_type="application/pdf", size_bytes=1200, filename="terms.pdf"),
-                SuggestionsPart(suggestions=[Suggestion(title="Track my order", prompt_text="Where is it?")]),
+                ImagePart(
+                    url="https://cdn.example/a.png",
+                    mime_type="image/png",
+                    size_bytes=123_456,
+                    caption="A map",
+                ),
+                FilePart(
+                    url="https://cdn.example/b.pdf",
+                    mime_type="application/pdf",
+                    size_bytes=1200,
+                    filename="terms.pdf",
+                ),
+                SuggestionsPart(
+                    suggestions=[Suggestion(title="Track my order", prompt_text="Where is it?")]
+                ),
                 QuickRepliesPart(replies=["Yes", "No"]),
                 ContactFormPart(),
                 FormPart(form_id="f1"),
@@ -317,7 +335,13 @@ async def test_control_characters_are_inert_everywhere() -> None:
                         Block(type="bullet_list", items=[ListItem(spans=[Span(text=NASTY)])]),
                     ]
                 ),
-                ProductsPart(products=[Product(title=NASTY, description=NASTY, url=NASTY, price=Price(NASTY, NASTY))]),
+                ProductsPart(
+                    products=[
+                        Product(
+                            title=NASTY, description=NASTY, url=NASTY, price=Price(NASTY, NASTY)
+                        )
+                    ]
+                ),
                 TablePart(headers=[NASTY], caption=NASTY, rows=[[Cell(text=NASTY)]]),
                 FilePart(url=NASTY, mime_type=NASTY, filename=NASTY),
                 QuickRepliesPart(replies=[NASTY]),
@@ -364,10 +388,14 @@ def test_only_plain_http_links_become_hyperlinks() -> None:
         assert safe_link_target(url) is None, url
     console = Console(width=80)
     frame = Frame(40)
-    part = RichTextPart(blocks=[paragraph(Span(type="link", text="click", url="javascript:alert(1)"))])
+    part = RichTextPart(
+        blocks=[paragraph(Span(type="link", text="click", url="javascript:alert(1)"))]
+    )
     lines = render_part(part, frame, RenderStyles(), console)
     assert line_text(lines[0]).rstrip() == "click [javascript:alert(1)]"
-    assert all(seg.style is None or seg.style.link is None for seg in frame.palette.segments(lines[0]))
+    assert all(
+        seg.style is None or seg.style.link is None for seg in frame.palette.segments(lines[0])
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -452,7 +480,9 @@ async def test_a_terminal_applying_each_frame_matches_the_transcript_drawn_whole
     assert partial >= 10
 
 
-async def _frames_into_a_terminal(pilot: Pilot[None], app: App[None]) -> Callable[[str], Awaitable[None]]:
+async def _frames_into_a_terminal(
+    pilot: Pilot[None], app: App[None]
+) -> Callable[[str], Awaitable[None]]:
     """Every frame from now on into a terminal; `settled(label)` waits for the frame and
     checks that the terminal holds the screen drawn whole."""
     width, height = app.size
@@ -464,15 +494,24 @@ async def _frames_into_a_terminal(pilot: Pilot[None], app: App[None]) -> Callabl
         await pilot.pause()
         await pilot.pause()
         shown, whole = terminal.text(), whole_screen(app).text()
-        stale = [(y, shown[y].rstrip(), whole[y].rstrip()) for y in range(height) if shown[y] != whole[y]]
+        stale = [
+            (y, shown[y].rstrip(), whole[y].rstrip()) for y in range(height) if shown[y] != whole[y]
+        ]
         assert not stale, (label, stale[:3])
         assert terminal.cells == whole_screen(app).cells, label
 
     return settled
 
 
-@pytest.mark.parametrize("change", ["footer removed", "waiting, then done with nothing", "last block emptied",
-                                    "footer removed above a notice"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "footer removed",
+        "waiting, then done with nothing",
+        "last block emptied",
+        "footer removed above a notice",
+    ],
+)
 async def test_an_entry_that_only_loses_lines_repaints_them(change: str) -> None:
     """Lines an entry loses at its end (a footer or a state marker gone, its last block now
     empty) are repainted, though nothing before them changed: on a screen the content does not
@@ -488,7 +527,9 @@ async def test_an_entry_that_only_loses_lines_repaints_them(change: str) -> None
             transcript.set_state(entry, "done")
             await settled(change)
             return
-        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text="words " * 25))])])
+        entry = transcript.add_entry(
+            "assistant", [RichTextPart(blocks=[paragraph(Span(text="words " * 25))])]
+        )
         transcript.set_footer(entry, "1.2 s · 40 events")
         if change == "footer removed above a notice":
             transcript.add_notice("a notice below")
@@ -509,7 +550,9 @@ async def test_a_block_that_gets_or_loses_all_its_lines_repaints_the_blank_above
     async with app.run_test(size=(60, 20)) as pilot:
         transcript = await started(pilot)
         settled = await _frames_into_a_terminal(pilot, app)
-        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text="first")), paragraph()])])
+        entry = transcript.add_entry(
+            "assistant", [RichTextPart(blocks=[paragraph(Span(text="first")), paragraph()])]
+        )
         transcript.set_footer(entry, "1.2 s · 40 events")
         await settled("before")
         transcript.set_block(entry, 0, 1, paragraph(Span(text="second")))
@@ -527,9 +570,13 @@ async def test_a_list_item_replaced_by_a_longer_one_is_repainted_whole() -> None
         settled = await _frames_into_a_terminal(pilot, app)
 
         def items(*texts: str) -> Block:
-            return Block(type="bullet_list", items=[ListItem(spans=[Span(text=text)]) for text in texts])
+            return Block(
+                type="bullet_list", items=[ListItem(spans=[Span(text=text)]) for text in texts]
+            )
 
-        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[items("alpha", "beta")])], state="streaming")
+        entry = transcript.add_entry(
+            "assistant", [RichTextPart(blocks=[items("alpha", "beta")])], state="streaming"
+        )
         await settled("before")
         transcript.set_block(entry, 0, 0, items("alpha", "gamma " * 20))
         await settled("replaced")
@@ -551,7 +598,10 @@ async def test_states_show_their_markers() -> None:
         transcript.set_state(entry, "cancelled")
         assert transcript.entry_text(entry).splitlines()[-1] == "✕ reply cancelled"
         transcript.set_state(entry, "error", "The bot could not answer. Try again.")
-        assert transcript.entry_text(entry).splitlines()[-1] == "✖ The bot could not answer. Try again."
+        assert (
+            transcript.entry_text(entry).splitlines()[-1]
+            == "✖ The bot could not answer. Try again."
+        )
         transcript.set_state(entry, "done")
         transcript.set_footer(entry, "1.2 s · 5,000 events · 100 KB")
         assert transcript.entry_text(entry).splitlines()[-2:] == [
@@ -579,16 +629,23 @@ async def test_set_block_growth_matches_the_final_block_rendered_at_once() -> No
             roll = rng.random()
             if not block.spans or roll < 0.05:
                 kind = rng.choice(["text", "bold", "strike", "link"])
-                block.spans.append(Span(type=kind, text="", url="https://e.example" if kind == "link" else None))
+                block.spans.append(
+                    Span(type=kind, text="", url="https://e.example" if kind == "link" else None)
+                )
             else:
                 block.spans[-1].text += " " * rng.randint(0, 2) + rng.choice(words)
             transcript.set_block(streamed, 0, 0, block)
             if rng.random() < 0.2:
                 await pilot.pause()
         spans = [Span(type=s.type, text=s.text, url=s.url) for s in block.spans]
-        whole = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(*spans)])], state="streaming")
+        whole = transcript.add_entry(
+            "assistant", [RichTextPart(blocks=[paragraph(*spans)])], state="streaming"
+        )
         assert transcript.entry_text(streamed) == transcript.entry_text(whole)
-        assert transcript._entries[streamed].slots[0].chunks[0].lines == transcript._entries[whole].slots[0].chunks[0].lines
+        assert (
+            transcript._entries[streamed].slots[0].chunks[0].lines
+            == transcript._entries[whole].slots[0].chunks[0].lines
+        )
 
 
 async def test_a_followed_block_is_materialized_once_per_layout_and_followed_until_done() -> None:
@@ -624,7 +681,9 @@ async def test_a_followed_block_is_materialized_once_per_layout_and_followed_unt
         feed(_delta("append_text", block_index=1, text="second"))
         assert fetched == [], "nothing is materialized before the layout"
         shown = transcript.entry_text(entry)
-        assert [key[:2] for key in sorted(materialized())] == [(0, 0), (0, 1)], "one block each, for 503 calls"
+        assert [key[:2] for key in sorted(materialized())] == [(0, 0), (0, 1)], (
+            "one block each, for 503 calls"
+        )
         assert assembler.joined_chunks == 500, "block 0's chunks joined once"
         laid_out_at_once = transcript.add_entry("assistant", [assembler.part(0)])
         assert shown == transcript.entry_text(laid_out_at_once)
@@ -635,8 +694,12 @@ async def test_a_followed_block_is_materialized_once_per_layout_and_followed_unt
             feed(_delta("append_text", block_index=1, text=f" g{number}"), follow=False)
         await pilot.pause(0.1)
         laid_out = transcript._entries[entry]  # as laid out by the frames, without a flush now
-        assert any(line_text(laid_out.line(y)).rstrip().endswith("g49") for y in range(laid_out.height))
-        assert len({key for key in materialized() if key[:2] == (0, 1)}) == 2, "one more, for 50 deltas"
+        assert any(
+            line_text(laid_out.line(y)).rstrip().endswith("g49") for y in range(laid_out.height)
+        )
+        assert len({key for key in materialized() if key[:2] == (0, 1)}) == 2, (
+            "one more, for 50 deltas"
+        )
 
         # Done: one last fetch, then the block is no longer followed.
         feed(_delta("append_text", block_index=1, text=" last"), follow=False)
@@ -679,11 +742,21 @@ async def test_blocks_added_while_streaming_are_placed_as_a_full_assembly_places
                 transcript.entry_text(entry)  # laid out now: the next blocks are appended
         shown = transcript.entry_text(entry)
         laid_out = transcript._entries[entry]
-        placed = ([chunk.pos for chunk in laid_out.chunks], list(laid_out.offsets), list(laid_out.seen),
-                  [chunk.margin for chunk in laid_out.chunks], laid_out.height)
+        placed = (
+            [chunk.pos for chunk in laid_out.chunks],
+            list(laid_out.offsets),
+            list(laid_out.seen),
+            [chunk.margin for chunk in laid_out.chunks],
+            laid_out.height,
+        )
         laid_out.assemble()
-        assert placed == ([chunk.pos for chunk in laid_out.chunks], laid_out.offsets, laid_out.seen,
-                          [chunk.margin for chunk in laid_out.chunks], laid_out.height)
+        assert placed == (
+            [chunk.pos for chunk in laid_out.chunks],
+            laid_out.offsets,
+            laid_out.seen,
+            [chunk.margin for chunk in laid_out.chunks],
+            laid_out.height,
+        )
         assert shown.endswith("figures") and "block 11" in shown
         assert [c.pos for c in laid_out.chunks] == list(range(len(laid_out.chunks)))
 
@@ -737,8 +810,11 @@ async def test_a_block_added_to_an_earlier_part_goes_in_that_part() -> None:
     app = TranscriptApp()
     async with app.run_test(size=(60, 20)) as pilot:
         transcript = await started(pilot)
-        entry = transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text="first"))]),
-                                                   TextPart(text="second part")], state="streaming")
+        entry = transcript.add_entry(
+            "assistant",
+            [RichTextPart(blocks=[paragraph(Span(text="first"))]), TextPart(text="second part")],
+            state="streaming",
+        )
         transcript.entry_text(entry)  # laid out: the next block is an update
         transcript.set_block(entry, 0, 1, paragraph(Span(text="added")))
         shown = transcript.entry_text(entry)
@@ -821,7 +897,10 @@ async def test_a_thousand_entries_scroll_top_and_bottom() -> None:
         transcript = await started(pilot)
         for number in range(1000):
             if number % 2:
-                transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(Span(text=f"answer {number:04d} " * 9))])])
+                transcript.add_entry(
+                    "assistant",
+                    [RichTextPart(blocks=[paragraph(Span(text=f"answer {number:04d} " * 9))])],
+                )
             else:
                 transcript.add_entry("user", [TextPart(text=f"question {number:04d}")])
         assert transcript.entry_count == 1000
@@ -857,9 +936,20 @@ async def test_lines_drawn_with_their_padding_match_textuals_line_renderer() -> 
         transcript = await started(pilot)
         for number in range(30):
             transcript.add_entry("user", [TextPart(text=f"question {number} " * 5)])
-            transcript.add_entry("assistant", [RichTextPart(blocks=[paragraph(
-                Span(text=f"answer {number} "), Span(type="bold", text="bold "),
-                Span(type="link", text="a link", url="https://example.com/"))])])
+            transcript.add_entry(
+                "assistant",
+                [
+                    RichTextPart(
+                        blocks=[
+                            paragraph(
+                                Span(text=f"answer {number} "),
+                                Span(type="bold", text="bold "),
+                                Span(type="link", text="a link", url="https://example.com/"),
+                            )
+                        ]
+                    )
+                ],
+            )
             transcript.add_notice(f"notice {number}", variant="warning")
         await pilot.pause()
 
@@ -870,7 +960,8 @@ async def test_lines_drawn_with_their_padding_match_textuals_line_renderer() -> 
         def assert_same_as_stock() -> None:
             for crop in (Region(0, 0, *transcript.size), Region(2, 3, 11, 6)):
                 assert [list(strip) for strip in transcript.render_lines(crop)] == [
-                    list(strip) for strip in stock(crop)]
+                    list(strip) for strip in stock(crop)
+                ]
 
         assert transcript._plain_box() is not None
         for y in (0, 5, transcript.max_scroll_y):
@@ -915,7 +1006,9 @@ async def test_scrollbar_draws_the_same_cells_as_textuals_and_still_drags() -> N
                 await pilot.pause()
                 for crop in (full, Region(0, 3, 1, 5)):
                     drawn = bar.render_lines(crop)
-                    assert [list(strip) for strip in drawn] == [list(strip) for strip in stock(crop)]
+                    assert [list(strip) for strip in drawn] == [
+                        list(strip) for strip in stock(crop)
+                    ]
                     checked += 1
         assert checked == 16
         bar.mouse_over = False
@@ -925,8 +1018,14 @@ async def test_scrollbar_draws_the_same_cells_as_textuals_and_still_drags() -> N
         await pilot.pause()
         bottom = transcript.scroll_offset.y
         assert bottom == transcript.max_scroll_y > 20
-        thumb = next(y for y, strip in enumerate(bar.render_lines(full))
-                     if any(segment.style and segment.style.meta.get("@mouse.down") == "grab" for segment in strip))
+        thumb = next(
+            y
+            for y, strip in enumerate(bar.render_lines(full))
+            if any(
+                segment.style and segment.style.meta.get("@mouse.down") == "grab"
+                for segment in strip
+            )
+        )
         offset = bar.region.offset + Offset(0, thumb)
         top = Offset(offset.x, bar.region.y)
         await pilot.mouse_down(offset=offset)
@@ -981,7 +1080,11 @@ def growth(draw: st.DrawFn) -> tuple[list[list[Span]], int]:
     for _ in range(draw(st.integers(1, 40))):
         if not spans or draw(st.integers(0, 4)) == 0:
             kind = draw(SPAN_KINDS)
-            url = draw(st.sampled_from(["https://a.example/x", "https://a.example/x/", "ftp://nope"])) if kind == "link" else None
+            url = (
+                draw(st.sampled_from(["https://a.example/x", "https://a.example/x/", "ftp://nope"]))
+                if kind == "link"
+                else None
+            )
             spans.append(Span(type=kind, text=draw(CHUNK), url=url))
         else:
             spans[-1].text += draw(CHUNK)  # mutated in place, as an assembler may do
@@ -1006,8 +1109,23 @@ def normalized(lines: list[Line], palette: Palette) -> list[list[tuple[str, Styl
 def test_every_part_renders_at_tiny_widths() -> None:
     parts = [
         TextPart(text="hello world 界"),
-        RichTextPart(blocks=[paragraph(Span(text="x" * 30)), Block(type="bullet_list", items=[ListItem(spans=[Span(text="item")])])]),
-        ProductsPart(products=[Product(title="Jacket", description="Warm", price=Price(1, "DKK"), original_price=Price(2, "DKK"), url="https://e.example")]),
+        RichTextPart(
+            blocks=[
+                paragraph(Span(text="x" * 30)),
+                Block(type="bullet_list", items=[ListItem(spans=[Span(text="item")])]),
+            ]
+        ),
+        ProductsPart(
+            products=[
+                Product(
+                    title="Jacket",
+                    description="Warm",
+                    price=Price(1, "DKK"),
+                    original_price=Price(2, "DKK"),
+                    url="https://e.example",
+                )
+            ]
+        ),
         TablePart(headers=["a", "b"], caption="cap", rows=[[Cell(text="1"), Cell(text="2")]]),
         ImagePart(url="https://e.example/i.png", caption="pic"),
         FilePart(url="https://e.example/f.pdf", filename="f.pdf"),
@@ -1026,7 +1144,9 @@ def test_every_part_renders_at_tiny_widths() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(growth())
-def test_incremental_paragraph_equals_paragraph_laid_out_at_once(case: tuple[list[list[Span]], int]) -> None:
+def test_incremental_paragraph_equals_paragraph_laid_out_at_once(
+    case: tuple[list[list[Span]], int],
+) -> None:
     snapshots, width = case
     frame = Frame(width + 2, left=1, right=1)
     streamed = ParagraphLayout(frame, STYLES, CONSOLE)
@@ -1050,14 +1170,26 @@ def test_incremental_paragraph_equals_paragraph_laid_out_at_once(case: tuple[lis
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.sampled_from(["", "ab", " ", "cd ef ", "\n", "界界", "xxxxxxxxxxxx"])),
-                min_size=1, max_size=15), st.integers(1, 20))
-def test_a_growing_list_keeps_its_lines_before_the_first_it_changed(steps: list[tuple[bool, str]], width: int) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(), st.sampled_from(["", "ab", " ", "cd ef ", "\n", "界界", "xxxxxxxxxxxx"])
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    st.integers(1, 20),
+)
+def test_a_growing_list_keeps_its_lines_before_the_first_it_changed(
+    steps: list[tuple[bool, str]], width: int
+) -> None:
     frame = Frame(width + 4)
     items = [""]
 
     def block() -> Block:
-        return Block(type="bullet_list", items=[ListItem(spans=[Span(text=text)]) for text in items])
+        return Block(
+            type="bullet_list", items=[ListItem(spans=[Span(text=text)]) for text in items]
+        )
 
     layout = layout_block(block(), frame, STYLES, CONSOLE)
     for new_item, text in steps:
@@ -1085,10 +1217,19 @@ BULLET_STYLED = RenderStyles(bullet=Style(color="magenta"))
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.lists(ASCII_PIECE, max_size=6), min_size=1, max_size=12), st.integers(1, 30),
-       st.sampled_from(["", "• "]), st.sampled_from([None, "界"]), st.sampled_from([STYLES, BULLET_STYLED]))
+@given(
+    st.lists(st.lists(ASCII_PIECE, max_size=6), min_size=1, max_size=12),
+    st.integers(1, 30),
+    st.sampled_from(["", "• "]),
+    st.sampled_from([None, "界"]),
+    st.sampled_from([STYLES, BULLET_STYLED]),
+)
 def test_ascii_paragraphs_lay_out_without_text_cell_for_cell_as_with_it(
-    pushes: list[list[tuple[str, Style | None]]], width: int, prefix: str, late: str | None, styles: RenderStyles
+    pushes: list[list[tuple[str, Style | None]]],
+    width: int,
+    prefix: str,
+    late: str | None,
+    styles: RenderStyles,
 ) -> None:
     frame = Frame(width + 3, left=1, right=0)
     fast = ParagraphLayout(frame, styles, CONSOLE, prefix, " " * len(prefix))
@@ -1099,7 +1240,9 @@ def test_ascii_paragraphs_lay_out_without_text_cell_for_cell_as_with_it(
         general._push(list(pieces))
         # The same cells in the same styles (the fast path makes fewer, longer runs).
         assert normalized(fast.lines, frame.palette) == normalized(general.lines, frame.palette)
-        assert [line_text(line) for line in fast.lines] == [line_text(line) for line in general.lines]
+        assert [line_text(line) for line in fast.lines] == [
+            line_text(line) for line in general.lines
+        ]
         assert fast._fold == general._fold
         assert fast._runs is not None and fast._runs.text() == general._tail
     if late is not None:  # a wide character: the fast layout continues on the general path
@@ -1131,15 +1274,23 @@ def test_fast_ascii_wrap_breaks_like_the_general_one(text: str, width: int, fold
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab  c\u3000界面é\u00a0x")), max_size=50), st.integers(1, 12))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab  c\u3000界面é\u00a0x")), max_size=50),
+    st.integers(1, 12),
+)
 def test_general_wrap_breaks_like_rich(text: str, width: int) -> None:
     # Rich breaks twice at one place for a wide character at width 1 (an empty line).
     assert divide_cells(text, width) == list(dict.fromkeys(divide_line(text, width, fold=True)))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 9), max_size=60), st.lists(st.tuples(st.integers(0, 59), st.integers(0, 9)), max_size=20))
-def test_height_index_matches_a_plain_list(values: list[int], updates: list[tuple[int, int]]) -> None:
+@given(
+    st.lists(st.integers(0, 9), max_size=60),
+    st.lists(st.tuples(st.integers(0, 59), st.integers(0, 9)), max_size=20),
+)
+def test_height_index_matches_a_plain_list(
+    values: list[int], updates: list[tuple[int, int]]
+) -> None:
     index = HeightIndex()
     half = len(values) // 2
     index.rebuild(values[:half])

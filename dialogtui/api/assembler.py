@@ -118,7 +118,7 @@ def _materialize_spans(spans: list[_SpanLike], counter: _Counter) -> list[Span]:
 
 
 class _BlockBuilder:
-    __slots__ = ("type", "spans", "items", "cache")
+    __slots__ = ("cache", "items", "spans", "type")
 
     def __init__(self, block_type: str) -> None:
         self.type = block_type
@@ -178,8 +178,18 @@ class _BlockBuilder:
 class _PartBuilder:
     """A part under construction from deltas. One class for the four streamable kinds."""
 
-    __slots__ = ("part_id", "kind", "blocks", "products", "suggestions", "rows", "headers", "alignments",
-                 "caption", "cache")
+    __slots__ = (
+        "alignments",
+        "blocks",
+        "cache",
+        "caption",
+        "headers",
+        "kind",
+        "part_id",
+        "products",
+        "rows",
+        "suggestions",
+    )
 
     STREAMABLE: Final = frozenset({"rich_text", "products", "suggestions", "table"})
 
@@ -202,7 +212,11 @@ class _PartBuilder:
             return self._apply_rich(index, delta)
         if action == "append_product" and self.kind == "products" and delta.product is not None:
             self.products.append(delta.product)
-        elif action == "append_suggestion" and self.kind == "suggestions" and delta.suggestion is not None:
+        elif (
+            action == "append_suggestion"
+            and self.kind == "suggestions"
+            and delta.suggestion is not None
+        ):
             self.suggestions.append(delta.suggestion)
         elif action == "append_row" and self.kind == "table" and delta.row is not None:
             self.rows.append(list(delta.row))
@@ -249,7 +263,9 @@ class _PartBuilder:
 
     def _build(self, counter: _Counter) -> Part:
         if self.kind == "rich_text":
-            return RichTextPart(part_id=self.part_id, blocks=[b.materialize(counter) for b in self.blocks])
+            return RichTextPart(
+                part_id=self.part_id, blocks=[b.materialize(counter) for b in self.blocks]
+            )
         if self.kind == "products":
             return ProductsPart(part_id=self.part_id, products=list(self.products))
         if self.kind == "suggestions":
@@ -335,7 +351,11 @@ class ReplyAssembler:
         if type(event) is PartDeltaEvent and event.part_id == self._hot_id:
             delta = event.delta
             text = delta.text
-            if delta.action == "append_text" and delta.block_index == self._hot_block and text is not None:
+            if (
+                delta.action == "append_text"
+                and delta.block_index == self._hot_block
+                and text is not None
+            ):
                 self._hot_chunks.append(text)
                 self._hot_added += len(text)
                 return self._hot_change

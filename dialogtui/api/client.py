@@ -139,7 +139,9 @@ class DialogClient:
         self._policies = policies
         self._on_token = on_token
         self._token_saved: asyncio.Task[None] | None = None
-        self._observers: list[Observer] = [LogObserver(environment=_environment(url), chatbot_id=chatbot_id)]
+        self._observers: list[Observer] = [
+            LogObserver(environment=_environment(url), chatbot_id=chatbot_id)
+        ]
         self._sse_observers: list[Observer] = []
         if observer is not None:
             self.add_observer(observer)
@@ -170,7 +172,10 @@ class DialogClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -229,7 +234,9 @@ class DialogClient:
     async def _authenticate_locked(self) -> str:
         if self._api_key is None:
             raise MissingCredentialsError("Starting a conversation needs an API key.")
-        body = await self._call(Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id})
+        body = await self._call(
+            Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id}
+        )
         token = _decode_token(body)
         self._set_token(token)
         return token
@@ -255,7 +262,8 @@ class DialogClient:
         self._token = token
         if self._on_token is not None:
             self._token_saved = asyncio.get_running_loop().create_task(
-                self._save_token(token, self._token_saved))
+                self._save_token(token, self._token_saved)
+            )
 
     async def _save_token(self, token: str, previous: asyncio.Task[None] | None) -> None:
         """`on_token(token)` in a thread: a keyring write can block for tens of ms (Secret
@@ -276,7 +284,9 @@ class DialogClient:
         body = await self._call(Operation.CONFIG, "GET", "/config", "bearer")
         return _decode_config(_decode_json(body))
 
-    async def get_history(self, *, page_size: int = 50, max_messages: int | None = None) -> list[Message]:
+    async def get_history(
+        self, *, page_size: int = 50, max_messages: int | None = None
+    ) -> list[Message]:
         """The conversation so far, OLDEST FIRST, following `next_cursor` page by page."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -287,7 +297,9 @@ class DialogClient:
             remaining = None if max_messages is None else max_messages - len(newest_first)
             if remaining is not None and remaining <= 0:
                 break
-            params: dict[str, Any] = {"limit": page_size if remaining is None else min(page_size, remaining)}
+            params: dict[str, Any] = {
+                "limit": page_size if remaining is None else min(page_size, remaining)
+            }
             if cursor is not None:
                 params["cursor"] = cursor
             body = await self._call(Operation.HISTORY, "GET", "/messages", "bearer", params=params)
@@ -303,7 +315,11 @@ class DialogClient:
 
     async def submit_action(self, part_id: str, action: Mapping[str, Any]) -> ActionResult:
         body = await self._call(
-            Operation.ACTION, "POST", "/actions", "bearer", json={"part_id": part_id, "action": dict(action)}
+            Operation.ACTION,
+            "POST",
+            "/actions",
+            "bearer",
+            json={"part_id": part_id, "action": dict(action)},
         )
         # The submission succeeded (2xx): an empty or odd receipt must not turn that into a failure.
         try:
@@ -326,7 +342,9 @@ class DialogClient:
 
     # -- streaming ------------------------------------------------------------------------------
 
-    def send_message(self, text: str, *, context_page: str | None = None) -> AsyncIterator[StreamEvent]:
+    def send_message(
+        self, text: str, *, context_page: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """Send one user turn and yield every stream event in order, the terminal one included.
 
         Nothing is sent until the first event is awaited. Ends after `done` (whose
@@ -364,7 +382,9 @@ class DialogClient:
                     if isinstance(event, StreamErrorEvent):
                         outcome = "stream"
                         yield event
-                        raise StreamError(event.code, retryable=event.retryable, server_message=event.message)
+                        raise StreamError(
+                            event.code, retryable=event.retryable, server_message=event.message
+                        )
                     yield event
             raise StreamInterrupted()
         except DialogError as exc:
@@ -384,7 +404,10 @@ class DialogClient:
 
     async def _open_stream(self, call: _Call, payload: dict[str, Any]) -> httpx.Response:
         response = await self._send(
-            call, json=payload, stream=True, headers={"Accept": "text/event-stream", "Cache-Control": "no-store"}
+            call,
+            json=payload,
+            stream=True,
+            headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
         )
         media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if media_type != "text/event-stream":
@@ -397,7 +420,9 @@ class DialogClient:
         response.request.extensions["timeout"] = timeout
         return response
 
-    async def _events(self, call: _Call, chunks: AsyncIterator[bytes]) -> AsyncGenerator[StreamEvent, None]:
+    async def _events(
+        self, call: _Call, chunks: AsyncIterator[bytes]
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Decoded events from the body chunks, under the stream idle watchdog."""
         parser = SSEParser()
         loop = asyncio.get_running_loop()
@@ -427,7 +452,9 @@ class DialogClient:
             sse_observers = self._sse_observers
             for sse in received:
                 if sse_observers:
-                    self._emit(SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data), sse_observers)
+                    self._emit(
+                        SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data), sse_observers
+                    )
                 yield decode_event(sse.event, sse.data)
         parser.close()  # an unfinished last event is discarded, as the spec says
 
@@ -449,7 +476,9 @@ class DialogClient:
         call = _Call(op, method, API_PREFIX + path, auth)
         outcome = "cancelled"
         try:
-            body = await self._with_retries(call, lambda: self._send_and_read(call, json=json, params=params))
+            body = await self._with_retries(
+                call, lambda: self._send_and_read(call, json=json, params=params)
+            )
             outcome = "ok"
             return body
         except DialogError as exc:
@@ -474,7 +503,11 @@ class DialogClient:
                 if self._may_reauthenticate(call, exc, reauthenticated):
                     reauthenticated = True
                     policy_attempt -= 1  # the repeat after a new token is not a policy retry
-                    self._emit(RetryScheduled(call.op, call.attempts, 0.0, "unauthorized: re-authenticating"))
+                    self._emit(
+                        RetryScheduled(
+                            call.op, call.attempts, 0.0, "unauthorized: re-authenticating"
+                        )
+                    )
                     call.retries += 1
                     await self._reauthenticate(call.token_used)
                     continue
@@ -492,9 +525,16 @@ class DialogClient:
             await self._sleep(delay)
 
     def _may_reauthenticate(self, call: _Call, exc: ApiHttpError, already: bool) -> bool:
-        return exc.status == 401 and call.auth == "bearer" and not already and self._api_key is not None
+        return (
+            exc.status == 401
+            and call.auth == "bearer"
+            and not already
+            and self._api_key is not None
+        )
 
-    async def _send_and_read(self, call: _Call, *, json: Any, params: Mapping[str, Any] | None) -> bytes:
+    async def _send_and_read(
+        self, call: _Call, *, json: Any, params: Mapping[str, Any] | None
+    ) -> bytes:
         response = await self._send(call, json=json, params=params, stream=True)
         try:
             return await _read_body(response, MAX_JSON_BODY, truncate=False)
@@ -516,7 +556,9 @@ class DialogClient:
         call.attempts += 1
         request_headers = dict(headers or {})
         request_headers["Authorization"] = self._authorization(call)
-        request = self._http.build_request(call.method, call.path, json=json, params=params, headers=request_headers)
+        request = self._http.build_request(
+            call.method, call.path, json=json, params=params, headers=request_headers
+        )
         self._emit(RequestStarted(call.op, call.method, call.path, call.attempts))
         sent_at = time.monotonic()
         try:
@@ -525,7 +567,11 @@ class DialogClient:
             raise _translate(exc, phase="headers") from exc
         call.status = response.status_code
         call.request_id = request_id_of(response.headers)
-        self._emit(ResponseReceived(call.op, response.status_code, time.monotonic() - sent_at, _trace_headers(response)))
+        self._emit(
+            ResponseReceived(
+                call.op, response.status_code, time.monotonic() - sent_at, _trace_headers(response)
+            )
+        )
         if response.is_success:
             return response
         try:
@@ -660,7 +706,9 @@ def _valid_token(value: Any) -> str | None:
 def _clean_token(value: str) -> str:
     token = _valid_token(value)
     if token is None:
-        raise MissingCredentialsError("The visitor token is not valid. Log in again to get a new one.")
+        raise MissingCredentialsError(
+            "The visitor token is not valid. Log in again to get a new one."
+        )
     return token
 
 
@@ -714,7 +762,9 @@ def _trace_headers(response: httpx.Response) -> dict[str, str]:
     return picked
 
 
-def parse_api_error(status: int, headers: httpx.Headers | Mapping[str, str], body: bytes) -> ApiHttpError:
+def parse_api_error(
+    status: int, headers: httpx.Headers | Mapping[str, str], body: bytes
+) -> ApiHttpError:
     """An `ApiHttpError` from whatever came back: the envelope, a bare string, HTML or nothing."""
     hdrs = headers if isinstance(headers, httpx.Headers) else httpx.Headers(headers)
     code: str | None = None
@@ -786,7 +836,9 @@ def _translate(exc: httpx.HTTPError, *, phase: str) -> DialogError:
         return RequestTimeout(phase=phase)
     if isinstance(exc, httpx.DecodingError):
         return ProtocolError()
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)):
+    if isinstance(
+        exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)
+    ):
         return StreamInterrupted() if phase == "stream" else TransportError()
     if isinstance(exc, httpx.TransportError):
         return TransportError(retryable=False)
@@ -798,7 +850,9 @@ def _is_certificate_error(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            current
+        ):
             return True
         current = current.__cause__ or current.__context__
     return False

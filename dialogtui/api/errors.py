@@ -168,7 +168,8 @@ class MissingCredentialsError(DialogError):
 
     def __init__(self, safe_message: str | None = None) -> None:
         super().__init__(
-            safe_message or "No API key or visitor token is configured. Run `dialogtui login` first.",
+            safe_message
+            or "No API key or visitor token is configured. Run `dialogtui login` first.",
             retryable=False,
         )
 

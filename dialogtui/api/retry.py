@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Final
 
 from .errors import ApiHttpError, DialogError, RequestTimeout
@@ -50,14 +50,16 @@ class RetryPolicy:
         # A connect failure means no byte reached the server: safe for every operation.
         return error.kind == "connect"
 
-    def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
         """Seconds to wait before attempt `attempt + 1`."""
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.retry_after_cap)
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return (rng or random).uniform(ceiling / 2, ceiling)
 
-    def with_delays(self, base_delay: float, max_delay: float) -> "RetryPolicy":
+    def with_delays(self, base_delay: float, max_delay: float) -> RetryPolicy:
         """The same decisions with other waits: tests use near-zero waits."""
         return replace(self, base_delay=base_delay, max_delay=max_delay)
 
@@ -75,6 +77,7 @@ DEFAULT_POLICIES: Final[dict[Operation, RetryPolicy]] = {
     Operation.RATE: _WRITE,
     Operation.EXPORT: _READ,
 }
+
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None if absent or bad."""
@@ -94,5 +97,5 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

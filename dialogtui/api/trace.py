@@ -103,7 +103,9 @@ class RequestFinished:
     request_id: str | None = None
 
 
-TraceEvent: TypeAlias = RequestStarted | ResponseReceived | RetryScheduled | SseEvent | RequestFinished
+TraceEvent: TypeAlias = (
+    RequestStarted | ResponseReceived | RetryScheduled | SseEvent | RequestFinished
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,7 +79,9 @@ def verify_api_key(base_url: str, chatbot_id: str, api_key: str, settings: Setti
     except DialogError as error:
         raise LoginFailed(_login_message(error), _exit_code_for(error)) from None
     if not token:
-        raise LoginFailed("The server accepted the key but sent no visitor token.", exitcodes.HTTP_ERROR)
+        raise LoginFailed(
+            "The server accepted the key but sent no visitor token.", exitcodes.HTTP_ERROR
+        )
     return token
 
 
@@ -182,7 +184,9 @@ def _login(args: argparse.Namespace) -> None:
     key_stdin = bool(_arg(args, "api_key_stdin", False))
     token_stdin = bool(_arg(args, "visitor_token_stdin", False))
     if key_stdin and token_stdin:
-        raise LoginFailed("Use either --api-key-stdin or --visitor-token-stdin, not both.", exitcodes.USAGE)
+        raise LoginFailed(
+            "Use either --api-key-stdin or --visitor-token-stdin, not both.", exitcodes.USAGE
+        )
     # When the secret comes from stdin, stdin is not a person: never prompt there.
     base_url, chatbot_id = _resolve_target(args, interactive=not (key_stdin or token_stdin))
     try:
@@ -199,7 +203,9 @@ def _login(args: argparse.Namespace) -> None:
     if token_stdin:
         token = _read_stdin_secret("visitor token")
         if _token_expired(token):
-            raise LoginFailed("That visitor token has already expired. Mint a new one.", exitcodes.AUTH)
+            raise LoginFailed(
+                "That visitor token has already expired. Mint a new one.", exitcodes.AUTH
+            )
         store.save_visitor_token(token)
         what = "visitor token"
     else:
@@ -239,21 +245,25 @@ def _save_target(base_url: str, chatbot_id: str) -> str:
         settings = load_settings()
     except ConfigError as exc:
         # The secret is already stored; say why the settings are not.
-        raise LoginFailed(f"The secret was stored, but the settings were not: {exc.safe_message}",
-                          exitcodes.USAGE) from None
+        raise LoginFailed(
+            f"The secret was stored, but the settings were not: {exc.safe_message}", exitcodes.USAGE
+        ) from None
     try:
         path = save_settings(replace(settings, base_url=base_url, chatbot_id=chatbot_id))
     except ConfigError as exc:
-        raise LoginFailed(f"The secret was stored, but the settings were not: {exc.safe_message}",
-                          exitcodes.USAGE) from None
+        raise LoginFailed(
+            f"The secret was stored, but the settings were not: {exc.safe_message}", exitcodes.USAGE
+        ) from None
     return str(path)
 
 
 def _warn_env_override() -> None:
     for name in (ENV_API_KEY, ENV_VISITOR_TOKEN):
         if _env_set(name):
-            print(f"Note: {name} is set in this environment and overrides the keyring here.",
-                  file=sys.stderr)
+            print(
+                f"Note: {name} is set in this environment and overrides the keyring here.",
+                file=sys.stderr,
+            )
 
 
 def _env_set(name: str) -> bool:
@@ -267,7 +277,9 @@ def _env_set(name: str) -> bool:
 
 def _configured_target(args: argparse.Namespace) -> tuple[str, str]:
     try:
-        settings = resolve_settings(base_url=_arg(args, "base_url"), chatbot_id=_arg(args, "chatbot_id"))
+        settings = resolve_settings(
+            base_url=_arg(args, "base_url"), chatbot_id=_arg(args, "chatbot_id")
+        )
     except ConfigError as exc:
         raise LoginFailed(exc.safe_message, exitcodes.USAGE) from None
     if not settings.chatbot_id:
@@ -293,8 +305,10 @@ def run_logout(args: argparse.Namespace) -> int:
         print(f"No secrets were stored for chatbot {chatbot_id} at {base_url}.")
     for name in (ENV_API_KEY, ENV_VISITOR_TOKEN):
         if _env_set(name):
-            print(f"Note: {name} is still set in this environment; unset it to log out fully.",
-                  file=sys.stderr)
+            print(
+                f"Note: {name} is still set in this environment; unset it to log out fully.",
+                file=sys.stderr,
+            )
     return exitcodes.OK
 
 
@@ -302,7 +316,9 @@ def run_logout(args: argparse.Namespace) -> int:
 
 
 def _status_info(args: argparse.Namespace) -> dict[str, Any]:
-    settings = resolve_settings(base_url=_arg(args, "base_url"), chatbot_id=_arg(args, "chatbot_id"))
+    settings = resolve_settings(
+        base_url=_arg(args, "base_url"), chatbot_id=_arg(args, "chatbot_id")
+    )
     path = config_path()
     info: dict[str, Any] = {
         "config_file": str(path),
@@ -352,12 +368,16 @@ def _describe_secret(info: dict[str, Any], kind: str, env_name: str) -> str:
 def _print_status(info: dict[str, Any]) -> None:
     config_state = "" if info["config_file_exists"] else " (not created yet)"
     keyring_state = (
-        f"ok ({info['keyring_backend']})" if info["keyring_usable"]
+        f"ok ({info['keyring_backend']})"
+        if info["keyring_usable"]
         else f"unavailable: {info['keyring_problem']}"
     )
     rows = [
         ("Chatbot id", info["chatbot_id"] or "not set (run `dialogtui login`)"),
-        ("Base URL", info["base_url"] + (" (from DIALOGTUI_BASE_URL)" if info["base_url_from_env"] else "")),
+        (
+            "Base URL",
+            info["base_url"] + (" (from DIALOGTUI_BASE_URL)" if info["base_url_from_env"] else ""),
+        ),
         ("Config file", info["config_file"] + config_state),
         ("Keyring", keyring_state),
         ("API key", _describe_secret(info, "api_key", ENV_API_KEY)),

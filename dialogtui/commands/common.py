@@ -36,7 +36,9 @@ def open_target(args: argparse.Namespace, *, defer_secret: bool = False) -> Iter
         token = sys.stdin.readline().strip()
         if not token:
             raise TargetError("No visitor token was given on stdin.", exitcodes.USAGE)
-    yield configured_target(args.base_url, args.chatbot_id, visitor_token=token, defer_secret=defer_secret)
+    yield configured_target(
+        args.base_url, args.chatbot_id, visitor_token=token, defer_secret=defer_secret
+    )
 
 
 def exit_code_for(error: DialogError) -> int:

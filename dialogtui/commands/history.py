@@ -80,7 +80,9 @@ def _summary_record(summary: Any) -> dict[str, Any]:
             "role": summary.last_role,
             "status": summary.last_status,
             "text": _shorten(summary.last_text, 200),
-        } if summary.last_role is not None else None,
+        }
+        if summary.last_role is not None
+        else None,
     }
 
 
@@ -96,7 +98,11 @@ def _local_time(stamp: str) -> str:
         return sanitize_line(stamp)[:16]
 
 
-_STATUS_WORDS = {"incomplete": "reply incomplete", "error": "reply failed", "cancelled": "reply cancelled"}
+_STATUS_WORDS = {
+    "incomplete": "reply incomplete",
+    "error": "reply failed",
+    "cancelled": "reply cancelled",
+}
 
 
 def _last_message(summary: Any) -> str:
@@ -127,7 +133,10 @@ def _print_table(summaries: list[Any]) -> None:
     right = {0, 4}
 
     def line(cells: tuple[str, ...]) -> str:
-        out = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells[:5])]
+        out = [
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i])
+            for i, c in enumerate(cells[:5])
+        ]
         return "  ".join([*out, _shorten(cells[5], last_width)]).rstrip()
 
     print(line(headers))
@@ -143,7 +152,9 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         store = _open_existing()
         if store is None:
-            raise StoreError(f"There is no saved conversation {args.id}: nothing has been saved yet.")
+            raise StoreError(
+                f"There is no saved conversation {args.id}: nothing has been saved yet."
+            )
         with store:
             if args.format == "json":
                 text = dumps_json(store.export_json(args.id)) + "\n"
@@ -158,7 +169,9 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         write_private(Path(args.output), text)
     except OSError as exc:
-        print_failure(f"Could not write {sanitize_line(args.output)} ({(exc.strerror or 'error').lower()}).")
+        print_failure(
+            f"Could not write {sanitize_line(args.output)} ({(exc.strerror or 'error').lower()})."
+        )
         return exitcodes.FAILED
     print(f"Wrote {sanitize_line(args.output)}", file=sys.stderr)
     return exitcodes.OK

@@ -75,8 +75,14 @@ class TurnResult:
     def figures_json(self) -> dict[str, Any]:
         figures = self.figures
         if figures is None:
-            return {"to_headers_ms": None, "to_first_content_ms": None, "total_ms": None,
-                    "events": 0, "chars": 0, "retries": 0}
+            return {
+                "to_headers_ms": None,
+                "to_first_content_ms": None,
+                "total_ms": None,
+                "events": 0,
+                "chars": 0,
+                "retries": 0,
+            }
         return {
             "to_headers_ms": _ms(figures.to_headers),
             "to_first_content_ms": _ms(figures.to_first_content),
@@ -132,12 +138,16 @@ class Conversation:
                     break
 
     @staticmethod
-    async def _turn(session: ChatSession, result: TurnResult, store: Store, conversation_id: int) -> None:
+    async def _turn(
+        session: ChatSession, result: TurnResult, store: Store, conversation_id: int
+    ) -> None:
         turn = Turn(text=result.message)
         result.outcome = "waiting"
         result.figures = turn.figures
         # On record before it is sent: a killed run still has the text.
-        recorder = store.begin_reply(conversation_id, reply_to=store.record_user_turn(conversation_id, turn.text))
+        recorder = store.begin_reply(
+            conversation_id, reply_to=store.record_user_turn(conversation_id, turn.text)
+        )
 
         def reply_text() -> str:
             return plain_text(turn.assembler.parts)
@@ -151,12 +161,19 @@ class Conversation:
             # Cancelled (Ctrl-C) included: whatever arrived is reported and saved.
             result.outcome = turn.outcome
             message = turn.assembler.message
-            result.reply = plain_text(message.parts if message is not None else turn.assembler.parts)
+            result.reply = plain_text(
+                message.parts if message is not None else turn.assembler.parts
+            )
             recorder.finish(turn.outcome, message=message, error=result.error, figures=turn.figures)
 
 
-def _run_async(conversation: Conversation, messages: Sequence[str], *, stop_on_error: bool,
-               on_result: Callable[[TurnResult], None]) -> bool:
+def _run_async(
+    conversation: Conversation,
+    messages: Sequence[str],
+    *,
+    stop_on_error: bool,
+    on_result: Callable[[TurnResult], None],
+) -> bool:
     """Run the turns; False if Ctrl-C stopped them (the results so far stay in `conversation`)."""
     try:
         asyncio.run(conversation.run(messages, stop_on_error=stop_on_error, on_result=on_result))
@@ -192,12 +209,18 @@ def run_script(args: argparse.Namespace) -> int:
         return exitcodes.USAGE
     out = sys.stdout
     as_json = bool(getattr(args, "json", False))
-    on_result = (lambda r: _print_json(out, _turn_json(r))) if as_json else (lambda r: _print_turn(out, r))
+    on_result = (
+        (lambda r: _print_json(out, _turn_json(r))) if as_json else (lambda r: _print_turn(out, r))
+    )
     try:
         with open_target(args) as target, _opened_store(args) as store:
             conversation = Conversation(target, store)
-            finished = _run_async(conversation, messages, stop_on_error=bool(getattr(args, "stop_on_error", False)),
-                                  on_result=on_result)
+            finished = _run_async(
+                conversation,
+                messages,
+                stop_on_error=bool(getattr(args, "stop_on_error", False)),
+                on_result=on_result,
+            )
     except StartupError as exc:
         print_failure(exc.safe_message)
         return exc.exit_code
@@ -225,7 +248,9 @@ def read_script(path: str, *, stdin_taken: bool = False) -> list[str]:
         except UnicodeDecodeError:
             raise ScriptError(f"{sanitize_line(path)} is not UTF-8 text.") from None
         except OSError as exc:
-            raise ScriptError(f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}.") from None
+            raise ScriptError(
+                f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}."
+            ) from None
     messages = [line.strip() for line in text.splitlines() if line.strip()]
     if not messages:
         raise ScriptError(f"Nothing to run: {sanitize_line(path)} has no non-empty lines.")
@@ -240,8 +265,10 @@ def _exit_code(results: Sequence[TurnResult], finished: bool) -> int:
     if not failed:
         return exitcodes.OK
     first = failed[0]
-    print_failure(f"{len(failed)} of {len(results)} turns did not end in done "
-                  f"(first: turn {first.number}, {first.outcome}).")
+    print_failure(
+        f"{len(failed)} of {len(results)} turns did not end in done "
+        f"(first: turn {first.number}, {first.outcome})."
+    )
     return exitcodes.FAILED
 
 
@@ -285,15 +312,21 @@ def summary_table(results: Sequence[TurnResult], width: int = 100) -> str:
     for r in results:
         figures = r.figures
         notes.append(sanitize_line(r.error.safe_message if r.error is not None else r.message))
-        cells.append((
-            str(r.number),
-            r.outcome,
-            f"{figures.total:.2f} s" if figures is not None and figures.total is not None else "-",
-            f"{figures.to_first_content * 1000:.0f} ms" if figures and figures.to_first_content is not None else "-",
-            f"{figures.events:,}" if figures is not None else "-",
-            f"{figures.chars:,}" if figures is not None else "-",
-            "",
-        ))
+        cells.append(
+            (
+                str(r.number),
+                r.outcome,
+                f"{figures.total:.2f} s"
+                if figures is not None and figures.total is not None
+                else "-",
+                f"{figures.to_first_content * 1000:.0f} ms"
+                if figures and figures.to_first_content is not None
+                else "-",
+                f"{figures.events:,}" if figures is not None else "-",
+                f"{figures.chars:,}" if figures is not None else "-",
+                "",
+            )
+        )
     widths = [max(cell_len(row[i]) for row in cells) for i in range(len(header) - 1)]
     room = max(_MIN_MESSAGE_COLUMN, width - sum(widths) - 2 * len(widths) - 1)
     right = {0, 2, 3, 4, 5}
@@ -337,7 +370,9 @@ def load_export(path: str) -> list[ExportedTurn]:
     except json.JSONDecodeError as exc:
         raise ScriptError(f"{sanitize_line(path)} is not JSON (line {exc.lineno}).") from None
     except OSError as exc:
-        raise ScriptError(f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}.") from None
+        raise ScriptError(
+            f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}."
+        ) from None
     turns = export_turns(data)
     if not turns:
         raise ScriptError(f"Nothing to replay: {sanitize_line(path)} has no user messages.")
@@ -358,8 +393,10 @@ def export_turns(data: Any) -> list[ExportedTurn]:
     if isinstance(data, dict):
         records = data.get("messages", data.get("turns"))
     if not isinstance(records, list):
-        raise ScriptError("Not a conversation export: expected a JSON object with a \"messages\" list "
-                          "(from `dialogtui export --format json` or the API's /export).")
+        raise ScriptError(
+            'Not a conversation export: expected a JSON object with a "messages" list '
+            "(from `dialogtui export --format json` or the API's /export)."
+        )
     turns: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         if not isinstance(record, dict) or not isinstance(record.get("role"), str):
@@ -412,8 +449,9 @@ def run_replay(args: argparse.Namespace) -> int:
     try:
         with open_target(args) as target, _opened_store(args) as store:
             conversation = Conversation(target, store)
-            finished = _run_async(conversation, [t.text for t in exported], stop_on_error=False,
-                                  on_result=on_result)
+            finished = _run_async(
+                conversation, [t.text for t in exported], stop_on_error=False, on_result=on_result
+            )
     except StartupError as exc:
         print_failure(exc.safe_message)
         return exc.exit_code
@@ -461,14 +499,18 @@ def side_by_side(before: ExportedTurn, result: TurnResult, width: int) -> str:
     left = [_pad("before", column), *(_pad(line, column) for line in _wrap(old, column))]
     right = ["after", *_wrap(new, column)]
     for i in range(max(len(left), len(right))):
-        lines.append(f"{left[i] if i < len(left) else ' ' * column} │ {right[i] if i < len(right) else ''}".rstrip())
+        lines.append(
+            f"{left[i] if i < len(left) else ' ' * column} │ {right[i] if i < len(right) else ''}".rstrip()
+        )
     return "\n".join(lines) + "\n\n"
 
 
 def _wrap(text: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        lines.extend(textwrap.wrap(paragraph, width, replace_whitespace=False, drop_whitespace=True) or [""])
+        lines.extend(
+            textwrap.wrap(paragraph, width, replace_whitespace=False, drop_whitespace=True) or [""]
+        )
     return lines
 
 

@@ -41,7 +41,9 @@ ROTATED = "[rotated: stored, not shown]"
 
 def run_send(args: argparse.Namespace) -> int:
     if args.text == "-" and getattr(args, "visitor_token_stdin", False):
-        print_failure("stdin cannot carry both the message and the visitor token: pass the message as text.")
+        print_failure(
+            "stdin cannot carry both the message and the visitor token: pass the message as text."
+        )
         return exitcodes.USAGE
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
@@ -97,7 +99,9 @@ async def _send(target: Target, text: str, *, as_json: bool, store: Store | None
         recorder.finish("cancelled", figures=turn.figures)
         printer.close()
         raise
-    recorder.finish(_outcome(turn.outcome, "incomplete"), message=turn.assembler.message, figures=turn.figures)
+    recorder.finish(
+        _outcome(turn.outcome, "incomplete"), message=turn.assembler.message, figures=turn.figures
+    )
     printer.close()
     _warn_once(store, warned)
     return exitcodes.OK
@@ -129,14 +133,16 @@ class _JsonPrinter:
         self._write(msgspec.to_builtins(event))
 
     def failure(self, error: DialogError) -> None:
-        self._write({
-            "type": "failure",
-            "kind": error.kind,
-            "code": getattr(error, "code", None),
-            "status": getattr(error, "status", None),
-            "retryable": error.retryable,
-            "message": error.safe_message,
-        })
+        self._write(
+            {
+                "type": "failure",
+                "kind": error.kind,
+                "code": getattr(error, "code", None),
+                "status": getattr(error, "status", None),
+                "retryable": error.retryable,
+                "message": error.safe_message,
+            }
+        )
 
     def _write(self, record: object) -> None:
         self._out.write(json.dumps(record, ensure_ascii=True) + "\n")
@@ -247,4 +253,3 @@ def _product_line(title: str, price: object, url: str | None) -> str:
     if url:
         line += f" <{url}>"
     return line
-

@@ -24,8 +24,10 @@ def run_serve(args: argparse.Namespace) -> int:
     base_url = f"http://{args.host}:{args.port}"
     print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {args.scenario})")
     print(f"  API key: {DEMO_API_KEY}   chatbot id: {DEMO_CHATBOT_ID}")
-    print(f"  try: DIALOGTUI_API_KEY={DEMO_API_KEY} dialogtui send --base-url {base_url} "
-          f"--chatbot-id {DEMO_CHATBOT_ID} 'hello !long:250'")
+    print(
+        f"  try: DIALOGTUI_API_KEY={DEMO_API_KEY} dialogtui send --base-url {base_url} "
+        f"--chatbot-id {DEMO_CHATBOT_ID} 'hello !long:250'"
+    )
     print("  Ctrl-C stops it.", flush=True)
     try:
         asyncio.run(serve(config, args.host, args.port))

@@ -83,7 +83,9 @@ class ServerStats:
     _scenarios: Counter[str] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def record(self, route: str, scenario: str, authorization: str | None, token: str | None) -> None:
+    def record(
+        self, route: str, scenario: str, authorization: str | None, token: str | None
+    ) -> None:
         with self._lock:
             self._routes[route] += 1
             self._scenarios[scenario] += 1
@@ -199,8 +201,12 @@ class DevServerState:
     def new_conversation(self) -> Conversation:
         while len(self.conversations) >= MAX_CONVERSATIONS:
             self.drop_conversation(next(iter(self.conversations)))
-        conversation = Conversation(content.new_id("conv"), content.new_id("visitor"), content.iso_utc())
-        seeded = content.seed_history(min(self.config.history_messages, MAX_MESSAGES_PER_CONVERSATION))
+        conversation = Conversation(
+            content.new_id("conv"), content.new_id("visitor"), content.iso_utc()
+        )
+        seeded = content.seed_history(
+            min(self.config.history_messages, MAX_MESSAGES_PER_CONVERSATION)
+        )
         conversation.messages.extend(seeded)
         self.conversations[conversation.id] = conversation
         return conversation
@@ -301,7 +307,9 @@ def app_state(app: Starlette) -> DevServerState:
 
 
 def failure_response(failure: HttpFailure) -> Response:
-    return Response(failure.body, failure.status, headers=failure.headers, media_type=failure.media_type)
+    return Response(
+        failure.body, failure.status, headers=failure.headers, media_type=failure.media_type
+    )
 
 
 def unauthorized(message: str) -> Response:
@@ -335,7 +343,11 @@ def basic_ok(request: Request, api_key: str) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     username, colon, password = decoded.partition(":")
-    return bool(colon) and password == "" and secrets.compare_digest(username.encode(), api_key.encode())
+    return (
+        bool(colon)
+        and password == ""
+        and secrets.compare_digest(username.encode(), api_key.encode())
+    )
 
 
 class HangResponse(Response):
@@ -377,7 +389,10 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (REQUEST_ID_HEADER.lower().encode(), request_id)]
+                headers = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER.lower().encode(), request_id),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -475,7 +490,9 @@ async def post_auth_reset(request: Request) -> Response:
 
 
 @bearer_route("GET /config")
-async def get_config(request: Request, state: DevServerState, conversation: Conversation) -> Response:
+async def get_config(
+    request: Request, state: DevServerState, conversation: Conversation
+) -> Response:
     return JSONResponse(content.branding())
 
 
@@ -493,7 +510,9 @@ def _decode_cursor(cursor: str) -> int | None:
 
 
 @bearer_route("GET /messages")
-async def get_messages(request: Request, state: DevServerState, conversation: Conversation) -> Response:
+async def get_messages(
+    request: Request, state: DevServerState, conversation: Conversation
+) -> Response:
     raw_limit = request.query_params.get("limit", str(DEFAULT_PAGE))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         return failure_response(
@@ -564,7 +583,9 @@ def action_problems(marker: dict[str, Any], action: dict[str, Any]) -> list[dict
 
 
 @bearer_route("POST /actions")
-async def post_actions(request: Request, state: DevServerState, conversation: Conversation) -> Response:
+async def post_actions(
+    request: Request, state: DevServerState, conversation: Conversation
+) -> Response:
     body = await read_json_object(request)
     if isinstance(body, HttpFailure):
         return failure_response(body)
@@ -580,35 +601,51 @@ async def post_actions(request: Request, state: DevServerState, conversation: Co
         return failure_response(api_error(409, "conflict", "This form is no longer active."))
     expected = ACTION_FOR_MARKER.get(marker["type"])
     if action["type"] != expected:
-        return failure_response(validation_error("action.type", f"This part expects a {expected} action"))
+        return failure_response(
+            validation_error("action.type", f"This part expects a {expected} action")
+        )
     problems = action_problems(marker, action)
     if problems:
         return failure_response(api_error(422, "validation", "Validation failed", problems))
     # A marker answers once; a repeated submit is a duplicate and gets 409 like a stale one.
     conversation.newest_marker = None
     submission_id = content.new_id("sub")
-    conversation.submissions.append({"submission_id": submission_id, "part_id": part_id, "action": action})
+    conversation.submissions.append(
+        {"submission_id": submission_id, "part_id": part_id, "action": action}
+    )
     del conversation.submissions[:-MAX_RECORDS_PER_CONVERSATION]
-    return JSONResponse({"submission_id": submission_id, "confirmation_text": "Thanks, we'll be in touch."})
+    return JSONResponse(
+        {"submission_id": submission_id, "confirmation_text": "Thanks, we'll be in touch."}
+    )
 
 
 @bearer_route("POST /rate")
-async def post_rate(request: Request, state: DevServerState, conversation: Conversation) -> Response:
+async def post_rate(
+    request: Request, state: DevServerState, conversation: Conversation
+) -> Response:
     body = await read_json_object(request)
     if isinstance(body, HttpFailure):
         return failure_response(body)
     rating, feedback = body.get("rating"), body.get("feedback")
-    if type(rating) is not int or not 1 <= rating <= 5:  # bool is an int subclass: excluded on purpose
-        return failure_response(validation_error("rating", "Rating must be a whole number from 1 to 5"))
+    if (
+        type(rating) is not int or not 1 <= rating <= 5
+    ):  # bool is an int subclass: excluded on purpose
+        return failure_response(
+            validation_error("rating", "Rating must be a whole number from 1 to 5")
+        )
     if feedback is not None and not isinstance(feedback, str):
         return failure_response(validation_error("feedback", "Feedback must be text"))
-    conversation.ratings.append({"rating": rating, "feedback": feedback, "created_at": content.iso_utc()})
+    conversation.ratings.append(
+        {"rating": rating, "feedback": feedback, "created_at": content.iso_utc()}
+    )
     del conversation.ratings[:-MAX_RECORDS_PER_CONVERSATION]
     return Response(status_code=200)
 
 
 @bearer_route("GET /export")
-async def get_export(request: Request, state: DevServerState, conversation: Conversation) -> Response:
+async def get_export(
+    request: Request, state: DevServerState, conversation: Conversation
+) -> Response:
     visitor = {
         "visitor_id": conversation.visitor_id,
         "chatbot_id": state.config.chatbot_id,
@@ -701,7 +738,9 @@ class Turn:
 
     def commit(self, done: Done) -> dict[str, Any]:
         streamed = [
-            frame[1]["part"] for frame in self.plan.frames if isinstance(frame, tuple) and frame[0] == "part"
+            frame[1]["part"]
+            for frame in self.plan.frames
+            if isinstance(frame, tuple) and frame[0] == "part"
         ]
         assistant = content.assistant_message([*streamed, *done.extra_parts])
         self.conversation.append(self.user)
@@ -784,7 +823,9 @@ STATUS_CODES = {
 
 async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = STATUS_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_request")
+    code = STATUS_CODES.get(
+        exc.status_code, "internal" if exc.status_code >= 500 else "bad_request"
+    )
     return failure_response(
         api_error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
     )

@@ -53,7 +53,9 @@ class Reply:
         self.parts: list[JSON] = []
 
     def delta(self, part_id: str, action: str, **fields: Any) -> None:
-        self.events.append(("part_delta", {"part_id": part_id, "delta": {"action": action, **fields}}))
+        self.events.append(
+            ("part_delta", {"part_id": part_id, "delta": {"action": action, **fields}})
+        )
 
     def whole(self, part: JSON) -> None:
         """Send a finished part; it is authoritative for its part_id."""
@@ -110,7 +112,11 @@ class RichTextWriter:
     def finish(self, extra_blocks: list[JSON] | None = None) -> JSON:
         """Close the part and send the authoritative copy (optionally with blocks never streamed)."""
         self.reply.delta(self.part_id, "end_part")
-        part = {"type": "rich_text", "part_id": self.part_id, "blocks": self.blocks + (extra_blocks or [])}
+        part = {
+            "type": "rich_text",
+            "part_id": self.part_id,
+            "blocks": self.blocks + (extra_blocks or []),
+        }
         self.reply.whole(part)
         return part
 
@@ -177,7 +183,12 @@ def _table(reply: Reply) -> None:
         [_table_cell("Enterprise", bold=True), _table_cell("Unlimited"), _table_cell("Let's talk")],
     ]
     reply.delta(
-        part_id, "start_part", part_type="table", headers=headers, alignments=alignments, caption=caption
+        part_id,
+        "start_part",
+        part_type="table",
+        headers=headers,
+        alignments=alignments,
+        caption=caption,
     )
     for row in rows:
         reply.delta(part_id, "append_row", row=row)
@@ -266,7 +277,13 @@ CONTACT_FORM_FIELDS: list[JSON] = [
 ]
 
 MARKER_TYPES = frozenset(
-    {"show_contact_form", "show_support_ticket", "show_form", "request_human_agent", "request_image_upload"}
+    {
+        "show_contact_form",
+        "show_support_ticket",
+        "show_form",
+        "request_human_agent",
+        "request_image_upload",
+    }
 )
 
 
@@ -352,10 +369,7 @@ def whole_parts_reply(user_text: str) -> Reply:
 # ---------------------------------------------------------------------------------------------
 # Stress content
 
-LOREM = (
-    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
-    "labore et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco"
-).split()
+LOREM = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "ut", "enim", "ad", "minim", "veniam", "quis", "nostrud", "exercitation", "ullamco"]
 
 
 def _lorem_chunks(size: int = 20) -> Iterator[str]:
@@ -380,7 +394,9 @@ def long_reply(deltas: int) -> Reply:
             bullets = rich.bullet_list()
             for n in range(1, 4):
                 rich.item(
-                    bullets, {"type": "bold", "text": f"Point {block_number}.{n}: "}, text_span(next(chunks))
+                    bullets,
+                    {"type": "bold", "text": f"Point {block_number}.{n}: "},
+                    text_span(next(chunks)),
                 )
             rich.end_block(bullets)
         p = rich.paragraph()
@@ -413,7 +429,10 @@ HOSTILE_STRINGS: list[tuple[str, str]] = [
     ("OSC 8 hyperlink", "\x1b]8;;https://evil.example/\x1b\\click me\x1b]8;;\x1b\\"),
     ("Window title", "\x1b]0;pwned\x07"),
     ("Bell, backspace, carriage return", "ding\x07 abc\x08\x08 overwrite\rX"),
-    ("Other C0 controls", "".join(chr(c) for c in [*range(1, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])),
+    (
+        "Other C0 controls",
+        "".join(chr(c) for c in [*range(1, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]),
+    ),
     ("C1 CSI", "\u009b31mred via C1\u009b0m"),
     ("Bidi override", "abc\u202edcba\u202c"),
 ]
@@ -429,7 +448,12 @@ def escapes_reply() -> Reply:
         rich.end_block(p)
     p = rich.paragraph()
     rich.span(
-        p, {"type": "link", "text": "\x1b[5mblinking link\x1b[0m", "url": "https://example.com/\x1b[2J"}
+        p,
+        {
+            "type": "link",
+            "text": "\x1b[5mblinking link\x1b[0m",
+            "url": "https://example.com/\x1b[2J",
+        },
     )
     rich.end_block(p)
     rich.finish()
@@ -485,7 +509,11 @@ def unknown_things_reply(user_text: str) -> Reply:
     rich.finish(extra_blocks=[quote])
     reply.delta(new_id("part"), "start_part", part_type="hologram")
     reply.whole(
-        {"type": "carousel", "part_id": new_id("part"), "items": [{"title": "Slide 1"}, {"title": "Slide 2"}]}
+        {
+            "type": "carousel",
+            "part_id": new_id("part"),
+            "items": [{"title": "Slide 1"}, {"title": "Slide 2"}],
+        }
     )
     _suggestions(reply)
     return reply
@@ -556,17 +584,24 @@ def seed_history(count: int) -> list[JSON]:
             messages.append(user_message(f"Earlier question #{turn}", at))
         else:
             blocks = [
-                paragraph(text_span(f"Earlier answer #{turn}. "), {"type": "bold", "text": "Seeded history."})
+                paragraph(
+                    text_span(f"Earlier answer #{turn}. "),
+                    {"type": "bold", "text": "Seeded history."},
+                )
             ]
             messages.append(
-                assistant_message([{"type": "rich_text", "part_id": new_id("part"), "blocks": blocks}], at)
+                assistant_message(
+                    [{"type": "rich_text", "part_id": new_id("part"), "blocks": blocks}], at
+                )
             )
     return messages
 
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)

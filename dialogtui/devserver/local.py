@@ -51,8 +51,14 @@ class DeferredServer:
     closed, so such a request fails promptly instead of waiting out its timeout.
     """
 
-    def __init__(self, config: DevServerConfig | None = None, *, scenario: str = "ok",
-                 delta_delay: float = 0.0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        config: DevServerConfig | None = None,
+        *,
+        scenario: str = "ok",
+        delta_delay: float = 0.0,
+        host: str = "127.0.0.1",
+    ) -> None:
         self._config = config
         self._scenario = scenario
         self._delta_delay = delta_delay
@@ -73,7 +79,9 @@ class DeferredServer:
         with self._lock:
             if self._thread is not None or self._sock is None:
                 return
-            self._thread = threading.Thread(target=self._start, name="dialogtui-devserver-start", daemon=True)
+            self._thread = threading.Thread(
+                target=self._start, name="dialogtui-devserver-start", daemon=True
+            )
             self._thread.start()
 
     def _start(self) -> None:
@@ -83,14 +91,18 @@ class DeferredServer:
             from .app import DevServerConfig
             from .server import DevServer
 
-            config = self._config or DevServerConfig(scenario=self._scenario, delta_delay=self._delta_delay)
+            config = self._config or DevServerConfig(
+                scenario=self._scenario, delta_delay=self._delta_delay
+            )
             server = DevServer(config, host=self.host, port=self.port)
             with self._lock:
                 if self._stopping:
                     raise RuntimeError("stopped before it started")
                 self._server = server
             server.start(sock=sock)
-        except BaseException as exc:  # not raised: a thread's traceback would land on the app's screen
+        except (
+            BaseException
+        ) as exc:  # not raised: a thread's traceback would land on the app's screen
             self.error = exc
             sock.close()
             # The person sees "cannot connect"; the log says why.

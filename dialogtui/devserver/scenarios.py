@@ -62,7 +62,9 @@ SCENARIOS: dict[str, str] = {
 DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS = 5000, 200_000
 DEFAULT_SLOW_MS, MAX_SLOW_MS = 1000, 60_000
 DEFAULT_HUGE_KB, MAX_HUGE_KB = 1024, 16 * 1024
-STREAM_ERROR_AFTER = 8  # events streamed before a failure, so the client has a partial reply to keep
+STREAM_ERROR_AFTER = (
+    8  # events streamed before a failure, so the client has a partial reply to keep
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,7 +115,9 @@ def api_error(
 
 
 def validation_error(field_name: str, message: str) -> HttpFailure:
-    return api_error(422, "validation", "Validation failed", [{"field": field_name, "message": message}])
+    return api_error(
+        422, "validation", "Validation failed", [{"field": field_name, "message": message}]
+    )
 
 
 PROXY_502_PAGE = (
@@ -126,11 +130,15 @@ def http_failure(name: str, retry_after: int) -> HttpFailure | None:
     """The fixed failure of a stateless HTTP scenario, or None if `name` is not one."""
     match name:
         case "unauthorized":
-            return api_error(401, "unauthorized", "Missing, expired, or invalid authentication credentials.")
+            return api_error(
+                401, "unauthorized", "Missing, expired, or invalid authentication credentials."
+            )
         case "forbidden":
             return api_error(403, "forbidden", "You are not allowed to access this resource.")
         case "not_found":
-            return api_error(404, "not_found", "The requested resource does not exist or is unavailable.")
+            return api_error(
+                404, "not_found", "The requested resource does not exist or is unavailable."
+            )
         case "conflict":
             return api_error(409, "conflict", "The request conflicts with the current state.")
         case "bad_request":
@@ -156,7 +164,10 @@ def http_failure(name: str, retry_after: int) -> HttpFailure | None:
 
 def rate_limited(retry_after: int) -> HttpFailure:
     return api_error(
-        429, "rate_limited", "Too many requests. Please slow down.", headers={"Retry-After": str(retry_after)}
+        429,
+        "rate_limited",
+        "Too many requests. Please slow down.",
+        headers={"Retry-After": str(retry_after)},
     )
 
 
@@ -167,7 +178,9 @@ def internal_error() -> HttpFailure:
 # Scenarios that also apply (server-wide) to Bearer routes other than POST /messages.
 # flaky, rate_limited_once, expired_token and hang_headers need server state, so app.py runs them.
 STATEFUL_HTTP = frozenset({"flaky", "rate_limited_once", "expired_token", "hang_headers"})
-HTTP_SCENARIOS = frozenset(name for name in SCENARIOS if http_failure(name, 1) is not None) | STATEFUL_HTTP
+HTTP_SCENARIOS = (
+    frozenset(name for name in SCENARIOS if http_failure(name, 1) is not None) | STATEFUL_HTTP
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +222,10 @@ PROCESSING: Event = ("status", {"status": "processing"})
 
 
 def stream_error(code: str, retryable: bool | None) -> Event:
-    data: dict[str, Any] = {"code": code, "message": "Failed to generate a response. Please try again."}
+    data: dict[str, Any] = {
+        "code": code,
+        "message": "Failed to generate a response. Please try again.",
+    }
     if retryable is not None:
         data["retryable"] = retryable
     return ("error", data)
@@ -222,9 +238,7 @@ STREAM_ERRORS: dict[str, tuple[str, bool | None]] = {
     "stream_error_unknown_code": ("content_filtered", False),
 }
 
-MALFORMED_EVENT = (
-    b'event: part_delta\ndata: {"part_id": "part_broken", "delta": {"action": "append_text", "te\n\n'
-)
+MALFORMED_EVENT = b'event: part_delta\ndata: {"part_id": "part_broken", "delta": {"action": "append_text", "te\n\n'
 
 
 def _normal(events: list[Event], delay: float, done: Done | None = None) -> StreamPlan:
@@ -262,7 +276,9 @@ def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: floa
     name = choice.name
     if name in STREAM_ERRORS:
         events = content.ok_reply(user_text, base_url).events[:STREAM_ERROR_AFTER]
-        return StreamPlan([CONNECTED, PROCESSING, *events, stream_error(*STREAM_ERRORS[name])], delta_delay)
+        return StreamPlan(
+            [CONNECTED, PROCESSING, *events, stream_error(*STREAM_ERRORS[name])], delta_delay
+        )
     match name:
         case "drop":
             events = content.ok_reply(user_text, base_url).events[:STREAM_ERROR_AFTER]
@@ -279,7 +295,8 @@ def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: floa
             return _unknown_events_plan(user_text, delta_delay)
         case "slow":
             return _normal(
-                content.short_reply(user_text).events, _arg(choice, DEFAULT_SLOW_MS, MAX_SLOW_MS) / 1000
+                content.short_reply(user_text).events,
+                _arg(choice, DEFAULT_SLOW_MS, MAX_SLOW_MS) / 1000,
             )
         case "hang_stream":
             return StreamPlan([CONNECTED, Control.HANG], delta_delay)
@@ -289,14 +306,17 @@ def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: floa
             return StreamPlan([CONNECTED, PROCESSING, *first_words, Control.HANG], delta_delay)
         case "long":
             return _normal(
-                content.long_reply(_arg(choice, DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS)).events, delta_delay
+                content.long_reply(_arg(choice, DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS)).events,
+                delta_delay,
             )
         case "escapes":
             return _normal(content.escapes_reply().events, delta_delay)
         case "line_separators":
             return _normal(content.line_separators_reply().events, delta_delay)
         case "form":
-            return _normal(content.ok_reply(user_text, base_url, force_form=True).events, delta_delay)
+            return _normal(
+                content.ok_reply(user_text, base_url, force_form=True).events, delta_delay
+            )
         case "huge_event":
             kilobytes = _arg(choice, DEFAULT_HUGE_KB, MAX_HUGE_KB)
             return _normal(content.huge_reply(kilobytes * 1024).events, delta_delay)
@@ -305,11 +325,15 @@ def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: floa
             plan.media_type = "text/plain"
             return plan
         case "no_rotation":
-            return _normal(content.ok_reply(user_text, base_url).events, delta_delay, Done(rotate=False))
+            return _normal(
+                content.ok_reply(user_text, base_url).events, delta_delay, Done(rotate=False)
+            )
         case "whole_parts":
             attachment = content.file_part(base_url)
             return _normal(
-                content.whole_parts_reply(user_text).events, delta_delay, Done(extra_parts=(attachment,))
+                content.whole_parts_reply(user_text).events,
+                delta_delay,
+                Done(extra_parts=(attachment,)),
             )
         case "crlf":
             plan = _normal(content.ok_reply(user_text, base_url).events, delta_delay)

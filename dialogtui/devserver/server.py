@@ -78,7 +78,9 @@ class DevServer:
     demo server does not get log lines scribbled over its screen.
     """
 
-    def __init__(self, config: DevServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, config: DevServerConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.app = create_app(config)
         self._state = app_state(self.app)
         self.host = host
@@ -115,7 +117,9 @@ class DevServer:
             sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._state.rearm()
-        server = _Server(_uvicorn_config(self.app, log_config=None, log_level="warning"), self._state)
+        server = _Server(
+            _uvicorn_config(self.app, log_config=None, log_level="warning"), self._state
+        )
         thread = threading.Thread(
             target=self._run, args=(server, sock), name="dialogtui-devserver", daemon=True
         )
@@ -159,7 +163,10 @@ class DevServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -180,7 +187,9 @@ async def serve(
     """
     sock = _bind(host, port)
     app = create_app(config)
-    server = _Server(_uvicorn_config(app, log_config=LOGGING_CONFIG, log_level=log_level), app_state(app))
+    server = _Server(
+        _uvicorn_config(app, log_config=LOGGING_CONFIG, log_level=log_level), app_state(app)
+    )
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         while not server.started and not task.done():

@@ -31,19 +31,23 @@ if TYPE_CHECKING:
     # The wire models import msgspec (~10 ms before the first frame): imported where used.
     from ..api.assembler import Change, ReplyAssembler
     from ..api.models import Config, FormMarker, Message, StartPrompt
+
     # Not at run time: httpx, which the client imports, would delay the first frame.
     from ..api.client import DialogClient
     from ..api.retry import Operation, RetryPolicy
     from ..api.timeouts import Timeouts
+
     # The session (with the trace and retry modules) and the store (sqlite3, json) are
     # imported where they are first used, after the first frame: ~30 ms before it otherwise.
     from ..session import ChatSession, Turn
     from ..store import Recorder, Store
+
     # The modal screens import where they open: their widgets (Input, Select, OptionList…)
     # are not needed for the first frame.
     from .forms import Rating, SubmitOutcome
     from .inspector import Inspector
     from .switch import SwitchRequest
+
     # Swapped in for their stand-ins after the first frame (see `standins`).
     from .composer import Composer
     from .transcript import EntryState, Transcript
@@ -103,7 +107,9 @@ class MainPane(Horizontal):
 
     BLANK = True
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
         # Textual lays the whole screen out again, a frame later, when a container's virtual
         # size changes; this pane never scrolls, and its children were just laid out at the
         # new size (on a terminal resize: three layouts instead of four).
@@ -214,7 +220,9 @@ class DialogApp(App[None]):
 
         self.bell()
         traceback = Traceback(show_locals=False, width=None)
-        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
         self._close_messages_no_wait()
 
     # -- layout -----------------------------------------------------------
@@ -278,7 +286,9 @@ class DialogApp(App[None]):
         mounting = _mount_in_place(composer_stand_in, composer)
         self.call_later(self._hand_over, composer_stand_in, composer, mounting)
 
-    async def _hand_over(self, stand_in: ComposerStandIn, composer: Composer, mounting: Awaitable[object]) -> None:
+    async def _hand_over(
+        self, stand_in: ComposerStandIn, composer: Composer, mounting: Awaitable[object]
+    ) -> None:
         """What was typed, the focus, then the stand-in's place go to the mounted composer, in
         one step: no key can land in between. Keys and pastes still queued at the stand-in
         reach the composer through it (`successor`) before it goes."""
@@ -553,8 +563,10 @@ class DialogApp(App[None]):
             self.notify("One moment: the conversation is still loading.", severity="warning")
             return False
         if self._turn_running:
-            self.notify("A reply is still arriving. Wait for it, or press Esc to cancel it.",
-                        severity="warning")
+            self.notify(
+                "A reply is still arriving. Wait for it, or press Esc to cancel it.",
+                severity="warning",
+            )
             return False
         from ..api.models import TextPart
 
@@ -637,7 +649,9 @@ class DialogApp(App[None]):
                     transcript.set_state(entry, "streaming")
                     streaming = True
                 if change.block_index is not None and not change.structural:
-                    transcript.stream_block(entry, change.part_index, change.block_index, assembler.block)
+                    transcript.stream_block(
+                        entry, change.part_index, change.block_index, assembler.block
+                    )
                 else:
                     self._apply(transcript, assembler, change, entry)
                 recorder.update(reply_text)
@@ -652,9 +666,13 @@ class DialogApp(App[None]):
             raise
         finally:
             saver.stop()
-            recorder.finish(turn.outcome if turn.outcome in FINAL_OUTCOMES else "incomplete",
-                            message=turn.assembler.message, error=turn.error, figures=turn.figures,
-                            text=reply_text())
+            recorder.finish(
+                turn.outcome if turn.outcome in FINAL_OUTCOMES else "incomplete",
+                message=turn.assembler.message,
+                error=turn.error,
+                figures=turn.figures,
+                text=reply_text(),
+            )
             self.inspector.end_turn(turn.figures.summary())
         if turn.outcome != "done":
             # No `done` and no error: the client reports this as an error, but be safe.
@@ -669,7 +687,9 @@ class DialogApp(App[None]):
             self._offer_followups(message)
 
     @staticmethod
-    def _apply(transcript: Transcript, assembler: ReplyAssembler, change: Change, entry: int) -> None:
+    def _apply(
+        transcript: Transcript, assembler: ReplyAssembler, change: Change, entry: int
+    ) -> None:
         """A change other than a block's growth: a new or replaced part, or the whole reply."""
         if change.everything:
             transcript.set_parts(entry, assembler.parts)
@@ -684,7 +704,9 @@ class DialogApp(App[None]):
         self._retryable_text = turn.text if error.retryable else None
         self.composer.restore(turn.text)
         self.action_bar.show((), retry=error.retryable)
-        self._set_status("The reply failed · Ctrl+R retries" if error.retryable else "The reply failed")
+        self._set_status(
+            "The reply failed · Ctrl+R retries" if error.retryable else "The reply failed"
+        )
 
     def _offer_followups(self, message: Message) -> None:
         from ..api.models import (
@@ -698,13 +720,19 @@ class DialogApp(App[None]):
         choices: list[Choice] = []
         for part in message.parts:
             if isinstance(part, SuggestionsPart):
-                choices.extend(Choice(s.title or s.prompt_text, s.prompt_text)
-                               for s in part.suggestions if s.prompt_text)
+                choices.extend(
+                    Choice(s.title or s.prompt_text, s.prompt_text)
+                    for s in part.suggestions
+                    if s.prompt_text
+                )
             elif isinstance(part, QuickRepliesPart):
                 choices.extend(Choice(reply, reply) for reply in part.replies if reply)
         self.action_bar.show(choices)
-        markers = [part for part in message.parts
-                   if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart))]
+        markers = [
+            part
+            for part in message.parts
+            if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart))
+        ]
         if markers:
             self._open_marker = markers[-1]
             self.action_open_form()
@@ -744,7 +772,9 @@ class DialogApp(App[None]):
             result = await self.client.submit_action(marker.part_id, action_for(marker, values))
         except ApiHttpError as error:
             if error.params:
-                return SubmitOutcome(field_errors={_field_key(p.field): p.message for p in error.params})
+                return SubmitOutcome(
+                    field_errors={_field_key(p.field): p.message for p in error.params}
+                )
             return SubmitOutcome(error=error.safe_message)
         except DialogError as error:
             return SubmitOutcome(error=error.safe_message)
@@ -787,8 +817,9 @@ class DialogApp(App[None]):
     def action_switch_bot(self) -> None:
         from .switch import SwitchScreen
 
-        screen = SwitchScreen(self.target.base_url, self.target.chatbot_id,
-                              is_local=self.target.environment == "demo")
+        screen = SwitchScreen(
+            self.target.base_url, self.target.chatbot_id, is_local=self.target.environment == "demo"
+        )
         self.push_screen(screen, self._start_switch)
 
     def _start_switch(self, request: SwitchRequest | None) -> None:
@@ -837,8 +868,9 @@ class DialogApp(App[None]):
         if new_record:
             from ..store import conversation_key
 
-            self._conversation = self.store.start_conversation(*conversation_key(self.target),
-                                                               bot_name=self.title)
+            self._conversation = self.store.start_conversation(
+                *conversation_key(self.target), bot_name=self.title
+            )
         self.transcript.clear()
         self.inspector.clear()
         self._open_marker = None
@@ -903,9 +935,16 @@ class DialogApp(App[None]):
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_private(stem.with_suffix(".md"), self.store.export_markdown(self._conversation))
-            write_private(stem.with_suffix(".json"), dumps_json(self.store.export_json(self._conversation)) + "\n")
+            write_private(
+                stem.with_suffix(".json"),
+                dumps_json(self.store.export_json(self._conversation)) + "\n",
+            )
         except (StoreError, OSError) as error:
-            message = error.safe_message if isinstance(error, StoreError) else "The export could not be written."
+            message = (
+                error.safe_message
+                if isinstance(error, StoreError)
+                else "The export could not be written."
+            )
             self.notify(message, severity="error", markup=False)
             return
         self.notify(f"Exported to {stem}.md and .json", timeout=8, markup=False)
@@ -920,25 +959,51 @@ class DialogApp(App[None]):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield SystemCommand("New conversation", "Start a fresh conversation with this bot",
-                            self.action_new_conversation)
-        yield SystemCommand("Rate conversation", "Give this conversation 1–5 stars", self.action_rate)
-        yield SystemCommand("Reload history", "Fetch this conversation again from the server",
-                            self.action_reload_history)
-        yield SystemCommand("Copy last reply", "Copy the last reply to the clipboard",
-                            self.action_copy_reply)
+        yield SystemCommand(
+            "New conversation",
+            "Start a fresh conversation with this bot",
+            self.action_new_conversation,
+        )
+        yield SystemCommand(
+            "Rate conversation", "Give this conversation 1–5 stars", self.action_rate
+        )
+        yield SystemCommand(
+            "Reload history",
+            "Fetch this conversation again from the server",
+            self.action_reload_history,
+        )
+        yield SystemCommand(
+            "Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply
+        )
         yield SystemCommand("Open form", "Reopen the bot's form", self.action_open_form)
-        yield SystemCommand("Switch bot or environment", "Talk to another bot, environment or the local server",
-                            self.action_switch_bot)
-        yield SystemCommand("Fresh visitor", "Start over as a new visitor (a new token from the API key)",
-                            self.action_fresh_visitor)
-        yield SystemCommand("Open a saved conversation", "Read a past conversation from the local store",
-                            self.action_saved_conversations)
-        yield SystemCommand("Export conversation", "Write this conversation as Markdown and JSON",
-                            self.action_export_conversation)
-        yield SystemCommand("Toggle inspector", "Show every request, SSE event, retry and timing",
-                            self.action_toggle_inspector)
-        yield SystemCommand("Toggle dark/light theme", "Switch the colour theme", self.action_toggle_theme)
+        yield SystemCommand(
+            "Switch bot or environment",
+            "Talk to another bot, environment or the local server",
+            self.action_switch_bot,
+        )
+        yield SystemCommand(
+            "Fresh visitor",
+            "Start over as a new visitor (a new token from the API key)",
+            self.action_fresh_visitor,
+        )
+        yield SystemCommand(
+            "Open a saved conversation",
+            "Read a past conversation from the local store",
+            self.action_saved_conversations,
+        )
+        yield SystemCommand(
+            "Export conversation",
+            "Write this conversation as Markdown and JSON",
+            self.action_export_conversation,
+        )
+        yield SystemCommand(
+            "Toggle inspector",
+            "Show every request, SSE event, retry and timing",
+            self.action_toggle_inspector,
+        )
+        yield SystemCommand(
+            "Toggle dark/light theme", "Switch the colour theme", self.action_toggle_theme
+        )
         yield SystemCommand("Quit", "Quit dialogtui", self.action_quit)
 
 
@@ -955,7 +1020,9 @@ def _role(message: Message) -> str:
 
 
 def _prompt_choices(prompts: Iterable[StartPrompt]) -> list[Choice]:
-    return [Choice(p.prompt_text, p.prompt_text) for p in prompts if p.prompt_text and not p.url_pattern]
+    return [
+        Choice(p.prompt_text, p.prompt_text) for p in prompts if p.prompt_text and not p.url_pattern
+    ]
 
 
 def _field_key(field_path: str) -> str:

@@ -27,7 +27,7 @@ class Composer(TextArea):
 
     @dataclass
     class Submitted(Message):
-        composer: "Composer"
+        composer: Composer
         text: str
 
     def __init__(self, text: str = "", *, id: str | None = None) -> None:

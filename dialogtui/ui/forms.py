@@ -54,12 +54,17 @@ def action_for(marker: FormMarker, values: dict[str, Any]) -> dict[str, Any]:
         return {"type": "contact_form", "fields": values}
     if isinstance(marker, FormPart):
         return {"type": "form_submission", "form_id": marker.form_id, "values": values}
-    return {"type": "support_ticket", **{key: values.get(key, "") for key in ("name", "email", "message")}}
+    return {
+        "type": "support_ticket",
+        **{key: values.get(key, "") for key in ("name", "email", "message")},
+    }
 
 
 def _field_id(key: str) -> str:
     # Keys come from the server: keep ids valid and collision-free.
-    return "field-" + "".join(ch if ch.isascii() and ch.isalnum() else f"_{ord(ch):x}_" for ch in key)
+    return "field-" + "".join(
+        ch if ch.isascii() and ch.isalnum() else f"_{ord(ch):x}_" for ch in key
+    )
 
 
 class FormScreen(ModalScreen[str | None]):
@@ -152,10 +157,17 @@ class FormScreen(ModalScreen[str | None]):
         if form_field.type == "textarea":
             return TextArea(id=widget_id, soft_wrap=True)
         if form_field.type == "file":
-            return Input(id=widget_id, placeholder="File uploads are not supported in the terminal",
-                         disabled=True)
-        return Input(id=widget_id,
-                     placeholder={"email": "name@example.com", "tel": "+45 12 34 56 78"}.get(form_field.type, ""))
+            return Input(
+                id=widget_id,
+                placeholder="File uploads are not supported in the terminal",
+                disabled=True,
+            )
+        return Input(
+            id=widget_id,
+            placeholder={"email": "name@example.com", "tel": "+45 12 34 56 78"}.get(
+                form_field.type, ""
+            ),
+        )
 
     def values(self) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -180,12 +192,17 @@ class FormScreen(ModalScreen[str | None]):
             error_label.set_class(message is not None, "-shown")
         unknown = [key for key in field_errors if key not in {f.key for f in self._fields}]
         if unknown and general is None:
-            general = "Some fields were not accepted: " + ", ".join(sanitize_line(k) for k in unknown)
+            general = "Some fields were not accepted: " + ", ".join(
+                sanitize_line(k) for k in unknown
+            )
         self.query_one("#form-error", Static).update(Content(general or ""))
 
     def _missing_required(self, values: Mapping[str, str]) -> dict[str, str]:
-        return {f.key: "This field is required." for f in self._fields
-                if f.required and f.type != "file" and not values.get(f.key)}
+        return {
+            f.key: "This field is required."
+            for f in self._fields
+            if f.required and f.type != "file" and not values.get(f.key)
+        }
 
     @on(Button.Pressed, "#send")
     def _send_pressed(self) -> None:

@@ -17,15 +17,21 @@ from ..store import ConversationSummary, StoredMessage
 from ..text import sanitize_line
 from .transcript import EntryState, Transcript
 
-_STATES: dict[str, EntryState] = {"done": "done", "error": "error", "incomplete": "incomplete",
-                                  "cancelled": "cancelled"}
+_STATES: dict[str, EntryState] = {
+    "done": "done",
+    "error": "error",
+    "incomplete": "incomplete",
+    "cancelled": "cancelled",
+}
 
 
 def _summary_line(conversation: ConversationSummary) -> str:
     last = sanitize_line(conversation.last_text)[:60]
-    return (f"#{conversation.id}  {sanitize_line(conversation.title)} · {conversation.environment} · "
-            f"{conversation.started_at[:16].replace('T', ' ')} · {conversation.turns} turns"
-            + (f" · {last}" if last else ""))
+    return (
+        f"#{conversation.id}  {sanitize_line(conversation.title)} · {conversation.environment} · "
+        f"{conversation.started_at[:16].replace('T', ' ')} · {conversation.turns} turns"
+        + (f" · {last}" if last else "")
+    )
 
 
 class ConversationPicker(ModalScreen[int | None]):
@@ -59,7 +65,9 @@ class ConversationPicker(ModalScreen[int | None]):
         with Vertical():
             yield Static("Saved conversations (newest first) · Enter opens one read-only")
             if self._conversations:
-                yield OptionList(*(Option(Content(_summary_line(c)), id=str(c.id)) for c in self._conversations))
+                yield OptionList(
+                    *(Option(Content(_summary_line(c)), id=str(c.id)) for c in self._conversations)
+                )
             else:
                 yield Static("Nothing is saved yet.")
 
@@ -77,7 +85,9 @@ class SavedConversationScreen(Screen[None]):
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, conversation: ConversationSummary, messages: Sequence[StoredMessage]) -> None:
+    def __init__(
+        self, conversation: ConversationSummary, messages: Sequence[StoredMessage]
+    ) -> None:
         super().__init__()
         self._conversation = conversation
         self._messages = messages
@@ -93,8 +103,11 @@ class SavedConversationScreen(Screen[None]):
         transcript.bot_name = sanitize_line(self._conversation.title)
         for message in self._messages:
             role = "user" if message.role == "user" else "assistant"
-            entry = transcript.add_entry(role, message.display_parts,
-                                         state=_STATES.get(message.status, "done"))
+            entry = transcript.add_entry(
+                role, message.display_parts, state=_STATES.get(message.status, "done")
+            )
             if message.error is not None:
-                transcript.set_state(entry, "incomplete" if message.text else "error", note=message.error.message)
+                transcript.set_state(
+                    entry, "incomplete" if message.text else "error", note=message.error.message
+                )
         transcript.focus()

@@ -156,23 +156,33 @@ def describe(row: InspectorRow) -> str:
     if isinstance(event, RequestStarted):
         body = _fields(
             f"Request {event.method} {event.path}",
-            ("operation", event.op.value), ("attempt", str(event.attempt)), ("at", at),
+            ("operation", event.op.value),
+            ("attempt", str(event.attempt)),
+            ("at", at),
         )
     elif isinstance(event, ResponseReceived):
         body = _fields(
             f"Response {event.status}",
-            ("operation", event.op.value), ("to headers", f"{event.elapsed * 1000:,.0f} ms"), ("at", at),
+            ("operation", event.op.value),
+            ("to headers", f"{event.elapsed * 1000:,.0f} ms"),
+            ("at", at),
         )
         body += "\nheaders:\n" + (
-            "\n".join(f"  {name}: {value}" for name, value in event.headers.items()) or "  (none of interest)"
+            "\n".join(f"  {name}: {value}" for name, value in event.headers.items())
+            or "  (none of interest)"
         )
     elif isinstance(event, RetryScheduled):
         body = _fields(
             f"Retry after attempt {event.attempt}",
-            ("operation", event.op.value), ("wait", f"{event.delay:.2f} s"), ("reason", event.reason), ("at", at),
+            ("operation", event.op.value),
+            ("wait", f"{event.delay:.2f} s"),
+            ("reason", event.reason),
+            ("at", at),
         )
     elif isinstance(event, SseEvent):
-        body = f"event: {event.name or 'message'} · {event.size:,} B · {at}\n\n" + _pretty(event.data)
+        body = f"event: {event.name or 'message'} · {event.size:,} B · {at}\n\n" + _pretty(
+            event.data
+        )
     elif isinstance(event, RequestFinished):
         body = _fields(
             f"Finished {event.method} {event.path}",
@@ -188,7 +198,10 @@ def describe(row: InspectorRow) -> str:
         body = row.text
     body = sanitize(redact(body))
     if len(body) > MAX_DETAIL_CHARS:
-        body = body[:MAX_DETAIL_CHARS] + f"\n… {len(body) - MAX_DETAIL_CHARS:,} more characters not shown"
+        body = (
+            body[:MAX_DETAIL_CHARS]
+            + f"\n… {len(body) - MAX_DETAIL_CHARS:,} more characters not shown"
+        )
     return body
 
 
@@ -286,7 +299,7 @@ class EventList(ScrollView, can_focus=True):
     class Highlighted(Message):
         """The cursor moved to a row, or it was chosen with Enter or a click."""
 
-        event_list: "EventList"
+        event_list: EventList
         index: int
         row: InspectorRow
 
@@ -294,7 +307,7 @@ class EventList(ScrollView, can_focus=True):
     class Flushed(Message):
         """New rows were published (for a row count in a title)."""
 
-        event_list: "EventList"
+        event_list: EventList
         count: int
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -452,7 +465,9 @@ class EventList(ScrollView, can_focus=True):
         again measures it at once (`display = True` or a class refreshes it), and if anything in
         the panel was refreshed while it was hidden, that rebuilds the map before the layout
         runs, with the list in it already: no Show, and the ticker would rest for good."""
-        displayed = all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
+        displayed = all(
+            node.display for node in self.ancestors_with_self if isinstance(node, Widget)
+        )
         if displayed != self._on_screen:
             if displayed:
                 self.on_show()
@@ -490,10 +505,13 @@ class EventList(ScrollView, can_focus=True):
 
     def _get_styles(self) -> _Styles:
         if self._styles is None:
+
             def overlay(name: str) -> Style:
                 # Colour and attributes only: the row's background (cursor or not) stays.
                 full = self.get_component_rich_style(name)
-                return Style(color=full.color, bold=full.bold, italic=full.italic, underline=full.underline)
+                return Style(
+                    color=full.color, bold=full.bold, italic=full.italic, underline=full.underline
+                )
 
             cursor = self.get_component_rich_style("inspector--cursor")
             self._styles = _Styles(
@@ -506,7 +524,8 @@ class EventList(ScrollView, can_focus=True):
                 turn=overlay("inspector--turn"),
                 figures=overlay("inspector--figures"),
                 kinds={
-                    kind: overlay(f"inspector--{kind.lower()}") for kind in ("REQ", "RESP", "RETRY", "SSE", "DONE")
+                    kind: overlay(f"inspector--{kind.lower()}")
+                    for kind in ("REQ", "RESP", "RETRY", "SSE", "DONE")
                 },
             )
         return self._styles

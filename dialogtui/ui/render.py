@@ -19,7 +19,8 @@ import math
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Final, Iterable, Literal, Protocol, Sequence, TypeAlias
+from typing import Final, Literal, Protocol, TypeAlias
+from collections.abc import Iterable, Sequence
 
 from rich import box
 from rich.cells import cell_len, chop_cells
@@ -99,7 +100,7 @@ class Palette:
     1,000-message conversation would otherwise add ~45,000 objects and ~25 ms to each.
     """
 
-    __slots__ = ("styles", "_ids")
+    __slots__ = ("_ids", "styles")
 
     def __init__(self) -> None:
         self.styles: list[Style | None] = []
@@ -481,7 +482,7 @@ class TailRuns:
     runs are one run, as `Text.render` yields one segment for them, and styled runs stay
     apart, as spans do."""
 
-    __slots__ = ("plain", "ends", "styles")
+    __slots__ = ("ends", "plain", "styles")
 
     def __init__(self) -> None:
         self.plain = ""
@@ -513,7 +514,7 @@ class TailRuns:
         plain, start = self.plain, 0
         for run_end, style in zip(self.ends, self.styles):
             if run_end > begin:
-                out.append((plain[max(begin, start):min(end, run_end)], style))
+                out.append((plain[max(begin, start) : min(end, run_end)], style))
                 if run_end >= end:
                     break
             start = run_end
@@ -550,21 +551,21 @@ class ParagraphLayout:
     """
 
     __slots__ = (
-        "lines",
-        "changed_from",
-        "_frame",
-        "_styles",
         "_console",
-        "_first",
-        "_rest",
-        "_tail",
-        "_runs",
-        "_fold",
         "_count",
+        "_first",
+        "_fold",
+        "_frame",
         "_frozen",
+        "_last_raw",
         "_last_type",
         "_last_url",
-        "_last_raw",
+        "_rest",
+        "_runs",
+        "_styles",
+        "_tail",
+        "changed_from",
+        "lines",
     )
 
     def __init__(
@@ -687,7 +688,9 @@ class ParagraphLayout:
                 lines.append(self._run_line(runs, offset + begin, offset + stop, not lines))
                 if number == last and index == len(ends) - 1:
                     runs.drop_before(offset + begin)
-                    self._fold = _resume_fold(line_plain, breaks[-1], line_fold) if breaks else line_fold
+                    self._fold = (
+                        _resume_fold(line_plain, breaks[-1], line_fold) if breaks else line_fold
+                    )
                 begin = end
             offset += len(line_plain) + 1
 
@@ -712,7 +715,9 @@ class ParagraphLayout:
                 used = frame.left + cell_len(prefix) + len(text)
                 if used <= frame.width:
                     filler = " " * (frame.width - used)
-                    return ((" " * frame.left + prefix + text + filler, frame.palette.id(frame.fill)),)
+                    return (
+                        (" " * frame.left + prefix + text + filler, frame.palette.id(frame.fill)),
+                    )
         return self._ascii_line(runs.pieces(begin, stop), first)
 
     def _ascii_line(self, pieces: list[Piece], first: bool) -> Line:
@@ -735,7 +740,7 @@ class ParagraphLayout:
 class ListLayout:
     """A bullet list: one `ParagraphLayout` per item, so a growing last item stays O(delta)."""
 
-    __slots__ = ("lines", "changed_from", "_items", "_frame", "_styles", "_console")
+    __slots__ = ("_console", "_frame", "_items", "_styles", "changed_from", "lines")
 
     def __init__(self, frame: Frame, styles: RenderStyles, console: Console) -> None:
         self.lines: list[Line] = []
@@ -779,7 +784,7 @@ class ListLayout:
 class SkippedLayout:
     """An unknown block type: skipped, as the contract asks."""
 
-    __slots__ = ("lines", "changed_from", "_kind")
+    __slots__ = ("_kind", "changed_from", "lines")
 
     def __init__(self, kind: str) -> None:
         self.lines: list[Line] = []
@@ -942,7 +947,9 @@ def cell_text(cell: str | Cell, styles: RenderStyles) -> Text:
 _JUSTIFY: Final = {"left": "left", "center": "center", "centre": "center", "right": "right"}
 
 
-def render_table(part: TablePart, frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
+def render_table(
+    part: TablePart, frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
     columns = max([len(part.headers), *(len(row) for row in part.rows)], default=0)
     if columns == 0:
         return []
@@ -967,7 +974,9 @@ def render_table(part: TablePart, frame: Frame, styles: RenderStyles, console: C
     lines = [frame_line(frame, console, line) for line in rendered]
     if part.caption:
         # Below the table at the full width: Rich would wrap it to the table's width.
-        lines.extend(text_lines(Text(sanitize(part.caption), style=styles.dim, end=""), frame, console))
+        lines.extend(
+            text_lines(Text(sanitize(part.caption), style=styles.dim, end=""), frame, console)
+        )
     return lines
 
 
@@ -1009,10 +1018,14 @@ def attachment_lines(
     return lines
 
 
-def choice_lines(titles: Sequence[str], frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
+def choice_lines(
+    titles: Sequence[str], frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
     lines: list[Line] = []
     for title in titles:
-        lines.extend(text_lines(Text(sanitize_line(title), end=""), frame, console, "→ ", "  ", styles.dim))
+        lines.extend(
+            text_lines(Text(sanitize_line(title), end=""), frame, console, "→ ", "  ", styles.dim)
+        )
     return lines
 
 
@@ -1047,7 +1060,9 @@ def render_part(part: Part, frame: Frame, styles: RenderStyles, console: Console
     if isinstance(part, ProductsPart):
         return render_products(part, frame, styles, console)
     if isinstance(part, SuggestionsPart):
-        return choice_lines([s.title or s.prompt_text for s in part.suggestions], frame, styles, console)
+        return choice_lines(
+            [s.title or s.prompt_text for s in part.suggestions], frame, styles, console
+        )
     if isinstance(part, QuickRepliesPart):
         return choice_lines(part.replies, frame, styles, console)
     if isinstance(part, TablePart):
@@ -1055,10 +1070,14 @@ def render_part(part: Part, frame: Frame, styles: RenderStyles, console: Console
     if isinstance(part, ImagePart):
         label = sanitize_line(part.caption or "") or "image"
         # 📷 rather than 🖼: U+1F5BC is one cell to Rich but two in many terminals.
-        return attachment_lines("📷", label, part.mime_type, part.size_bytes, part.url, frame, styles, console)
+        return attachment_lines(
+            "📷", label, part.mime_type, part.size_bytes, part.url, frame, styles, console
+        )
     if isinstance(part, FilePart):
         label = sanitize_line(part.filename or "") or "file"
-        return attachment_lines("📎", label, part.mime_type, part.size_bytes, part.url, frame, styles, console)
+        return attachment_lines(
+            "📎", label, part.mime_type, part.size_bytes, part.url, frame, styles, console
+        )
     if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
         return text_lines(Text(_FORM_LABELS[part_type(part)], end=""), frame, console, "📝 ", "   ")
     return placeholder_lines(part_type(part), frame, styles, console)
@@ -1099,7 +1118,14 @@ def state_lines(
         if not show_waiting:
             return []
         glyph = SPINNER[spinner_frame % len(SPINNER)]
-        return text_lines(Text("Thinking…", style=styles.dim, end=""), frame, console, f"{glyph} ", "  ", styles.dim)
+        return text_lines(
+            Text("Thinking…", style=styles.dim, end=""),
+            frame,
+            console,
+            f"{glyph} ",
+            "  ",
+            styles.dim,
+        )
     if state == "incomplete":
         text = Text(f"reply incomplete{suffix}", style=styles.warning, end="")
         return text_lines(text, frame, console, "⚠ ", HANGING, styles.warning)
@@ -1112,7 +1138,9 @@ def state_lines(
     return []
 
 
-def footer_lines(text: str | None, frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
+def footer_lines(
+    text: str | None, frame: Frame, styles: RenderStyles, console: Console
+) -> list[Line]:
     if not text:
         return []
     return text_lines(Text(sanitize(text), style=styles.dim, end=""), frame, console)

@@ -27,8 +27,13 @@ class StripScrollBar(ScrollBar):
     def render_lines(self, crop: Region) -> list[Strip]:
         bar = self.render()
         width, height = self.size
-        if not (self.vertical and type(bar) is ScrollBarRender and isinstance(bar.style, Style)
-                and width and height):
+        if not (
+            self.vertical
+            and type(bar) is ScrollBarRender
+            and isinstance(bar.style, Style)
+            and width
+            and height
+        ):
             return super().render_lines(crop)
         segments = ScrollBarRender.render_bar(
             size=height,
@@ -47,7 +52,7 @@ class StripScrollBar(ScrollBar):
         cropped = bool(crop.x) or crop.right != width
         made: dict[Segment, Strip] = {}
         strips: list[Strip] = []
-        for segment in segments[crop.y:crop.bottom]:
+        for segment in segments[crop.y : crop.bottom]:
             strip = made.get(segment)
             if strip is None:
                 text, style, control = segment
@@ -60,7 +65,9 @@ class StripScrollBar(ScrollBar):
             strips.append(strip)
         return strips
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
         # Textual lays the screen out a second time when a widget's virtual size changes;
         # a scrollbar has nothing inside to lay out, and the transcript's grows with the view.
         return super()._size_updated(size, virtual_size, container_size, layout=False)

@@ -70,7 +70,7 @@ class ComposerStandIn(Widget, can_focus=True):
     class Submitted(Message):
         """Enter, as the composer's `Submitted`: the app answers it the same way."""
 
-        stand_in: "ComposerStandIn"
+        stand_in: ComposerStandIn
         text: str
 
     def render(self) -> Content:
@@ -79,7 +79,9 @@ class ComposerStandIn(Widget, can_focus=True):
         line = self.text.rsplit("\n", 1)[-1]
         if line or self.text:
             rest = max(self.content_size.width - len(line) - 1, 0)
-            return Content.assemble((line, _CURSOR_LINE), (" ", _CURSOR), (" " * rest, _CURSOR_LINE))
+            return Content.assemble(
+                (line, _CURSOR_LINE), (" ", _CURSOR), (" " * rest, _CURSOR_LINE)
+            )
         return Content.assemble((PLACEHOLDER[0], _CURSOR), (PLACEHOLDER[1:], "$text 40%"))
 
     def on_key(self, event: events.Key) -> None:

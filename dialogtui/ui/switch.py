@@ -74,17 +74,30 @@ class SwitchScreen(ModalScreen[SwitchRequest | None]):
 
     def compose(self) -> ComposeResult:
         known = {url for _, url in ENVIRONMENTS}
-        current = LOCAL if self._is_local else (self._base_url if self._base_url in known else CUSTOM)
+        current = (
+            LOCAL if self._is_local else (self._base_url if self._base_url in known else CUSTOM)
+        )
         with Vertical():
             yield Static("Switch bot or environment", classes="title")
             yield Label("Environment")
-            yield Select([(label, value) for label, value in ENVIRONMENTS], value=current,
-                         allow_blank=False, id="environment")
-            yield Input(self._base_url if current == CUSTOM else "", placeholder="https://…",
-                        id="custom-url", classes="-shown" if current == CUSTOM else "")
+            yield Select(
+                [(label, value) for label, value in ENVIRONMENTS],
+                value=current,
+                allow_blank=False,
+                id="environment",
+            )
+            yield Input(
+                self._base_url if current == CUSTOM else "",
+                placeholder="https://…",
+                id="custom-url",
+                classes="-shown" if current == CUSTOM else "",
+            )
             yield Label("Chatbot id")
-            yield Input("" if self._is_local else self._chatbot_id, placeholder="chatbot id",
-                        id="chatbot-id")
+            yield Input(
+                "" if self._is_local else self._chatbot_id,
+                placeholder="chatbot id",
+                id="chatbot-id",
+            )
             yield Static("", id="switch-error")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
@@ -98,7 +111,11 @@ class SwitchScreen(ModalScreen[SwitchRequest | None]):
     @on(Input.Submitted)
     def _switch(self) -> None:
         environment = str(self.query_one("#environment", Select).value)
-        base_url = self.query_one("#custom-url", Input).value.strip() if environment == CUSTOM else environment
+        base_url = (
+            self.query_one("#custom-url", Input).value.strip()
+            if environment == CUSTOM
+            else environment
+        )
         chatbot_id = self.query_one("#chatbot-id", Input).value.strip()
         error = self.query_one("#switch-error", Static)
         if not base_url:

@@ -32,7 +32,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from time import monotonic
-from typing import Callable, ClassVar, Literal, Sequence, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.segment import Segment
@@ -147,7 +148,7 @@ class HeightIndex:
 class _Chunk:
     """A run of lines in an entry. `spaced` chunks (content) get one blank line between them."""
 
-    __slots__ = ("lines", "spaced", "margin", "pos")
+    __slots__ = ("lines", "margin", "pos", "spaced")
 
     def __init__(self, lines: Sequence[Line], spaced: bool) -> None:
         # A block's chunk shares its layout's list, which the layout grows in place.
@@ -160,7 +161,7 @@ class _Chunk:
 class _Slot:
     """One part of an entry, with its layout: per block for rich text, one chunk otherwise."""
 
-    __slots__ = ("part", "blocks", "layouts", "chunks", "dirty", "dirty_blocks")
+    __slots__ = ("blocks", "chunks", "dirty", "dirty_blocks", "layouts", "part")
 
     def __init__(self, part: Part) -> None:
         self.part = part
@@ -188,30 +189,30 @@ def _plain(line: Line, skip: int = 0) -> str:
 
 class _Entry:
     __slots__ = (
-        "index",
-        "role",
-        "variant",
-        "text",
-        "state",
-        "note",
-        "footer",
-        "slots",
-        "gen",
-        "frame",
         "blank",
-        "gap",
-        "header",
-        "status",
-        "footer_chunk",
         "chunks",
-        "offsets",
-        "seen",
-        "height",
-        "structural",
-        "status_dirty",
-        "footer_dirty",
-        "streaming",
         "fetched",
+        "footer",
+        "footer_chunk",
+        "footer_dirty",
+        "frame",
+        "gap",
+        "gen",
+        "header",
+        "height",
+        "index",
+        "note",
+        "offsets",
+        "role",
+        "seen",
+        "slots",
+        "state",
+        "status",
+        "status_dirty",
+        "streaming",
+        "structural",
+        "text",
+        "variant",
     )
 
     def __init__(self, index: int, role: str, state: str) -> None:
@@ -509,7 +510,9 @@ class Transcript(ScrollView, can_focus=True):
         self._set_block(entry, part_index, block_index, block)
         self._touch(entry)
 
-    def stream_block(self, entry_id: int, part_index: int, block_index: int, source: BlockSource) -> None:
+    def stream_block(
+        self, entry_id: int, part_index: int, block_index: int, source: BlockSource
+    ) -> None:
         """Follow block `block_index` of rich_text part `part_index`, new or growing: while the
         entry is waiting or streaming, each layout takes the block from `source(part_index,
         block_index)` when that returns another object than last time (a source must return
@@ -910,7 +913,9 @@ class Transcript(ScrollView, can_focus=True):
                     start = chunk.pos if start is None else min(start, chunk.pos)
                     # Offsets up to this chunk are still right: a chunk before it that changed
                     # has the smaller first line. Its margin changes only with its first line.
-                    line = entry.offsets[chunk.pos] + (chunk.margin + changed_from if changed_from else 0)
+                    line = entry.offsets[chunk.pos] + (
+                        chunk.margin + changed_from if changed_from else 0
+                    )
                     first_line = line if first_line is None else min(first_line, line)
                     continue
                 at_end = slot is last_slot and bool(slot.chunks)
@@ -1069,7 +1074,9 @@ class Transcript(ScrollView, can_focus=True):
     def vertical_scrollbar(self) -> ScrollBar:
         """Textual's own property, creating a `StripScrollBar` instead of a `ScrollBar`."""
         if self._vertical_scrollbar is None:
-            bar = StripScrollBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)
+            bar = StripScrollBar(
+                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
+            )
             bar.display = False
             self._vertical_scrollbar = bar
             self.app._start_widget(self, bar)
@@ -1149,17 +1156,25 @@ class Transcript(ScrollView, can_focus=True):
         if self.auto_links:  # as Textual does: an action link under the mouse is highlighted
             hover = self.hover_style
             if hover.link_id and "@click" in hover.meta and self.link_style_hover:
-                strips = [strip.style_links(hover.link_id, self.link_style_hover) for strip in strips]
+                strips = [
+                    strip.style_links(hover.link_id, self.link_style_hover) for strip in strips
+                ]
         return strips
 
     def _plain_box(self) -> _Box | None:
         """The padding around the lines, if that is all the box has; else None."""
         styles = self.styles
         top, right, bottom, left = styles.padding
-        if (top or bottom or self.opacity != 1 or styles.text_opacity != 1
-                or styles.tint.a or any(edge for edge, _ in styles.border)
-                or any(edge for edge, _ in styles.outline)
-                or (styles.has_rule("hatch") and styles.hatch != "none")):
+        if (
+            top
+            or bottom
+            or self.opacity != 1
+            or styles.text_opacity != 1
+            or styles.tint.a
+            or any(edge for edge, _ in styles.border)
+            or any(edge for edge, _ in styles.outline)
+            or (styles.has_rule("hatch") and styles.hatch != "none")
+        ):
             return None
         base_background, background = self.background_colors
         fill = VisualStyle(background=base_background + background).rich_style
@@ -1205,7 +1220,9 @@ class Transcript(ScrollView, can_focus=True):
         self._rich_console = self.app.console
         self._bg_timer = self.set_interval(0.02, self._background_layout, pause=True)
         self._spin_timer = self.set_interval(0.1, self._spin, pause=True)
-        self._poll_timer = self.set_interval(self.FLUSH_INTERVAL, self._poll_followed, pause=not self._live)
+        self._poll_timer = self.set_interval(
+            self.FLUSH_INTERVAL, self._poll_followed, pause=not self._live
+        )
         self._schedule(urgent=True)
 
     def on_resize(self) -> None:

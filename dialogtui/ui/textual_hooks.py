@@ -1,0 +1,49 @@
+"""Every private Textual API dialogtui relies on, in one place, each with why it is needed.
+
+Textual gives no public way to do these; each hook is a few lines over a private name, and
+`tests/test_textual_hooks.py` has a test per hook that fails when an upgrade of Textual
+renames or changes what it relies on. Upgrading Textual: run those tests first.
+"""
+
+from __future__ import annotations
+
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
+from textual.widget import Widget
+
+# Names this module reads or calls on Textual objects: the tests check each still exists.
+PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
+    Widget: ("_vertical_scrollbar", "_size_updated"),
+    ScrollView: ("_scroll_update",),
+}
+
+
+def install_vertical_scrollbar(view: ScrollView, bar: ScrollBar) -> ScrollBar:
+    """Use `bar` as the view's vertical scrollbar. Why: the transcript's scrollbar moves at
+    every streamed frame and a strip-drawn one costs a tenth of Textual's (`ui/scrollbar.py`);
+    Textual creates its `ScrollBar` in the `vertical_scrollbar` property, with no factory to
+    override, and starts it with the app's private `_start_widget`."""
+    bar.display = False
+    view._vertical_scrollbar = bar
+    view.app._start_widget(view, bar)
+    return bar
+
+
+def set_virtual_height_quietly(view: ScrollView, size: Size) -> None:
+    """Set a scroll view's virtual size without asking the screen to lay out again. Why:
+    setting `virtual_size` reflows the whole screen (a third of a streaming frame) though
+    only the scrollbar depends on the height when it is always shown; `_scroll_update` is
+    the part of that reflow that updates the scrollbar and the scroll limits."""
+    view.set_reactive(type(view).virtual_size, size)
+    view._scroll_update(size)
+
+
+def size_updated_without_layout(
+    widget: Widget, size: Size, virtual_size: Size, container_size: Size
+) -> bool:
+    """`Widget._size_updated` without the second layout it asks for when the virtual size
+    changes. Why: for a widget that has nothing inside to lay out (a scrollbar, a pane that
+    never scrolls) that layout is a whole-screen reflow for nothing. Call from an override
+    of `_size_updated` (the method Textual calls when a widget's region changes)."""
+    return Widget._size_updated(widget, size, virtual_size, container_size, layout=False)

@@ -7,6 +7,11 @@ renames or changes what it relies on. Upgrading Textual: run those tests first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from textual.app import App
+from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
@@ -14,8 +19,10 @@ from textual.widget import Widget
 
 # Names this module reads or calls on Textual objects: the tests check each still exists.
 PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
-    Widget: ("_vertical_scrollbar", "_size_updated"),
+    Widget: ("_vertical_scrollbar", "_size_updated", "_on_click"),
     ScrollView: ("_scroll_update",),
+    App: ("_start_widget", "_clipboard", "_driver"),
+    DOMNode: ("_bindings",),
 }
 
 
@@ -47,3 +54,27 @@ def size_updated_without_layout(
     never scrolls) that layout is a whole-screen reflow for nothing. Call from an override
     of `_size_updated` (the method Textual calls when a widget's region changes)."""
     return Widget._size_updated(widget, size, virtual_size, container_size, layout=False)
+
+
+def keep_local_clipboard(app: App[object], text: str) -> None:
+    """Set Textual's in-app clipboard (what `paste` in a TextArea or Input inserts). Why:
+    `App.copy_to_clipboard` sets it and writes OSC 52 in one step, and dialogtui replaces the
+    OSC 52 part (a system tool first, a sequence wrapped for tmux or screen)."""
+    app._clipboard = text
+
+
+def write_to_terminal(app: App[object], data: str) -> None:
+    """Write raw bytes to the terminal (an escape sequence). Why: Textual writes OSC 52 only
+    in its own unwrapped form; inside tmux or screen it must be wrapped to get through.
+    Headless (tests) the driver swallows it."""
+    driver = app._driver
+    if driver is not None:
+        driver.write(data)
+
+
+def bindings_of(node: DOMNode) -> Iterator[Binding]:
+    """Every binding a node declares (its class's and its bases', merged). Why: the help
+    screen lists every key from the bindings themselves so it cannot go stale, and Textual's
+    public `active_bindings` holds only those of the focused chain."""
+    for bindings in node._bindings.key_to_bindings.values():
+        yield from bindings

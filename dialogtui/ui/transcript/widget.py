@@ -37,16 +37,18 @@ from typing import ClassVar, Literal
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.cache import LRUCache
-from textual.geometry import Region, Size
+from textual.geometry import Offset, Region, Size
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.timer import Timer
 
-from dialogtui.api.models import Block, Part, plain_text
+from dialogtui.api.models import Block, Part, TextPart, plain_text
 from dialogtui.ui.render import Line, RenderStyles
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.textual_hooks import install_vertical_scrollbar, set_virtual_height_quietly
@@ -85,7 +87,6 @@ class _Anchor:
     height: int
 
 
-
 class Transcript(ScrollView, can_focus=True):
     """The whole conversation on the Line API. See the module docstring for the design."""
 
@@ -106,6 +107,10 @@ class Transcript(ScrollView, can_focus=True):
         "transcript--discount",
         "transcript--table-header",
         "transcript--bullet",
+        "transcript--match",
+        "transcript--match-current",
+        "transcript--cursor",
+        "transcript--new-below",
     }
 
     DEFAULT_CSS = """
@@ -134,6 +139,15 @@ class Transcript(ScrollView, can_focus=True):
         & > .transcript--discount { color: $text-success; }
         & > .transcript--table-header { color: $text-primary; text-style: bold; }
         & > .transcript--bullet { color: $text-accent; }
+        & > .transcript--match { background: $warning 40%; }
+        & > .transcript--match-current { background: $warning; color: $background; }
+        & > .transcript--cursor { background: $accent 35%; }
+        & > .transcript--new-below { background: $accent; color: $background; text-style: bold; }
+    }
+    /* Where the keys go must be visible: a focused transcript shows it in its scrollbar. */
+    Transcript:focus {
+        scrollbar-color: $accent;
+        scrollbar-background: $accent 25%;
     }
     """
 
@@ -180,6 +194,14 @@ class Transcript(ScrollView, can_focus=True):
         self._bg_timer: Timer | None = None
         self._spin_timer: Timer | None = None
         self._poll_timer: Timer | None = None
+        # "New messages below": shown while the person reads history and the end changes.
+        self._new_below = False
+        self._away_from: tuple[int, int] | None = None  # the end when following stopped
+        # Highlights over the lines: the mouse selection, search matches, the message cursor.
+        self._marking = False
+        self._selection_style = Style(reverse=True)
+        self._search = _Search()
+        self._cursor: int | None = None  # entry index of the message cursor
 
     # The model's parts, by the names the widget (and its tests) always used.
 
@@ -212,7 +234,6 @@ class Transcript(ScrollView, can_focus=True):
     def _width(self) -> int:
         return self._layout.width
 
-
     # ------------------------------------------------------------------
     # Public API
 
@@ -234,8 +255,11 @@ class Transcript(ScrollView, can_focus=True):
 
     @follow.setter
     def follow(self, value: bool) -> None:
+        if self._follow and not value:
+            self._away_from = self._last_version()
         self._follow = value
         if value:
+            self._set_new_below(False)
             self._schedule(urgent=True)
 
     def add_entry(
@@ -363,7 +387,6 @@ class Transcript(ScrollView, can_focus=True):
             self._bg_timer.resume()
         self._schedule()
 
-
     def _schedule(self, urgent: bool = False) -> None:
         """Arrange one flush: right away if the last was long enough ago, else by a timer."""
         state = self._flush_state
@@ -445,7 +468,6 @@ class Transcript(ScrollView, can_focus=True):
         if self._bg_timer is not None and entries:
             self._bg_timer.resume()
 
-
     def _compute_styles(self) -> RenderStyles:
         def overlay(name: str) -> Style:
             # Foreground and attributes only, so overlays keep the line's background.
@@ -482,7 +504,6 @@ class Transcript(ScrollView, can_focus=True):
             bullet=overlay("transcript--bullet"),
         )
 
-
     def _console_for_render(self) -> Console:
         if self._rich_console is None:
             self._rich_console = self.app.console
@@ -503,7 +524,6 @@ class Transcript(ScrollView, can_focus=True):
     def _resume_spinner(self) -> None:
         if self._spin_timer is not None and self.app.animation_level != "none":
             self._spin_timer.resume()
-
 
     # ------------------------------------------------------------------
     # Viewport and scrolling
@@ -563,6 +583,8 @@ class Transcript(ScrollView, can_focus=True):
             target = self._heights.prefix(anchor.index) + self._anchor_offset(anchor)
         else:
             target = None
+        if not self._follow and not self._new_below and self._last_version() != self._away_from:
+            self._set_new_below(True)
         top = self.scroll_offset.y
         # Below the content, old and new, every line is blank, before and after.
         content_end, self._committed_height = max(total, self._committed_height), total
@@ -622,15 +644,25 @@ class Transcript(ScrollView, can_focus=True):
         return entry, entry.line(offset)
 
     def render_line(self, y: int) -> Strip:
-        if not self._layout.frames:
+        """One line without the padding, its cells tagged with their (column, line) offsets:
+        what Textual's text selection reads (`Compositor.get_widget_and_offset_at`) to map
+        the mouse to the text. Painting goes through `render_lines`, which skips the tags."""
+        layout = self._layout
+        if not layout.frames:
             # Asked to paint before the first layout (no width yet): the flush repaints after.
             return Strip.blank(self.size.width, self.rich_style)
-        _, line = self._entry_line_at(self.scroll_offset.y + y)
-        strip = self._strip_cache.get(line)
-        if strip is None:
-            strip = Strip(self._layout.palette.segments(line), self._layout.width)
-            self._strip_cache.set(line, strip)
-        return strip
+        number = self.scroll_offset.y + y
+        _, line = self._entry_line_at(number)
+        marks = self._marks_at(number) if self._marking else None
+        if self._new_below and y == self._viewport_height() - 1:
+            return Strip(self._new_below_strip(layout.width), layout.width)
+        if marks:
+            return Strip(self._marked_segments(line, marks), layout.width).apply_offsets(0, number)
+        cached = self._strip_cache.get(line)
+        if cached is None:
+            cached = Strip(layout.palette.segments(line), layout.width)
+            self._strip_cache.set(line, cached)
+        return cached.apply_offsets(0, number)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """The lines in `crop`, padding included. When the box is plain padding on the
@@ -650,13 +682,24 @@ class Transcript(ScrollView, can_focus=True):
         cache, entry_line_at, top = self._boxed_cache, self._entry_line_at, self.scroll_offset.y
         palette = layout.palette
         strips: list[Strip] = []
+        marking, marks_at = self._marking, self._marks_at
         for y in crop.line_range:
             line = entry_line_at(top + y)[1]
+            marks = marks_at(top + y) if marking else None
+            if marks:
+                segments = self._marked_segments(line, marks)
+                strips.append(Strip([*box.left, *segments, *box.right], box.width))
+                continue
             strip = cache.get(line)
             if strip is None:
                 strip = Strip([*box.left, *palette.segments(line), *box.right], box.width)
                 cache.set(line, strip)
             strips.append(strip)
+        if self._new_below:
+            last = self._viewport_height() - 1
+            if crop.y <= last < crop.bottom:
+                marker = self._new_below_strip(layout.width)
+                strips[last - crop.y] = Strip([*box.left, *marker, *box.right], box.width)
         filters = self.get_line_filters()
         if filters:
             background = self.background_colors[1]
@@ -721,7 +764,10 @@ class Transcript(ScrollView, can_focus=True):
             return
         if new_value >= self.max_scroll_y:
             self._follow = True
+            self._set_new_below(False)
         elif new_value < old_value:
+            if self._follow:
+                self._away_from = self._last_version()
             self._follow = False
 
     # ------------------------------------------------------------------
@@ -810,3 +856,314 @@ class Transcript(ScrollView, can_focus=True):
             self.refresh_lines(line, len(lines))
         if not layout.spinning and self._spin_timer is not None:
             self._spin_timer.pause()
+
+    # ------------------------------------------------------------------
+    # Highlights: the "new messages below" marker, the selection, search, the message cursor
+
+    def _last_version(self) -> tuple[int, int]:
+        entries = self._doc.entries
+        return (entries[-1].index, entries[-1].version) if entries else (-1, 0)
+
+    def _set_new_below(self, value: bool) -> None:
+        if value == self._new_below:
+            return
+        self._new_below = value
+        if self.is_mounted:
+            self.refresh_lines(self.scroll_offset.y + self._viewport_height() - 1)
+
+    @property
+    def new_messages_below(self) -> bool:
+        """The marker is shown: the end changed while the person read history."""
+        return self._new_below
+
+    def _new_below_strip(self, width: int) -> list[Segment]:
+        text = " ↓ New messages below · End or click to go down "
+        style = self.rich_style + self.get_component_rich_style("transcript--new-below")
+        text = text[:width]
+        pad = max(0, width - len(text))
+        return [
+            Segment(" " * (pad // 2), self.rich_style),
+            Segment(text, style),
+            Segment(" " * (pad - pad // 2), self.rich_style),
+        ]
+
+    def _update_marking(self) -> None:
+        was, self._marking = (
+            self._marking,
+            bool(
+                self.text_selection is not None or self._search.matches or self._cursor is not None
+            ),
+        )
+        if was or self._marking:
+            self.refresh()
+
+    def _marks_at(self, number: int) -> list[tuple[int, int, Style]] | None:
+        """The highlighted character ranges of line `number`: (start, end, style)."""
+        heights = self._doc.heights
+        if not 0 <= number < heights.total:
+            return None
+        marks: list[tuple[int, int, Style]] = []
+        index, offset = heights.find(number)
+        if index == self._cursor and self.is_mounted:
+            style = self.get_component_rich_style("transcript--cursor", partial=True)
+            marks.append((0, 1 << 30, style))
+        search = self._search
+        if search.matches:
+            for position, (_, _, start, end) in search.on_line(index, offset):
+                current = position == search.current
+                name = "transcript--match-current" if current else "transcript--match"
+                marks.append((start, end, self.get_component_rich_style(name, partial=True)))
+        selection = self.text_selection
+        if selection is not None:
+            span = selection.get_span(number)
+            if span is not None:
+                start, end = span
+                marks.append((start, 1 << 30 if end == -1 else end, self._selection_style))
+        return marks
+
+    def _marked_segments(self, line: Line, marks: list[tuple[int, int, Style]]) -> list[Segment]:
+        """The line's segments with `marks` applied (a mark's style over the line's)."""
+        styles = self._layout.palette.styles
+        cuts = sorted({edge for start, end, _ in marks for edge in (start, end)})
+        out: list[Segment] = []
+        position = 0
+        for text, style_id in line:
+            base = styles[style_id]
+            end_of_text = position + len(text)
+            start = position
+            for cut in [*[c for c in cuts if position < c < end_of_text], end_of_text]:
+                piece = text[start - position : cut - position]
+                if piece:
+                    style = base
+                    for mark_start, mark_end, mark_style in marks:
+                        if mark_start <= start < mark_end:
+                            style = mark_style if style is None else style + mark_style
+                    out.append(Segment(piece, style))
+                start = cut
+            position = end_of_text
+        return out
+
+    # -- selection (Textual's own machinery: offsets from `render_line`) --
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The text under a selection, as shown: the band padding and trailing blanks left
+        out, one line per screen line."""
+        if not self._flush_now():
+            return None
+        total = self._doc.heights.total
+        if not total:
+            return None
+        start, end = selection
+        first = 0 if start is None else max(0, start.y)
+        last = total - 1 if end is None else min(end.y, total - 1)
+        lines: list[str] = []
+        for number in range(first, last + 1):
+            entry, line = self._entry_line_at(number)
+            text = "".join(piece for piece, _ in line)
+            begin = start.x if start is not None and number == first else 0
+            stop = end.x if end is not None and number == last else len(text)
+            if entry is not None:
+                pad = entry.frame.left
+                begin = max(begin, pad)
+                stop = min(stop, len(text) - entry.frame.right)
+            lines.append(text[begin:stop].rstrip() if stop > begin else "")
+        return "\n".join(lines), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        style = self.screen.get_component_rich_style("screen--selection", partial=True)
+        self._selection_style = style if style else Style(reverse=True)
+        self._update_marking()
+
+    async def _on_click(self, event: events.Click) -> None:
+        # Textual selects the whole widget on a double click; here a word, and a block on a
+        # triple click (an override of Widget._on_click: see textual_hooks.PRIVATE_NAMES).
+        if event.widget is self and self._new_below and event.y == self._viewport_height() - 1:
+            self.follow = True
+            await self.broker_event("click", event)
+            return
+        if event.widget is self and event.chain in (2, 3) and self.allow_select:
+            number = self.scroll_offset.y + event.y
+            column = event.x - self.gutter.left
+            picked = self._word_at(number, column) if event.chain == 2 else self._block_at(number)
+            if picked is not None:
+                self.screen.selections = {self: picked}
+            await self.broker_event("click", event)
+            return
+        await super()._on_click(event)
+
+    def _word_at(self, number: int, column: int) -> Selection | None:
+        _, line = self._entry_line_at(number)
+        text = "".join(piece for piece, _ in line)
+        if not 0 <= column < len(text) or text[column].isspace():
+            return None
+        start = column
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        end = column
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        return Selection(Offset(start, number), Offset(end, number))
+
+    def _block_at(self, number: int) -> Selection | None:
+        """The chunk (a paragraph, list, table, card…) holding line `number`."""
+        heights = self._doc.heights
+        if not 0 <= number < heights.total:
+            return None
+        index, offset = heights.find(number)
+        entry = self._doc.entries[index]
+        chunk = entry.chunk_at(offset)
+        if chunk is None:
+            return None
+        first = heights.prefix(index) + entry.offsets[chunk.pos] + chunk.margin
+        return Selection(Offset(0, first), Offset(1 << 30, first + len(chunk.lines) - 1))
+
+    # -- the message cursor --
+
+    @property
+    def cursor_entry(self) -> int | None:
+        """The id of the entry under the message cursor, if one is shown."""
+        return None if self._cursor is None else self._doc.id_base + self._cursor
+
+    def move_cursor(self, step: int) -> int | None:
+        """Move the message cursor by `step` messages (notices skipped), starting from the
+        end; scroll it into view. Its entry id, or None with nothing to point at."""
+        entries = self._doc.entries
+        candidates = [entry.index for entry in entries if entry.role != "notice"]
+        if not candidates:
+            return None
+        if self._cursor is None or self._cursor not in candidates:
+            position = len(candidates) if step < 0 else -1
+        else:
+            position = candidates.index(self._cursor)
+        position = max(0, min(len(candidates) - 1, position + step))
+        self._cursor = candidates[position]
+        self._update_marking()
+        self.scroll_to_entry(self._doc.id_base + self._cursor)
+        return self._doc.id_base + self._cursor
+
+    def clear_cursor(self) -> None:
+        if self._cursor is not None:
+            self._cursor = None
+            self._update_marking()
+
+    def scroll_to_entry(self, entry_id: int, line: int = 0) -> None:
+        entry = self._doc.entry(entry_id)
+        if entry is None or not self._flush_now():
+            return
+        if entry.gen != self._layout.gen:
+            self._build(entry)
+            self._schedule(urgent=True)
+        top = self._doc.heights.prefix(entry.index) + line
+        view = self._viewport_height()
+        if self.scroll_offset.y <= top < self.scroll_offset.y + view - 1:
+            return
+        self.follow = False
+        self.scroll_to(y=max(0, top - view // 3), animate=False)
+
+    def entry_parts(self, entry_id: int) -> tuple[str, list[Part]]:
+        """(role, parts) of an entry as it stands; notices come as one text part."""
+        entry = self._doc.entry(entry_id)
+        if entry is None:
+            raise KeyError(f"no entry {entry_id}")
+        if entry.streaming:
+            self._doc.fetch_streaming(entry)
+        if entry.role == "notice":
+            return "notice", [TextPart(text=entry.text)]
+        return entry.role, entry.parts()
+
+    def last_entry(self, role: str) -> int | None:
+        for entry in reversed(self._doc.entries):
+            if entry.role == role:
+                return self._doc.id_base + entry.index
+        return None
+
+    # -- search --
+
+    def search(self, query: str) -> int:
+        """Highlight every match of `query` (case-insensitive) in the whole transcript; the
+        number of matches. The current match is the last one (the newest)."""
+        count = self._search.run(self, query)
+        self._update_marking()
+        if count:
+            self.goto_match(0)
+        return count
+
+    def goto_match(self, step: int) -> tuple[int, int] | None:
+        """Move to the next (`step` 1) or previous (-1) match, wrapping; (position, count)."""
+        search = self._search
+        if not search.matches:
+            return None
+        if step == 0:
+            search.current = len(search.matches) - 1
+        else:
+            search.current = (search.current + step) % len(search.matches)
+        entry_index, line, _, _ = search.matches[search.current]
+        self.scroll_to_entry(self._doc.id_base + entry_index, line)
+        self.refresh()
+        return search.current + 1, len(search.matches)
+
+    def end_search(self) -> None:
+        self._search = _Search()
+        self._update_marking()
+
+    @property
+    def search_matches(self) -> int:
+        return len(self._search.matches)
+
+
+class _Search:
+    """Matches of one query, as (entry index, line in entry, start, end). Entries whose text
+    does not contain the query are never laid out: the model's plain text decides first,
+    cached per entry version, so a search over 1,000 messages lays out only the hits."""
+
+    def __init__(self) -> None:
+        self.query = ""
+        self.matches: list[tuple[int, int, int, int]] = []
+        self.current = -1
+        self._by_entry: dict[int, list[tuple[int, tuple[int, int, int, int]]]] = {}
+        self.gen = -1
+
+    def run(self, transcript: Transcript, query: str) -> int:
+        self.query = needle = query.casefold()
+        self.matches = []
+        self.current = -1
+        self._by_entry = {}
+        if not needle or not transcript._flush_now():
+            return 0
+        doc, layout = transcript.document, transcript._layout
+        self.gen = layout.gen
+        for entry in doc.entries:
+            if needle not in _entry_words(entry):
+                continue
+            if entry.gen != layout.gen:
+                transcript._build(entry)
+            for offset in range(entry.height):
+                text = "".join(piece for piece, _ in entry.line(offset)).casefold()
+                start = text.find(needle)
+                while start != -1:
+                    self.matches.append((entry.index, offset, start, start + len(needle)))
+                    start = text.find(needle, start + len(needle))
+        transcript._schedule(urgent=True)
+        for position, match in enumerate(self.matches):
+            self._by_entry.setdefault(match[0], []).append((position, match))
+        return len(self.matches)
+
+    def on_line(self, index: int, offset: int) -> list[tuple[int, tuple[int, int, int, int]]]:
+        return [item for item in self._by_entry.get(index, ()) if item[1][1] == offset]
+
+
+_words_cache: dict[int, tuple[int, str]] = {}
+
+
+def _entry_words(entry: Entry) -> str:
+    """The entry's text, case-folded, for a first test of a search (cached by version)."""
+    key = id(entry)
+    cached = _words_cache.get(key)
+    if cached is not None and cached[0] == entry.version:
+        return cached[1]
+    text = entry.text if entry.role == "notice" else plain_text(entry.parts())
+    folded = text.casefold()
+    if len(_words_cache) > 5000:
+        _words_cache.clear()
+    _words_cache[key] = (entry.version, folded)
+    return folded

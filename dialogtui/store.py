@@ -1411,7 +1411,7 @@ def render_markdown(summary: ConversationSummary, messages: list[StoredMessage])
     for message in messages:
         label = _ROLE_LABEL.get(message.role, bot)
         section = [f"## {label} · {_md_time(message.created_at)}"]
-        body = _markdown_parts(message.parts) if message.parts else sanitize(message.text).strip()
+        body = markdown_parts(message.parts) if message.parts else sanitize(message.text).strip()
         if body:
             section.append(body)
         if message.role != "user":
@@ -1471,7 +1471,15 @@ def _md_cell(cell: Any) -> str:
     return _md_line(text).replace("|", "\\|")
 
 
-def _markdown_parts(parts: list[Part]) -> str:
+def _md_price(price: Any) -> str:
+    """'399.00 DKK', as the screen shows it (a string amount as sent)."""
+    amount = price.amount
+    number = f"{amount:.2f}" if isinstance(amount, (int, float)) else str(amount)
+    return _md_line(f"{number} {price.currency}".strip())
+
+
+def markdown_parts(parts: list[Part]) -> str:
+    """Parts as Markdown (also what the app copies to the clipboard)."""
     chunks: list[str] = []
     for part in parts:
         chunks.append(_markdown_part(part))
@@ -1488,7 +1496,9 @@ def _markdown_part(part: Part) -> str:
         for p in part.products:
             line = f"- **{_md_line(p.title)}**"
             if p.price is not None:
-                line += " — " + _md_line(f"{p.price.amount} {p.price.currency}")
+                line += " — " + _md_price(p.price)
+                if p.original_price is not None:
+                    line += f" ~~{_md_price(p.original_price)}~~"
             if p.url:
                 line += f" <{_md_line(p.url)}>"
             lines.append(line)

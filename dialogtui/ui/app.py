@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import ExitStack, suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -156,13 +156,19 @@ class DialogApp(App[None]):
         # footer that changed at every turn would be rebuilt (and the screen reflowed) twice.
         Binding("escape", "cancel_reply", "Cancel reply", show=False),
         Binding("ctrl+r", "retry", "Retry"),
+        # The footer's five (with Retry when it applies); F1 lists every key.
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+f", "find", "Find"),
+        Binding("f4", "copy_message(True)", "Copy", tooltip="Copy the reply as Markdown"),
         Binding("ctrl+n", "new_conversation", "New chat"),
-        Binding("f2", "rate", "Rate"),
-        Binding("f4", "copy_reply", "Copy reply"),
         Binding("ctrl+b", "switch_bot", "Switch bot"),
-        Binding("f12", "toggle_inspector", "Inspector"),
+        Binding("shift+f4", "copy_message(False)", "Copy the reply as plain text", show=False),
+        Binding("alt+up", "message_cursor(-1)", "Point at the previous message", show=False),
+        Binding("alt+down", "message_cursor(1)", "Point at the next message", show=False),
+        Binding("f2", "rate", "Rate the conversation", show=False),
+        Binding("f12", "toggle_inspector", "Inspector", show=False),
         Binding("f3", "fresh_visitor", "Fresh visitor", show=False),
-        Binding("ctrl+l", "reload_history", "Reload", show=False),
+        Binding("ctrl+l", "reload_history", "Reload the conversation's history", show=False),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False),
         Binding("ctrl+o", "open_form", "Open form", show=False),
     ]
@@ -283,6 +289,13 @@ class DialogApp(App[None]):
         stand_in.remove()
         composer_stand_in = self.query_one(ComposerStandIn)
         self._composer = composer = Composer(id="composer")
+        from ..config import data_dir
+        from ..store import conversation_key
+        from .recall import InputRecall
+
+        composer.recall = InputRecall.for_bot(
+            data_dir() if self.store.saving else None, *conversation_key(self.target)
+        )
         mounting = _mount_in_place(composer_stand_in, composer)
         self.call_later(self._hand_over, composer_stand_in, composer, mounting)
 
@@ -663,6 +676,8 @@ class DialogApp(App[None]):
             transcript.set_state(entry, "done" if turn.outcome == "done" else "cancelled")
             transcript.set_footer(entry, turn.figures.summary())
             self._set_status("Ready" if turn.outcome == "done" else "Reply cancelled")
+            if turn.outcome != "done":
+                self.composer.restore(turn.text)  # as a failed send does
             raise
         finally:
             saver.stop()
@@ -898,13 +913,57 @@ class DialogApp(App[None]):
             return
         self.notify("Thanks for your rating.")
 
-    def action_copy_reply(self) -> None:
-        if not self._last_reply:
-            self.notify("There is no reply to copy yet.")
+    # -- keys, copy, find, help (behaviour in ui/composer, clipboard, search, help) -------
+
+    def on_key(self, event: events.Key) -> None:
+        if self._composer is not None:  # before, the composer's stand-in has the focus
+            from .composer import forward_typing
+
+            forward_typing(self.screen, event)  # a printable key that no widget took
+
+    def copy_to_clipboard(self, text: str) -> None:
+        from .clipboard import copy_with_notice
+
+        copy_with_notice(self, text)  # a system tool first, else OSC 52 wrapped for tmux
+
+    def action_copy_message(self, markdown: bool = True) -> None:
+        from .clipboard import copy_message
+
+        copy_message(self, self._screen_transcript(), markdown=markdown)
+
+    def action_message_cursor(self, step: int) -> None:
+        self._screen_transcript().move_cursor(step)
+
+    def action_find(self) -> None:
+        from .search import open_search
+
+        open_search(self._screen_transcript())
+
+    def action_help(self) -> None:
+        from .help import show_help
+
+        show_help(self)
+
+    def on_composer_help_requested(self) -> None:
+        self.action_help()
+
+    def _screen_transcript(self) -> Transcript:
+        """The transcript on screen: a saved conversation's, or the live one."""
+        from .transcript import Transcript
+
+        found = self.screen.query(Transcript)
+        return found.first() if found else self.transcript
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember the theme for the next start (the config file; nothing secret in it)."""
+        if not self.is_running or theme == self.target.settings.theme:
             return
-        # OSC 52: the terminal, not this process, owns the clipboard.
-        self.copy_to_clipboard(self._last_reply)
-        self.notify("Copied the last reply.")
+        from dataclasses import replace
+
+        from ..config import ConfigError, load_settings, save_settings
+
+        with suppress(ConfigError):  # unwritable: the theme is then this session's only
+            save_settings(replace(load_settings(), theme=theme))
 
     def action_saved_conversations(self) -> None:
         if not self.store.saving:
@@ -973,8 +1032,12 @@ class DialogApp(App[None]):
             self.action_reload_history,
         )
         yield SystemCommand(
-            "Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply
+            "Copy last reply",
+            "Copy the last reply (or the message pointed at) as Markdown",
+            self.action_copy_message,
         )
+        yield SystemCommand("Find", "Find text in the conversation", self.action_find)
+        yield SystemCommand("Keys", "Every key and what it does", self.action_help)
         yield SystemCommand("Open form", "Reopen the bot's form", self.action_open_form)
         yield SystemCommand(
             "Switch bot or environment",

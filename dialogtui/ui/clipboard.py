@@ -9,6 +9,8 @@ way went and how many characters.
 
 from __future__ import annotations
 
+from typing import Any
+
 import base64
 import os
 import shutil
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from textual.app import App
 
 from .textual_hooks import keep_local_clipboard, write_to_terminal
+from .transcript import Transcript
 
 ENV_CLIPBOARD = "DIALOGTUI_CLIPBOARD"
 
@@ -92,7 +95,7 @@ def _run_tool(name: str, text: str) -> bool:
     return completed.returncode == 0
 
 
-def copy_text(app: App[object], text: str, env: Mapping[str, str] | None = None) -> CopyResult:
+def copy_text(app: App[Any], text: str, env: Mapping[str, str] | None = None) -> CopyResult:
     """Put `text` on the clipboard the best reachable way (also on Textual's own clipboard,
     for paste inside the app)."""
     env = os.environ if env is None else env
@@ -107,7 +110,34 @@ def copy_text(app: App[object], text: str, env: Mapping[str, str] | None = None)
     return CopyResult(way, len(text))
 
 
-def copy_with_notice(app: App[object], text: str) -> CopyResult:
+def copy_with_notice(app: App[Any], text: str) -> CopyResult:
     result = copy_text(app, text)
     app.notify(result.notice(), title="Copied")
     return result
+
+
+def message_text(transcript: Transcript, entry_id: int, *, markdown: bool) -> str:
+    """An entry's text for the clipboard: Markdown (tables, product cards with prices and
+    links, strikethrough kept; the export's own writer) or the plain text as shown."""
+    role, parts = transcript.entry_parts(entry_id)
+    if markdown:
+        from dialogtui.store import markdown_parts
+
+        return markdown_parts(parts)
+    shown = transcript.entry_text(entry_id).split("\n")
+    return "\n".join(shown[1:] if role != "notice" else shown).strip("\n")
+
+
+def copy_message(app: App[Any], transcript: Transcript, *, markdown: bool) -> None:
+    """Copy the message under the message cursor (Alt+Up/Down), else the last reply."""
+    entry_id = transcript.cursor_entry
+    if entry_id is None:
+        entry_id = transcript.last_entry("assistant")
+    if entry_id is None:
+        app.notify("There is no reply to copy yet.")
+        return
+    text = message_text(transcript, entry_id, markdown=markdown)
+    if not text.strip():
+        app.notify("That message has no text to copy.")
+        return
+    copy_with_notice(app, text)

@@ -3,6 +3,8 @@ the app, the screen and the widgets on it, so the list cannot go stale."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
@@ -38,7 +40,7 @@ def describe_key(key: str) -> str:
 def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     """(where, keys, what) for every described binding of the app, the screen and the
     widgets on it, plus `EXTRA_KEYS`: one row per action and place."""
-    app: App[object] = screen.app
+    app: App[Any] = screen.app
     places: list[tuple[str, DOMNode]] = [("Anywhere", app), ("Anywhere", screen)]
     seen_types: set[type] = set()
     for widget in screen.query("*"):
@@ -113,7 +115,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content("Keys · Esc closes\n\n" + self._text), id="help-text")
 
 
-def show_help(app: App[object]) -> None:
+def show_help(app: App[Any]) -> None:
     if isinstance(app.screen, HelpScreen):
         app.screen.dismiss()
         return

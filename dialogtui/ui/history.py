@@ -84,7 +84,16 @@ class ConversationPicker(ModalScreen[int | None]):
 class SavedConversationScreen(Screen[None]):
     """A past conversation from the local store, shown with the same transcript, read-only."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        # The live conversation's actions do not apply here: say so rather than act on it.
+        Binding("f2", "read_only", "Rate (not for a saved conversation)", show=False),
+        Binding("ctrl+r", "read_only", show=False),
+        Binding("ctrl+o", "read_only", show=False),
+    ]
+
+    def action_read_only(self) -> None:
+        self.notify("This saved conversation is read-only: Esc goes back to the live one.")
 
     def __init__(
         self, conversation: ConversationSummary, messages: Sequence[StoredMessage]

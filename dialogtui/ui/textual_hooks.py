@@ -7,6 +7,8 @@ renames or changes what it relies on. Upgrading Textual: run those tests first.
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Iterator
 
 from textual.app import App
@@ -56,14 +58,14 @@ def size_updated_without_layout(
     return Widget._size_updated(widget, size, virtual_size, container_size, layout=False)
 
 
-def keep_local_clipboard(app: App[object], text: str) -> None:
+def keep_local_clipboard(app: App[Any], text: str) -> None:
     """Set Textual's in-app clipboard (what `paste` in a TextArea or Input inserts). Why:
     `App.copy_to_clipboard` sets it and writes OSC 52 in one step, and dialogtui replaces the
     OSC 52 part (a system tool first, a sequence wrapped for tmux or screen)."""
     app._clipboard = text
 
 
-def write_to_terminal(app: App[object], data: str) -> None:
+def write_to_terminal(app: App[Any], data: str) -> None:
     """Write raw bytes to the terminal (an escape sequence). Why: Textual writes OSC 52 only
     in its own unwrapped form; inside tmux or screen it must be wrapped to get through.
     Headless (tests) the driver swallows it."""

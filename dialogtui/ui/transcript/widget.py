@@ -976,20 +976,22 @@ class Transcript(ScrollView, can_focus=True):
 
     async def _on_click(self, event: events.Click) -> None:
         # Textual selects the whole widget on a double click; here a word, and a block on a
-        # triple click (an override of Widget._on_click: see textual_hooks.PRIVATE_NAMES).
-        if event.widget is self and self._new_below and event.y == self._viewport_height() - 1:
-            self.follow = True
-            await self.broker_event("click", event)
+        # triple click. Textual calls this, then Widget._on_click unless the default is
+        # prevented (see textual_hooks.PRIVATE_NAMES): that one also brokers the click.
+        if event.widget is not self:
             return
-        if event.widget is self and event.chain in (2, 3) and self.allow_select:
+        if self._new_below and event.y == self._viewport_height() - 1:
+            self.follow = True
+        elif event.chain in (2, 3) and self.allow_select:
             number = self.scroll_offset.y + event.y
             column = event.x - self.gutter.left
             picked = self._word_at(number, column) if event.chain == 2 else self._block_at(number)
             if picked is not None:
                 self.screen.selections = {self: picked}
-            await self.broker_event("click", event)
+        else:
             return
-        await super()._on_click(event)
+        event.prevent_default()
+        await self.broker_event("click", event)
 
     def _word_at(self, number: int, column: int) -> Selection | None:
         _, line = self._entry_line_at(number)

@@ -30,6 +30,7 @@ from dialogtui.ui.clipboard import (
 )
 from dialogtui.ui.help import HelpScreen, help_text
 from dialogtui.ui.recall import InputRecall
+from dialogtui.ui.search import SearchBar
 from dialogtui.ui.transcript import Transcript
 
 from .test_app import SIZE, make_app, ready, turn_finished, wait_for
@@ -296,7 +297,7 @@ def test_clipboard_ways() -> None:
     plain, way = osc52("hi", {})
     assert plain == "\x1b]52;c;aGk=\x07" and way == "OSC 52"
     wrapped, way = osc52("hi", {"TMUX": "/tmp/tmux-1/default,1,0"})
-    assert wrapped == "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\" and way == "OSC 52 via tmux"
+    assert wrapped == plain + "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\" and way == "OSC 52 via tmux"
     assert "set-clipboard" in CopyResult(way, 2).notice()
     assert CopyResult("xclip", 1).notice() == "Copied 1 character to the system clipboard (xclip)."
 
@@ -318,3 +319,30 @@ async def test_a_system_tool_gets_the_text_when_reachable(
         await pilot.pause()
         assert result.way == "wl-copy" and result.characters == 5
         assert out.read_text(encoding="utf-8") == "zwölf"
+
+
+async def test_ctrl_f_in_the_app_finds_a_product_and_esc_closes(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.composer.load_text("show me a table please")
+        app.composer.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, turn_finished(app))
+        width = app.transcript.size.width
+        await pilot.press("ctrl+f")
+        await pilot.press(*"wool")
+        await pilot.pause()
+        bar = app.screen.query_one(SearchBar)
+        # Above the transcript, which keeps its width (its pane lays children side by side).
+        assert bar.region.bottom <= app.transcript.region.y
+        assert app.transcript.size.width == width
+        assert app.transcript.search_matches >= 1
+        assert "wool" in app.transcript.visible_text().casefold()
+        assert "match" in str(bar.border_subtitle)
+        await pilot.press("enter")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.screen.query(SearchBar)
+        assert app.transcript.search_matches == 0
+        assert app.screen.focused is app.composer

@@ -43,7 +43,7 @@ class CopyResult:
     def notice(self) -> str:
         count = f"{self.characters:,} character{'s' if self.characters != 1 else ''}"
         if self.way.startswith("OSC 52"):
-            hint = " (tmux needs `set -g set-clipboard on`)" if "tmux" in self.way else ""
+            hint = " (tmux: set-clipboard on or external)" if "tmux" in self.way else ""
             return f"Copied {count} through the terminal ({self.way}){hint}."
         return f"Copied {count} to the system clipboard ({self.way})."
 
@@ -68,7 +68,11 @@ def osc52(text: str, env: Mapping[str, str]) -> tuple[str, str]:
     payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
     sequence = f"\x1b]52;c;{payload}\x07"
     if env.get("TMUX"):
-        return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\", "OSC 52 via tmux"
+        # Both: tmux takes the plain one itself (`set-clipboard` on or external, its default,
+        # passes it on to the terminal); the wrapped one passes through when
+        # `allow-passthrough` is on. The terminal getting it twice sets the same text.
+        wrapped = "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
+        return sequence + wrapped, "OSC 52 via tmux"
     if env.get("STY") or env.get("TERM", "").startswith("screen"):
         chunks = [sequence[i : i + _SCREEN_CHUNK] for i in range(0, len(sequence), _SCREEN_CHUNK)]
         return "".join(f"\x1bP{chunk}\x1b\\" for chunk in chunks), "OSC 52 via screen"

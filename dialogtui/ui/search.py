@@ -72,6 +72,8 @@ def open_search(transcript: Transcript) -> SearchBar:
         bar = existing.first()
     else:
         bar = SearchBar(transcript)
+        if parent.styles.layout is not None and parent.styles.layout.name == "horizontal":
+            bar.styles.dock = "top"  # above the transcript, not beside it (the main pane)
         parent.mount(bar, before=transcript)
     bar.focus()
     return bar

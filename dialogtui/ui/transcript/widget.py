@@ -29,11 +29,13 @@ Cost model:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from time import monotonic
 from typing import ClassVar, Literal
 
+import msgspec
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -1127,6 +1129,7 @@ class _Search:
 
     def run(self, transcript: Transcript, query: str) -> int:
         self.query = needle = query.casefold()
+        squeezed = _squeeze(needle)
         self.matches = []
         self.current = -1
         self._by_entry = {}
@@ -1135,7 +1138,7 @@ class _Search:
         doc, layout = transcript.document, transcript._layout
         self.gen = layout.gen
         for entry in doc.entries:
-            if needle not in _entry_words(entry):
+            if squeezed not in _entry_words(entry) and entry.gen != layout.gen:
                 continue
             if entry.gen != layout.gen:
                 transcript._build(entry)
@@ -1155,16 +1158,39 @@ class _Search:
 
 
 _words_cache: dict[int, tuple[int, str]] = {}
+_SPACE = re.compile(r"\s+")
+
+
+def _squeeze(text: str) -> str:
+    return _SPACE.sub("", text.casefold())
+
+
+def _strings(value: object, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, (int, float)):
+        out.append(f"{value} {value:.2f}")  # prices are shown with two decimals
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _strings(item, out)
 
 
 def _entry_words(entry: Entry) -> str:
-    """The entry's text, case-folded, for a first test of a search (cached by version)."""
+    """Every string the entry holds (content, label, state note, footer), case-folded and
+    without whitespace: a line that shows a query holds it too, whatever the wrapping, so
+    an entry without it need not be laid out to be searched. Cached by version."""
     key = id(entry)
     cached = _words_cache.get(key)
     if cached is not None and cached[0] == entry.version:
         return cached[1]
-    text = entry.text if entry.role == "notice" else plain_text(entry.parts())
-    folded = text.casefold()
+    pieces: list[str] = [entry.role, entry.text, entry.state, entry.note or "", entry.footer or ""]
+    _strings(msgspec.to_builtins(entry.parts()), pieces)
+    folded = _squeeze("".join(pieces))
     if len(_words_cache) > 5000:
         _words_cache.clear()
     _words_cache[key] = (entry.version, folded)

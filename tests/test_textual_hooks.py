@@ -86,3 +86,22 @@ async def test_size_updated_without_layout_asks_for_no_screen_layout() -> None:
 def test_transcript_is_a_scroll_view() -> None:
     # The hooks target ScrollView's machinery; the transcript must stay one.
     assert issubclass(Transcript, ScrollView)
+
+
+async def test_paint_now_draws_a_pending_repaint_at_once() -> None:
+    from textual.widgets import TextArea
+
+    class EditorApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TextArea()
+
+    async with EditorApp().run_test(size=(40, 6)) as pilot:
+        editor = pilot.app.query_one(TextArea)
+        await pilot.pause()
+        editor.insert("x")
+        # What Textual's refresh records, and waits to send to the screen …
+        assert editor._repaint_required
+        textual_hooks.paint_now(editor)
+        # … taken and drawn: nothing pending on the widget or the screen.
+        assert not editor._repaint_required
+        assert not pilot.app.screen._dirty_widgets

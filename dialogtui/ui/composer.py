@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
 from .recall import InputRecall
+from .textual_hooks import paint_now
 from .standins import NEWLINE_KEYS, PLACEHOLDER
 
 
@@ -83,6 +84,9 @@ class Composer(TextArea):
         if event.is_printable:
             self.recall.stop()  # an edited recalled message is a new draft
         await super()._on_key(event)
+        if event.is_printable or key == "backspace":
+            # Typed text shows now, not at the next 60 Hz tick a streaming reply keeps going.
+            paint_now(self)
 
     def _recall_previous(self) -> bool:
         """Up: the earlier message, from an empty composer or while browsing (cursor on the

@@ -15,16 +15,24 @@ from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.geometry import Size
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.widget import Widget
 
 # Names this module reads or calls on Textual objects: the tests check each still exists.
 PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
-    Widget: ("_vertical_scrollbar", "_size_updated", "_on_click"),
+    Widget: (
+        "_vertical_scrollbar",
+        "_size_updated",
+        "_on_click",
+        "_repaint_required",
+        "_layout_required",
+    ),
     ScrollView: ("_scroll_update",),
     App: ("_start_widget", "_clipboard", "_driver"),
     DOMNode: ("_bindings",),
+    Screen: ("_on_timer_update", "_dirty_widgets", "_compositor"),
 }
 
 
@@ -80,3 +88,20 @@ def bindings_of(node: DOMNode) -> Iterator[Binding]:
     public `active_bindings` holds only those of the focused chain."""
     for bindings in node._bindings.key_to_bindings.values():
         yield from bindings
+
+
+def paint_now(widget: Widget) -> None:
+    """Draw a widget's pending repaint now, not after the trip Textual gives it (an `Update`
+    message to the screen, then the screen's next update tick). Why: while a reply streams
+    the tick runs at 60 Hz and a keypress waited for it (0-17 ms) before its frame even
+    started, so a typed character took up to 30 ms to show (bench figure 6). A widget whose
+    layout changes (the composer growing a line) goes the usual way. `_on_timer_update` is
+    what the tick calls; anything else already dirty is drawn in the same frame."""
+    screen = widget.screen
+    if not (widget._repaint_required and not widget._layout_required and screen.is_current):
+        return
+    if widget not in screen._compositor:
+        return
+    widget._repaint_required = False
+    screen._dirty_widgets.add(widget)
+    screen._on_timer_update()

@@ -76,6 +76,13 @@ async def test_drag_across_two_entries_copies_exactly_that_text() -> None:
         assert selected.endswith("delta epsilon")
         assert selected.splitlines()[0] == "beta gamma"
         assert "Assistant" in selected  # the second entry's label lies between them
+        # Drawn as selected, in the screen's selection style.
+        style = app.screen.get_component_rich_style("screen--selection", partial=True)
+        strips = transcript.render_lines(transcript.region.reset_offset)
+        shown = "".join(
+            text for strip in strips for text, st, _ in strip if st and st.bgcolor == style.bgcolor
+        )
+        assert shown.startswith("beta gamma") and "delta epsilon" in shown
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.clipboard == selected
@@ -179,6 +186,16 @@ async def test_search_finds_a_word_in_history_and_moves_between_matches() -> Non
         assert transcript.search("NEEDLE") == 2
         await pilot.pause()
         assert "message 700 needle" in transcript.visible_text()  # the newest first
+        # Highlighted where drawn: the match's cells carry the current-match style.
+        current = transcript.get_component_rich_style("transcript--match-current", partial=True)
+        strips = transcript.render_lines(transcript.region.reset_offset)
+        marked = [
+            text
+            for strip in strips
+            for text, style, _ in strip
+            if style is not None and style.bgcolor == current.bgcolor
+        ]
+        assert marked == ["needle"]
         transcript.goto_match(-1)
         await pilot.pause()
         assert "message 3 needle" in transcript.visible_text()

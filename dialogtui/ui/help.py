@@ -3,6 +3,8 @@ the app, the screen and the widgets on it, so the list cannot go stale."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from typing import Any
 
 from typing import ClassVar
@@ -21,37 +23,50 @@ from .textual_hooks import bindings_of
 EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Message box", "enter", "Send the message"),
     ("Message box", "ctrl+j", "New line (also Shift+Enter where the terminal reports it)"),
-    ("Message box", "up / down", "Earlier / later sent messages (in an empty box)"),
+    ("Message box", "up,down", "Earlier / later sent messages (in an empty box)"),
     ("Message box", "?", "This help (in an empty box)"),
     ("Anywhere", "any letter", "Typed into the message box, wherever the focus is"),
     ("Transcript", "mouse drag", "Select text; double-click a word, triple-click a block"),
     ("Transcript", "ctrl+c", "Copy the selection"),
-    ("Transcript", "home / end", "Top / bottom of the conversation"),
+    ("Transcript", "home,end", "Top / bottom of the conversation"),
 )
 
 
 def describe_key(key: str) -> str:
     return " / ".join(
-        "+".join(part.capitalize() if len(part) > 1 else part for part in choice.split("+"))
+        "+".join(part.capitalize() if len(part) > 1 else part.upper() for part in choice.split("+"))
         for choice in key.split(",")
     )
 
 
+def _own_bindings(widget: DOMNode) -> Iterator[Binding]:
+    """The bindings our own classes declare for a widget (Textual's editors keep their usual
+    keys: arrows, Home, End…, which the help does not repeat)."""
+    for cls in type(widget).__mro__:
+        if cls.__module__.startswith("dialogtui") and "BINDINGS" in vars(cls):
+            for binding in vars(cls)["BINDINGS"]:
+                if isinstance(binding, Binding):
+                    yield binding
+
+
 def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
-    """(where, keys, what) for every described binding of the app, the screen and the
+    """(where, keys, what) for every described binding of the app, the screen and our
     widgets on it, plus `EXTRA_KEYS`: one row per action and place."""
     app: App[Any] = screen.app
-    places: list[tuple[str, DOMNode]] = [("Anywhere", app), ("Anywhere", screen)]
+    sources: list[tuple[str, Iterable[Binding]]] = [
+        ("Anywhere", bindings_of(app)),
+        ("Anywhere", bindings_of(screen)),
+    ]
     seen_types: set[type] = set()
     for widget in screen.query("*"):
-        if type(widget) in seen_types or not type(widget).BINDINGS:
+        if type(widget) in seen_types:
             continue
         seen_types.add(type(widget))
-        places.append((_place_name(widget), widget))
+        sources.append((_place_name(widget), list(_own_bindings(widget))))
     rows: dict[tuple[str, str], list[str]] = {}
     descriptions: dict[tuple[str, str], str] = {}
-    for where, node in places:
-        for binding in bindings_of(node):
+    for where, bindings in sources:
+        for binding in bindings:
             description = binding.tooltip or binding.description
             if not description or binding.system:
                 continue
@@ -61,7 +76,7 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
             if label not in rows[key]:
                 rows[key].append(label)
             descriptions[key] = description
-    out = [(where, " / ".join(rows[key]), descriptions[key]) for key in rows for where in [key[0]]]
+    out = [(key[0], " / ".join(labels), descriptions[key]) for key, labels in rows.items()]
     out += [(where, describe_key(key), what) for where, key, what in EXTRA_KEYS]
     order = {"Anywhere": 0, "Message box": 1, "Transcript": 2}
     return sorted(out, key=lambda row: (order.get(row[0], 3), row[0]))
@@ -74,7 +89,7 @@ def _place_name(widget: DOMNode) -> str:
 
 def help_text(screen: Screen[object]) -> str:
     rows = key_rows(screen)
-    width = max((len(keys) for _, keys, _ in rows), default=0)
+    width = min(18, max((len(keys) for _, keys, _ in rows), default=0))
     lines: list[str] = []
     current = None
     for where, keys, what in rows:
@@ -83,6 +98,9 @@ def help_text(screen: Screen[object]) -> str:
                 lines.append("")
             lines.append(where)
             current = where
+        if len(keys) > width:
+            lines.append(f"  {keys}")
+            keys = ""
         lines.append(f"  {keys.ljust(width)}  {what}")
     lines += [
         "",

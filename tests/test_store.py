@@ -456,7 +456,7 @@ def test_the_first_migration_is_the_frozen_v1_schema() -> None:
     assert [normalise(s) for s in MIGRATIONS[0].statements] == frozen
 
 
-def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
+def test_a_v1_file_is_upgraded_to_the_latest_keeping_every_row(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     v1 = sqlite3.connect(db_path)
     v1.executescript(V1_DDL)
@@ -477,7 +477,7 @@ def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
 
     with TranscriptStore.open(db_path) as store:
         assert store.warning is None
-        assert raw_rows(db_path, "PRAGMA user_version") == [(2,)]
+        assert raw_rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         rows = store.messages(1)
         assert [(m.id, m.role, m.text, m.reply_to, m.figures) for m in rows] == [
             (1, "user", "first", None, None),

@@ -1,0 +1,201 @@
+"""The conversation core against the real dev server and a real store: no app, no Pilot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from dialogtui.conversation.core import Conversation
+from dialogtui.conversation.events import (
+    BlockGrew,
+    ChangeReason,
+    ConversationChanged,
+    Event,
+    Notice,
+    PartChanged,
+    Streamed,
+    TurnEnded,
+    TurnStarted,
+)
+from dialogtui.conversation.outcome import Outcome
+from dialogtui.conversation.record import thread_of
+from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
+from dialogtui.store import TranscriptStore
+from dialogtui.target import Target
+
+
+def target(server: DevServer, token: str | None = None, *, key: bool = True) -> Target:
+    return Target(
+        server.base_url,
+        DEMO_CHATBOT_ID,
+        api_key=DEMO_API_KEY if key else None,
+        visitor_token=token,
+        environment="test",
+    )
+
+
+class Seen(list[Event]):
+    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+        return [event for event in self if isinstance(event, kind)]
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with TranscriptStore.open(tmp_path / "t.sqlite3") as store:
+        yield store
+
+
+async def opened(server: DevServer, store: TranscriptStore, token: str | None = None, **kw):  # type: ignore[no-untyped-def]
+    seen = Seen()
+    conversation = Conversation(target(server, token), store=store, listener=seen.append, **kw)
+    assert await conversation.open()
+    return conversation, seen
+
+
+async def test_a_turn_is_told_as_events_and_recorded_once(
+    server: DevServer, store: TranscriptStore
+) -> None:
+    conversation, seen = await opened(server, store)
+    [changed] = seen.of(ConversationChanged)
+    assert changed.reason is ChangeReason.OPENED and changed.clear and not changed.history
+    assert changed.welcome and changed.followups  # the demo bot's welcome and start prompts
+    seen.clear()
+    turn = await conversation.send("hello table")
+    assert turn.outcome is Outcome.DONE
+    assert isinstance(seen[0], TurnStarted) and isinstance(seen[-1], TurnEnded)
+    ended = seen[-1]
+    assert (ended.outcome, ended.error, ended.retry) == (Outcome.DONE, None, None)
+    assert ended.figures.events > 0 and ended.figures.total is not None
+    # A block is named when it starts to grow, not per delta; its version moved since.
+    grew = seen.of(BlockGrew)
+    assert grew and len(grew) < turn.figures.events / 2
+    assert len({(g.part_index, g.block_index) for g in grew}) == len(grew)
+    last = grew[-1]
+    assert turn.assembler.block_version(last.part_index, last.block_index) >= last.version
+    assert any(p.everything for p in seen.of(PartChanged))  # `done` replaced everything
+    assert not seen.of(Streamed)
+    # On record: the text, the reply as done, one saved conversation bound to the new token.
+    [summary] = store.conversations()
+    user, reply = store.messages(summary.id)
+    assert (user.text, reply.status, reply.reply_to) == ("hello table", "done", user.id)
+    assert reply.text == conversation.last_reply and reply.parts
+    assert store.thread_conversations(
+        server.base_url, DEMO_CHATBOT_ID, thread_of(conversation.client.visitor_token) or ""
+    ) == [summary.id]
+    # The next turn follows the rotated token into the same saved conversation.
+    await conversation.send("again")
+    assert [c.id for c in store.conversations()] == [summary.id]
+    assert len(store.messages(summary.id)) == 4
+    await conversation.close()
+
+
+async def test_every_event_mode_streams_each_event_before_its_change(
+    server: DevServer, store: TranscriptStore
+) -> None:
+    conversation, seen = await opened(server, store, every_event=True)
+    turn = await conversation.send("hi")
+    streamed = seen.of(Streamed)
+    assert len(streamed) == turn.figures.events
+    assert len(seen.of(BlockGrew)) > len(
+        {(g.part_index, g.block_index) for g in seen.of(BlockGrew)}
+    )
+    await conversation.close()
+
+
+async def test_a_quiet_stream_has_its_partial_reply_on_record_and_cancel_keeps_it(
+    server: DevServer, store: TranscriptStore
+) -> None:
+    conversation, seen = await opened(server, store)
+    sending = asyncio.ensure_future(conversation.send("wait for it !stall"))
+    deadline = time.monotonic() + 10
+    text = ""
+    while not text and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        rows = store.messages(store.conversations()[0].id) if store.conversations() else []
+        text = rows[-1].text if len(rows) == 2 else ""
+    shown = conversation.turn.assembler.parts if conversation.turn else []
+    assert text and shown, "the stalled partial reply reached the store"
+    assert conversation.busy and conversation.cancel()
+    turn = await sending
+    assert turn.outcome is Outcome.CANCELLED
+    [ended] = seen.of(TurnEnded)
+    assert ended.outcome is Outcome.CANCELLED
+    user, reply = store.messages(store.conversations()[0].id)
+    assert (user.text, reply.status, reply.text) == ("wait for it !stall", "cancelled", text)
+    assert not conversation.busy
+    await conversation.close()
+
+
+async def test_a_retryable_failure_offers_retry_and_retry_sends_it_again(
+    server: DevServer, store: TranscriptStore
+) -> None:
+    conversation, seen = await opened(server, store)
+    turn = await conversation.send("oops !stream_error_retryable")
+    assert turn.outcome in (Outcome.INCOMPLETE, Outcome.ERROR) and turn.error is not None
+    assert conversation.retry_text == "oops !stream_error_retryable"
+    assert seen.of(TurnEnded)[-1].retry == conversation.retry_text
+    again = await conversation.retry()
+    assert again is not None and again.text == turn.text
+    statuses = [m.status for m in store.messages(conversation.record_id) if m.role != "user"]
+    assert statuses[0] == turn.outcome and len(statuses) == 2
+    await conversation.close()
+
+
+async def test_one_saved_conversation_is_one_server_conversation(
+    server: DevServer, store: TranscriptStore
+) -> None:
+    first, _ = await opened(server, store)
+    await first.send("one")
+    token = first.client.visitor_token
+    saved = first.record_id
+    await first.close()
+
+    # Opened again with its token: the server's history, and the same saved conversation.
+    again, seen = await opened(server, store, token)
+    [changed] = seen.of(ConversationChanged)
+    assert [m.role for m in changed.history] == ["user", "assistant"]
+    assert again.record_id == saved
+    # A second process (here: a second claim) on the same token writes a record of its own.
+    other, other_seen = await opened(server, store, token)
+    assert other.record_id == 0 and other_seen.of(Notice)
+    await again.send("two")
+    await other.send("three")
+    assert other.record_id not in (0, saved)
+    assert [m.text for m in store.messages(saved) if m.role == "user"] == ["one", "two"]
+    assert [m.text for m in store.messages(other.record_id) if m.role == "user"] == ["three"]
+    await other.close()
+
+    # A new conversation on the server is a new saved conversation, begun at its first turn.
+    seen.clear()
+    assert await again.new_conversation()
+    [changed] = seen.of(ConversationChanged)
+    assert changed.reason is ChangeReason.NEW_CONVERSATION and changed.clear
+    assert again.record_id == 0
+    await again.send("four")
+    assert again.record_id not in (0, saved, other.record_id)
+    assert [m.text for m in store.messages(again.record_id) if m.role == "user"] == ["four"]
+    await again.fresh_visitor()
+    await again.send("five")
+    assert [m.text for m in store.messages(again.record_id) if m.role == "user"] == ["five"]
+    await again.close()
+
+
+async def test_a_token_renewed_under_a_turn_moves_that_turn_to_a_new_record(
+    server: DevServer, store: TranscriptStore
+) -> None:
+    conversation, seen = await opened(server, store)
+    await conversation.send("before")
+    before = conversation.record_id
+    seen.clear()
+    turn = await conversation.send("after !expired_token")
+    assert turn.outcome is Outcome.DONE
+    [changed] = seen.of(ConversationChanged)
+    assert changed.reason is ChangeReason.NEW_TOKEN and not changed.clear and changed.note
+    assert conversation.record_id != before
+    assert [m.text for m in store.messages(before) if m.role == "user"] == ["before"]
+    moved = store.messages(conversation.record_id)
+    assert [(m.role, m.status) for m in moved] == [("user", "sent"), ("assistant", "done")]
+    await conversation.close()

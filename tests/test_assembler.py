@@ -582,7 +582,9 @@ def test_block_versions_move_with_each_change_and_only_then() -> None:
     from dialogtui.api.models import Delta, PartDeltaEvent, PartEvent, RichTextPart
 
     def delta(action: str, **fields: object) -> PartDeltaEvent:
-        return PartDeltaEvent(part_id="r", delta=Delta(action=action, part_type="rich_text", **fields))
+        return PartDeltaEvent(
+            part_id="r", delta=Delta(action=action, part_type="rich_text", **fields)
+        )
 
     assembler = ReplyAssembler()
     assembler.feed(delta("start_part"))

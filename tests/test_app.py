@@ -25,6 +25,8 @@ from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
 from dialogtui.store import Store, TranscriptStore
 from dialogtui.target import Target
 from dialogtui.ui.app import STREAMING_GC_THRESHOLD, DialogApp
+from dialogtui.conversation.core import Conversation
+from dialogtui.ui.screens.main import MainScreen
 from dialogtui.ui.choices import ActionBar
 from dialogtui.ui.composer import Composer
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
@@ -159,7 +161,7 @@ async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServ
     # it): a send afterwards opens one rather than failing.
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        app.workers.cancel_group(app, "start")
+        app.workers.cancel_group(app.main, "start")  # the main screen runs the start
         await pilot.pause(0.05)
         await send(pilot, "hello")
         await wait_for(pilot, turn_finished(app))
@@ -197,7 +199,7 @@ async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
     """Input the terminal delivers while the composer replaces its stand-in: already queued
     at the stand-in when the swap starts, or arriving at the app just after the first frame
     (as the driver delivers typed-ahead keys). None of it may be lost, and the order holds."""
-    first_frame_shown, replace = DialogApp._first_frame_shown, DialogApp._replace_stand_ins
+    first_frame_shown, replace = DialogApp._first_frame_shown, MainScreen.replace_stand_ins
     keys = [events.Key(c, c) for c in "abc"] + [
         events.Paste(" pasted "),
         events.Key("backspace", None),
@@ -210,7 +212,7 @@ async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
             for event in keys:
                 self.post_message(event)
 
-    def queue_then_replace(self: DialogApp) -> None:
+    def queue_then_replace(self: MainScreen) -> None:
         if where == "queued at the stand-in" and self._composer is None:
             stand_in = self.query_one(ComposerStandIn)
             for event in keys:
@@ -218,7 +220,7 @@ async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
         replace(self)
 
     monkeypatch.setattr(DialogApp, "_first_frame_shown", frame_then_keys)
-    monkeypatch.setattr(DialogApp, "_replace_stand_ins", queue_then_replace)
+    monkeypatch.setattr(MainScreen, "replace_stand_ins", queue_then_replace)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -455,17 +457,18 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
     marks: dict[str, int] = {}
     paint, play, release = (
         Screen._on_timer_update,
-        DialogApp._play_turn,
-        DialogApp._release_young_collections,
+        Conversation.send,
+        DialogApp.release_young_collections,
     )
 
     def painted(self: Screen[Any]) -> None:
         frames[0] += 1
         paint(self)
 
-    async def played(self: DialogApp, *args: Any) -> None:
-        await play(self, *args)
+    async def played(self: Conversation, *args: Any) -> Any:
+        turn = await play(self, *args)
         marks["turn ended"] = frames[0]
+        return turn
 
     def released(self: DialogApp, hold: int | None = None) -> None:
         if gc.get_threshold()[0] == raised:
@@ -473,8 +476,8 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
         release(self, hold)
 
     monkeypatch.setattr(Screen, "_on_timer_update", painted)
-    monkeypatch.setattr(DialogApp, "_play_turn", played)
-    monkeypatch.setattr(DialogApp, "_release_young_collections", released)
+    monkeypatch.setattr(Conversation, "send", played)
+    monkeypatch.setattr(DialogApp, "release_young_collections", released)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -485,11 +488,11 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
         )
         # A turn that starts before the last one's frame came: the threshold to put back is
         # kept, and the last turn's late callback does not end the new turn's hold.
-        first = app._hold_young_collections()
-        second = app._hold_young_collections()
-        app._release_young_collections(first)
+        first = app.hold_young_collections()
+        second = app.hold_young_collections()
+        app.release_young_collections(first)
         assert gc.get_threshold()[0] == raised
-        app._release_young_collections(second)
+        app.release_young_collections(second)
         assert gc.get_threshold() == before
         await send(pilot, "left streaming !slow")
         await wait_for(pilot, lambda: "You said" in last_entry_text(app))

@@ -199,3 +199,86 @@ async def test_a_token_renewed_under_a_turn_moves_that_turn_to_a_new_record(
     moved = store.messages(conversation.record_id)
     assert [(m.role, m.status) for m in moved] == [("user", "sent"), ("assistant", "done")]
     await conversation.close()
+
+
+async def test_another_process_on_the_same_token_writes_a_saved_conversation_of_its_own(
+    server: DevServer, tmp_path: Path
+) -> None:
+    """Two processes, one server conversation: the second never writes into the first's
+    record (a real `dialogtui send` in a subprocess, a real flock)."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with TranscriptStore.open(data / "transcripts.sqlite3") as store:
+        conversation, _ = await opened(server, store)
+        await conversation.send("from the app")
+        token = conversation.client.visitor_token
+        assert token is not None
+        mine = conversation.record_id
+        env = {
+            **os.environ,
+            "DIALOGTUI_DATA_DIR": str(data),
+            "DIALOGTUI_CONFIG_DIR": str(tmp_path / "config"),
+            "DIALOGTUI_LOG_DIR": str(tmp_path / "logs"),
+        }
+        args = ["--base-url", server.base_url, "--chatbot-id", DEMO_CHATBOT_ID]
+        sent = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "dialogtui", "send", *args, "--visitor-token-stdin", "hi"],
+            input=token + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert "Another dialogtui is saving this conversation" in sent.stderr
+        assert [m.text for m in store.messages(mine) if m.role == "user"] == ["from the app"]
+        [theirs] = [c.id for c in store.conversations() if c.id != mine]
+        assert [m.text for m in store.messages(theirs) if m.role == "user"] == ["hi"]
+        await conversation.close()
+        # Once the first has let go, the next process on that conversation's token writes on.
+        rotated = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "dialogtui", "send", *args, "--visitor-token-stdin", "more"],
+            input=token + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert rotated.returncode == 0, rotated.stderr
+        assert "Another dialogtui" not in rotated.stderr
+        assert len(store.conversations()) == 2
+
+
+def test_each_send_demo_is_a_saved_conversation_of_its_own(tmp_path: Path) -> None:
+    """The built-in server starts afresh with each `send --demo`: a new server conversation,
+    so a new saved one (they used to pile into one)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DIALOGTUI_DATA_DIR": str(tmp_path / "data"),
+        "DIALOGTUI_CONFIG_DIR": str(tmp_path / "config"),
+        "DIALOGTUI_LOG_DIR": str(tmp_path / "logs"),
+    }
+    for text in ("first", "second"):
+        done = subprocess.run(
+            [sys.executable, "-m", "dialogtui", "send", "--demo", text],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    with TranscriptStore.open(tmp_path / "data" / "transcripts.sqlite3") as store:
+        saved = store.conversations()[::-1]
+        assert [[m.text for m in store.messages(c.id) if m.role == "user"] for c in saved] == [
+            ["first"],
+            ["second"],
+        ]

@@ -126,3 +126,54 @@ def test_kill_9_of_run_after_the_stream_pauses_keeps_every_turn_so_far(tmp_path:
     # The first words, saved while the stream was quiet (nothing of turn 2 was printed).
     assert second["status"] == "incomplete"
     assert str(second["text"]).startswith("You said")
+
+
+def test_kill_9_of_the_app_after_the_stream_pauses_keeps_the_text_and_what_was_shown(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    env = {**environment(tmp_path), "TERM": "xterm-256color"}
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dialogtui", "--demo"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    screen = b""
+
+    def read_until(marker: bytes, timeout: float = 30) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + timeout
+        while marker not in screen:
+            assert time.monotonic() < deadline, f"{marker!r} never showed"
+            assert proc.poll() is None, "the app ended"
+            if select.select([master], [], [], 0.05)[0]:
+                screen += os.read(master, 65536)
+
+    try:
+        read_until(b"Ready")
+        os.write(master, b"stay with me !stall\r")
+        read_until(b"You said")
+        time.sleep(1.0)  # the pause itself: the scenario, not an assertion on time
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    assert proc.returncode == -signal.SIGKILL
+    [[user, reply]] = saved(env)
+    assert (user["role"], user["text"]) == ("user", "stay with me !stall")
+    assert reply["status"] == "incomplete"
+    assert str(reply["text"]).startswith("You said: “stay with me !stall”.")  # as shown

@@ -110,6 +110,7 @@ class Conversation:
         """The saved conversation turns go to (0: none yet, or saving is off)."""
         self._thread: str | None = None  # the server conversation `record_id` records
         self._record_has_turns = False
+        self._record_chosen = False  # looked up for the token (`open`, or the first send)
         self._task: asyncio.Task[None] | None = None
         self._cancelling = False
 
@@ -168,9 +169,11 @@ class Conversation:
         return True
 
     async def close(self) -> None:
-        """Stop the turn in flight, close the connections, give up the record's claim."""
+        """Stop the turn in flight, close the connections, give up the record's claim
+        (`record_id` still names it)."""
         await self.stop()
-        self._release_record()
+        if self.record_id:
+            self.store.release(self.record_id)
         if self.session is not None:
             await self.session.client.aclose()
 
@@ -213,6 +216,7 @@ class Conversation:
     def _resume_record(self) -> None:
         """The saved conversation bound to the current token, if one is free to write."""
         self._release_record()
+        self._record_chosen = True
         thread = thread_of(self.client.visitor_token)
         self._thread = thread
         if thread is None:
@@ -290,6 +294,8 @@ class Conversation:
         self.turn = turn
         self.retry_text = None
         self.followups = ()
+        if not self._record_chosen:
+            self._resume_record()  # `send` without `open`, as the CLI does
         if not self.record_id:
             self._start_record(thread_of(self.client.visitor_token))
         # On record before it is sent: a failed or killed send still has the text.
@@ -406,6 +412,7 @@ class Conversation:
             await self._load_config()
         # A new server conversation: a new saved one, begun with its first turn.
         self._release_record()
+        self._record_chosen = True
         self._thread = thread_of(self.client.visitor_token)
         self.form = None
         self.retry_text = None

@@ -5,6 +5,9 @@ these; it never reads the wire. Growing text is not an event per delta: `BlockGr
 block once it starts to grow, and a view follows it at its own pace by
 `turn.assembler.block_version` (unless the core was made with `every_event=True`, for a view
 that prints as it goes: then `Streamed` comes with each stream event).
+
+Nothing is imported at run time but the standard library: the app's main screen imports this
+module before its first frame.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, NamedTuple, TypeAlias
-
-from ..api.assembler import EVERYTHING
 
 if TYPE_CHECKING:
     from ..api.assembler import Change
@@ -48,6 +49,9 @@ class PartChanged:
 
     @property
     def everything(self) -> bool:
+        # Imported here: a view's first frame must not wait for the wire models.
+        from ..api.assembler import EVERYTHING
+
         return self.part_index == EVERYTHING
 
 

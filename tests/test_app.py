@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gc
 from collections.abc import Callable
 from pathlib import Path
@@ -1033,3 +1035,55 @@ async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(
         assert terminal.text() == whole_screen(app).text()
         assert terminal.cells == whole_screen(app).cells
     assert frames.count(True) >= 20, frames  # partial updates, the case under test
+
+
+async def test_restarts_and_new_conversations_never_mix_saved_turns(
+    server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a saved conversation holds is what one screen showed: a restart without the
+    token starts another (the server does), a restart with it goes on in the same one, and
+    Ctrl+N begins another, which the export then holds alone."""
+    monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(tmp_path / "data"))
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "first screen")
+        await wait_for(pilot, turn_finished(app))
+        first, token = app._conversation, app.client.visitor_token
+    app = make_app(server, store=store)  # no token kept: the server starts afresh
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "first screen" not in all_text(app)
+        await send(pilot, "second screen")
+        await wait_for(pilot, turn_finished(app))
+        second = app._conversation
+    app = make_app(server, store=store, visitor_token=token)  # the first one, resumed
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "first screen" in all_text(app)
+        await send(pilot, "first again")
+        await wait_for(pilot, turn_finished(app))
+        assert app._conversation == first
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "New conversation" in str(app.query_one("#status").render()))
+        await send(pilot, "after ctrl+n")
+        await wait_for(pilot, turn_finished(app))
+        third = app._conversation
+        app.action_export_conversation()
+        shown = [line for line in all_text(app).splitlines() if line]
+    users = {
+        record: [m.text for m in store.messages(record) if m.role == "user"]
+        for record in (first, second, third)
+    }
+    assert users == {
+        first: ["first screen", "first again"],
+        second: ["second screen"],
+        third: ["after ctrl+n"],
+    }
+    exported = json.loads(
+        (tmp_path / "data" / "exports" / f"conversation-{third}.json").read_text()
+    )
+    assert [m["text"] for m in exported["messages"] if m["role"] == "user"] == ["after ctrl+n"]
+    assert "after ctrl+n" in shown
+    store.close()

@@ -378,7 +378,8 @@ class MainScreen(Screen[None]):
         self.inspector.end_turn(summary)
         if error is not None:
             # A partial reply stays, marked incomplete; with nothing shown, the error stands alone.
-            transcript.set_state(entry, event.outcome, note=error.safe_message)
+            shown = Outcome.INCOMPLETE if event.turn.assembler.part_count else Outcome.ERROR
+            transcript.set_state(entry, shown, note=error.safe_message)
             transcript.set_footer(entry, summary)
             self.composer.restore(event.turn.text)
             self.action_bar.show((), retry=event.retry is not None)

@@ -645,23 +645,37 @@ class TranscriptStore:
             import fcntl
         except ImportError:  # not a POSIX system: no claims, as before them
             return True
-        folder = self.path.with_name(self.path.name + ".claims")
-        try:
-            folder.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(folder / str(conversation_id), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            return True  # a claim that cannot be made must not stop the chat
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        path = self.path.with_name(self.path.name + ".claims") / str(conversation_id)
+        for _ in range(3):
+            try:
+                path.parent.mkdir(mode=0o700, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return True  # a claim that cannot be made must not stop the chat
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            # A releaser unlinks the file while it holds the lock: a lock taken on a file
+            # already unlinked is no claim, and the next try makes the file anew.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except OSError:
+                same = False
+            if same:
+                self._claims[conversation_id] = fd
+                return True
             os.close(fd)
-            return False
-        self._claims[conversation_id] = fd
-        return True
+        return True  # files that keep vanishing: let the chat go on
 
     def release(self, conversation_id: int) -> None:
         fd = self._claims.pop(conversation_id, None)
         if fd is not None:
+            # Unlinked while still locked, so no file is left per conversation ever opened.
+            path = self.path.with_name(self.path.name + ".claims") / str(conversation_id)
+            with suppress(OSError):
+                path.unlink()
             os.close(fd)  # closing the descriptor drops the lock
 
     def resume_or_start(

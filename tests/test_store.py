@@ -644,3 +644,27 @@ def test_history_and_export_commands(
     assert markdown.startswith(
         f"# Conversation {conversation} with Shop ␛]0;t␇"
     ) and not CONTROL.search(markdown)
+
+
+def test_a_conversation_has_one_writer_at_a_time_and_claims_leave_no_files(
+    store: TranscriptStore, db_path: Path
+) -> None:
+    """Two opened stores stand for two processes (an flock belongs to an open file, not to
+    a process); the thread a conversation records is found again by its fingerprint."""
+    conversation = store.start_conversation("demo", "bot", thread="t1")
+    assert store.thread_conversations("demo", "bot", "t1") == [conversation]
+    assert store.thread_conversations("demo", "other-bot", "t1") == []
+    store.bind_thread(conversation, "t2")
+    assert store.thread_conversations("demo", "bot", "t1") == []
+    assert store.thread_conversations("demo", "bot", "t2") == [conversation]
+    with TranscriptStore.open(db_path) as other:
+        assert store.claim(conversation)
+        assert not store.claim(conversation), "one claim per conversation in a process too"
+        assert not other.claim(conversation)
+        store.release(conversation)
+        assert other.claim(conversation)
+        assert not store.claim(conversation)
+    # Closing a store gives up its claims.
+    assert store.claim(conversation)
+    store.release(conversation)
+    assert list(db_path.with_name(db_path.name + ".claims").iterdir()) == []

@@ -162,10 +162,12 @@ class Conversation:
         """Connect: the saved conversation for the current token, the bot's config, the
         history. False if the bot refuses this client (401, 403 on the config)."""
         self._ensure_session()
-        self._resume_record()
+        note = self._resume_record()
         if not await self._load_config():
             return False
         await self._show_history(reason)
+        if note is not None:
+            self._notice(note)  # after the history: a view clears its screen for that
         return True
 
     async def close(self) -> None:
@@ -213,25 +215,27 @@ class Conversation:
 
     # -- the local record ---------------------------------------------------------------------
 
-    def _resume_record(self) -> None:
-        """The saved conversation bound to the current token, if one is free to write."""
+    def _resume_record(self) -> str | None:
+        """The saved conversation bound to the current token, if one is free to write; a
+        note for the person if it is not (another process writes it)."""
         self._release_record()
         self._record_chosen = True
         thread = thread_of(self.client.visitor_token)
         self._thread = thread
         if thread is None:
-            return
+            return None
         saved = self.store.thread_conversations(*conversation_key(self.target), thread)
         for conversation_id in saved:
             if self.store.claim(conversation_id):
                 self.record_id = conversation_id
                 self._record_has_turns = True
-                return
+                return None
         if saved:
-            self._notice(
-                "Another dialogtui is saving this conversation: this window saves its turns "
-                "as a new local conversation."
+            return (
+                "Another dialogtui is saving this conversation: the turns sent from here are "
+                "saved as a new local conversation."
             )
+        return None
 
     def _start_record(self, thread: str | None) -> int:
         self._release_record()
@@ -265,14 +269,9 @@ class Conversation:
         self._start_record(thread)
         self.store.move_messages(record.rows, self.record_id)
         record.move_to(self.record_id)
-        self._emit(
-            ConversationChanged(
-                ChangeReason.NEW_TOKEN,
-                False,
-                note="The server started a new conversation (the visitor token had to be "
-                "renewed); it is saved as a new local conversation.",
-            )
-        )
+        note = "The server started a new conversation (the visitor token had to be renewed)"
+        saved = "; it is saved as a new local conversation." if self.record_id else "."
+        self._emit(ConversationChanged(ChangeReason.NEW_TOKEN, False, note=note + saved))
 
     def _follow_rotation(self) -> None:
         """After a turn: a token rotated by `done` is the same conversation's next token."""
@@ -294,8 +293,10 @@ class Conversation:
         self.turn = turn
         self.retry_text = None
         self.followups = ()
-        if not self._record_chosen:
-            self._resume_record()  # `send` without `open`, as the CLI does
+        if not self._record_chosen:  # `send` without `open`, as the CLI does
+            note = self._resume_record()
+            if note is not None:
+                self._notice(note)
         if not self.record_id:
             self._start_record(thread_of(self.client.visitor_token))
         # On record before it is sent: a failed or killed send still has the text.

@@ -282,3 +282,18 @@ def test_each_send_demo_is_a_saved_conversation_of_its_own(tmp_path: Path) -> No
             ["first"],
             ["second"],
         ]
+
+
+async def test_with_saving_off_the_person_is_still_told_when_the_server_starts_over(
+    server: DevServer,
+) -> None:
+    seen = Seen()
+    conversation = Conversation(target(server), listener=seen.append)  # no store: nothing saved
+    assert await conversation.open()
+    await conversation.send("before")
+    await conversation.send("after !expired_token")
+    [changed] = [c for c in seen.of(ConversationChanged) if not c.clear]
+    assert changed.reason is ChangeReason.NEW_TOKEN
+    assert changed.note and "saved" not in changed.note
+    assert conversation.record_id == 0
+    await conversation.close()

@@ -276,9 +276,10 @@ class Conversation:
     def _follow_rotation(self) -> None:
         """After a turn: a token rotated by `done` is the same conversation's next token."""
         thread = thread_of(self.client.visitor_token)
-        if thread is not None and thread != self._thread and self.record_id:
+        if thread is not None and thread != self._thread:
             self._thread = thread
-            self.store.bind_thread(self.record_id, thread)
+            if self.record_id:
+                self.store.bind_thread(self.record_id, thread)
 
     # -- turns --------------------------------------------------------------------------------
 
@@ -297,7 +298,7 @@ class Conversation:
             note = self._resume_record()
             if note is not None:
                 self._notice(note)
-        if not self.record_id:
+        if not self.record_id and not self._record_has_turns:  # (with saving off: once)
             self._start_record(thread_of(self.client.visitor_token))
         # On record before it is sent: a failed or killed send still has the text.
         record = TurnRecord(self.store, self.record_id, turn)

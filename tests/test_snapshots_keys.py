@@ -16,6 +16,7 @@ from dialogtui.api.models import Block, RichTextPart, Span, TextPart
 from dialogtui.ui.app import DialogApp
 from dialogtui.ui.composer import Composer
 from dialogtui.ui.help import show_help
+from dialogtui.ui.screens.main import MainScreen
 from dialogtui.ui.transcript import Transcript
 
 SnapCompare = Callable[..., bool]
@@ -24,7 +25,7 @@ SnapCompare = Callable[..., bool]
 class KeysApp(App[None]):
     """The main screen's widgets with the app's bindings, without a server: a steady picture."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(DialogApp.BINDINGS)
+    BINDINGS: ClassVar[list[BindingType]] = [*DialogApp.BINDINGS, *MainScreen.BINDINGS]
 
     def compose(self) -> ComposeResult:
         yield Transcript()

@@ -6,20 +6,29 @@ them; this module only records what changed, in O(1) per call.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from typing import Literal, TypeAlias
+from collections.abc import Sequence
+from typing import Literal, Protocol, TypeAlias
 
 from dialogtui.api.models import Block, Part, RichTextPart
+from dialogtui.conversation.outcome import Outcome
 from dialogtui.ui.render import BlockLayout, Frame, Line
 
-EntryState: TypeAlias = Literal["waiting", "streaming", "done", "incomplete", "cancelled", "error"]
+EntryState: TypeAlias = Outcome
+"""An entry's state is its turn's outcome (`waiting` and `streaming` while it runs)."""
 NoticeVariant: TypeAlias = Literal["info", "warning", "error"]
 
-BlockSource: TypeAlias = Callable[[int, int], Block]
-"""`source(part_index, block_index)`: a block's current content (e.g. `ReplyAssembler.block`).
-IndexError if it no longer exists."""
 
-IN_PROGRESS = ("waiting", "streaming")
+class BlockSource(Protocol):
+    """Where a followed block comes from (a `ReplyAssembler`): the block's content, and its
+    version, which changes whenever the block does. Both raise IndexError for a block that
+    no longer exists."""
+
+    def block(self, part_index: int, block_index: int) -> Block: ...
+
+    def block_version(self, part_index: int, block_index: int) -> int: ...
+
+
+IN_PROGRESS = (Outcome.WAITING, Outcome.STREAMING)
 
 
 class HeightIndex:
@@ -183,9 +192,9 @@ class Entry:
         self.structural = False
         self.status_dirty = False
         self.footer_dirty = False
-        # Blocks followed by `stream_block`: (part, block) -> source, and what it last gave.
+        # Blocks followed by `stream_block`: (part, block) -> source, and the version last taken.
         self.streaming: dict[tuple[int, int], BlockSource] = {}
-        self.fetched: dict[tuple[int, int], Block] = {}
+        self.fetched: dict[tuple[int, int], int] = {}
         # Bumped at every change of content or state: readers (search, copy) cache by it.
         self.version = 0
 
@@ -416,18 +425,21 @@ class TranscriptDocument:
             # Only a block the part can take as it stands: a stale source is dropped before
             # anything changes (`_set_block` would replace a part that is not rich text).
             blocks = slots[part_index].blocks if part_index < len(slots) else None
+            source = streaming[key]
             try:
                 if blocks is None or block_index > len(blocks):
                     raise IndexError(block_index)
-                block = streaming[key](part_index, block_index)
+                version = source.block_version(part_index, block_index)
+                if fetched.get(key) == version:
+                    continue
+                block = source.block(part_index, block_index)
             except IndexError:
                 del streaming[key]  # replaced meanwhile by something without that block
                 fetched.pop(key, None)
                 continue
-            if fetched.get(key) is not block:
-                fetched[key] = block
-                self._set_block(entry, part_index, block_index, block)
-                changed = True
+            fetched[key] = version
+            self._set_block(entry, part_index, block_index, block)
+            changed = True
         if changed:
             entry.version += 1
             self.version += 1

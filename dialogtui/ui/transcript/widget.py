@@ -51,6 +51,7 @@ from textual.style import Style as VisualStyle
 from textual.timer import Timer
 
 from dialogtui.api.models import Block, Part, TextPart, plain_text
+from dialogtui.conversation.outcome import Outcome
 from dialogtui.ui.render import Line, RenderStyles
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.textual_hooks import install_vertical_scrollbar, set_virtual_height_quietly
@@ -265,7 +266,7 @@ class Transcript(ScrollView, can_focus=True):
             self._schedule(urgent=True)
 
     def add_entry(
-        self, role: str, parts: Sequence[Part] = (), *, state: EntryState = "done"
+        self, role: str, parts: Sequence[Part] = (), *, state: EntryState = Outcome.DONE
     ) -> int:
         """Append an entry and return its id. Ids are never reused, not even after `clear`, so a
         late update from a stream that ran across a `clear` is ignored, never misplaced."""
@@ -305,11 +306,10 @@ class Transcript(ScrollView, can_focus=True):
         self, entry_id: int, part_index: int, block_index: int, source: BlockSource
     ) -> None:
         """Follow block `block_index` of rich_text part `part_index`, new or growing: while the
-        entry is waiting or streaming, each layout takes the block from `source(part_index,
-        block_index)` when that returns another object than last time (a source must return
-        the same object while the block is unchanged, as `ReplyAssembler.block` does); a
-        timer looks every `FLUSH_INTERVAL`. So a block is named once, not once per delta
-        (calling again is harmless: O(1)).
+        entry is waiting or streaming, each layout takes the block from `source` when its
+        `block_version` has moved since the last one taken; a timer looks every
+        `FLUSH_INTERVAL`. So a block is named once, not once per delta (calling again is
+        harmless: O(1)).
 
         Following ends, after one last fetch, when the entry leaves the streaming states
         (`set_state`), and for a part replaced by `set_part` or `set_parts`. The part must

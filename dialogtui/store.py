@@ -1584,11 +1584,20 @@ def _md_cell(cell: Any) -> str:
     return _md_line(text).replace("|", "\\|")
 
 
-def _md_price(price: Any) -> str:
-    """'399.00 DKK', as the screen shows it (a string amount as sent)."""
+def price_text(price: Any) -> str:
+    """'399.00 DKK', as the screen shows it (a string amount as sent): one spelling for the
+    export, the clipboard and `send`."""
     amount = price.amount
-    number = f"{amount:.2f}" if isinstance(amount, (int, float)) else str(amount)
-    return _md_line(f"{number} {price.currency}".strip())
+    number = (
+        f"{amount:.2f}"
+        if isinstance(amount, (int, float)) and not isinstance(amount, bool)
+        else str(amount)
+    )
+    return f"{number} {price.currency}".strip()
+
+
+def _md_price(price: Any) -> str:
+    return _md_line(price_text(price))
 
 
 def markdown_parts(parts: list[Part]) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.widgets import Input
 
 from dialogtui.api.models import (
     Block,
@@ -28,7 +29,10 @@ from dialogtui.ui.clipboard import (
     copy_text,
     osc52,
 )
+from dialogtui.store import TranscriptStore
+from dialogtui.ui.forms import RateScreen
 from dialogtui.ui.help import HelpScreen, help_text
+from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
 from dialogtui.ui.recall import InputRecall
 from dialogtui.ui.search import SearchBar
 from dialogtui.ui.transcript import Transcript
@@ -363,3 +367,59 @@ async def test_ctrl_f_in_the_app_finds_a_product_and_esc_closes(server: DevServe
         assert not app.screen.query(SearchBar)
         assert app.transcript.search_matches == 0
         assert app.screen.focused is app.composer
+
+
+async def test_a_saved_conversation_copies_what_is_on_screen_and_refuses_rating(
+    server: DevServer, tmp_path: Path
+) -> None:
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.composer.focus()
+        app.composer.load_text("the saved one")
+        await pilot.press("enter")
+        await wait_for(pilot, turn_finished(app))
+        app.action_saved_conversations()
+        await wait_for(pilot, lambda: isinstance(app.screen, ConversationPicker))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SavedConversationScreen))
+        await pilot.press("alt+up")  # the saved reply, then the question before it
+        await pilot.press("alt+up")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.clipboard == "the saved one"
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, SavedConversationScreen)  # no rating dialog
+        assert any("read-only" in str(n.message) for n in app._notifications)
+    store.close()
+
+
+async def test_enter_in_the_rating_dialog_sends_the_rating(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        assert isinstance(app.screen, RateScreen)
+        app.screen.query_one("#feedback", Input).focus()
+        await pilot.press("enter")  # no stars yet: it says so and stays
+        await pilot.pause()
+        assert isinstance(app.screen, RateScreen)
+        await pilot.click("#star-4")
+        app.screen.query_one("#feedback", Input).focus()
+        await pilot.press(*"good", "enter")
+        await wait_for(pilot, lambda: server.stats.count("POST /rate") == 1)
+        assert not isinstance(app.screen, RateScreen)
+
+
+def test_prices_read_the_same_on_screen_in_send_and_in_the_export() -> None:
+    from dialogtui.commands.send import _product_line
+    from dialogtui.store import price_text
+    from dialogtui.ui.render import format_price
+
+    price = Price(amount=399.0, currency="DKK")
+    assert format_price(price) == price_text(price) == "399.00 DKK"
+    assert _product_line("Kettle", price, None) == "* Kettle — 399.00 DKK"
+    as_sent = Price(amount="from 99", currency="DKK")
+    assert price_text(as_sent) == "from 99 DKK"

@@ -261,10 +261,11 @@ def _part_text(part: Part) -> str:
 
 def _product_line(title: str, price: object, url: str | None) -> str:
     from ..api.models import Price
+    from ..store import price_text
 
     line = f"* {title}"
     if isinstance(price, Price):
-        line += f" — {price.amount} {price.currency}".rstrip()
+        line += f" — {price_text(price)}"  # 399.00 DKK, as on screen and in the export
     if url:
         line += f" <{url}>"
     return line

@@ -423,3 +423,27 @@ def test_prices_read_the_same_on_screen_in_send_and_in_the_export() -> None:
     assert _product_line("Kettle", price, None) == "* Kettle — 399.00 DKK"
     as_sent = Price(amount="from 99", currency="DKK")
     assert price_text(as_sent) == "from 99 DKK"
+
+
+async def test_a_selection_survives_a_resize() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = app.query_one(Transcript)
+        words = " ".join(f"word{number}" for number in range(30))
+        entry = transcript.add_entry("assistant", [TextPart(text=words)])
+        await pilot.pause()
+        y = _user_line(transcript, entry) - 1
+        left = transcript.gutter.left
+        # From "word2" on the first line to the end of the second.
+        await pilot.mouse_down(Transcript, offset=(left + 12, y))
+        await pilot.hover(Transcript, offset=(left + 30, y + 1))
+        await pilot.mouse_up(Transcript, offset=(left + 40, y + 1))
+        await pilot.pause()
+        before = app.screen.get_selected_text()
+        assert before is not None and before.startswith("word2 ")
+        await pilot.resize_terminal(40, 20)
+        await pilot.pause()
+        after = app.screen.get_selected_text()
+        assert after is not None
+        assert after.split() == before.split()  # the same words, wrapped anew
+        assert after != before

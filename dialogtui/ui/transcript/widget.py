@@ -205,6 +205,7 @@ class Transcript(ScrollView, can_focus=True):
         self._selection_style = Style(reverse=True)
         self._search = _Search()
         self._cursor: int | None = None  # entry index of the message cursor
+        self._held_selection: tuple[tuple[int, int], tuple[int, int]] | None = None
 
     # The model's parts, by the names the widget (and its tests) always used.
 
@@ -448,6 +449,8 @@ class Transcript(ScrollView, can_focus=True):
                 heights.set(entry.index, layout.estimate(entry))
                 self._mark_repaint(heights.prefix(entry.index))
         self._fill_viewport(anchor)
+        if self._held_selection is not None:
+            self._restore_selection(self._held_selection)
         self._commit(anchor)
 
     def _sync_generation(self, width: int) -> None:
@@ -458,8 +461,11 @@ class Transcript(ScrollView, can_focus=True):
             self._styles_stale = False
             styles = self._compute_styles()
         layout.bot_name = self.bot_name
+        # The selection, as places in the text that survive re-wrapping (a new width).
+        held = self._hold_selection() if self.is_mounted and self._marking else None
         if not layout.sync(width, styles, self._labels_stale):
             return
+        self._held_selection = held
         self._labels_stale = False
         self._strip_cache.clear()
         self._boxed_cache.clear()
@@ -970,6 +976,62 @@ class Transcript(ScrollView, can_focus=True):
                 stop = min(stop, len(text) - entry.frame.right)
             lines.append(text[begin:stop].rstrip() if stop > begin else "")
         return "\n".join(lines), "\n"
+
+    def _text_place(self, offset: Offset) -> tuple[int, int] | None:
+        """A place in the text as (entry index, visible characters before it in the entry):
+        the same after the entry is wrapped at another width (whitespace does not count)."""
+        heights, entries = self._doc.heights, self._doc.entries
+        if not 0 <= offset.y < heights.total:
+            return None
+        index, line_number = heights.find(offset.y)
+        entry = entries[index]
+        if entry.gen != self._layout.gen:
+            return None
+        count = 0
+        for number in range(line_number + 1):
+            text = "".join(piece for piece, _ in entry.line(number))
+            if number == line_number:
+                text = text[: offset.x]
+            count += len(text) - text.count(" ")
+        return index, count
+
+    def _line_place(self, place: tuple[int, int], end: bool) -> Offset | None:
+        """The screen place of a `_text_place` in the current layout."""
+        index, wanted = place
+        entries = self._doc.entries
+        if index >= len(entries):
+            return None
+        entry = entries[index]
+        if entry.gen != self._layout.gen:
+            self._build(entry)
+        first = self._doc.heights.prefix(index)
+        count = 0
+        for number in range(entry.height):
+            text = "".join(piece for piece, _ in entry.line(number))
+            for column, char in enumerate(text):
+                if char == " ":
+                    continue
+                if count == wanted and not end:
+                    return Offset(column, first + number)
+                count += 1
+                if count == wanted and end:
+                    return Offset(column + 1, first + number)
+        return Offset(1 << 30, first + max(0, entry.height - 1))
+
+    def _hold_selection(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        selection = self.text_selection
+        if selection is None or selection.start is None or selection.end is None:
+            return None
+        start, end = self._text_place(selection.start), self._text_place(selection.end)
+        return None if start is None or end is None else (start, end)
+
+    def _restore_selection(self, held: tuple[tuple[int, int], tuple[int, int]]) -> None:
+        self._held_selection = None
+        if self.text_selection is None:
+            return
+        start, end = self._line_place(held[0], end=False), self._line_place(held[1], end=True)
+        if start is not None and end is not None:
+            self.screen.selections = {self: Selection(start, end)}
 
     def selection_updated(self, selection: Selection | None) -> None:
         style = self.screen.get_component_rich_style("screen--selection", partial=True)

@@ -447,3 +447,12 @@ async def test_a_selection_survives_a_resize() -> None:
         assert after is not None
         assert after.split() == before.split()  # the same words, wrapped anew
         assert after != before
+
+
+def test_a_validation_error_without_fields_does_not_point_at_fields() -> None:
+    from dialogtui.api.errors import ApiHttpError
+    from dialogtui.api.models import FieldError
+
+    assert "highlighted" not in ApiHttpError(422, "validation").safe_message
+    with_fields = ApiHttpError(422, "validation", params=[FieldError(field="email")])
+    assert "highlighted fields" in with_fields.safe_message

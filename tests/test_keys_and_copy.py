@@ -30,6 +30,7 @@ from dialogtui.ui.clipboard import (
     osc52,
 )
 from dialogtui.store import TranscriptStore
+from dialogtui.ui.app import DialogApp
 from dialogtui.ui.forms import RateScreen
 from dialogtui.ui.help import HelpScreen, help_text
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
@@ -456,3 +457,19 @@ def test_a_validation_error_without_fields_does_not_point_at_fields() -> None:
     assert "highlighted" not in ApiHttpError(422, "validation").safe_message
     with_fields = ApiHttpError(422, "validation", params=[FieldError(field="email")])
     assert "highlighted fields" in with_fields.safe_message
+
+
+async def test_an_unreachable_server_at_start_is_said_once_and_not_called_ready() -> None:
+    from dialogtui.target import Target
+
+    from .test_app import FAST_POLICIES
+
+    target = Target("http://127.0.0.1:9", "demo", api_key="dk_test", environment="test")
+    app = DialogApp(target, policies=FAST_POLICIES)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.main.query_one("#status")
+        await wait_for(pilot, lambda: "Not connected" in str(status.render()))
+        await pilot.pause(0.3)
+        assert "Not connected" in str(status.render())
+        shown = [app.transcript.entry_text(i) for i in app.transcript.entry_ids]
+        assert len([text for text in shown if "reach" in text]) == 1, shown

@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import ApiHttpError, DialogError
+from ..api.errors import ApiHttpError, DialogError, TransportError
 from ..api.models import (
     ContactFormPart,
     FormPart,
@@ -160,7 +160,8 @@ class Conversation:
 
     async def open(self, *, reason: ChangeReason = ChangeReason.OPENED) -> bool:
         """Connect: the saved conversation for the current token, the bot's config, the
-        history. False if the bot refuses this client (401, 403 on the config)."""
+        history. False if the bot refuses this client (401, 403 on the config) or cannot be
+        reached."""
         self._ensure_session()
         note = self._resume_record()
         if not await self._load_config():
@@ -185,6 +186,10 @@ class Conversation:
         except DialogError as error:
             self._notice(error.safe_message, "error")
             if isinstance(error, ApiHttpError) and error.status in (401, 403):
+                return False
+            if isinstance(error, TransportError):
+                # Unreachable: the history would fail the same way (a second notice), and a
+                # welcome screen would then clear the first and look ready.
                 return False
         if self.record_id:
             self.store.set_bot_name(self.record_id, self.bot_name)

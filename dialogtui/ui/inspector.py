@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from time import monotonic
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import msgspec
@@ -36,6 +35,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
+from .. import timing
 from ..api.redaction import redact
 from ..api.retry import Operation
 from ..api.trace import (
@@ -359,7 +359,7 @@ class EventList(ScrollView, can_focus=True):
             self._append(InspectorRow("DONE", trace.elapsed * 1000, trace))
         elif isinstance(trace, (RequestStarted, ResponseReceived, RetryScheduled)):
             # These carry no request-relative time, so stamp them here.
-            now = monotonic()
+            now = timing.now()
             if isinstance(trace, RequestStarted) and trace.attempt == 1:
                 self._starts[trace.op] = now
                 self._open.add(trace.op)

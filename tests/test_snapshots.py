@@ -82,7 +82,8 @@ async def settled(pilot: Pilot[Any]) -> None:
 
 
 async def ready(app: DialogApp, pilot: Pilot[Any]) -> None:
-    await until(pilot, lambda: "Ready" in str(app.query_one("#status").render()))
+    # `query`, not `query_one`: the status line may not be composed yet when the pilot starts.
+    await until(pilot, lambda: any("Ready" in str(s.render()) for s in app.query("#status")))
 
 
 async def send(app: DialogApp, pilot: Pilot[Any], text: str) -> None:

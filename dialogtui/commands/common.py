@@ -56,5 +56,8 @@ def exit_code_for(error: DialogError) -> int:
 
 
 def print_failure(message: str) -> None:
-    """One line on stderr: the safe message only, never a server body or a traceback."""
-    print(f"dialogtui: {message}", file=sys.stderr)
+    """One line on stderr: the safe message only, never a server body or a traceback; it may
+    quote one's own input, so it is made safe for the terminal."""
+    from ..text import sanitize_line
+
+    print(f"dialogtui: {sanitize_line(message)}", file=sys.stderr)

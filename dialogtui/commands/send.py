@@ -31,7 +31,8 @@ from ..api.models import (
 )
 from ..inputs import read_message
 from ..text import sanitize
-from .common import StartupError, Target, exit_code_for, open_target, print_failure
+from ..target import Target
+from .common import StartupError, exit_code_for, open_target, print_failure
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -242,7 +243,7 @@ def _part_text(part: Part) -> str:
         return f"[file] {part.filename or ''} {part.url}".strip()
     if isinstance(part, UnknownPart):
         return f"[unsupported content: {part.type}]"
-    return f"[{part.__struct_config__.tag}]"  # type: ignore[attr-defined]
+    return f"[{part.__struct_config__.tag}]"
 
 
 def _product_line(title: str, price: object, url: str | None) -> str:

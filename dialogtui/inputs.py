@@ -105,6 +105,24 @@ def read_message(text: str, *, limit: int = MAX_INPUT_BYTES) -> str:
     return text
 
 
+MAX_LINE_CHARS: Final = 64 * 1024
+"""Longest line read from stdin for a key, a token or a prompt's answer."""
+
+
+def read_line(what: str, prompt: str | None = None) -> str:
+    """One line of stdin, strict UTF-8; "" at the end of input. Bounded, except an answer to
+    `prompt`, which `input` reads (with line editing on a terminal)."""
+    try:
+        line = input(prompt) if prompt is not None else sys.stdin.readline(MAX_LINE_CHARS + 1)
+    except EOFError:
+        return ""
+    except UnicodeDecodeError:
+        raise InputError(f"stdin ({what}) is not UTF-8 text.") from None
+    if len(line) > MAX_LINE_CHARS:
+        raise InputError(f"stdin ({what}) is a line longer than {MAX_LINE_CHARS:,} characters.")
+    return line
+
+
 def load_json(path: str, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """JSON from file `path`: bounded read, strict UTF-8, at most `max_depth` levels deep,
     and no lone surrogate escapes (text that could be neither sent nor saved)."""

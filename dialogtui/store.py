@@ -70,7 +70,7 @@ from .api.models import (
     plain_text,
     to_part,
 )
-from .text import sanitize, sanitize_line
+from .text import FORMAT_CHARACTERS, sanitize, sanitize_line
 
 if TYPE_CHECKING:
     from .api.errors import DialogError
@@ -1478,7 +1478,8 @@ class _ExportDoc(msgspec.Struct):
 
 # Characters a terminal or editor may act on: C0 (json escapes those itself), DEL, C1, bidi
 # overrides and isolates, and the Unicode line/paragraph separators.
-_JSON_UNSAFE: Final = re.compile("[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# DEL, C1, and the invisible format characters of `text` (bidi, zero-width, lone surrogates).
+_JSON_UNSAFE: Final = re.compile(f"[\x7f-\x9f{FORMAT_CHARACTERS}]")
 
 
 def dumps_json(data: Any, *, indent: int | None = 2) -> str:

@@ -26,6 +26,9 @@ _FORMAT: Final = (
     # cannot even be sent. Shown as the byte they stand for.
     "\ud800-\udfff"
 )
+FORMAT_CHARACTERS: Final = _FORMAT
+"""The invisible format characters (and lone surrogates), as a regex class fragment: JSON
+output escapes these too (`store.dumps_json`)."""
 # C0 controls except TAB and LF, DEL, and the C1 range (U+0080..U+009F).
 _UNSAFE: Final = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_FORMAT}]")
 _UNSAFE_WITH_NEWLINES: Final = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_FORMAT}]")

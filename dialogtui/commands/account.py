@@ -37,6 +37,7 @@ from ..credentials import (
     ensure_secure_url,
     keyring_backend_usable,
 )
+from ..inputs import read_line
 from ..text import sanitize_line
 from .common import print_failure
 
@@ -119,15 +120,12 @@ def _login_message(error: DialogError) -> str:
 
 def _ask(prompt: str, default: str | None) -> str:
     shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
-    try:
-        answer = input(shown).strip()
-    except EOFError:
-        answer = ""
+    answer = read_line(prompt.lower(), shown).strip()  # bounded, strict UTF-8: InputError
     return answer or (default or "")
 
 
 def _read_stdin_secret(what: str) -> str:
-    line = sys.stdin.readline().strip()
+    line = read_line(what).strip()
     if not line:
         raise LoginFailed(f"No {what} was given on stdin.", exitcodes.USAGE)
     return line

@@ -20,7 +20,7 @@ from textual.widget import AwaitMount, Widget
 from textual.widgets import Footer, Header
 from textual.worker import Worker
 
-from ..api.errors import ApiHttpError, DialogError
+from ..api.errors import ApiHttpError, DialogError, TransportError
 from ..background import in_daemon_thread
 from ..target import Target, TargetError, configured_target, demo_target, with_secret
 from ..text import sanitize_line
@@ -456,12 +456,13 @@ class DialogApp(App[None]):
             await self._load_config()
 
     async def _load_config(self) -> bool:
-        """The bot's config and branding; False if the bot refuses this client (401, 403)."""
+        """The bot's config and branding; False if the bot refuses this client (401, 403) or
+        cannot be reached (a timeout, no connection): history would only wait as long again."""
         try:
             self.bot_config = await self.client.get_config()
         except DialogError as error:
             self.transcript.add_notice(error.safe_message, variant="error")
-            if isinstance(error, ApiHttpError) and error.status in (401, 403):
+            if isinstance(error, TransportError) or getattr(error, "status", None) in (401, 403):
                 self._apply_branding()
                 self._set_status("Not connected")
                 return False

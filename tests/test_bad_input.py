@@ -220,3 +220,18 @@ def test_send_history_and_markdown_export_show_bidi_as_markers() -> None:
     assert "\u202e" not in markdown and "U+202E" in markdown
     exported = dialogtui("export", "1", "--format", "json").stdout
     assert "user\u202etxt.exe" in exported.decode() or b"\\u202e" in exported
+
+
+async def test_the_app_shows_bidi_and_zero_width_characters_as_markers(server: object) -> None:
+    from .test_app import SIZE, make_app, ready, send, turn_finished, wait_for
+
+    app = make_app(server)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "open user\u202etxt.exe \u200bnow\u2066")
+        await wait_for(pilot, turn_finished(app))
+        await pilot.pause()
+        shown = app.transcript.visible_text()
+        # Both the message and the server's echo of it ("You said: ...") are on screen.
+        assert shown.count("user\u27e8U+202E\u27e9txt.exe") >= 2
+        assert "\u202e" not in shown and "\u200b" not in shown and "\u2066" not in shown

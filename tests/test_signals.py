@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import select
 import signal
 import sqlite3
 import struct
@@ -131,3 +132,56 @@ def test_the_fallback_restore_sequence_undoes_what_textual_turns_on() -> None:
     for mode in ("?1000", "?1003", "?1015", "?1006", "?2004", "?1049", "?1004"):
         assert f"\x1b[{mode}l" in RESTORE_SEQUENCE
     assert "\x1b[?25h" in RESTORE_SEQUENCE
+
+
+STUCK_APP = """
+import asyncio, os, signal, tty
+from dialogtui.signals import exit_on_signals
+
+class StuckApp:
+    def exit(self, result=None, return_code=0, message=None):
+        pass  # asked to exit, it never does: a worker that will not stop
+
+async def main():
+    tty.setraw(0)
+    os.write(2, b"\\x1b[?1049h\\x1b[?1000h")
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(120)
+
+with exit_on_signals(StuckApp()):
+    asyncio.run(main())
+"""
+
+
+def test_an_app_that_does_not_exit_in_time_still_gives_the_terminal_back() -> None:
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    output = bytearray()
+    process = subprocess.Popen(
+        [sys.executable, "-c", STUCK_APP],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    try:
+        process.wait(timeout=DEADLINE)
+        while True:  # what it wrote, now that it has gone
+            ready = select.select([master], [], [], 0.1)[0]
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.returncode == 128 + signal.SIGTERM
+        assert termios.tcgetattr(slave) == before
+        assert RESTORE_SEQUENCE.encode() in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(slave)
+        os.close(master)

@@ -10,10 +10,41 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 from . import __version__
 
 Runner = Callable[[argparse.Namespace], int]
+
+_PATH_ARGUMENTS = frozenset({"file", "export_file", "output"})
+"""Arguments that name files: any bytes are a valid file name, so they are not checked as text."""
+
+
+def _checked(name: str) -> Callable[[str], object]:
+    """An argparse type from `inputs`, imported when an argument is parsed (not for --help)."""
+
+    def convert(value: str) -> object:
+        from . import inputs
+
+        checker: Callable[[str], object] = getattr(inputs, name)
+        return checker(value)
+
+    convert.__name__ = name  # argparse names the type in its error message
+    return convert
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its messages (which quote one's own arguments) made safe for a terminal."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            from .text import sanitize
+
+            super()._print_message(sanitize(message), file)
+
 
 _DESCRIPTION = """\
 A terminal chat client for the Dialog Intelligens chatbot API.
@@ -85,7 +116,7 @@ def _add_save_option(parser: argparse.ArgumentParser, *, subcommand: bool = Fals
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dialogtui",
         description=_DESCRIPTION,
         epilog=_SECRETS_EPILOG,
@@ -161,14 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
+        "--port",
+        type=_checked("port_number"),
+        default=8765,
+        help="port (default 8765; 0 picks a free one)",
     )
     serve.add_argument(
         "--scenario", default="ok", metavar="NAME", help="default scenario for every request"
     )
     serve.add_argument(
         "--delay",
-        type=float,
+        type=_checked("seconds"),
         default=0.02,
         metavar="SECONDS",
         help="pause between streamed events (default 0.02)",
@@ -194,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a saved conversation (an id from `dialogtui history`) as Markdown or "
         "JSON. Exports hold no secrets and no raw control characters.",
     )
-    export.add_argument("id", type=int, metavar="ID", help="the conversation's id")
+    export.add_argument(
+        "id", type=_checked("record_id"), metavar="ID", help="the conversation's id"
+    )
     export.add_argument(
         "--format", choices=("md", "json"), default="md", help="md (default) or json"
     )
@@ -246,10 +282,29 @@ def _lazy(module: str, function: str, *, logs: bool = False) -> Runner:
     return run
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Every text argument is UTF-8 (checked before the command runs: nothing is recorded or
+    sent for a refused one). File names may be any bytes, as the file system allows."""
+    from .inputs import check_text
+
+    for name, value in vars(args).items():
+        if isinstance(value, str) and name not in _PATH_ARGUMENTS and value != "-":
+            what = "The message" if name == "text" else f"--{name.replace('_', '-')}"
+            check_text(value, what)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .inputs import InputError
+
     args = build_parser().parse_args(argv)
     try:
+        _check_arguments(args)
         return int(args.run(args))
+    except InputError as exc:
+        from .text import sanitize_line
+
+        print(f"dialogtui: {sanitize_line(exc.safe_message)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

@@ -411,21 +411,39 @@ def test_the_json_line_is_one_ascii_object_with_the_whole_reply() -> None:
     assert record["parts"] == ["products", "rich_text"]
 
 
-def test_the_summary_counts_and_lists_the_first_failures() -> None:
-    report = Report()
+def test_the_summary_groups_failures_of_the_same_step_and_counts_them() -> None:
+    report = Report(many=True)
     report.add(case(1), result(), [])
-    for _ in range(MAX_FAILURE_DETAILS + 3):
-        report.add(
-            case(2), result("nope"), [Failure('contains "x"', "the reply does not contain it")]
-        )
+    missing = [Failure('contains "x"', "the reply does not contain it")]
+    for visitor in range(1, 4):
+        report.add(case(2, visitor=visitor), result(f"nope {visitor}"), missing)
+    report.add(case(2, visitor=4), result("slow"), [Failure("max_seconds = 1", "it took 2 s")])
     report.rate_limited(1.5)
     report.rate_limited(0.5)
     summary = report.summary()
-    assert f"{MAX_FAILURE_DETAILS + 4} turns: 1 passed, {MAX_FAILURE_DETAILS + 3} failed" in summary
-    assert summary.count('reply: "nope"') == MAX_FAILURE_DETAILS
-    assert "... and 3 more failed turns" in summary
+    assert "5 turns: 1 passed, 4 failed" in summary
+    assert (
+        "Failures:\n"
+        "  Pricing · turn 2: What␛ does it cost? (3 times)\n"
+        '    contains "x": the reply does not contain it\n'
+        '    reply: "nope 1"\n'
+        "  Pricing · turn 2: What␛ does it cost?\n"
+        "    max_seconds = 1: it took 2 s\n"
+        '    reply: "slow"\n'
+    ) in summary
     assert "rate limited: waited 2 times, 2.0 s in all" in summary
     assert "latency" in summary and "p95" in summary
+    assert "Failures:" not in report.summary(list_failures=False)
+
+
+def test_the_kinds_of_failure_kept_are_bounded_and_the_rest_counted() -> None:
+    report = Report()
+    for index in range(MAX_FAILURE_DETAILS + 5):
+        report.add(case(2), result(), [Failure(f'contains "{index}"', "not there")])
+    summary = report.summary()
+    assert len(report.groups) == MAX_FAILURE_DETAILS
+    assert summary.count("reply: ") == MAX_FAILURE_DETAILS
+    assert "... and 5 more failed turns" in summary
 
 
 # ---------------------------------------------------------------------------------------------

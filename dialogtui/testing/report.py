@@ -30,7 +30,7 @@ from .testfile import TestFile, TestTurn
 EXCERPT_CHARS: Final = 240
 """A failing turn's reply is shown up to this many characters."""
 MAX_FAILURE_DETAILS: Final = 20
-"""Failures kept for the summary at the end; the rest were printed as they came, and counted."""
+"""Kinds of failure kept for the summary at the end; the rest were printed as they came."""
 _LABEL_CHARS: Final = 60
 
 
@@ -111,7 +111,9 @@ class Figures:
         ):
             if value is not None:
                 values.append(value)
-        if result.outcome != "done":
+        if result.problem is not None:
+            self.errors["not_played"] += 1
+        elif result.outcome != "done":
             self.errors[result.error_code or result.outcome] += 1
 
     def spreads(self) -> dict[str, Spread]:
@@ -157,13 +159,15 @@ def figures_table(figures: Figures) -> str:
 
 
 def turn_text(case: CaseId, result: TurnResult, failures: Sequence[Failure], *, many: bool) -> str:
-    """A finished turn for a person: one line, and for a failure what failed and the reply seen."""
+    """A finished turn for a person: one line, and for a failure what failed (and, for a single
+    play, the reply seen)."""
     mark = "FAIL" if failures else "ok  "
     took = f"  {_seconds(result.total)}" if result.total is not None else ""
     lines = [f"{mark} {sanitize_line(case.file.name)} · {case.name(many=many)}{took}"]
     if failures:
         lines.extend(f"     {sanitize_line(str(failure))}" for failure in failures)
-        lines.append(f"     reply: {_reply_shown(result)}")
+        if not many:  # with many plays, the summary shows the reply once per kind of failure
+            lines.append(f"     reply: {_reply_shown(result)}")
     return "\n".join(lines) + "\n"
 
 
@@ -205,16 +209,19 @@ def json_line(record: dict[str, Any]) -> str:
 # The whole run
 
 
-@dataclass(frozen=True, slots=True)
-class FailureDetail:
+@dataclass(slots=True)
+class FailureGroup:
+    """Plays of one step that failed the same way: counted, with the first one's details."""
+
     name: str
     failures: tuple[Failure, ...]
     reply: str
     """Already an excerpt: a bounded, sanitised line."""
+    count: int = 1
 
 
 class Report:
-    """Counts, figures and the first failures of a run; optionally JUnit XML as it goes."""
+    """Counts, figures and the first kinds of failure of a run; JUnit XML as it goes."""
 
     def __init__(self, *, many: bool = False, junit: JUnitWriter | None = None) -> None:
         self.many = many
@@ -223,7 +230,8 @@ class Report:
         self.turns = 0
         self.failed = 0
         self.figures = Figures()
-        self.details: list[FailureDetail] = []
+        self.groups: dict[tuple[str, int, tuple[str, ...]], FailureGroup] = {}
+        """At most `MAX_FAILURE_DETAILS` kinds of failure, by file, step and expectations."""
         self.rate_limit_waits = 0
         self.rate_limit_seconds = 0.0
         self.interrupted = False
@@ -233,13 +241,15 @@ class Report:
         self.figures.add(result)
         if failures:
             self.failed += 1
-            if len(self.details) < MAX_FAILURE_DETAILS:
-                self.details.append(
-                    FailureDetail(
-                        f"{case.file.name} · {case.name(many=self.many)}",
-                        tuple(failures),
-                        _reply_shown(result),
-                    )
+            key = (case.file.name, case.turn.number, tuple(f.expectation for f in failures))
+            group = self.groups.get(key)
+            if group is not None:
+                group.count += 1
+            elif len(self.groups) < MAX_FAILURE_DETAILS:
+                self.groups[key] = FailureGroup(
+                    f"{case.file.name} · {case.name(many=False)}",
+                    tuple(failures),
+                    _reply_shown(result),
                 )
         if self.junit is not None:
             self.junit.add(case, result, failures, many=self.many)
@@ -252,17 +262,21 @@ class Report:
     def passed(self) -> int:
         return self.turns - self.failed
 
-    def summary(self) -> str:
+    def summary(self, *, list_failures: bool = True) -> str:
+        """The end of the report: the first failures again (when the turns printed as they
+        ended were interleaved or scrolled away), the tally, the back-off and the figures."""
         lines: list[str] = []
-        if self.details:
+        if self.groups and list_failures:
             lines.append("")
             lines.append("Failures:")
-            for detail in self.details:
-                lines.append(f"  {sanitize_line(detail.name)}")
-                lines.extend(f"    {sanitize_line(str(f))}" for f in detail.failures)
-                lines.append(f"    reply: {detail.reply}")
-            if self.failed > len(self.details):
-                lines.append(f"  ... and {self.failed - len(self.details)} more failed turns")
+            for group in self.groups.values():
+                times = f" ({group.count} times)" if group.count > 1 else ""
+                lines.append(f"  {sanitize_line(group.name)}{times}")
+                lines.extend(f"    {sanitize_line(str(f))}" for f in group.failures)
+                lines.append(f"    reply: {group.reply}")
+            shown = sum(group.count for group in self.groups.values())
+            if self.failed > shown:
+                lines.append(f"  ... and {self.failed - shown} more failed turns")
         lines.append("")
         tally = (
             f"{self.turns} turn{'s' if self.turns != 1 else ''}: "

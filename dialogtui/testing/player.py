@@ -1,0 +1,249 @@
+"""One visitor's conversation as a test plays it: the only module that talks to the client.
+
+The runner asks for four things (send a text, pick an offered choice, submit the open form,
+and what each of those produced as a `TurnResult`); everything about sessions, streams and
+errors stays here. Today it is built on `session.ChatSession`; moving it onto the
+conversation core (`dialogtui/conversation/`) changes this module only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from .. import exitcodes
+from ..api.errors import ApiHttpError, ConnectError, DialogError, StreamError
+from ..api.models import (
+    ContactFormPart,
+    FormPart,
+    ImagePart,
+    Part,
+    ProductsPart,
+    QuickRepliesPart,
+    SuggestionsPart,
+    SupportTicketPart,
+    UnknownPart,
+    plain_text,
+)
+from ..api.retry import DEFAULT_POLICIES, RetryPolicy
+from .expect import TurnResult
+
+if TYPE_CHECKING:
+    from ..session import ChatSession
+    from ..target import Target
+    from .testfile import FormValue
+
+RATE_LIMITED: Final = "rate_limited"
+
+
+class _LeaveRateLimitsToTheRunner(RetryPolicy):
+    """The client's own policy, except that a 429 is not retried here: the runner waits it out
+    for every visitor at once (a shared back-off), so twenty visitors do not each hammer on."""
+
+    __slots__ = ()
+
+    def should_retry(self, error: DialogError, attempt: int) -> bool:
+        if isinstance(error, ApiHttpError) and error.status == 429:
+            return False
+        return super().should_retry(error, attempt)
+
+
+_POLICIES: Final = {
+    operation: _LeaveRateLimitsToTheRunner(**asdict(policy))
+    for operation, policy in DEFAULT_POLICIES.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """A step's `TurnResult` and what the runner decides on."""
+
+    result: TurnResult
+    retry_after: float | None = None
+    """Set when the server said 429: the seconds it asked to wait (None if it did not say)."""
+    fatal_exit: int | None = None
+    """An exit code when going on is pointless: rejected credentials (3), no connection (5)."""
+    message: str | None = None
+    """The client's safe message for that failure."""
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.result.error_code == RATE_LIMITED
+
+
+class Visitor:
+    """A new visitor with a conversation of its own: its own client, token and figures.
+
+    Use as `async with Visitor(target) as visitor:`. A target with an API key gets a fresh
+    visitor token (never stored); one with only a visitor token uses it and keeps its rotations
+    where the target says.
+    """
+
+    def __init__(self, target: Target, *, clock: Any = time.perf_counter) -> None:
+        if target.api_key:
+            target = replace(target, visitor_token=None, save_token=None)
+        self._target = target
+        self._clock = clock
+        self._session: ChatSession | None = None
+        self._last_parts: list[Part] = []
+
+    async def __aenter__(self) -> Visitor:
+        from ..session import open_session
+
+        self._session = open_session(self._target, policies=_POLICIES)
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.client.aclose()
+
+    @property
+    def session(self) -> ChatSession:
+        assert self._session is not None, "use `async with Visitor(...)`"
+        return self._session
+
+    # -- what the last reply offered ----------------------------------------------------------
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(title, text it sends) of each suggestion and quick reply of the last reply."""
+        offered: list[tuple[str, str]] = []
+        for part in self._last_parts:
+            if isinstance(part, SuggestionsPart):
+                offered.extend(
+                    (s.title or s.prompt_text, s.prompt_text)
+                    for s in part.suggestions
+                    if s.prompt_text
+                )
+            elif isinstance(part, QuickRepliesPart):
+                offered.extend((reply, reply) for reply in part.replies if reply)
+        return offered
+
+    def open_form(self) -> ContactFormPart | FormPart | SupportTicketPart | None:
+        """The last form the bot opened and the visitor has not sent yet."""
+        for part in reversed(self._last_parts):
+            if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
+                return part
+        return None
+
+    # -- steps --------------------------------------------------------------------------------
+
+    async def send(self, text: str) -> Played:
+        from ..session import Turn
+
+        session = self.session
+        turn = Turn(text=text)
+        error: DialogError | None = None
+        try:
+            async for _ in session.stream_turn(turn, every_delta=False):
+                pass
+        except DialogError as caught:
+            error = caught
+        message = turn.assembler.message
+        parts = list(message.parts if message is not None else turn.assembler.parts)
+        if turn.outcome == "done":
+            self._last_parts = parts
+        figures = turn.figures
+        result = TurnResult(
+            reply=readable_text(parts),
+            outcome=turn.outcome,
+            error_code=error_code(error),
+            part_types=frozenset(part_type(part) for part in parts),
+            to_headers=figures.to_headers,
+            to_first_text=figures.to_first_content,
+            total=figures.total,
+        )
+        return _played(result, error)
+
+    async def submit_form(self, values: dict[str, FormValue]) -> Played:
+        """Send `values` to the open form (the caller checked there is one); the confirmation
+        text is the reply."""
+        marker = self.open_form()
+        assert marker is not None
+        started = self._clock()
+        try:
+            receipt = await self.session.client.submit_action(
+                marker.part_id, action_for(marker, values)
+            )
+        except DialogError as error:
+            total = self._clock() - started
+            return _played(
+                TurnResult("", "error", error_code=error_code(error), total=total), error
+            )
+        self._last_parts = [part for part in self._last_parts if part is not marker]
+        total = self._clock() - started
+        return Played(TurnResult(receipt.confirmation_text or "", "done", total=total))
+
+
+def _played(result: TurnResult, error: DialogError | None) -> Played:
+    if error is None:
+        return Played(result)
+    fatal = None
+    if isinstance(error, ApiHttpError) and error.status in (401, 403):
+        fatal = exitcodes.AUTH
+    elif isinstance(error, ConnectError):
+        fatal = exitcodes.NETWORK
+    retry_after = None
+    if isinstance(error, ApiHttpError) and error.status == 429:
+        retry_after = error.retry_after
+    return Played(result, retry_after=retry_after, fatal_exit=fatal, message=error.safe_message)
+
+
+def action_for(
+    marker: ContactFormPart | FormPart | SupportTicketPart, values: dict[str, FormValue]
+) -> dict[str, Any]:
+    """The `/actions` body answering a form marker (as the app's form sends it)."""
+    if isinstance(marker, ContactFormPart):
+        return {"type": "contact_form", "fields": dict(values)}
+    if isinstance(marker, FormPart):
+        return {"type": "form_submission", "form_id": marker.form_id, "values": dict(values)}
+    return {
+        "type": "support_ticket",
+        **{key: values.get(key, "") for key in ("name", "email", "message")},
+    }
+
+
+def error_code(error: DialogError | None) -> str | None:
+    """The server's code when it gave one (`rate_limited`, `generation_failed`); else the HTTP
+    status (`http_502`) or the client's kind of failure (`timeout`, `connect`, `interrupted`)."""
+    if error is None:
+        return None
+    if isinstance(error, (ApiHttpError, StreamError)) and error.code:
+        return error.code
+    if isinstance(error, ApiHttpError):
+        return RATE_LIMITED if error.status == 429 else f"http_{error.status}"
+    return error.kind
+
+
+def part_type(part: Part) -> str:
+    if isinstance(part, UnknownPart):
+        return part.type
+    return str(type(part).__struct_config__.tag)
+
+
+def readable_text(parts: list[Part]) -> str:
+    """What `contains` and `regex` look at: the reply's text, then product titles and prices,
+    suggestion titles, quick replies and image captions, one per line."""
+    lines = [plain_text(parts)]
+    for part in parts:
+        if isinstance(part, ProductsPart):
+            for product in part.products:
+                price = product.price
+                lines.append(
+                    f"{product.title} {price.amount} {price.currency}".rstrip()
+                    if price is not None
+                    else product.title
+                )
+        elif isinstance(part, SuggestionsPart):
+            lines.extend(s.title or s.prompt_text for s in part.suggestions)
+        elif isinstance(part, QuickRepliesPart):
+            lines.extend(part.replies)
+        elif isinstance(part, ImagePart) and part.caption:
+            lines.append(part.caption)
+    return "\n".join(line for line in lines if line)

@@ -104,3 +104,33 @@ async def test_a_429_that_never_ends_becomes_the_turns_result(server: DevServer)
     assert report.figures.errors == {"rate_limited": 1}
     assert report.rate_limit_waits == 10  # MAX_RATE_LIMIT_WAITS, then the 429 stands
     assert server.stats.scenario_count("rate_limited") == 11
+
+
+async def test_no_reply_outlives_its_turn_while_many_visitors_play(server: DevServer) -> None:
+    """Memory stays flat because nothing of a turn is kept once it is reported: counted when
+    a file ends (no reply in flight then), the replies alive are a handful (the one being
+    reported, the last visitor's last one, the server's), the same after 20 turns as after 40.
+    Keeping replies anywhere would make that 20 and 40."""
+    import gc
+
+    source = "".join(f'[[turns]]\nsend = "turn {n} !long:400"\n' for n in range(5))
+    files = [parse_test_file(source.encode(), name) for name in ("one.toml", "two.toml")]
+    report = Report(many=True)
+    alive: dict[int, int] = {}
+
+    def count(case: CaseId, result: TurnResult, failures: Sequence[Failure]) -> None:
+        assert len(result.reply) > 7_000 and not failures, (result.outcome, result.error_code)
+        if report.turns in (20, 40):
+            gc.collect()
+            replies = {
+                id(referent)
+                for holder in gc.get_objects()
+                for referent in gc.get_referents(holder)
+                if isinstance(referent, str) and len(referent) > 7_000
+            }
+            alive[report.turns] = len(replies)
+
+    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY)
+    await Runner(target, report, on_turn=count, visitors=4).run(files)
+    assert report.turns == 40
+    assert alive[20] < 10 and alive[40] <= alive[20] + 1, alive

@@ -343,3 +343,26 @@ def test_record_writes_a_test_file_that_plays_back(
     missing = dialogtui("test", "--record", "999", env=env)
     assert missing.returncode == exitcodes.USAGE
     assert "There is no saved conversation 999" in missing.stderr
+
+
+def readme_example() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Conversation tests") :]
+    return section[
+        section.index("```toml\n") + 8 : section.index("```\n", section.index("```toml"))
+    ]
+
+
+def test_the_readmes_example_passes_and_its_misspelt_key_is_reported_as_it_says(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
+    example = readme_example()
+    done = dialogtui("test", *bot(server), write_test_file(tmp_path, example, "shop.toml"), env=env)
+    assert done.returncode == exitcodes.OK, done.stdout + done.stderr
+    assert "4 turns: 4 passed, 0 failed" in done.stdout
+    misspelt = write_test_file(tmp_path, example.replace("contains =", "contain =", 1), "shop.toml")
+    bad = dialogtui("test", *bot(server), misspelt, env=env)
+    assert bad.returncode == exitcodes.USAGE
+    said = 'shop.toml:7: unknown key "contain" in turn 1\'s expect (allowed: '
+    assert said in bad.stderr
+    assert said.replace(" (allowed: ", "") in (ROOT / "README.md").read_text(encoding="utf-8")

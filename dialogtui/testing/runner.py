@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from ..text import sanitize_line
 from .expect import Failure, TurnResult, evaluate
-from .player import RATE_LIMITED, Played, Visitor
+from .player import RATE_LIMITED, Played, SharedConnections, Visitor
 from .report import CaseId, Report
 
 if TYPE_CHECKING:
@@ -87,23 +87,25 @@ class Runner:
         self.on_turn = on_turn
         self.visitors = visitors
         self.repeat = repeat
-        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._gate = gate or RateLimitGate()
 
     async def run(self, files: Sequence[TestFile]) -> None:
         """Play every file, one after another. Raises `Stopped` (the report holds what was
         played); Ctrl+C cancels, and the report still holds every turn that ended."""
-        for test in files:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for visitor in range(1, self.visitors + 1):
-                        group.create_task(self._visitor(test, visitor))
-            except* Stopped as stopped:
-                raise stopped.exceptions[0] from None
+        async with SharedConnections(self.concurrency) as connections:
+            for test in files:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for visitor in range(1, self.visitors + 1):
+                            group.create_task(self._visitor(test, visitor, connections))
+                except* Stopped as stopped:
+                    raise stopped.exceptions[0] from None
 
-    async def _visitor(self, test: TestFile, visitor: int) -> None:
+    async def _visitor(self, test: TestFile, visitor: int, connections: SharedConnections) -> None:
         for round_number in range(1, self.repeat + 1):
-            async with self._slots, Visitor(self.target) as conversation:
+            async with self._slots, Visitor(self.target, connections) as conversation:
                 for turn in test.turns:
                     case = CaseId(test, turn, visitor, round_number)
                     played = await self._step(conversation, turn)

@@ -533,3 +533,22 @@ def test_the_report_keeps_figures_not_replies_over_a_thousand_turns(tmp_path: Pa
     # Three doubles a turn, and the arrays' spare room: well under 100 KB for 1,000 turns.
     assert grown < 100_000, grown
     assert ET.parse(tmp_path / "j.xml").getroot().get("failures") == "1100"
+
+
+def test_the_progress_line_is_redrawn_at_most_four_times_a_second_and_cleared() -> None:
+    from dialogtui.commands.test import _Progress
+
+    now = [0.0]
+    stream = io.StringIO()
+    progress = _Progress(stream, clock=lambda: now[0])
+    progress.clear()  # nothing shown: nothing to clear
+    progress.show(1, 0)
+    now[0] = 0.1
+    progress.show(2, 0)  # too soon
+    now[0] = 0.3
+    progress.show(3, 1)
+    progress.clear()
+    progress.show(4, 1)  # right after a clear: shown at once
+    assert stream.getvalue() == (
+        "\r1 turns played, 0 failed \r3 turns played, 1 failed \r\x1b[K\r4 turns played, 1 failed "
+    )

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from .. import exitcodes
 from ..testing.expect import Failure, TurnResult
@@ -69,13 +71,19 @@ def _play(args: argparse.Namespace, target: Target, files: Sequence[TestFile]) -
     junit = JUnitWriter(args.junit) if args.junit else None
     report = Report(many=many, junit=junit)
     out = sys.stdout
+    # With many plays only failures are printed: a person at a terminal sees the count move.
+    progress = _Progress(sys.stderr) if many and not as_json and sys.stderr.isatty() else None
 
     def on_turn(case: CaseId, result: TurnResult, failures: Sequence[Failure]) -> None:
         if as_json:
             out.write(json_line(turn_json(case, result, failures)))
         elif failures or not many:
+            if progress is not None:
+                progress.clear()
             out.write(turn_text(case, result, failures, many=many))
         out.flush()
+        if progress is not None:
+            progress.show(report.turns, report.failed)
 
     runner = Runner(
         target,
@@ -92,6 +100,8 @@ def _play(args: argparse.Namespace, target: Target, files: Sequence[TestFile]) -
         stopped = exc
     except KeyboardInterrupt:
         report.interrupted = True
+    if progress is not None:
+        progress.clear()
     # The summary goes where a person reads it: after the turns, or on stderr beside JSON lines.
     (sys.stderr if as_json else out).write(report.summary(list_failures=many or as_json))
     (sys.stderr if as_json else out).flush()
@@ -110,6 +120,32 @@ def _play(args: argparse.Namespace, target: Target, files: Sequence[TestFile]) -
         print_failure(f"Stopped: {stopped.message}")
         return stopped.exit_code
     return exitcodes.FAILED if report.failed else exitcodes.OK
+
+
+class _Progress:
+    """ "123 turns played, 2 failed" on one terminal line, redrawn at most four times a second."""
+
+    def __init__(self, stream: TextIO, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._shown_at = -1.0
+        self._showing = False
+
+    def show(self, turns: int, failed: int) -> None:
+        now = self._clock()
+        if now - self._shown_at < 0.25:
+            return
+        self._shown_at = now
+        self._stream.write(f"\r{turns:,} turns played, {failed:,} failed ")
+        self._stream.flush()
+        self._showing = True
+
+    def clear(self) -> None:
+        if self._showing:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._showing = False
+            self._shown_at = -1.0
 
 
 # ---------------------------------------------------------------------------------------------

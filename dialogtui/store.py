@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +66,7 @@ from .api.models import (
     plain_text,
     to_part,
 )
+from .conversation.outcome import Outcome
 from .text import sanitize, sanitize_line
 
 if TYPE_CHECKING:
@@ -82,9 +83,8 @@ BUSY_TIMEOUT_MS: Final = 5000
 EXPORT_FORMAT: Final = "dialogtui-transcript"
 EXPORT_VERSION: Final = 1
 
-OUTCOMES: Final = frozenset({"done", "error", "incomplete", "cancelled"})
 USER_SENT: Final = "sent"
-"""Status of a user message: recorded before it was sent (whether it arrived is the reply's story)."""
+"""Status of a user message: recorded before it was sent (whether it arrived, the reply tells)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,10 +135,20 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             # v1 rows: a reply answers the latest user message before it in its conversation.
             """UPDATE messages SET reply_to = (
             SELECT max(u.id) FROM messages AS u
-            WHERE u.conversation_id = messages.conversation_id AND u.role = 'user' AND u.id < messages.id
+            WHERE u.conversation_id = messages.conversation_id AND u.role = 'user'
+                AND u.id < messages.id
         ) WHERE role = 'assistant'""",
             "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
             "CREATE INDEX conversations_by_bot ON conversations(base_url, chatbot_id, live)",
+        ),
+    ),
+    Migration(
+        3,
+        "conversations bound to the server's conversation (a fingerprint of its visitor token)",
+        (
+            # NULL for older rows: they are never resumed by a token, only listed and read.
+            "ALTER TABLE conversations ADD COLUMN thread TEXT",
+            "CREATE INDEX conversations_by_thread ON conversations(base_url, chatbot_id, thread)",
         ),
     ),
 )
@@ -153,6 +163,7 @@ _EXPECTED_COLUMNS: Final = {
         "live",
         "started_at",
         "updated_at",
+        "thread",
     },
     "messages": {
         "id",
@@ -217,7 +228,7 @@ def _user_version(db: sqlite3.Connection) -> int:
 
 
 def migrate(db: sqlite3.Connection) -> int:
-    """Bring `db` to `SCHEMA_VERSION`, one step at a time in one transaction. Returns the old version.
+    """Bring `db` to `SCHEMA_VERSION`, a step at a time in one transaction. Returns the old version.
 
     Safe against a second process migrating at the same moment: the version is re-read under
     the write lock, so each step runs once.
@@ -355,13 +366,14 @@ _SIGNED_URL_PARTS: Final = ("image", "file")
 def _wire_part(part: Part) -> dict[str, Any]:
     if isinstance(part, UnknownPart):
         return dict(part.raw) if part.raw else {"type": part.type, "part_id": part.part_id}
-    obj = msgspec.to_builtins(part)
+    obj: dict[str, Any] = msgspec.to_builtins(part)
     if (
         obj.get("type") in _SIGNED_URL_PARTS
         and obj.get("url_expires_at")
         and isinstance(obj.get("url"), str)
     ):
-        # A pre-signed URL is a bearer credential until it expires; keep where it pointed, not the key.
+        # A pre-signed URL is a bearer credential until it expires: keep where it pointed, not
+        # the key.
         obj["url"] = _strip_query(obj["url"])
     return obj
 
@@ -453,6 +465,7 @@ class TranscriptStore:
         self._lock = threading.RLock()
         self._broken = False
         self._closed = False
+        self._claims: dict[int, int] = {}  # conversation id -> the descriptor holding its lock
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -492,12 +505,12 @@ class TranscriptStore:
 
     def close(self) -> None:
         with self._lock:
+            for conversation_id in list(self._claims):
+                self.release(conversation_id)
             if not self._closed:
                 self._closed = True
-                try:
+                with suppress(sqlite3.Error):
                     self._db.close()
-                except sqlite3.Error:
-                    pass
 
     def __enter__(self) -> TranscriptStore:
         return self
@@ -563,24 +576,107 @@ class TranscriptStore:
         return int(row[0][0]) if row else None
 
     def start_conversation(
-        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+        self,
+        base_url: str,
+        chatbot_id: str,
+        *,
+        bot_name: str | None = None,
+        thread: str | None = None,
     ) -> int:
-        """A new conversation, which becomes the live one for this bot. 0 if saving is off."""
+        """A new conversation, which becomes the live one for this bot. 0 if saving is off.
+        `thread`: the server conversation it records (see `thread_conversations`)."""
         with self._writing() as db:
             if db is None:
                 return 0
             now = _now()
             db.execute(
-                "UPDATE conversations SET live = 0 WHERE base_url = ? AND chatbot_id = ? AND live = 1",
+                "UPDATE conversations SET live = 0 "
+                "WHERE base_url = ? AND chatbot_id = ? AND live = 1",
                 (base_url, chatbot_id),
             )
             cursor = db.execute(
-                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
-                "VALUES (?, ?, ?, 1, ?, ?)",
-                (base_url, chatbot_id, bot_name, now, now),
+                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, "
+                "updated_at, thread) VALUES (?, ?, ?, 1, ?, ?, ?)",
+                (base_url, chatbot_id, bot_name, now, now, thread),
             )
             return int(cursor.lastrowid or 0)
         return 0
+
+    def thread_conversations(self, base_url: str, chatbot_id: str, thread: str) -> list[int]:
+        """The conversations that record server conversation `thread` (a fingerprint of its
+        visitor token, never the token), newest first."""
+        rows = self._read(
+            "SELECT id FROM conversations WHERE base_url = ? AND chatbot_id = ? AND thread = ? "
+            "ORDER BY id DESC",
+            (base_url, chatbot_id, thread),
+        )
+        return [int(row[0]) for row in rows]
+
+    def bind_thread(self, conversation_id: int, thread: str | None) -> None:
+        """The server conversation `conversation_id` records goes on under `thread` now (its
+        token rotated), or is no longer known (None)."""
+        with self._writing() as db:
+            if db is not None:
+                db.execute(
+                    "UPDATE conversations SET thread = ? WHERE id = ?", (thread, conversation_id)
+                )
+
+    def move_messages(self, message_ids: list[int], conversation_id: int) -> None:
+        """Move rows to another conversation: a turn recorded before the server said it
+        began a new conversation goes with that one."""
+        ids = [i for i in message_ids if i]
+        with self._writing() as db:
+            if db is not None and ids:
+                db.executemany(
+                    "UPDATE messages SET conversation_id = ? WHERE id = ?",
+                    [(conversation_id, i) for i in ids],
+                )
+
+    def claim(self, conversation_id: int) -> bool:
+        """Make this process the one writer of `conversation_id` until `release` (or the
+        process ends, however: the claim is an flock on a file beside the database, which
+        the system drops with the process). False if another process, or another claim in
+        this one, holds it."""
+        if conversation_id in self._claims:
+            return False  # claimed already, for another view of this process
+        if not conversation_id or self._broken or self._closed:
+            return True  # nothing is written to it anyway
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no claims, as before them
+            return True
+        path = self.path.with_name(self.path.name + ".claims") / str(conversation_id)
+        for _ in range(3):
+            try:
+                path.parent.mkdir(mode=0o700, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return True  # a claim that cannot be made must not stop the chat
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            # A releaser unlinks the file while it holds the lock: a lock taken on a file
+            # already unlinked is no claim, and the next try makes the file anew.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except OSError:
+                same = False
+            if same:
+                self._claims[conversation_id] = fd
+                return True
+            os.close(fd)
+        return True  # files that keep vanishing: let the chat go on
+
+    def release(self, conversation_id: int) -> None:
+        fd = self._claims.pop(conversation_id, None)
+        if fd is not None:
+            # Unlinked while still locked, so no file is left per conversation ever opened.
+            path = self.path.with_name(self.path.name + ".claims") / str(conversation_id)
+            with suppress(OSError):
+                path.unlink()
+            os.close(fd)  # closing the descriptor drops the lock
 
     def resume_or_start(
         self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
@@ -602,7 +698,8 @@ class TranscriptStore:
                 return int(row[0])
             now = _now()
             cursor = db.execute(
-                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
+                "INSERT INTO conversations "
+                "(base_url, chatbot_id, bot_name, live, started_at, updated_at) "
                 "VALUES (?, ?, ?, 1, ?, ?)",
                 (base_url, chatbot_id, bot_name, now, now),
             )
@@ -619,13 +716,14 @@ class TranscriptStore:
                 )
 
     def record_user_turn(self, conversation_id: int, text: str) -> int:
-        """Store what the user typed, committed before it is sent. Returns the row id (0 if not saved)."""
+        """Store what the user typed, committed before it is sent. The row id (0 if not saved)."""
         with self._writing() as db:
             if db is None:
                 return 0
             now = _now()
             cursor = db.execute(
-                "INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at) "
+                "INSERT INTO messages "
+                "(conversation_id, role, status, text, created_at, updated_at) "
                 "VALUES (?, 'user', ?, ?, ?, ?)",
                 (conversation_id, USER_SENT, text, now, now),
             )
@@ -641,7 +739,8 @@ class TranscriptStore:
             if db is not None:
                 now = _now()
                 cursor = db.execute(
-                    "INSERT INTO messages (conversation_id, role, status, text, reply_to, created_at, updated_at) "
+                    "INSERT INTO messages "
+                    "(conversation_id, role, status, text, reply_to, created_at, updated_at) "
                     "VALUES (?, 'assistant', 'incomplete', '', ?, ?, ?)",
                     (conversation_id, reply_to or None, now, now),
                 )
@@ -649,7 +748,7 @@ class TranscriptStore:
         return NullRecorder()
 
     def _write_reply_text(self, row_id: int, text: str) -> bool:
-        """The streamed text so far. A database busy past the timeout skips this write, not the rest."""
+        """The streamed text so far. A database busy past the timeout skips this write, no other."""
         with self._writing(skippable=True) as db:
             if db is None:
                 return False
@@ -674,8 +773,8 @@ class TranscriptStore:
                 return
             now = _now()
             db.execute(
-                "UPDATE messages SET status = ?, text = ?, parts_json = ?, message_id = ?, error_json = ?, "
-                "figures_json = ?, updated_at = ? WHERE id = ?",
+                "UPDATE messages SET status = ?, text = ?, parts_json = ?, message_id = ?, "
+                "error_json = ?, figures_json = ?, updated_at = ? WHERE id = ?",
                 (
                     outcome,
                     text,
@@ -745,8 +844,10 @@ class TranscriptStore:
         if not include_empty:
             where.append("EXISTS (SELECT 1 FROM messages AS m WHERE m.conversation_id = c.id)")
         sql = (
-            "SELECT c.id, c.base_url, c.chatbot_id, c.bot_name, c.live, c.started_at, c.updated_at, "
-            "(SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id AND m.role = 'user'), "
+            "SELECT c.id, c.base_url, c.chatbot_id, c.bot_name, c.live, c.started_at, "
+            "c.updated_at, "
+            "(SELECT count(*) FROM messages AS m "
+            "WHERE m.conversation_id = c.id AND m.role = 'user'), "
             "(SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id), "
             "l.role, l.text, l.status "
             "FROM conversations AS c "
@@ -779,8 +880,9 @@ class TranscriptStore:
 
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         rows = self._read(
-            "SELECT id, conversation_id, role, status, text, parts_json, message_id, created_at, updated_at, "
-            "error_json, figures_json, reply_to FROM messages WHERE conversation_id = ? ORDER BY id",
+            "SELECT id, conversation_id, role, status, text, parts_json, message_id, "
+            "created_at, updated_at, error_json, figures_json, reply_to "
+            "FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         )
         return [
@@ -845,7 +947,7 @@ class TranscriptStore:
         }
 
     def import_json(self, data: Any) -> int:
-        """Add an exported conversation as a new, not-live one. Returns its id. Raises `StoreError`."""
+        """Add an exported conversation as a new, not-live one; its id. Raises `StoreError`."""
         try:
             doc = msgspec.convert(data, _ExportDoc)
         except msgspec.ValidationError as exc:
@@ -858,7 +960,8 @@ class TranscriptStore:
                 raise StoreError(self.warning or "Saving is off.")
             conv = doc.conversation
             cursor = db.execute(
-                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
+                "INSERT INTO conversations "
+                "(base_url, chatbot_id, bot_name, live, started_at, updated_at) "
                 "VALUES (?, ?, ?, 0, ?, ?)",
                 (conv.base_url, conv.chatbot_id, conv.bot_name, conv.started_at, conv.updated_at),
             )
@@ -873,7 +976,8 @@ class TranscriptStore:
                     _encode_parts([to_part(p) for p in m.parts]) if m.parts is not None else None
                 )
                 cursor = db.execute(
-                    "INSERT INTO messages (conversation_id, role, status, text, parts_json, message_id, "
+                    "INSERT INTO messages "
+                    "(conversation_id, role, status, text, parts_json, message_id, "
                     "error_json, figures_json, reply_to, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -901,10 +1005,8 @@ class TranscriptStore:
 
 
 def _rollback(db: sqlite3.Connection) -> None:
-    try:
+    with suppress(sqlite3.Error):
         db.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
 
 
 def _describe(exc: BaseException) -> str:
@@ -1056,15 +1158,13 @@ def _move_aside(path: Path, bad: _BadFile) -> Path | None:
         return None  # another process moved it first; its fresh file is the one to use
     except OSError as exc:
         raise StoreError(
-            f"The transcript database could not be used ({bad.reason}) and could not be moved aside "
-            f"({_describe(exc)}); nothing is saved."
+            f"The transcript database could not be used ({bad.reason}) "
+            f"and could not be moved aside ({_describe(exc)}); nothing is saved."
         ) from None
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
-        try:
+        with suppress(OSError):
             os.rename(side, aside.with_name(aside.name + suffix))
-        except OSError:
-            pass
     return aside
 
 
@@ -1096,7 +1196,8 @@ class ReplyRecorder:
         """Text writes made while streaming (for benchmarks and tests)."""
 
     def update(self, text_supplier: TextSupplier) -> None:
-        """Note that the text changed. Writes at most every `flush_interval`, calling the supplier only then."""
+        """Note that the text changed. Writes at most every `flush_interval`, asking the supplier
+        for the text only then."""
         if self.finished:
             return
         self._supplier = text_supplier
@@ -1128,8 +1229,7 @@ class ReplyRecorder:
         if self.finished:
             return
         self.finished = True
-        if outcome not in OUTCOMES:
-            outcome = "error" if error is not None else "incomplete"
+        outcome = Outcome.settled(outcome, failed=error is not None)
         if text is None:
             if message is not None:
                 text = plain_text(message.parts)
@@ -1142,7 +1242,7 @@ class ReplyRecorder:
             self.conversation_id,
             outcome,
             text,
-            message if outcome == "done" else None,
+            message if outcome is Outcome.DONE else None,
             error,
             _figures_dict(figures),
         )
@@ -1155,7 +1255,7 @@ class ReplyRecorder:
     ) -> None:
         if not self.finished:
             cancelled = exc_type is not None and not issubclass(exc_type, Exception)
-            self.finish("cancelled" if cancelled else "incomplete")
+            self.finish(Outcome.CANCELLED if cancelled else Outcome.INCOMPLETE)
 
 
 class NullRecorder:
@@ -1222,9 +1322,29 @@ class NullStore:
         return None
 
     def start_conversation(
-        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+        self,
+        base_url: str,
+        chatbot_id: str,
+        *,
+        bot_name: str | None = None,
+        thread: str | None = None,
     ) -> int:
         return 0
+
+    def thread_conversations(self, base_url: str, chatbot_id: str, thread: str) -> list[int]:
+        return []
+
+    def bind_thread(self, conversation_id: int, thread: str | None) -> None:
+        pass
+
+    def move_messages(self, message_ids: list[int], conversation_id: int) -> None:
+        pass
+
+    def claim(self, conversation_id: int) -> bool:
+        return True
+
+    def release(self, conversation_id: int) -> None:
+        pass
 
     def resume_or_start(
         self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
@@ -1303,12 +1423,13 @@ def open_store(
         return NullStore(warning=exc.safe_message)
     except (sqlite3.Error, OSError) as exc:
         return NullStore(
-            warning=f"The transcript database could not be opened ({_describe(exc)}); nothing is saved."
+            warning=f"The transcript database could not be opened ({_describe(exc)}); nothing "
+            "is saved."
         )
 
 
 def conversation_key(target: Target) -> tuple[str, str]:
-    """(base_url, chatbot_id) under which a target's conversations are kept; demo runs group as 'demo'."""
+    """(base_url, chatbot_id) under which a target's conversations are kept; demo runs: 'demo'."""
     base_url = DEMO_BASE_URL if target.environment == "demo" else target.base_url
     return base_url, target.chatbot_id
 
@@ -1362,15 +1483,15 @@ def dumps_json(data: Any, *, indent: int | None = 2) -> str:
 
 
 _ROLE_LABEL: Final = {"user": "You"}
-_STATUS_NOTE: Final = {
-    "incomplete": "Reply incomplete: it stopped before the end.",
-    "cancelled": "Reply cancelled.",
-    "error": "Reply failed.",
+_STATUS_NOTE: Final[dict[str, str]] = {
+    Outcome.INCOMPLETE: "Reply incomplete: it stopped before the end.",
+    Outcome.CANCELLED: "Reply cancelled.",
+    Outcome.ERROR: "Reply failed.",
 }
-_STATUS_PREFIX: Final = {
-    "incomplete": "Reply incomplete",
-    "cancelled": "Reply cancelled",
-    "error": "Reply failed",
+_STATUS_PREFIX: Final[dict[str, str]] = {
+    Outcome.INCOMPLETE: "Reply incomplete",
+    Outcome.CANCELLED: "Reply cancelled",
+    Outcome.ERROR: "Reply failed",
 }
 
 

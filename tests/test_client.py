@@ -229,7 +229,7 @@ async def test_401_without_api_key_surfaces_at_once(server: DevServer) -> None:
     async with make_client(server, api_key=None, visitor_token="not-a-valid-token") as client:
         with pytest.raises(ApiHttpError) as info:
             await client.get_config()
-        events, error = await collect(client.send_message("hello"))
+        _events, error = await collect(client.send_message("hello"))
     assert info.value.is_unauthorized and isinstance(error, ApiHttpError) and error.status == 401
     assert info.value.safe_message == http_safe_message(401, "unauthorized")
     assert server.stats.count("POST /auth") == 0
@@ -905,7 +905,8 @@ def test_redacting_filter_covers_args_and_tracebacks() -> None:
         (b'{"error": null}', None, [], None),
         (b'{"error": {"code": 5, "message": ["x"], "params": "field"}}', None, [], None),
         (
-            b'{"error": {"code": "<script>alert(1)</script>", "params": [1, {"field": 3, "message": "m"}]}}',
+            b'{"error": {"code": "<script>alert(1)</script>", "params": [1, {"field": 3, '
+            b'"message": "m"}]}}',
             None,
             [("", "m")],
             None,

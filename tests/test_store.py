@@ -1,7 +1,9 @@
-"""The transcript store on real SQLite files: durability, migrations, concurrency, corruption, export."""
+"""The transcript store on real SQLite files: durability, migrations, concurrency, corruption,
+export."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -353,8 +355,8 @@ def test_markdown_export_is_readable_and_free_of_control_characters(store: Trans
     assert "␛[31mred" in markdown  # shown, not obeyed
     assert "## You" in markdown and "[docs](<https://x.example/␛[2J>)" in markdown
     assert (
-        "> Reply failed: The chatbot is temporarily unavailable. Please try again. (http, 503, request req_1"
-        in markdown
+        "> Reply failed: The chatbot is temporarily unavailable. Please try again. (http, 503, "
+        "request req_1" in markdown
     )
     assert "> Reply incomplete: it stopped before the end." in markdown
     assert "half a rep" in markdown and "[unsupported content: mystery]" in markdown
@@ -456,7 +458,7 @@ def test_the_first_migration_is_the_frozen_v1_schema() -> None:
     assert [normalise(s) for s in MIGRATIONS[0].statements] == frozen
 
 
-def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
+def test_a_v1_file_is_upgraded_to_the_latest_keeping_every_row(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     v1 = sqlite3.connect(db_path)
     v1.executescript(V1_DDL)
@@ -465,19 +467,24 @@ def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
         INSERT INTO conversations VALUES (1, 'https://api.example', 'bot', 'Shop', 1, '{t}', '{t}');
         INSERT INTO messages (id, conversation_id, role, status, text, created_at, updated_at)
             VALUES (1, 1, 'user', 'sent', 'first', '{t}', '{t}');
-        INSERT INTO messages (id, conversation_id, role, status, text, parts_json, message_id, created_at, updated_at)
-            VALUES (2, 1, 'assistant', 'done', 'Hello', '[{{"type":"text","text":"Hello"}}]', 'm1', '{t}', '{t}');
+        INSERT INTO messages
+            (id, conversation_id, role, status, text, parts_json, message_id, created_at,
+            updated_at)
+            VALUES (2, 1, 'assistant', 'done', 'Hello', '[{{"type":"text","text":"Hello"}}]',
+                'm1', '{t}', '{t}');
         INSERT INTO messages (id, conversation_id, role, status, text, created_at, updated_at)
             VALUES (3, 1, 'user', 'sent', 'second', '{t}', '{t}');
-        INSERT INTO messages (id, conversation_id, role, status, text, error_json, created_at, updated_at)
-            VALUES (4, 1, 'assistant', 'error', '', '{{"kind":"http","status":500,"code":"internal"}}', '{t}', '{t}');
+        INSERT INTO messages
+            (id, conversation_id, role, status, text, error_json, created_at, updated_at)
+            VALUES (4, 1, 'assistant', 'error', '',
+                '{{"kind":"http","status":500,"code":"internal"}}', '{t}', '{t}');
     """)
     v1.commit()
     v1.close()
 
     with TranscriptStore.open(db_path) as store:
         assert store.warning is None
-        assert raw_rows(db_path, "PRAGMA user_version") == [(2,)]
+        assert raw_rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         rows = store.messages(1)
         assert [(m.id, m.role, m.text, m.reply_to, m.figures) for m in rows] == [
             (1, "user", "first", None, None),
@@ -566,7 +573,7 @@ def test_two_processes_write_at_once_without_loss(db_path: Path, tmp_path: Path)
         for tag in ("A", "B")
     ]
     results = [p.communicate(timeout=60) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert out.strip() == "ok"
     with TranscriptStore.open(db_path) as store:
@@ -583,7 +590,7 @@ def test_two_processes_write_at_once_without_loss(db_path: Path, tmp_path: Path)
         # the runs overlapped: both first halves come before either second half, so the
         # writers' turns alternate at least twice (A…B…A or B…A…B)
         tags = [m.text[0] for m in rows if m.role == "user"]
-        assert sum(1 for a, b in zip(tags, tags[1:]) if a != b) >= 2
+        assert sum(1 for a, b in itertools.pairwise(tags) if a != b) >= 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,3 +644,27 @@ def test_history_and_export_commands(
     assert markdown.startswith(
         f"# Conversation {conversation} with Shop ␛]0;t␇"
     ) and not CONTROL.search(markdown)
+
+
+def test_a_conversation_has_one_writer_at_a_time_and_claims_leave_no_files(
+    store: TranscriptStore, db_path: Path
+) -> None:
+    """Two opened stores stand for two processes (an flock belongs to an open file, not to
+    a process); the thread a conversation records is found again by its fingerprint."""
+    conversation = store.start_conversation("demo", "bot", thread="t1")
+    assert store.thread_conversations("demo", "bot", "t1") == [conversation]
+    assert store.thread_conversations("demo", "other-bot", "t1") == []
+    store.bind_thread(conversation, "t2")
+    assert store.thread_conversations("demo", "bot", "t1") == []
+    assert store.thread_conversations("demo", "bot", "t2") == [conversation]
+    with TranscriptStore.open(db_path) as other:
+        assert store.claim(conversation)
+        assert not store.claim(conversation), "one claim per conversation in a process too"
+        assert not other.claim(conversation)
+        store.release(conversation)
+        assert other.claim(conversation)
+        assert not store.claim(conversation)
+    # Closing a store gives up its claims.
+    assert store.claim(conversation)
+    store.release(conversation)
+    assert list(db_path.with_name(db_path.name + ".claims").iterdir()) == []

@@ -22,7 +22,7 @@ import logging
 import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar, cast
@@ -56,7 +56,7 @@ from .models import (
     to_message,
 )
 from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
-from .sse import SSELineTooLong, SSEParser
+from .sse import SSEEventTooLong, SSEGuard, event_source
 from .timeouts import Timeouts as Timeouts  # its old home: callers still import it from here
 from .urls import is_loopback
 from .trace import (
@@ -423,40 +423,51 @@ class DialogClient:
     async def _events(
         self, call: _Call, chunks: AsyncIterator[bytes]
     ) -> AsyncGenerator[StreamEvent, None]:
-        """Decoded events from the body chunks, under the stream idle watchdog."""
-        parser = SSEParser()
+        """Decoded events from the body chunks: the guard's bytes, parsed by httpx-sse."""
+        framed = self._guarded(chunks)
+        try:
+            async with aclosing(event_source(framed)) as source:
+                async for sse in source:
+                    sse_observers = self._sse_observers
+                    if sse_observers:
+                        self._emit(
+                            SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data),
+                            sse_observers,
+                        )
+                    yield decode_event(sse.event, sse.data)
+        finally:
+            await framed.aclose()
+
+    async def _guarded(self, chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+        """The body's complete events (see `SSEGuard`), under the stream idle watchdog: every
+        line counts as life, keep-alive comments included."""
+        guard = SSEGuard()
         loop = asyncio.get_running_loop()
         idle = self._timeouts.stream_idle
         budget = idle
         while True:
-            lines_before = parser.lines
+            lines_before = guard.lines
             waited_from = loop.time()
             try:
                 # Only the read is under the deadline: never the time the caller holds an event.
                 async with asyncio.timeout(budget):
                     chunk = await anext(chunks)
             except StopAsyncIteration:
-                break
+                return  # an unfinished last event is never passed on, as the spec says
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise RequestTimeout(phase="stream") from exc
             except httpx.HTTPError as exc:
                 raise _translate(exc, phase="stream") from exc
             try:
-                received = parser.feed(chunk)
-            except SSELineTooLong as exc:
+                framed = guard.feed(chunk)
+            except SSEEventTooLong as exc:
                 raise ProtocolError() from exc
-            if parser.lines != lines_before:
+            if guard.lines != lines_before:
                 budget = idle
             else:
                 budget -= loop.time() - waited_from
-            sse_observers = self._sse_observers
-            for sse in received:
-                if sse_observers:
-                    self._emit(
-                        SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data), sse_observers
-                    )
-                yield decode_event(sse.event, sse.data)
-        parser.close()  # an unfinished last event is discarded, as the spec says
+            if framed:
+                yield framed
 
     # -- the request engine ---------------------------------------------------------------------
 
@@ -656,10 +667,8 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
 
 async def _close_quietly(closable: httpx.Response | AsyncGenerator[bytes, None]) -> None:
     """Closing a broken connection may fail too; that failure has nothing left to tell."""
-    try:
+    with suppress(httpx.HTTPError):
         await closable.aclose()
-    except httpx.HTTPError:
-        pass
 
 
 async def _read_body(response: httpx.Response, limit: int, *, truncate: bool) -> bytes:
@@ -826,7 +835,8 @@ def _translate(exc: httpx.HTTPError, *, phase: str) -> DialogError:
         if _is_certificate_error(exc):
             # Not a network hiccup: retrying or "check your connection" would mislead.
             return TransportError(
-                "The chatbot's security certificate could not be verified. The connection was refused.",
+                "The chatbot's security certificate could not be verified. The connection was "
+                "refused.",
                 retryable=False,
             )
         return ConnectError()

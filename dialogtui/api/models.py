@@ -176,10 +176,7 @@ KnownPart: TypeAlias = (
 Part: TypeAlias = KnownPart | UnknownPart
 FormMarker: TypeAlias = ContactFormPart | FormPart | SupportTicketPart
 
-KNOWN_PART_TYPES: Final = frozenset(
-    cls.__struct_config__.tag  # type: ignore[attr-defined]
-    for cls in KnownPart.__args__  # type: ignore[attr-defined]
-)
+KNOWN_PART_TYPES: Final = frozenset(cls.__struct_config__.tag for cls in KnownPart.__args__)
 
 
 def to_part(obj: Any) -> Part:
@@ -190,7 +187,8 @@ def to_part(obj: Any) -> Part:
     # isinstance first: `[] in frozenset()` raises TypeError (unhashable), and this must not raise.
     if isinstance(part_type, str) and part_type in KNOWN_PART_TYPES:
         try:
-            return msgspec.convert(obj, KnownPart)
+            part: KnownPart = msgspec.convert(obj, KnownPart)
+            return part
         except msgspec.ValidationError:
             pass
     return UnknownPart(

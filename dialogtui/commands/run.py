@@ -1,7 +1,8 @@
 """`dialogtui run FILE` and `dialogtui replay EXPORT.json`: scripted conversations for bot tests.
 
-Both send a list of user turns through one `DialogClient` and one `ChatSession`, so the visitor
-token rotated by each `done` is the one the next turn uses, exactly as in the app. A failed
+Both send a list of user turns through one conversation of the core (`conversation.core`), so
+the visitor token rotated by each `done` is the one the next turn uses, and each turn is
+recorded, exactly as in the app. A failed
 turn is reported with the client's safe message only; the server's own error text never
 reaches the output. The exit code is 0 only when every turn ended in `done`.
 """
@@ -25,15 +26,17 @@ from rich.cells import cell_len
 from .. import exitcodes
 from ..api.errors import DialogError
 from ..api.models import plain_text, to_part
-from ..session import ChatSession, Turn, TurnFigures
+from ..conversation.outcome import Outcome
+from ..session import Turn, TurnFigures
+from ..target import Target
 from ..text import sanitize, sanitize_line
-from .common import StartupError, Target, open_target, print_failure
+from .common import StartupError, open_target, print_failure
 
 if TYPE_CHECKING:
     from ..store import Store
 
 _MIN_MESSAGE_COLUMN = 24
-"""The summary table's last column (message or safe error) is cut to the terminal, but not below this."""
+"""The summary table's last column (message or safe error) is cut to the terminal, not below."""
 
 
 class ScriptError(Exception):
@@ -58,7 +61,7 @@ class TurnResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "done"
+        return self.outcome == Outcome.DONE
 
     def error_json(self) -> dict[str, Any] | None:
         error = self.error
@@ -103,8 +106,9 @@ def _ms(seconds: float | None) -> int | None:
 
 
 @dataclass
-class Conversation:
-    """One client and one session for a whole scripted run; each turn saved like `send` saves."""
+class ScriptRun:
+    """A whole scripted run as one conversation of the core: one client, one saved
+    conversation, each turn recorded as every front-end records it."""
 
     target: Target
     store: Store | None = None
@@ -119,56 +123,48 @@ class Conversation:
         stop_on_error: bool,
         on_result: Callable[[TurnResult], None],
     ) -> None:
-        from ..session import open_session
-        from ..store import NullStore, conversation_key
+        from ..conversation.core import Conversation
+        from ..conversation.events import Event, Notice, TurnEnded
+        from ..store import NullStore
 
         store = self.store if self.store is not None else NullStore()
         warned = store.warning
-        conversation_id = store.resume_or_start(*conversation_key(self.target))
-        session = open_session(self.target)
         self.results = [TurnResult(number, text) for number, text in enumerate(messages, start=1)]
-        async with session.client:
+        current: list[TurnResult] = []
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, TurnEnded) and current:
+                _fill(current[0], event.turn)
+            elif isinstance(event, Notice):
+                print_failure(event.text)
+
+        conversation = Conversation(self.target, store=store, listener=on_event)
+        try:
             for result in self.results:
-                await self._turn(session, result, store, conversation_id)
+                current[:] = [result]
+                result.outcome = "waiting"
+                await conversation.send(result.message)
                 on_result(result)
                 if store.warning and store.warning != warned:
                     warned = store.warning  # saving broke mid-run: say so once, and go on
                     print_failure(store.warning)
                 if stop_on_error and not result.ok:
                     break
-
-    @staticmethod
-    async def _turn(
-        session: ChatSession, result: TurnResult, store: Store, conversation_id: int
-    ) -> None:
-        turn = Turn(text=result.message)
-        result.outcome = "waiting"
-        result.figures = turn.figures
-        # On record before it is sent: a killed run still has the text.
-        recorder = store.begin_reply(
-            conversation_id, reply_to=store.record_user_turn(conversation_id, turn.text)
-        )
-
-        def reply_text() -> str:
-            return plain_text(turn.assembler.parts)
-
-        try:
-            async for _ in session.stream_turn(turn):
-                recorder.update(reply_text)
-        except DialogError as error:
-            result.error = error
         finally:
-            # Cancelled (Ctrl-C) included: whatever arrived is reported and saved.
-            result.outcome = turn.outcome
-            message = turn.assembler.message
-            result.reply = plain_text(
-                message.parts if message is not None else turn.assembler.parts
-            )
-            recorder.finish(turn.outcome, message=message, error=result.error, figures=turn.figures)
+            await conversation.close()
+
+
+def _fill(result: TurnResult, turn: Turn) -> None:
+    """A turn's end as the run reports it (also when Ctrl-C stopped it)."""
+    result.outcome = turn.outcome
+    result.error = turn.error
+    result.figures = turn.figures
+    message = turn.assembler.message
+    result.reply = plain_text(message.parts if message is not None else turn.assembler.parts)
 
 
 def _run_async(
-    conversation: Conversation,
+    conversation: ScriptRun,
     messages: Sequence[str],
     *,
     stop_on_error: bool,
@@ -214,7 +210,7 @@ def run_script(args: argparse.Namespace) -> int:
     )
     try:
         with open_target(args) as target, _opened_store(args) as store:
-            conversation = Conversation(target, store)
+            conversation = ScriptRun(target, store)
             finished = _run_async(
                 conversation,
                 messages,
@@ -331,10 +327,10 @@ def summary_table(results: Sequence[TurnResult], width: int = 100) -> str:
     room = max(_MIN_MESSAGE_COLUMN, width - sum(widths) - 2 * len(widths) - 1)
     right = {0, 2, 3, 4, 5}
     lines = []
-    for row, note in zip(cells, [header[-1], *notes]):
+    for row, note in zip(cells, [header[-1], *notes], strict=True):
         padded = [
             (" " * (w - cell_len(c)) + c) if i in right else (c + " " * (w - cell_len(c)))
-            for i, (c, w) in enumerate(zip(row, widths))
+            for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))
         ]
         lines.append("  ".join([*padded, _shorten(note, room)]).rstrip())
     counts: dict[str, int] = {}
@@ -448,7 +444,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     try:
         with open_target(args) as target, _opened_store(args) as store:
-            conversation = Conversation(target, store)
+            conversation = ScriptRun(target, store)
             finished = _run_async(
                 conversation, [t.text for t in exported], stop_on_error=False, on_result=on_result
             )
@@ -457,7 +453,11 @@ def run_replay(args: argparse.Namespace) -> int:
         return exc.exit_code
     results = conversation.results
     if not as_json:
-        same = sum(_same(t.before, r) for t, r in zip(exported, results) if r.outcome != "skipped")
+        same = sum(
+            _same(t.before, r)
+            for t, r in zip(exported, results, strict=True)
+            if r.outcome != "skipped"
+        )
         out.write(f"{len(results)} turns replayed: {same} same, {len(results) - same} different\n")
         out.flush()
     return _exit_code(results, finished)
@@ -500,7 +500,8 @@ def side_by_side(before: ExportedTurn, result: TurnResult, width: int) -> str:
     right = ["after", *_wrap(new, column)]
     for i in range(max(len(left), len(right))):
         lines.append(
-            f"{left[i] if i < len(left) else ' ' * column} │ {right[i] if i < len(right) else ''}".rstrip()
+            f"{left[i] if i < len(left) else ' ' * column} │ "
+            f"{right[i] if i < len(right) else ''}".rstrip()
         )
     return "\n".join(lines) + "\n\n"
 

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..conversation.outcome import FINAL_OUTCOMES, Outcome
 from ..store import ConversationSummary, StoredMessage
 from ..text import sanitize_line
 from .transcript import EntryState, Transcript
 
-_STATES: dict[str, EntryState] = {
-    "done": "done",
-    "error": "error",
-    "incomplete": "incomplete",
-    "cancelled": "cancelled",
-}
+_STATES: dict[str, EntryState] = {outcome: outcome for outcome in FINAL_OUTCOMES}
 
 
 def _summary_line(conversation: ConversationSummary) -> str:
@@ -55,7 +52,7 @@ class ConversationPicker(ModalScreen[int | None]):
         max-height: 20;
     }
     """
-    BINDINGS = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
     def __init__(self, conversations: Sequence[ConversationSummary]) -> None:
         super().__init__()
@@ -83,7 +80,7 @@ class ConversationPicker(ModalScreen[int | None]):
 class SavedConversationScreen(Screen[None]):
     """A past conversation from the local store, shown with the same transcript, read-only."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     def __init__(
         self, conversation: ConversationSummary, messages: Sequence[StoredMessage]
@@ -98,16 +95,21 @@ class SavedConversationScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"{sanitize_line(self._conversation.title)} · saved #{self._conversation.id} (read-only)"
+        self.title = (
+            f"{sanitize_line(self._conversation.title)} · saved "
+            f"#{self._conversation.id} (read-only)"
+        )
         transcript = self.query_one(Transcript)
         transcript.bot_name = sanitize_line(self._conversation.title)
         for message in self._messages:
             role = "user" if message.role == "user" else "assistant"
             entry = transcript.add_entry(
-                role, message.display_parts, state=_STATES.get(message.status, "done")
+                role, message.display_parts, state=_STATES.get(message.status, Outcome.DONE)
             )
             if message.error is not None:
                 transcript.set_state(
-                    entry, "incomplete" if message.text else "error", note=message.error.message
+                    entry,
+                    Outcome.INCOMPLETE if message.text else Outcome.ERROR,
+                    note=message.error.message,
                 )
         transcript.focus()

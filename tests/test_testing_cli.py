@@ -313,10 +313,11 @@ def test_ctrl_c_stops_and_still_writes_the_report_and_junit(
 def test_record_writes_a_test_file_that_plays_back(
     server: DevServer, tmp_path: Path, env: dict[str, str]
 ) -> None:
-    # A saved conversation, as `send` saves one.
-    for text in ("What do you sell?", "oops !stream_error_fatal"):
-        sent = dialogtui("send", *bot(server), text, env=env)
-        assert sent.returncode in (exitcodes.OK, exitcodes.STREAM_ERROR), sent.stderr
+    # A saved conversation, as `run` saves one.
+    script = tmp_path / "script.txt"
+    script.write_text("What do you sell?\noops !stream_error_fatal\n", encoding="utf-8")
+    ran = dialogtui("run", *bot(server), str(script), env=env)
+    assert ran.returncode == exitcodes.FAILED, ran.stderr  # the second turn failed, as meant
     history = json.loads(dialogtui("history", "--json", env=env).stdout)
     conversation_id = str(history[0]["id"])
 

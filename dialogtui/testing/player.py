@@ -1,14 +1,15 @@
 """One visitor's conversation as a test plays it: the only module that talks to the client.
 
-The runner asks for four things (send a text, pick an offered choice, submit the open form,
-and what each of those produced as a `TurnResult`); everything about sessions, streams and
-errors stays here. Today it is built on `session.ChatSession`; moving it onto the
-conversation core (`dialogtui/conversation/`) changes this module only.
+The runner asks for a few things (send a text, the choices and the form the last reply
+offered, submit that form, and what each step produced as a `TurnResult`); a visitor is a
+conversation of the core (`dialogtui/conversation/`), and everything about sessions, streams
+and errors stays behind this module.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -17,13 +18,13 @@ from .. import exitcodes
 from ..api.errors import ApiHttpError, ConnectError, DialogError, StreamError
 from ..api.models import (
     ContactFormPart,
+    FormMarker,
     FormPart,
     ImagePart,
     Part,
     ProductsPart,
     QuickRepliesPart,
     SuggestionsPart,
-    SupportTicketPart,
     UnknownPart,
     plain_text,
 )
@@ -31,7 +32,7 @@ from ..api.retry import DEFAULT_POLICIES, RetryPolicy
 from .expect import TurnResult
 
 if TYPE_CHECKING:
-    from ..session import ChatSession
+    from ..conversation.core import Conversation
     from ..target import Target
     from .testfile import FormValue
 
@@ -110,11 +111,13 @@ class Played:
 
 
 class Visitor:
-    """A new visitor with a conversation of its own: its own client, token and figures.
+    """A new visitor with a conversation of its own (the core's `Conversation`): its own
+    token and figures, on the run's shared connections.
 
-    Use as `async with Visitor(target) as visitor:`. A target with an API key gets a fresh
-    visitor token (never stored); one with only a visitor token uses it and keeps its rotations
-    where the target says.
+    Use as `async with Visitor(target, connections) as visitor:`. A target with an API key
+    gets a fresh visitor token (never stored); one with only a visitor token uses it and keeps
+    its rotations where the target says. Nothing is saved locally: test conversations are
+    many and synthetic.
     """
 
     def __init__(
@@ -122,36 +125,41 @@ class Visitor:
         target: Target,
         connections: SharedConnections | None = None,
         *,
-        clock: Any = time.perf_counter,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if target.api_key:
             target = replace(target, visitor_token=None, save_token=None)
         self._target = target
         self._connections = connections
         self._clock = clock
-        self._session: ChatSession | None = None
-        self._last_parts: list[Part] = []
+        self._conversation: Conversation | None = None
 
     async def __aenter__(self) -> Visitor:
         from ..api.client import DialogClient
+        from ..conversation.core import Conversation
         from ..session import ChatSession
 
         target = self._target
-        if target.before_connect is not None:
-            target.before_connect()
-        # As `session.open_session`, on the run's shared connections.
-        client = DialogClient(
-            target.base_url,
-            target.chatbot_id,
-            api_key=target.api_key,
-            visitor_token=target.visitor_token,
-            timeouts=target.timeouts(),
-            policies=_POLICIES,
-            on_token=target.save_token,
-            transport=self._connections.transport if self._connections is not None else None,
-        )
-        self._session = ChatSession(client)
-        client.add_observer(self._session.observe, sse=False)
+        conversation = Conversation(target, policies=_POLICIES)
+        if self._connections is not None:
+            # The core opens its session with `session.open_session`, which has no way to
+            # share connections: it is given one made the same way, on the shared pool.
+            if target.before_connect is not None:
+                target.before_connect()
+            client = DialogClient(
+                target.base_url,
+                target.chatbot_id,
+                api_key=target.api_key,
+                visitor_token=target.visitor_token,
+                timeouts=target.timeouts(),
+                policies=_POLICIES,
+                on_token=target.save_token,
+                transport=self._connections.transport,
+            )
+            session = ChatSession(client)
+            client.add_observer(session.observe, sse=False)
+            conversation.session = session
+        self._conversation = conversation
         return self
 
     async def __aexit__(
@@ -160,65 +168,41 @@ class Visitor:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.client.aclose()
+        if self._conversation is not None:
+            await self._conversation.close()
 
     @property
-    def session(self) -> ChatSession:
-        assert self._session is not None, "use `async with Visitor(...)`"
-        return self._session
+    def conversation(self) -> Conversation:
+        assert self._conversation is not None, "use `async with Visitor(...)`"
+        return self._conversation
 
     # -- what the last reply offered ----------------------------------------------------------
 
     def choices(self) -> list[tuple[str, str]]:
         """(title, text it sends) of each suggestion and quick reply of the last reply."""
-        offered: list[tuple[str, str]] = []
-        for part in self._last_parts:
-            if isinstance(part, SuggestionsPart):
-                offered.extend(
-                    (s.title or s.prompt_text, s.prompt_text)
-                    for s in part.suggestions
-                    if s.prompt_text
-                )
-            elif isinstance(part, QuickRepliesPart):
-                offered.extend((reply, reply) for reply in part.replies if reply)
-        return offered
+        return [(followup.label, followup.text) for followup in self.conversation.followups]
 
-    def open_form(self) -> ContactFormPart | FormPart | SupportTicketPart | None:
+    def open_form(self) -> FormMarker | None:
         """The last form the bot opened and the visitor has not sent yet."""
-        for part in reversed(self._last_parts):
-            if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
-                return part
-        return None
+        return self.conversation.form
 
     # -- steps --------------------------------------------------------------------------------
 
     async def send(self, text: str) -> Played:
-        from ..session import Turn
-
-        session = self.session
-        turn = Turn(text=text)
-        error: DialogError | None = None
-        try:
-            async for _ in session.stream_turn(turn, every_delta=False):
-                pass
-        except DialogError as caught:
-            error = caught
+        turn = await self.conversation.send(text)
         message = turn.assembler.message
         parts = list(message.parts if message is not None else turn.assembler.parts)
-        if turn.outcome == "done":
-            self._last_parts = parts
         figures = turn.figures
         result = TurnResult(
             reply=readable_text(parts),
-            outcome=turn.outcome,
-            error_code=error_code(error),
+            outcome=str(turn.outcome),
+            error_code=error_code(turn.error),
             part_types=frozenset(part_type(part) for part in parts),
             to_headers=figures.to_headers,
             to_first_text=figures.to_first_content,
             total=figures.total,
         )
-        return _played(result, error)
+        return _played(result, turn.error)
 
     async def submit_form(self, values: dict[str, FormValue]) -> Played:
         """Send `values` to the open form (the caller checked there is one); the confirmation
@@ -227,7 +211,7 @@ class Visitor:
         assert marker is not None
         started = self._clock()
         try:
-            receipt = await self.session.client.submit_action(
+            receipt = await self.conversation.submit_action(
                 marker.part_id, action_for(marker, values)
             )
         except DialogError as error:
@@ -235,7 +219,6 @@ class Visitor:
             return _played(
                 TurnResult("", "error", error_code=error_code(error), total=total), error
             )
-        self._last_parts = [part for part in self._last_parts if part is not marker]
         total = self._clock() - started
         return Played(TurnResult(receipt.confirmation_text or "", "done", total=total))
 
@@ -254,10 +237,9 @@ def _played(result: TurnResult, error: DialogError | None) -> Played:
     return Played(result, retry_after=retry_after, fatal_exit=fatal, message=error.safe_message)
 
 
-def action_for(
-    marker: ContactFormPart | FormPart | SupportTicketPart, values: dict[str, FormValue]
-) -> dict[str, Any]:
-    """The `/actions` body answering a form marker (as the app's form sends it)."""
+def action_for(marker: FormMarker, values: dict[str, FormValue]) -> dict[str, Any]:
+    """The `/actions` body answering a form marker (as the app's form sends it: `ui/forms.py`
+    builds the same, but imports Textual)."""
     if isinstance(marker, ContactFormPart):
         return {"type": "contact_form", "fields": dict(values)}
     if isinstance(marker, FormPart):

@@ -367,3 +367,22 @@ def test_the_readmes_example_passes_and_its_misspelt_key_is_reported_as_it_says(
     said = 'shop.toml:7: unknown key "contain" in turn 1\'s expect (allowed: '
     assert said in bad.stderr
     assert said.replace(" (allowed: ", "") in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_run_ends_with_the_latency_figures_and_errors_by_code(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text("hello\noops !stream_error_fatal\nagain\n", encoding="utf-8")
+    ran = dialogtui("run", *bot(server), "--no-save", str(script), env=env)
+    assert ran.returncode == exitcodes.FAILED
+    lines = ran.stdout.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("latency")))
+    assert lines[header].split() == ["latency", "p50", "p95", "max", "turns"]
+    assert [line.split()[0] for line in lines[header + 1 : header + 4]] == [
+        "headers",
+        "first",
+        "done",
+    ]
+    assert lines[header + 3].split()[-1] == "3"  # three turns timed to their end
+    assert lines[header + 4] == "errors by code: generation_failed 1"

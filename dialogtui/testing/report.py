@@ -104,17 +104,31 @@ class Figures:
         self.errors: Counter[str] = Counter()
 
     def add(self, result: TurnResult) -> None:
+        failure = None
+        if result.problem is not None:
+            failure = "not_played"
+        elif result.outcome != "done":
+            failure = result.error_code or result.outcome
+        self.add_times(result.to_headers, result.to_first_text, result.total, failure=failure)
+
+    def add_times(
+        self,
+        to_headers: float | None,
+        to_first_text: float | None,
+        total: float | None,
+        *,
+        failure: str | None = None,
+    ) -> None:
+        """One turn's times; `failure` (an error code, or the outcome) if it did not end done."""
         for values, value in (
-            (self.to_headers, result.to_headers),
-            (self.to_first_text, result.to_first_text),
-            (self.total, result.total),
+            (self.to_headers, to_headers),
+            (self.to_first_text, to_first_text),
+            (self.total, total),
         ):
             if value is not None:
                 values.append(value)
-        if result.problem is not None:
-            self.errors["not_played"] += 1
-        elif result.outcome != "done":
-            self.errors[result.error_code or result.outcome] += 1
+        if failure is not None:
+            self.errors[failure] += 1
 
     def spreads(self) -> dict[str, Spread]:
         return {

@@ -386,3 +386,5 @@ def test_run_ends_with_the_latency_figures_and_errors_by_code(
     ]
     assert lines[header + 3].split()[-1] == "3"  # three turns timed to their end
     assert lines[header + 4] == "errors by code: generation_failed 1"
+    assert lines[header + 5].startswith("#  outcome")  # then the table, its tally last
+    assert lines[-1] == "3 turns: 2 done, 1 error"

@@ -227,8 +227,9 @@ def run_script(args: argparse.Namespace) -> int:
             if result.outcome == "skipped":
                 _print_json(out, _turn_json(result))
     else:
-        out.write(summary_table(results, shutil.get_terminal_size((100, 24)).columns))
+        # The figures first: the table and its tally stay the last lines, as scripts read them.
         out.write(latency_table(results))
+        out.write(summary_table(results, shutil.get_terminal_size((100, 24)).columns))
     out.flush()
     return _exit_code(results, finished)
 

@@ -20,7 +20,6 @@ import asyncio
 import base64
 import logging
 import ssl
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any, Final, Literal, TypeVar, cast
 import httpx
 import msgspec
 
-from .. import __version__
+from .. import __version__, timing
 from .errors import (
     ApiHttpError,
     ConnectError,
@@ -98,7 +97,7 @@ class _Call:
     method: str
     path: str
     auth: AuthScheme
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=timing.now)
     attempts: int = 0
     retries: int = 0
     status: int | None = None
@@ -107,7 +106,7 @@ class _Call:
     token_used: str | None = None
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return timing.now() - self.started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,6 +133,8 @@ class DialogClient:
         self.base_url = str(url).rstrip("/")
         self.chatbot_id = chatbot_id
         self._api_key = api_key or None
+        self._key_rejected: ApiHttpError | None = None
+        """The server's 401/403 to this key on /auth: never sent again by this client."""
         self._token = _clean_token(visitor_token) if visitor_token else None
         self._timeouts = timeouts
         self._policies = policies
@@ -224,6 +225,7 @@ class DialogClient:
         async with self._auth_lock:
             if self._token is None:
                 return await self._authenticate_locked()
+            self._refuse_a_rejected_key()
             body = await self._call(
                 Operation.RESET, "POST", "/auth/reset", "basic", json={"visitor_token": self._token}
             )
@@ -234,12 +236,24 @@ class DialogClient:
     async def _authenticate_locked(self) -> str:
         if self._api_key is None:
             raise MissingCredentialsError("Starting a conversation needs an API key.")
-        body = await self._call(
-            Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id}
-        )
+        self._refuse_a_rejected_key()
+        try:
+            body = await self._call(
+                Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id}
+            )
+        except ApiHttpError as exc:
+            if exc.status in (401, 403):
+                self._key_rejected = exc
+            raise
         token = _decode_token(body)
         self._set_token(token)
         return token
+
+    def _refuse_a_rejected_key(self) -> None:
+        """A key /auth refused is refused again without asking: the same key gets the same
+        answer, and each try would cost a request (and count against the key's rate limit)."""
+        if self._key_rejected is not None:
+            raise self._key_rejected.with_traceback(None)
 
     async def _ensure_token(self) -> None:
         if self._token is not None:
@@ -571,7 +585,7 @@ class DialogClient:
             call.method, call.path, json=json, params=params, headers=request_headers
         )
         self._emit(RequestStarted(call.op, call.method, call.path, call.attempts))
-        sent_at = time.monotonic()
+        sent_at = timing.now()
         try:
             response = await self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
@@ -580,7 +594,7 @@ class DialogClient:
         call.request_id = request_id_of(response.headers)
         self._emit(
             ResponseReceived(
-                call.op, response.status_code, time.monotonic() - sent_at, _trace_headers(response)
+                call.op, response.status_code, timing.now() - sent_at, _trace_headers(response)
             )
         )
         if response.is_success:

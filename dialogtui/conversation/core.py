@@ -185,7 +185,10 @@ class Conversation:
             self.config = await self.client.get_config()
         except DialogError as error:
             self._notice(error.safe_message, "error")
-            if isinstance(error, ApiHttpError) and error.status in (401, 403):
+            # Refused (401, 403), or unreachable (a timeout, no connection): history would
+            # only wait as long again.
+            refused = isinstance(error, ApiHttpError) and error.status in (401, 403)
+            if refused or isinstance(error, TransportError):
                 return False
             if isinstance(error, TransportError):
                 # Unreachable: the history would fail the same way (a second notice), and a

@@ -12,11 +12,11 @@ import asyncio
 import gc
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from ..target import Target, TargetError
@@ -51,7 +51,7 @@ class DialogApp(App[None]):
     """`dialogtui` and `dialogtui --demo`."""
 
     TITLE = "dialogtui"
-    BINDINGS = [  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
         Binding("ctrl+t", "toggle_theme", "Toggle the dark / light theme", show=False),
     ]

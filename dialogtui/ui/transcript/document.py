@@ -170,6 +170,7 @@ class Entry:
         "text",
         "variant",
         "version",
+        "words",
     )
 
     def __init__(self, index: int, role: str, state: str) -> None:
@@ -197,6 +198,7 @@ class Entry:
         self.fetched: dict[tuple[int, int], int] = {}
         # Bumped at every change of content or state: readers (search, copy) cache by it.
         self.version = 0
+        self.words: tuple[int, str] | None = None  # (version, search text): see the widget
 
     def forget_streaming(self, part_index: int | None = None) -> None:
         """Stop following the blocks of part `part_index` (of every part if None)."""

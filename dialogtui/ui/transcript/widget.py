@@ -1219,7 +1219,6 @@ class _Search:
         return [item for item in self._by_entry.get(index, ()) if item[1][1] == offset]
 
 
-_words_cache: dict[int, tuple[int, str]] = {}
 _SPACE = re.compile(r"\s+")
 
 
@@ -1246,14 +1245,11 @@ def _entry_words(entry: Entry) -> str:
     """Every string the entry holds (content, label, state note, footer), case-folded and
     without whitespace: a line that shows a query holds it too, whatever the wrapping, so
     an entry without it need not be laid out to be searched. Cached by version."""
-    key = id(entry)
-    cached = _words_cache.get(key)
+    cached = entry.words
     if cached is not None and cached[0] == entry.version:
         return cached[1]
     pieces: list[str] = [entry.role, entry.text, entry.state, entry.note or "", entry.footer or ""]
     _strings(msgspec.to_builtins(entry.parts()), pieces)
     folded = _squeeze("".join(pieces))
-    if len(_words_cache) > 5000:
-        _words_cache.clear()
-    _words_cache[key] = (entry.version, folded)
+    entry.words = (entry.version, folded)
     return folded

@@ -1,6 +1,7 @@
 """Benchmark the transcript widget's streaming and history paths. Prints figures, asserts nothing.
 
-    .venv/bin/python bench/bench_transcript.py
+    .venv/bin/python bench/bench_transcript.py            # everything
+    .venv/bin/python bench/bench_transcript.py history    # the 1,000-entry history only
 
 A headless app holds only a `Transcript` (100x40). A reply is fed the way the app feeds the
 widget: one `set_block` per delta (~20 characters) with the block's full current content,
@@ -349,6 +350,18 @@ async def run_history(count: int) -> None:
             f"{watch.take()}"
         )
 
+        # Ctrl+F over the whole history: once before any entry has its search text, again
+        # after, for a word in none of the messages and one in many.
+        for label, query in (("first query", "zqxjv"), ("again", "zqxjv"), ("common", WORDS[0])):
+            transcript.end_search()
+            start = time.perf_counter()
+            found = transcript.search(query)
+            took = time.perf_counter() - start
+            print(f"  search, {label} ({query!r}, {found:,} matches): {took * 1e3:.1f} ms")
+        transcript.end_search()
+        await pilot.pause()
+        watch.take()
+
         transcript.scroll_home(animate=False)
         await pilot.pause()
         first = transcript.visible_text().splitlines()[:1]
@@ -361,6 +374,9 @@ async def run_history(count: int) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["measure"]:
         asyncio.run(measure(sys.argv[2], int(sys.argv[3])))
+        return
+    if sys.argv[1:2] == ["history"]:
+        asyncio.run(run_history(1000))
         return
     print(f"frames: one every {FRAME_EVERY} deltas of ~{DELTA_CHARS} chars; best of {RUNS} runs\n")
     default = Transcript.FLUSH_INTERVAL

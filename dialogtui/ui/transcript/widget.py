@@ -1192,6 +1192,8 @@ class _Search:
     def run(self, transcript: Transcript, query: str) -> int:
         self.query = needle = query.casefold()
         squeezed = _squeeze(needle)
+        # Labels are drawn, not held by the entries: a query in one looks at every line.
+        in_labels = squeezed in _squeeze(f"{transcript.bot_name} You System Agent")
         self.matches = []
         self.current = -1
         self._by_entry = {}
@@ -1200,7 +1202,7 @@ class _Search:
         doc, layout = transcript.document, transcript._layout
         self.gen = layout.gen
         for entry in doc.entries:
-            if squeezed not in _entry_words(entry) and entry.gen != layout.gen:
+            if not in_labels and squeezed not in _entry_words(entry):
                 continue
             if entry.gen != layout.gen:
                 transcript._build(entry)

@@ -19,7 +19,7 @@ from . import __version__
 
 Runner = Callable[[argparse.Namespace], int]
 
-_PATH_ARGUMENTS = frozenset({"file", "export_file", "output"})
+_PATH_ARGUMENTS = frozenset({"file", "export_file", "output", "junit"})
 """Arguments that name files: any bytes are a valid file name, so they are not checked as text."""
 
 
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument(
         "--record",
-        type=int,
+        type=_checked("record_id"),
         metavar="ID",
         help="instead: write a test file from saved conversation ID (see `dialogtui history`)",
     )

@@ -464,7 +464,7 @@ def test_junit_has_one_case_per_turn_and_parses_back_with_any_reply_text(tmp_pat
         ],
         many=False,
     )
-    other = parse('name = "Other & <more>"\n[[turns]]\nsend = "x\\u0000y"\n')
+    other = parse('name = "Other & <more>"\n[[turns]]\nsend = "x\\u0000y"\n', "other.toml")
     writer.add(CaseId(other, other.turns[0]), result(), [], many=False)
     writer.finish()
     root = ET.parse(path).getroot()
@@ -488,7 +488,11 @@ def test_junit_has_one_case_per_turn_and_parses_back_with_any_reply_text(tmp_pat
 
 
 def test_xml_text_replaces_what_xml_cannot_hold() -> None:
-    assert xml_text("ok\n\x00\x08\x0b\ud800\uffff") == "ok\n␀␈␋\ufffd\ufffd"
+    shown = xml_text("ok\n\x00\x08\x0b\ud800\uffff\ufffe")
+    assert shown.startswith("ok\n␀␈␋")
+    assert not {"\ud800", "\uffff", "\ufffe"} & set(shown)
+    element = ET.fromstring(f"<r>{shown}</r>".encode())  # XML 1.0 takes it as it is
+    assert element.text == shown
 
 
 def test_junit_is_written_even_with_no_turns_played(tmp_path: Path) -> None:
@@ -552,3 +556,15 @@ def test_the_progress_line_is_redrawn_at_most_four_times_a_second_and_cleared() 
     assert stream.getvalue() == (
         "\r1 turns played, 0 failed \r3 turns played, 1 failed \r\x1b[K\r4 turns played, 1 failed "
     )
+
+
+def test_a_junit_file_that_cannot_be_written_is_said_at_the_end_not_mid_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = JUnitWriter(str(tmp_path / "j.xml"))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "gone"))  # cases cannot be kept
+    writer.add(case(1), result(), [], many=False)  # the run goes on
+    writer.add(case(2), result(), [], many=False)
+    with pytest.raises(OSError):
+        writer.finish()
+    assert not (tmp_path / "j.xml").exists()

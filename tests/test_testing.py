@@ -570,3 +570,48 @@ def test_a_junit_file_that_cannot_be_written_is_said_at_the_end_not_mid_run(
     with pytest.raises(OSError):
         writer.finish()
     assert not (tmp_path / "j.xml").exists()
+
+
+def test_a_recorded_file_round_trips_any_text_and_names_codes_as_the_runner_does() -> None:
+    from types import SimpleNamespace
+
+    from dialogtui.api.models import ProductsPart, RichTextPart
+    from dialogtui.testing.record import recorded_turns, test_file_text
+
+    def message(role: str, text: str, **fields: object) -> SimpleNamespace:
+        values: dict[str, object] = {"status": "done", "error": None, "figures": None}
+        values["parts"] = None
+        values.update(fields)
+        return SimpleNamespace(role=role, text=text, **values)
+
+    def stored_error(**fields: object) -> SimpleNamespace:
+        return SimpleNamespace(**({"code": None, "status": None, "kind": "http"} | fields))
+
+    hostile = 'a "quote" \\ back\x7f\x1b[2J tab\there\nnew line ø \ud800'
+    messages = [
+        message("assistant", "Welcome!"),  # before any user message: dropped
+        message("user", hostile),
+        message(
+            "assistant",
+            "Our blanket\x1b]52;c;x\x07 costs 399 DKK.",
+            parts=[RichTextPart(), ProductsPart()],
+            figures={"total": 2.5},
+        ),
+        message("user", "busy?"),
+        message("assistant", "", status="error", error=stored_error(status=429)),
+        message("user", "broken?"),
+        message("assistant", "", status="error", error=stored_error(status=502)),
+        message("user", "   "),  # nothing to send: dropped
+    ]
+    text = test_file_text(recorded_turns(messages), name='Bot "A"', source="saved 7")
+    test = parse_test_file(text.encode(), "rec.toml")
+    assert test.name == 'Bot "A"'
+    first, busy, broken = test.turns
+    assert first.send == hostile.replace("\ud800", "\ufffd")
+    assert (first.expect.parts, first.expect.max_seconds) == (("products",), 8.0)
+    assert (busy.expect.outcome, busy.expect.error_code) == ("error", "rate_limited")
+    assert broken.expect.error_code == "http_502"
+    assert "\x1b" not in text and "\x07" not in text
+    # The hint is a TOML string in a comment: escaped, ready to uncomment.
+    assert '# contains = ["Our blanket\\u001b]52;c;x\\u0007 costs 399"]' in text
+    assert "#   Our blanket␛]52;c;x␇ costs 399 DKK." in text

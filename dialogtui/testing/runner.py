@@ -82,7 +82,10 @@ class Runner:
         repeat: int = 1,
         concurrency: int = DEFAULT_CONCURRENCY,
         gate: RateLimitGate | None = None,
+        connections: SharedConnections | None = None,
     ) -> None:
+        """`gate` and `connections` may be shared with other runners (the Locust user does);
+        by default each run has its own."""
         self.target = target
         self.report = report
         self.on_turn = on_turn
@@ -90,16 +93,23 @@ class Runner:
         self.repeat = repeat
         self.concurrency = max(1, concurrency)
         self._gate = gate or RateLimitGate()
+        self._connections = connections
 
     async def run(self, files: Sequence[TestFile]) -> None:
         """Play every file, one after another. Raises `Stopped` (the report holds what was
         played); Ctrl+C cancels, and the report still holds every turn that ended."""
+        if self._connections is not None:
+            await self._play_all(files, self._connections)
+            return
         async with SharedConnections(self.concurrency) as connections:
-            for test in files:
-                try:
-                    await self._play(test, connections)
-                except* Stopped as stopped:
-                    raise stopped.exceptions[0] from None
+            await self._play_all(files, connections)
+
+    async def _play_all(self, files: Sequence[TestFile], connections: SharedConnections) -> None:
+        for test in files:
+            try:
+                await self._play(test, connections)
+            except* Stopped as stopped:
+                raise stopped.exceptions[0] from None
 
     async def _play(self, test: TestFile, connections: SharedConnections) -> None:
         """Every (visitor, round) of `test`, round by round, by a fixed number of workers: as

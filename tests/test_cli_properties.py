@@ -164,6 +164,26 @@ export_json = st.lists(
     ),
     max_size=3,
 ).map(lambda records: json.dumps({"messages": records}).encode())
+environment = st.dictionaries(
+    st.sampled_from(
+        [
+            "DIALOGTUI_BASE_URL",
+            "DIALOGTUI_CHATBOT_ID",
+            "DIALOGTUI_API_KEY",
+            "DIALOGTUI_VISITOR_TOKEN",
+        ]
+    ),
+    # The environment cannot hold NUL (nor can argv, but a NUL there is refused all the same).
+    st.one_of(value, st.sampled_from(BASE_URLS)).map(lambda text: text.replace("\x00", "")),
+    max_size=2,
+)
+config_file = st.one_of(
+    st.none(),
+    st.binary(max_size=100),
+    st.tuples(st.sampled_from(["base_url", "chatbot_id", "read_timeout", "x"]), value).map(
+        lambda pair: f"{pair[0]} = {json.dumps(pair[1])}\n".encode("utf-8", "surrogateescape")
+    ),
+)
 file_content = st.one_of(st.binary(max_size=200), hostile_text.map(str.encode), export_json)
 
 
@@ -194,17 +214,33 @@ def cli_world(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(argv=argv_shapes, stdin=file_content, script=file_content)
+@given(
+    argv=argv_shapes,
+    stdin=file_content,
+    script=file_content,
+    env=environment,
+    config=config_file,
+)
 def test_every_command_exits_cleanly_on_anything(
     cli_world: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
     stdin: bytes,
     script: bytes,
+    env: dict[str, str],
+    config: bytes | None,
 ) -> None:
     server: DevServer = cli_world["server"]
     monkeypatch: pytest.MonkeyPatch = cli_world["monkeypatch"]
     cli_world["script"].write_bytes(script)
+    config_path = Path(os.environ["DIALOGTUI_CONFIG_DIR"]) / "config.toml"
+    if config is None:
+        config_path.unlink(missing_ok=True)
+    else:
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.write_bytes(config)
+    for name, text in {"DIALOGTUI_API_KEY": DEMO_API_KEY, **env}.items():
+        monkeypatch.setenv(name, server.base_url if text == "LOCAL" else text)
     argv = [
         server.base_url if arg == "LOCAL" else str(cli_world["script"]) if arg == "SCRIPT" else arg
         for arg in argv

@@ -175,6 +175,49 @@ def build_parser() -> argparse.ArgumentParser:
     _add_save_option(run_cmd, subcommand=True)
     run_cmd.set_defaults(run=_lazy("dialogtui.commands.run", "run_script", logs=True))
 
+    test = commands.add_parser(
+        "test",
+        help="play conversation test files (TOML) against the bot; report, JSON or JUnit",
+        description="Play each conversation test FILE (TOML: [[turns]] with send, choose or form, "
+        "and what each reply must be) as a new visitor, check every expectation and report the "
+        "ones that failed with the reply seen, then latency figures. Exit codes: 0 every "
+        "expectation held, 1 some failed, 2 usage or a bad test file, 3 credentials, "
+        "4 keyring, 5 network, 130 interrupted (the report is still written).",
+    )
+    test.add_argument("files", nargs="*", metavar="FILE", help="conversation test files (TOML)")
+    test.add_argument(
+        "--json", action="store_true", help="print one JSON object per turn (summary on stderr)"
+    )
+    test.add_argument("--junit", metavar="PATH", help="also write JUnit XML to PATH, for CI")
+    test.add_argument(
+        "--visitors",
+        type=int,
+        default=1,
+        metavar="N",
+        help="play each file as N visitors at once, each with a conversation of its own",
+    )
+    test.add_argument(
+        "--repeat", type=int, default=1, metavar="K", help="each visitor plays it K times"
+    )
+    test.add_argument(
+        "--concurrency",
+        type=int,
+        default=20,
+        metavar="C",
+        help="at most C conversations at once (default 20)",
+    )
+    test.add_argument(
+        "--record",
+        type=int,
+        metavar="ID",
+        help="instead: write a test file from saved conversation ID (see `dialogtui history`)",
+    )
+    test.add_argument(
+        "-o", "--output", metavar="FILE", help="with --record: write to a new FILE, not stdout"
+    )
+    _add_target_options(test, subcommand=True)
+    test.set_defaults(run=_lazy("dialogtui.commands.test", "run_test", logs=True))
+
     replay = commands.add_parser(
         "replay",
         help="re-send an exported conversation's messages and compare old and new replies",

@@ -20,7 +20,6 @@ import asyncio
 import base64
 import logging
 import ssl
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any, Final, Literal, TypeVar, cast
 import httpx
 import msgspec
 
-from .. import __version__
+from .. import __version__, timing
 from .errors import (
     ApiHttpError,
     ConnectError,
@@ -98,7 +97,7 @@ class _Call:
     method: str
     path: str
     auth: AuthScheme
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=timing.now)
     attempts: int = 0
     retries: int = 0
     status: int | None = None
@@ -107,7 +106,7 @@ class _Call:
     token_used: str | None = None
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return timing.now() - self.started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,7 +585,7 @@ class DialogClient:
             call.method, call.path, json=json, params=params, headers=request_headers
         )
         self._emit(RequestStarted(call.op, call.method, call.path, call.attempts))
-        sent_at = time.monotonic()
+        sent_at = timing.now()
         try:
             response = await self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
@@ -595,7 +594,7 @@ class DialogClient:
         call.request_id = request_id_of(response.headers)
         self._emit(
             ResponseReceived(
-                call.op, response.status_code, time.monotonic() - sent_at, _trace_headers(response)
+                call.op, response.status_code, timing.now() - sent_at, _trace_headers(response)
             )
         )
         if response.is_success:

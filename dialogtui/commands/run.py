@@ -227,9 +227,32 @@ def run_script(args: argparse.Namespace) -> int:
             if result.outcome == "skipped":
                 _print_json(out, _turn_json(result))
     else:
+        # The figures first: the table and its tally stay the last lines, as scripts read them.
+        out.write(latency_table(results))
         out.write(summary_table(results, shutil.get_terminal_size((100, 24)).columns))
     out.flush()
     return _exit_code(results, finished)
+
+
+def latency_table(results: Sequence[TurnResult]) -> str:
+    """p50, p95 and max of the turns' times to headers, first text and done; errors by code."""
+    from ..testing.report import Figures, figures_table
+
+    figures = Figures()
+    for result in results:
+        if result.figures is None:  # never sent
+            continue
+        failure = None
+        if not result.ok:
+            code = _error_code(result.error) if result.error is not None else None
+            failure = code or (result.error.kind if result.error is not None else result.outcome)
+        figures.add_times(
+            result.figures.to_headers,
+            result.figures.to_first_content,
+            result.figures.total,
+            failure=failure,
+        )
+    return figures_table(figures)
 
 
 def read_script(path: str, *, stdin_taken: bool = False) -> list[str]:

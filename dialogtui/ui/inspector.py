@@ -17,7 +17,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
-from time import monotonic
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import msgspec
@@ -37,6 +36,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
+from .. import timing
 from ..api.redaction import redact
 from ..api.retry import Operation
 from ..api.trace import (
@@ -375,7 +375,7 @@ class EventList(ScrollView, can_focus=True):
             self._append(InspectorRow("DONE", trace.elapsed * 1000, trace))
         elif isinstance(trace, (RequestStarted, ResponseReceived, RetryScheduled)):
             # These carry no request-relative time, so stamp them here.
-            now = monotonic()
+            now = timing.now()
             if isinstance(trace, RequestStarted) and trace.attempt == 1:
                 self._starts[trace.op] = now
                 self._open.add(trace.op)

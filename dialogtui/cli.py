@@ -19,7 +19,7 @@ from . import __version__
 
 Runner = Callable[[argparse.Namespace], int]
 
-_PATH_ARGUMENTS = frozenset({"file", "export_file", "output"})
+_PATH_ARGUMENTS = frozenset({"file", "export_file", "output", "junit"})
 """Arguments that name files: any bytes are a valid file name, so they are not checked as text."""
 
 
@@ -197,7 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="play each file as N visitors at once, each with a conversation of its own",
     )
     test.add_argument(
-        "--repeat", type=int, default=1, metavar="K", help="each visitor plays it K times"
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="each visitor plays it K times",
     )
     test.add_argument(
         "--concurrency",
@@ -208,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument(
         "--record",
-        type=int,
+        type=_checked("record_id"),
         metavar="ID",
         help="instead: write a test file from saved conversation ID (see `dialogtui history`)",
     )

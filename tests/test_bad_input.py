@@ -334,3 +334,7 @@ def test_the_log_file_keeps_each_record_on_one_line(server: Any) -> None:
     lines = log.read_text().splitlines()
     assert any("/auth" in line for line in lines)  # the request was logged
     assert not any(line.startswith("FORGED") or "\x1b" in line for line in lines)
+
+
+def test_the_test_command_refuses_a_record_id_out_of_range() -> None:
+    assert_clear_refusal(dialogtui("test", "--record", "99999999999999999999999"), "--record")

@@ -85,6 +85,8 @@ BY_COMMAND: dict[str, list[str]] = {
     "login": ["--base-url", "--chatbot-id", "--api-key-stdin", "--visitor-token-stdin"],
     "logout": ["--base-url", "--chatbot-id"],
     "status": ["--base-url", "--chatbot-id", "--json"],
+    # Not --visitors or --repeat: a valid count plays that many conversations (slow, not wrong).
+    "test": [*TARGET, "--json", "--junit", "--concurrency", "--record", "-o"],
 }
 BASE_URLS = [
     "LOCAL",  # the session's local server
@@ -135,6 +137,10 @@ def well_formed(draw: st.DrawFn) -> list[str]:
             "--scenario",
             draw(st.one_of(st.just("ok"), hostile_text)),
         ]
+    if command == "test":
+        if draw(st.booleans()):
+            return ["test", "--record", draw(st.sampled_from(["1", "2", *numbers_list]))]
+        return ["test", draw(st.sampled_from(["SCRIPT", "/dev/zero", "/"])), *local, *json]
     if command == "login":
         return ["login", "--api-key-stdin", *local, "--chatbot-id", draw(hostile_text)]
     return [command, "--chatbot-id", draw(value), *draw(st.sampled_from([[], local]))]
@@ -184,7 +190,15 @@ config_file = st.one_of(
         lambda pair: f"{pair[0]} = {json.dumps(pair[1])}\n".encode("utf-8", "surrogateescape")
     ),
 )
-file_content = st.one_of(st.binary(max_size=200), hostile_text.map(str.encode), export_json)
+test_file = st.tuples(message, message).map(
+    lambda pair: (
+        f"[[turns]]\nsend = {json.dumps(pair[0])}\n"
+        f"[turns.expect]\ncontains = [{json.dumps(pair[1])}]\n"
+    ).encode("utf-8", "surrogateescape")
+)
+file_content = st.one_of(
+    st.binary(max_size=200), hostile_text.map(str.encode), export_json, test_file
+)
 
 
 # --- the property ------------------------------------------------------------------------------

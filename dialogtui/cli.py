@@ -36,6 +36,15 @@ def _checked(name: str) -> Callable[[str], object]:
     return convert
 
 
+_TEXT_ENVIRONMENT = (
+    "DIALOGTUI_BASE_URL",
+    "DIALOGTUI_CHATBOT_ID",
+    "DIALOGTUI_API_KEY",
+    "DIALOGTUI_VISITOR_TOKEN",
+)
+"""Environment variables read as text (the `*_DIR` ones name directories: any bytes go)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its messages (which quote one's own arguments) made safe for a terminal."""
 
@@ -188,7 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="play each file as N visitors at once, each with a conversation of its own",
     )
     test.add_argument(
-        "--repeat", type=int, default=1, metavar="K", help="each visitor plays it K times"
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="each visitor plays it K times",
     )
     test.add_argument(
         "--concurrency",
@@ -328,12 +341,17 @@ def _lazy(module: str, function: str, *, logs: bool = False) -> Runner:
 def _check_arguments(args: argparse.Namespace) -> None:
     """Every text argument is UTF-8 (checked before the command runs: nothing is recorded or
     sent for a refused one). File names may be any bytes, as the file system allows."""
-    from .inputs import check_text
+    from .inputs import check_text, check_token
 
     for name, value in vars(args).items():
         if isinstance(value, str) and name not in _PATH_ARGUMENTS and value != "-":
             what = "The message" if name == "text" else f"--{name.replace('_', '-')}"
             check_text(value, what)
+    for variable in _TEXT_ENVIRONMENT:
+        check_text(os.environ.get(variable, ""), variable)
+    token = os.environ.get("DIALOGTUI_VISITOR_TOKEN", "").strip()
+    if token:
+        check_token(token, "DIALOGTUI_VISITOR_TOKEN")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,9 @@
 
 Runs bench_render.py, bench_terminal.py (figure 1c, then `--keys` for figure 6), bench_long.py,
 bench_startup.py and bench_peers.py in turn, each in its own process (their full output is
-shown as it comes), then summarises. About 8 minutes on a 2-core machine; --quick about 2.5. Every figure is a ratio or a median measured
-inside one run (see each script's docstring for its method); nothing here asserts.
+shown as it comes), then summarises. About 8 minutes on a 2-core machine; --quick about 2.5.
+Every figure is a ratio or a median measured inside one run (see each script's docstring for
+its method); nothing here asserts.
 """
 
 from __future__ import annotations

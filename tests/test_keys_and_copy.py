@@ -473,3 +473,23 @@ async def test_an_unreachable_server_at_start_is_said_once_and_not_called_ready(
         assert "Not connected" in str(status.render())
         shown = [app.transcript.entry_text(i) for i in app.transcript.entry_ids]
         assert len([text for text in shown if "reach" in text]) == 1, shown
+
+
+async def test_search_follows_a_resize_and_clear_forgets_it() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = app.query_one(Transcript)
+        words = " ".join(f"w{number}" for number in range(60))
+        transcript.add_entry("assistant", [TextPart(text=f"{words} target {words}")])
+        await pilot.pause()
+        assert transcript.search("target") == 1
+        await pilot.resize_terminal(40, 24)
+        await pilot.pause()
+        entry_index, line, start, end = transcript._search.matches[0]
+        entry = transcript.document.entries[entry_index]
+        text = "".join(piece for piece, _ in entry.line(line))
+        assert text[start:end] == "target"  # found again where the new wrapping put it
+        transcript.move_cursor(-1)
+        transcript.clear()
+        await pilot.pause()
+        assert transcript.search_matches == 0 and transcript.cursor_entry is None

@@ -344,6 +344,20 @@ class Transcript(ScrollView, can_focus=True):
         self._follow = True
         self._bg_cursor = -1
         self._repaint_from = 0
+        # What pointed into the old entries goes with them.
+        self._new_below = False
+        self._cursor = None
+        self._held_selection = None
+        if self._search.query:
+            self._search = _Search()
+        if self.is_mounted:
+            if self.text_selection is not None:
+                self.screen.selections = {
+                    widget: selection
+                    for widget, selection in self.screen.selections.items()
+                    if widget is not self
+                }
+            self._update_marking()
         self._schedule(urgent=True)
 
     def entry_text(self, entry_id: int) -> str:
@@ -451,6 +465,8 @@ class Transcript(ScrollView, can_focus=True):
         self._fill_viewport(anchor)
         if self._held_selection is not None:
             self._restore_selection(self._held_selection)
+        if self._search.query and self._search.gen != self._layout.gen:
+            self._search.rerun(self)  # matches are lines, and the lines were wrapped anew
         self._commit(anchor)
 
     def _sync_generation(self, width: int) -> None:
@@ -1216,6 +1232,12 @@ class _Search:
         for position, match in enumerate(self.matches):
             self._by_entry.setdefault(match[0], []).append((position, match))
         return len(self.matches)
+
+    def rerun(self, transcript: Transcript) -> None:
+        """The same query at the current layout, staying near the current match."""
+        current = self.current
+        count = self.run(transcript, self.query)
+        self.current = min(max(current, 0), count - 1) if count else -1
 
     def on_line(self, index: int, offset: int) -> list[tuple[int, tuple[int, int, int, int]]]:
         return [item for item in self._by_entry.get(index, ()) if item[1][1] == offset]

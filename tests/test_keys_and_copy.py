@@ -31,6 +31,7 @@ from dialogtui.ui.clipboard import (
 )
 from dialogtui.store import TranscriptStore
 from dialogtui.ui.app import DialogApp
+from dialogtui.ui.composer import Composer
 from dialogtui.ui.forms import RateScreen
 from dialogtui.ui.help import HelpScreen, help_text
 from dialogtui.ui.history import ConversationPicker, SavedConversationScreen
@@ -493,3 +494,20 @@ async def test_search_follows_a_resize_and_clear_forgets_it() -> None:
         transcript.clear()
         await pilot.pause()
         assert transcript.search_matches == 0 and transcript.cursor_entry is None
+
+
+async def test_a_focused_transcript_shows_it() -> None:
+    class WithComposer(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Transcript()
+            yield Composer()
+
+    app = WithComposer()
+    async with app.run_test(size=(60, 16)) as pilot:
+        transcript = app.query_one(Transcript)
+        app.query_one(Composer).focus()
+        await pilot.pause()
+        unfocused = transcript.styles.scrollbar_color
+        transcript.focus()
+        await pilot.pause()
+        assert transcript.styles.scrollbar_color != unfocused

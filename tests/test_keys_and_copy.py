@@ -511,3 +511,16 @@ async def test_a_focused_transcript_shows_it() -> None:
         transcript.focus()
         await pilot.pause()
         assert transcript.styles.scrollbar_color != unfocused
+
+
+async def test_the_theme_is_remembered_for_the_next_start(server: DevServer) -> None:
+    from dialogtui.config import load_settings
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        before = app.theme
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme != before
+        assert load_settings().theme == app.theme

@@ -133,6 +133,8 @@ class DialogClient:
         self.base_url = str(url).rstrip("/")
         self.chatbot_id = chatbot_id
         self._api_key = api_key or None
+        self._key_rejected: ApiHttpError | None = None
+        """The server's 401/403 to this key on /auth: never sent again by this client."""
         self._token = _clean_token(visitor_token) if visitor_token else None
         self._timeouts = timeouts
         self._policies = policies
@@ -223,6 +225,7 @@ class DialogClient:
         async with self._auth_lock:
             if self._token is None:
                 return await self._authenticate_locked()
+            self._refuse_a_rejected_key()
             body = await self._call(
                 Operation.RESET, "POST", "/auth/reset", "basic", json={"visitor_token": self._token}
             )
@@ -233,12 +236,24 @@ class DialogClient:
     async def _authenticate_locked(self) -> str:
         if self._api_key is None:
             raise MissingCredentialsError("Starting a conversation needs an API key.")
-        body = await self._call(
-            Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id}
-        )
+        self._refuse_a_rejected_key()
+        try:
+            body = await self._call(
+                Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id}
+            )
+        except ApiHttpError as exc:
+            if exc.status in (401, 403):
+                self._key_rejected = exc
+            raise
         token = _decode_token(body)
         self._set_token(token)
         return token
+
+    def _refuse_a_rejected_key(self) -> None:
+        """A key /auth refused is refused again without asking: the same key gets the same
+        answer, and each try would cost a request (and count against the key's rate limit)."""
+        if self._key_rejected is not None:
+            raise self._key_rejected.with_traceback(None)
 
     async def _ensure_token(self) -> None:
         if self._token is not None:

@@ -8,8 +8,9 @@ minutes on a 2-core machine; --quick about 2. Every figure is a ratio or a media
 inside one run (see each script's docstring for its method); nothing here asserts a time.
 
 --smoke runs every script once with the least work (--quick with one round or run, and a
-5 s budget for the peers' 100 KB replies): what .ci/run does, so that the scripts cannot rot.
-Its figures mean little. The exit status is 1 if a script failed.
+5 s budget for the peers' 100 KB replies), and `ab_inprocess.py .` for one round: what
+.ci/run does, so that the scripts cannot rot. Its figures mean little. The exit status is 1
+if a script failed.
 """
 
 from __future__ import annotations
@@ -222,6 +223,11 @@ def main() -> None:
         if result is None:
             failed.append(name)
         results[name] = result or {}
+    if args.smoke:
+        argv = [sys.executable, str(HERE / "ab_inprocess.py"), ".", "--rounds", "1"]
+        print(f"\n{'=' * 100}\n$ ab_inprocess.py . --rounds 1\n", flush=True)
+        if subprocess.run(argv, cwd=HERE.parent).returncode != 0:
+            failed.append("ab_inprocess")
     elapsed = time.perf_counter() - started
     kind = "smoke" if args.smoke else "quick" if args.quick else "full"
     table = rows(results)
@@ -245,7 +251,8 @@ def main() -> None:
         )
         print(f"\nfigures written to {args.json}")
     if failed:
-        print(f"\nfailed: {', '.join(f'bench_{name}.py' for name in failed)}")
+        names = [name if name == "ab_inprocess" else f"bench_{name}" for name in failed]
+        print(f"\nfailed: {', '.join(f'{name}.py' for name in names)}")
         sys.exit(1)
 
 

@@ -439,6 +439,8 @@ class MainScreen(Screen[None]):
             ChangeReason.SWITCHED,
         ):
             self.inspector.clear()  # another conversation: its requests start afresh too
+        if event.reason is ChangeReason.SWITCHED and self._composer is not None:
+            self._composer.recall = self._recall()  # Up/Down recall what was sent to this bot
         if event.history:
             for message in event.history:
                 transcript.add_entry(_role(message), message.parts)

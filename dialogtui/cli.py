@@ -66,6 +66,19 @@ def _add_target_options(parser: argparse.ArgumentParser, *, subcommand: bool = F
         help="with --demo: the server's fault scenario (see `dialogtui serve --list`)",
     )
     target.add_argument(
+        "--page",
+        metavar="URL",
+        default=default(None),
+        help="the page the visitor is on, sent as context.page (env DIALOGTUI_PAGE; setting: page)",
+    )
+    target.add_argument(
+        "--client-profile",
+        metavar="NAME",
+        default=default(None),
+        help="sent as X-Diverge-Client-Profile, e.g. product-recommendation "
+        "(env DIALOGTUI_CLIENT_PROFILE; setting: client_profile)",
+    )
+    target.add_argument(
         "--visitor-token-stdin",
         action="store_true",
         default=default(False),

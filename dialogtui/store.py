@@ -66,6 +66,7 @@ from .api.models import (
     plain_text,
     to_part,
 )
+from . import plaintext
 from .text import sanitize, sanitize_line
 
 if TYPE_CHECKING:
@@ -355,7 +356,7 @@ _SIGNED_URL_PARTS: Final = ("image", "file")
 def _wire_part(part: Part) -> dict[str, Any]:
     if isinstance(part, UnknownPart):
         return dict(part.raw) if part.raw else {"type": part.type, "part_id": part.part_id}
-    obj = msgspec.to_builtins(part)
+    obj: dict[str, Any] = msgspec.to_builtins(part)
     if (
         obj.get("type") in _SIGNED_URL_PARTS
         and obj.get("url_expires_at")
@@ -1361,7 +1362,6 @@ def dumps_json(data: Any, *, indent: int | None = 2) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-_ROLE_LABEL: Final = {"user": "You"}
 _STATUS_NOTE: Final = {
     "incomplete": "Reply incomplete: it stopped before the end.",
     "cancelled": "Reply cancelled.",
@@ -1401,7 +1401,7 @@ def render_markdown(summary: ConversationSummary, messages: list[StoredMessage])
         )
     ]
     for message in messages:
-        label = _ROLE_LABEL.get(message.role, bot)
+        label = plaintext.role_label(message.role, bot)
         section = [f"## {label} · {_md_time(message.created_at)}"]
         body = _markdown_parts(message.parts) if message.parts else sanitize(message.text).strip()
         if body:
@@ -1454,13 +1454,8 @@ def _md_blocks(blocks: list[Block]) -> str:
 
 
 def _md_cell(cell: Any) -> str:
-    if isinstance(cell, str):
-        text = cell
-    else:
-        text = (
-            cell.text if cell.text is not None else "  ".join(_md_blocks([b]) for b in cell.blocks)
-        )
-    return _md_line(text).replace("|", "\\|")
+    # Images in cells read '[image: alt] url', never a data: URL.
+    return _md_line(plaintext.cell_text(cell)).replace("|", "\\|")
 
 
 def _markdown_parts(parts: list[Part]) -> str:
@@ -1476,15 +1471,8 @@ def _markdown_part(part: Part) -> str:
     if isinstance(part, RichTextPart):
         return _md_blocks(part.blocks)
     if isinstance(part, ProductsPart):
-        lines = []
-        for p in part.products:
-            line = f"- **{_md_line(p.title)}**"
-            if p.price is not None:
-                line += " — " + _md_line(f"{p.price.amount} {p.price.currency}")
-            if p.url:
-                line += f" <{_md_line(p.url)}>"
-            lines.append(line)
-        return "\n".join(lines)
+        # The plain-text card (price, discount, badge, product and cart links) as a list item.
+        return "\n".join(plaintext.product_text(p) for p in part.products)
     if isinstance(part, SuggestionsPart):
         return "\n".join(f"- → {_md_line(s.title or s.prompt_text)}" for s in part.suggestions)
     if isinstance(part, QuickRepliesPart):
@@ -1500,18 +1488,16 @@ def _markdown_part(part: Part) -> str:
         if part.caption:
             rows.append(f"\n*{_md_line(part.caption)}*")
         return "\n".join(rows)
-    if isinstance(part, ImagePart):
-        return f"![{_md_line(part.caption or 'image')}](<{_md_line(part.url)}>)"
-    if isinstance(part, FilePart):
-        return f"[{_md_line(part.filename or 'file')}](<{_md_line(part.url)}>)"
-    if isinstance(part, (ContactFormPart, FormPart)):
-        return "*(a form was offered)*"
-    if isinstance(part, SupportTicketPart):
-        return "*(a support ticket form was offered)*"
+    if isinstance(part, (ImagePart, FilePart)):
+        # Kind, name, type, size and expiry; a `data:` URL is described, never dumped.
+        head, _, url = plaintext.attachment_text(part).partition("\n")
+        return f"{head}\n<{_md_line(url.strip())}>" if url else head
+    if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
+        return f"*{_md_line(plaintext.marker_text(part))}*"
     if isinstance(part, HumanAgentPart):
-        return "*(a human agent was requested)*"
+        return f"*{_md_line(plaintext.part_text(part))}*"
     if isinstance(part, ImageUploadPart):
-        return "*(an image upload was requested)*"
+        return f"*{_md_line(plaintext.upload_prompt_text(part))}*"
     if isinstance(part, UnknownPart):
         return f"*[unsupported content: {_md_line(part.type)}]*"
     return ""

@@ -29,6 +29,7 @@ from ..api.models import (
     blocks_text,
     spans_text,
 )
+from .. import plaintext
 from ..text import sanitize
 from .common import StartupError, Target, exit_code_for, open_target, print_failure
 
@@ -225,31 +226,8 @@ class _PlainPrinter:
 
 
 def _part_text(part: Part) -> str:
-    if isinstance(part, TextPart):
-        return part.text
-    if isinstance(part, RichTextPart):
-        return blocks_text(part.blocks)
-    if isinstance(part, ProductsPart):
-        return "\n".join(_product_line(p.title, p.price, p.url) for p in part.products)
-    if isinstance(part, SuggestionsPart):
-        return "\n".join(f"→ {s.title or s.prompt_text}" for s in part.suggestions)
-    if isinstance(part, QuickRepliesPart):
-        return "\n".join(f"→ {reply}" for reply in part.replies)
-    if isinstance(part, ImagePart):
-        return f"[image] {part.caption or ''} {part.url}".strip()
-    if isinstance(part, FilePart):
-        return f"[file] {part.filename or ''} {part.url}".strip()
-    if isinstance(part, UnknownPart):
-        return f"[unsupported content: {part.type}]"
-    return f"[{part.__struct_config__.tag}]"  # type: ignore[attr-defined]
+    # Tables, product cards, attachments and markers as readable text: one renderer for
+    # send, run, history and the exports (dialogtui.plaintext).
+    return plaintext.part_text(part)
 
 
-def _product_line(title: str, price: object, url: str | None) -> str:
-    from ..api.models import Price
-
-    line = f"* {title}"
-    if isinstance(price, Price):
-        line += f" — {price.amount} {price.currency}".rstrip()
-    if url:
-        line += f" <{url}>"
-    return line

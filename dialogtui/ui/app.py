@@ -486,7 +486,10 @@ class DialogApp(App[None]):
             for message in messages:
                 self.transcript.add_entry(_role(message), message.parts)
             self._remember_reply(messages)
-            self.action_bar.clear()
+            if any(message.role == "user" for message in messages):
+                self.action_bar.clear()
+            else:  # the vendor shows start prompts until the first *user* turn
+                self._show_start_prompts()
         else:
             self._show_welcome()
         self.transcript.scroll_end(animate=False)
@@ -504,8 +507,12 @@ class DialogApp(App[None]):
         welcome = config.display.welcome_message if config is not None else None
         if welcome:
             self.transcript.add_entry("assistant", [TextPart(text=welcome)])
+        self._show_start_prompts()
+
+    def _show_start_prompts(self) -> None:
         # Without a config, still show (no) prompts: what the bar held before goes.
-        self.action_bar.show(_prompt_choices(config.start_prompts) if config is not None else ())
+        config, page = self.bot_config, self.target.settings.page
+        self.action_bar.show(_prompt_choices(config.start_prompts, page) if config else ())
 
     def _remember_reply(self, messages: Iterable[Message]) -> None:
         from ..api.models import plain_text
@@ -1016,13 +1023,14 @@ def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:
 
 
 def _role(message: Message) -> str:
-    return "user" if message.role == "user" else "assistant"
+    # A human agent and a system note keep their role: they are not the bot speaking.
+    return message.role if message.role in ("user", "agent", "system") else "assistant"
 
 
-def _prompt_choices(prompts: Iterable[StartPrompt]) -> list[Choice]:
-    return [
-        Choice(p.prompt_text, p.prompt_text) for p in prompts if p.prompt_text and not p.url_pattern
-    ]
+def _prompt_choices(prompts: list[StartPrompt], page: str | None) -> list[Choice]:
+    from ..api.models import select_start_prompts  # the vendor's rule, url_pattern vs page
+
+    return [Choice(p.prompt_text, p.prompt_text) for p in select_start_prompts(prompts, page)]
 
 
 def _field_key(field_path: str) -> str:

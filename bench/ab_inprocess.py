@@ -106,15 +106,19 @@ async def run(packages: list[str], rounds: int) -> None:
         f"CPU {statistics.median(c for _, c in bare) * 1e3:.0f} ms"
     )
     for package in packages:
-        walls = [app[0] / base[0] for app, base in zip(results[package], bare)]
-        cpus = [app[1] / base[1] for app, base in zip(results[package], bare)]
+        walls = [app[0] / base[0] for app, base in zip(results[package], bare, strict=True)]
+        cpus = [app[1] / base[1] for app, base in zip(results[package], bare, strict=True)]
         print(
-            f"  {package:24} app / bare: wall {statistics.median(walls):.2f}x (min {min(walls):.2f}x), "
+            f"  {package:24} app / bare: wall {statistics.median(walls):.2f}x (min "
+            f"{min(walls):.2f}x), "
             f"CPU {statistics.median(cpus):.2f}x (min {min(cpus):.2f}x)"
         )
     first = packages[0]
     for package in packages[1:]:
-        per_round = [mine[1] / theirs[1] for mine, theirs in zip(results[package], results[first])]
+        per_round = [
+            mine[1] / theirs[1]
+            for mine, theirs in zip(results[package], results[first], strict=True)
+        ]
         print(
             f"  {package} / {first}, CPU per turn: median {statistics.median(per_round):.3f} "
             f"({', '.join(f'{x:.2f}' for x in per_round)})"

@@ -85,7 +85,7 @@ async def open_app(base_url: str, expect: int) -> tuple[float, Any, Any]:
 
 
 async def measure_open(base_url: str, expect: int) -> float:
-    seconds, app, context = await open_app(base_url, expect)
+    seconds, _app, context = await open_app(base_url, expect)
     await context.__aexit__(None, None, None)
     return seconds
 
@@ -150,7 +150,8 @@ def run_child(base_url: str, expect: int, kind: str) -> dict[str, float]:
 
 def memory_figures(empty_url: str, full_url: str, runs: int) -> dict[str, float]:
     print(
-        f"\n  memory (fresh child process per measurement, {runs} each; growth = 1,000 messages - empty):"
+        f"\n  memory (fresh child process per measurement, {runs} each; growth = 1,000 messages "
+        "- empty):"
     )
     out: dict[str, float] = {}
     for kind, label, unit in (
@@ -163,7 +164,10 @@ def memory_figures(empty_url: str, full_url: str, runs: int) -> dict[str, float]
             rows["full"].append(run_child(full_url, HISTORY, kind))
         for point in ("opened", "settled"):
             growth = (
-                median([f[point] - e[point] for f, e in zip(rows["full"], rows["empty"])]) / 1e6
+                median(
+                    [f[point] - e[point] for f, e in zip(rows["full"], rows["empty"], strict=True)]
+                )
+                / 1e6
             )
             total = median([f[point] for f in rows["full"]]) / 1e6
             out[f"{kind}_{point}_mb"] = growth
@@ -206,7 +210,7 @@ def store_read(rounds: int) -> float:
             started = time.perf_counter()
             messages = store.messages(conversation)
             for message in messages:
-                message.display_parts  # a property: the parts to render
+                _ = message.display_parts  # a property: the parts to render
             times.append(time.perf_counter() - started)
         store.close()
     if len(messages) != HISTORY:
@@ -266,7 +270,8 @@ async def main_async(rounds: int, memory_runs: int) -> dict[str, Any]:
             )
         )
         print(
-            "\n  append `!long:1000` (1,000 deltas) after 1,000 messages vs in an empty conversation:"
+            "\n  append `!long:1000` (1,000 deltas) after 1,000 messages vs in an empty "
+            "conversation:"
         )
         print(
             f"    whole turn:        {wall.fmt()}   target <= 1.1x   "
@@ -282,7 +287,8 @@ async def main_async(rounds: int, memory_runs: int) -> dict[str, Any]:
 
     stored = store_read(rounds)
     print(
-        f"\n  local store, for reference: reading 1,000 stored messages back (messages() + display_parts): "
+        "\n  local store, for reference: reading 1,000 stored messages back (messages() + "
+        "display_parts): "
         f"median {stored * 1e3:.1f} ms"
     )
     result["store_read_ms"] = stored * 1e3

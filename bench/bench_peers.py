@@ -15,11 +15,11 @@ when the stream has appended everything (`stop()` returned) and a frame has been
 Sizes: 5 KB (250 deltas) and 100 KB (5,000 deltas), each in two structures: `!long` (the dev
 server's paragraphs of 40 deltas) and one paragraph (`@onepara`, see common.py). The 5 KB
 replies are measured in interleaved rounds with dialogtui's app and the bare client (fresh
-apps). Each 100 KB reply is run ONCE with a time budget (default 90 s, --quick 20 s): progress (characters
-the widget has finished appending) is sampled every 0.25 s; if the budget runs out first, the
-total time is EXTRAPOLATED from those samples by a power-law fit t = a * chars^p over the
-second half of the run, and printed as such with p. Dialogtui's app and the bare client get
-one 100 KB run each in the same process, for the ratios.
+apps). Each 100 KB reply is run ONCE with a time budget (default 90 s, --quick 20 s): progress
+(characters the widget has finished appending) is sampled every 0.25 s; if the budget runs out
+first, the total time is EXTRAPOLATED from those samples by a power-law fit t = a * chars^p
+over the second half of the run, and printed as such with p. Dialogtui's app and the bare
+client get one 100 KB run each in the same process, for the ratios.
 
 Prints the figures and, last, one `RESULT {json}` line for run_all.py. Asserts nothing.
 """
@@ -226,7 +226,7 @@ def extrapolate(samples: list[tuple[float, int]], total: int) -> tuple[float, fl
     xs = [math.log(c) for _, c in points]
     ys = [math.log(t) for t, _ in points]
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    p = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum(
+    p = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mean_x) ** 2 for x in xs
     )
     log_a = mean_y - p * mean_x
@@ -272,7 +272,7 @@ async def main_async(rounds: int, budget: float) -> dict[str, Any]:
             }
         await client.aclose()
 
-    for key, (name, texts) in zip(("para", "one"), STRUCTURES.items()):
+    for key, (name, texts) in zip(("para", "one"), STRUCTURES.items(), strict=True):
         peer_short = [r["wall"] for r in short[f"peer {name}"]]
         ours_short = short[f"dialogtui {name}"]
         bare_short = short[f"bare {name}"]
@@ -295,7 +295,8 @@ async def main_async(rounds: int, budget: float) -> dict[str, Any]:
         peer, total = run["peer"], run["total"]
         ours_long, bare_long, samples = run["dialogtui"], run["bare"], run["samples"]
         print(
-            f"\n100 KB reply (`{texts[1].split()[-1]}`, 5,000 deltas, {total:,} characters of Markdown), "
+            f"\n100 KB reply (`{texts[1].split()[-1]}`, 5,000 deltas, {total:,} characters of "
+            "Markdown), "
             f"one run each, peer budget {budget:.0f} s:\n"
         )
         exponent = None
@@ -304,8 +305,10 @@ async def main_async(rounds: int, budget: float) -> dict[str, Any]:
         else:
             peer_long, exponent = extrapolate(samples, total)
             how = (
-                f"EXTRAPOLATED: {peer['shown']:,} of {total:,} characters ({peer['shown'] / total:.0%}) "
-                f"shown after {peer['elapsed']:.0f} s; fit t ~ chars^{exponent:.2f} over the second half"
+                f"EXTRAPOLATED: {peer['shown']:,} of {total:,} characters "
+                f"({peer['shown'] / total:.0%}) "
+                f"shown after {peer['elapsed']:.0f} s; fit t ~ chars^{exponent:.2f} over the "
+                "second half"
             )
         rate_now = None
         if len(samples) >= 8:
@@ -314,23 +317,27 @@ async def main_async(rounds: int, budget: float) -> dict[str, Any]:
         print(f"  peer app:      {peer_long:8.1f} s   ({how})")
         if peer["finished_reading"] is not None:
             print(
-                f"                 (the client had read the whole reply after {peer['finished_reading']:.1f} s: "
+                "                 (the client had read the whole reply after "
+                f"{peer['finished_reading']:.1f} s: "
                 f"MarkdownStream.write yields to the widget at every delta)"
             )
         if rate_now is not None:
             print(
-                f"                 appending ~{rate_now:,.0f} deltas/s over the last quarter of the run"
+                f"                 appending ~{rate_now:,.0f} deltas/s over the last quarter of "
+                "the run"
             )
         print(f"  dialogtui app: {ours_long:8.3f} s")
         print(f"  bare client:   {bare_long:8.3f} s")
         print(
-            f"  peer / bare: {peer_long / bare_long:,.0f}x   dialogtui / bare: {ours_long / bare_long:.2f}x   "
+            f"  peer / bare: {peer_long / bare_long:,.0f}x   dialogtui / bare: "
+            f"{ours_long / bare_long:.2f}x   "
             f"peer / dialogtui: {peer_long / ours_long:,.0f}x"
         )
         peer_linear = (peer_long / 5000) / (median(peer_short) / deltas)
         ours_linear = (ours_long / 5000) / (median(ours_short) / deltas)
         print(
-            f"  per delta, 100 KB / 5 KB (whole turn / deltas): peer {peer_linear:.1f}x, dialogtui {ours_linear:.2f}x"
+            f"  per delta, 100 KB / 5 KB (whole turn / deltas): peer {peer_linear:.1f}x, "
+            f"dialogtui {ours_linear:.2f}x"
         )
         print(
             f"  deltas per second over the whole 100 KB reply: peer {5000 / peer_long:,.0f}/s, "

@@ -46,13 +46,13 @@ Figures (issue "Benchmarks: streaming render, startup, long conversations", 1-3)
       Also printed: time from the server sending the last event to the transcript drawing it
       (the first frame after the first layout that follows the app's processing of that event).
 
-1b. Render overhead at a reading pace (a report, no target). Figure 1 is the worst case for the client and
-   the best for the UI: thousands of events between two frames. A model that writes about
-   50 tokens a second sends a delta every 20 ms, so the app draws a frame for nearly every
-   delta, and what the UI costs is its cost per second of streaming, not per event. The
-   server paces `!long` at R deltas/s (R = 50 and 200, 20 characters each) for ~3 s; the bare
-   client and a fresh app (Ready first) take the same stream in turns, 3 rounds each. Figure:
-   the process CPU each used per second of streaming, as a share of one core, and the
+1b. Render overhead at a reading pace (a report, no target). Figure 1 is the worst case for
+   the client and the best for the UI: thousands of events between two frames. A model that
+   writes about 50 tokens a second sends a delta every 20 ms, so the app draws a frame for
+   nearly every delta, and what the UI costs is its cost per second of streaming, not per
+   event. The server paces `!long` at R deltas/s (R = 50 and 200, 20 characters each) for ~3 s;
+   the bare client and a fresh app (Ready first) take the same stream in turns, 3 rounds each.
+   Figure: the process CPU each used per second of streaming, as a share of one core, and the
    difference, which is what the UI costs while a reply streams at that pace.
 
 --breakdown prints instead where the UI's time goes in a 100 KB turn (a diagnostic).
@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import sys
 import tempfile
@@ -104,7 +105,7 @@ PACES = (50, 200)  # deltas a second for figure 1b: a model writing ~50 tokens/s
 async def measure_app(
     base_url: str, text: str, store: Any = None, timed: bool = False
 ) -> dict[str, Any]:
-    """A fresh app, Ready, then one turn: wall, CPU and (`timed`) the per-event application times."""
+    """A fresh app, Ready, then one turn: wall, CPU and (`timed`) per-event application times."""
     app = make_app(base_url, store=store, record_events=timed)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(app)
@@ -242,7 +243,8 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     print(f"  {'variant':12} {'wall median':>12} {'wall min':>9} {'CPU median':>11}")
     for name in ("bare", "session", "app", "app+store", "app timed"):
         print(
-            f"  {name:12} {median(col(name, 'wall')) * 1e3:9.0f} ms {min(col(name, 'wall')) * 1e3:6.0f} ms"
+            f"  {name:12} {median(col(name, 'wall')) * 1e3:9.0f} ms "
+            f"{min(col(name, 'wall')) * 1e3:6.0f} ms"
             f" {median(col(name, 'cpu')) * 1e3:8.0f} ms"
         )
     app_bare = Stat(ratios(col("app", "wall"), col("bare", "wall")))
@@ -260,7 +262,8 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
     in_store = Stat([r["in_store"] / r["wall"] for r in results["app+store"]])
     print(
         f"  time inside the store / app+store turn: {in_store.fmt('%', 100, 1)}   "
-        f"({median([r['in_store'] for r in results['app+store']]) * 1e3:.1f} ms per turn: the store's own cost, "
+        f"({median([r['in_store'] for r in results['app+store']]) * 1e3:.1f} ms per turn: the "
+        "store's own cost, "
         f"free of the noise in the ratios above)"
     )
 
@@ -277,7 +280,8 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
         f"{events_long:,} vs {events_short} events\n"
     )
     print(
-        f"  100 KB: median {median(long_pe) * 1e6:.1f} µs/event   5 KB: median {median(short_pe) * 1e6:.1f} µs/event"
+        f"  100 KB: median {median(long_pe) * 1e6:.1f} µs/event   5 KB: median "
+        f"{median(short_pe) * 1e6:.1f} µs/event"
         f"   last {window} of 100 KB: median {median(late_pe) * 1e6:.1f} µs/event"
     )
     print(f"  100 KB / 5 KB per event:             {linear.fmt()}   target <= 1.5x")
@@ -299,7 +303,8 @@ async def figures_1_2(server: ServerProcess, rounds: int, store_dir: Path) -> di
         )
     )
     print(
-        f"  whole turn / events, 100 KB / 5 KB:  {totals.fmt()}   (includes the request and the final frame)"
+        f"  whole turn / events, 100 KB / 5 KB:  {totals.fmt()}   (includes the request and the "
+        "final frame)"
     )
 
     bare_rate = [r["events"] / r["wall"] for r in results["bare"]]
@@ -398,11 +403,13 @@ async def figure_3(
     bare_rate: float,
 ) -> dict[str, Any]:
     print(
-        f"\nfigure 3: throughput\n\n  a. ceiling at full speed: 1 / per-event cost = {ceiling:,.0f} events/s "
+        "\nfigure 3: throughput\n\n  a. ceiling at full speed: 1 / per-event cost = "
+        f"{ceiling:,.0f} events/s "
         f"(the bare client alone reads {bare_rate:,.0f} events/s from this server)"
     )
     print(
-        f"  b. paced: ~{seconds:g} s streams on a fixed schedule; best of {reps} fresh app(s) per rate\n"
+        f"  b. paced: ~{seconds:g} s streams on a fixed schedule; best of {reps} fresh app(s) "
+        "per rate\n"
     )
     print(
         f"  {'rate/s':>7} {'events':>7} {'achieved/s':>11} {'lag growth':>11} {'max lag':>8} "
@@ -417,7 +424,8 @@ async def figure_3(
         run = min(runs, key=lambda r: r["growth"])
         rows.append(run)
         print(
-            f"  {rate:7,} {run['events']:7,} {run['achieved']:11,.0f} {run['growth'] * 1e3:8.1f} ms "
+            f"  {rate:7,} {run['events']:7,} {run['achieved']:11,.0f} "
+            f"{run['growth'] * 1e3:8.1f} ms "
             f"{run['max_lag'] * 1e3:5.0f} ms {run['shown_after_sent'] * 1e3:19.1f} ms "
             f"{run['server_late'] * 1e3:9.1f} ms  {'yes' if run['sustained'] else 'NO'}"
         )
@@ -468,11 +476,13 @@ async def reading_pace(
     server: ServerProcess, paces: tuple[int, ...], seconds: float, rounds: int
 ) -> dict[str, Any]:
     print(
-        f"\nfigure 1b (report): CPU while a reply streams at a reading pace; ~{seconds:g} s streams, "
+        f"\nfigure 1b (report): CPU while a reply streams at a reading pace; ~{seconds:g} s "
+        "streams, "
         f"{rounds} interleaved rounds\n"
     )
     print(
-        f"  {'deltas/s':>8} {'chars/s':>8} {'app CPU':>9} {'bare CPU':>9} {'UI (app - bare)':>16}   (share of one core)"
+        f"  {'deltas/s':>8} {'chars/s':>8} {'app CPU':>9} {'bare CPU':>9} "
+        f"{'UI (app - bare)':>16}   (share of one core)"
     )
     client = make_client(server.base_url)
     await client.authenticate()
@@ -483,14 +493,16 @@ async def reading_pace(
         duration = (deltas - 1) / pace
         results = await interleave(
             {
-                "bare": lambda: paced_cpu(server, client, text, app=False),
-                "app": lambda: paced_cpu(server, client, text, app=True),
+                "bare": functools.partial(paced_cpu, server, client, text, app=False),
+                "app": functools.partial(paced_cpu, server, client, text, app=True),
             },
             rounds,
         )
         app_share = median(results["app"]) / duration
         bare_share = median(results["bare"]) / duration
-        ui_share = median([a - b for a, b in zip(results["app"], results["bare"])]) / duration
+        ui_share = (
+            median([a - b for a, b in zip(results["app"], results["bare"], strict=True)]) / duration
+        )
         print(f"  {pace:8,} {pace * 20:8,} {app_share:9.1%} {bare_share:9.1%} {ui_share:16.1%}")
         out[f"pace_{pace}_app_share"] = app_share
         out[f"pace_{pace}_bare_share"] = bare_share
@@ -586,7 +598,8 @@ async def breakdown(rounds: int) -> None:
     print("  time inside (calls may nest; the garbage collector runs inside whatever allocates):")
     for label in order:
         print(
-            f"  {label:48} {spent[label] / rounds * 1e3:7.1f} ms  ({calls[label] // rounds:,} calls)"
+            f"  {label:48} {spent[label] / rounds * 1e3:7.1f} ms  ({calls[label] // rounds:,} "
+            "calls)"
         )
     print(f"  {'garbage collector':48} {gc_time[0] / rounds * 1e3:7.1f} ms")
 

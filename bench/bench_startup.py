@@ -45,6 +45,7 @@ Prints the figures and, last, one `RESULT {json}` line for run_all.py. Asserts n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -121,7 +122,7 @@ def help_figures(runs: int, env: dict[str, str]) -> dict[str, Any]:
             (helps if name == "help" else passes).append(time_command(argv, env))
     help_stat, pass_stat = Stat(helps), Stat(passes)
     ratio = Stat(ratios(helps, passes))
-    excess = median([h - p for h, p in zip(helps, passes)])
+    excess = median([h - p for h, p in zip(helps, passes, strict=True)])
     print(f"figure 5a: `dialogtui --help`, {runs} runs interleaved with `python -c pass`\n")
     print(f"  dialogtui --help:  {help_stat.fmt(' ms', 1e3, 0)}   target <= 150 ms")
     print(f"  python -c pass:    {pass_stat.fmt(' ms', 1e3, 0)}")
@@ -210,10 +211,9 @@ def first_paint(
             if painted is not None and (ready is not None or not wants_ready):
                 break
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: this process and its children
-        except ProcessLookupError:
-            pass
+        # Its own session: this signals the process and its children.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -360,12 +360,14 @@ def keyring_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str,
     keyring_paint, env_paint = Stat(paints["keyring"]), Stat(paints["environment"])
     ratio = Stat(ratios(paints["keyring"], paints["environment"]))
     print(
-        f"\n  configured bot, key in a Secret Service (gnome-keyring), {runs} runs each, interleaved:"
+        f"\n  configured bot, key in a Secret Service (gnome-keyring), {runs} runs each, "
+        "interleaved:"
     )
     print(f"    key in the keyring:         {keyring_paint.fmt(' ms', 1e3, 0)}")
     print(f"    key in DIALOGTUI_API_KEY:   {env_paint.fmt(' ms', 1e3, 0)}")
     print(
-        f"    keyring / environment:      {ratio.fmt()}   (the app reads the keyring after its first frame)"
+        f"    keyring / environment:      {ratio.fmt()}   (the app reads the keyring after its "
+        "first frame)"
     )
     return {"paint_keyring_ms": keyring_paint.median * 1e3, "paint_keyring_ratio": ratio.median}
 

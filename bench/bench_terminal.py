@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
+import functools
 import os
 import pty
 import select
@@ -100,10 +102,8 @@ class TerminalApp:
         os.write(self.master, text.encode())
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -163,36 +163,39 @@ async def figure_1c(paces: tuple[int, ...], rounds: int, other: Path | None) -> 
         client = make_client(server.base_url)
         await client.authenticate()
         print(
-            f"figure 1c (report): a reply at a reading pace in a pty (100x40); ~{PACE_SECONDS:g} s streams, "
+            "figure 1c (report): a reply at a reading pace in a pty (100x40); "
+            f"~{PACE_SECONDS:g} s streams, "
             f"{rounds} interleaved rounds\n"
         )
         print(
-            f"  {'deltas/s':>8} {'variant':24} {'CPU':>7} {'UI (- bare)':>12} {'written':>12}   (CPU: share of one core)"
+            f"  {'deltas/s':>8} {'variant':24} {'CPU':>7} {'UI (- bare)':>12} {'written':>12}   "
+            "(CPU: share of one core)"
         )
         for pace in paces:
             deltas = int(pace * PACE_SECONDS)
             text = f"bench !long:{deltas} @rate={pace}"
             duration = (deltas - 1) / pace
 
-            def in_pty(variant_env: dict[str, str]) -> Any:
+            def in_pty(variant_env: dict[str, str], text: str) -> Any:
                 async def run() -> dict[str, float]:
                     return await asyncio.to_thread(app_turn_in_a_pty, server, variant_env, text)
 
                 return run
 
-            variants: dict[str, Any] = {"bare": lambda: bare_paced(server, client, text)}
+            variants: dict[str, Any] = {"bare": functools.partial(bare_paced, server, client, text)}
             variants.update(
-                {name: in_pty(variant_env) for name, variant_env in variants_env.items()}
+                {name: in_pty(variant_env, text) for name, variant_env in variants_env.items()}
             )
             results = await interleave(variants, rounds)
             bare = [r["cpu"] for r in results["bare"]]
             print(f"  {pace:8,} {'bare client':24} {median(bare) / duration:7.1%}")
             for name in variants_env:
                 cpu = [r["cpu"] for r in results[name]]
-                ui = median([a - b for a, b in zip(cpu, bare)]) / duration
+                ui = median([a - b for a, b in zip(cpu, bare, strict=True)]) / duration
                 written = median([r["bytes"] for r in results[name]]) / duration
                 print(
-                    f"  {pace:8,} {name:24} {median(cpu) / duration:7.1%} {ui:12.1%} {written / 1024:8.0f} KiB/s"
+                    f"  {pace:8,} {name:24} {median(cpu) / duration:7.1%} {ui:12.1%} "
+                    f"{written / 1024:8.0f} KiB/s"
                 )
                 key = "app" if name == "app" else "other"
                 out[f"pty_{pace}_{key}_share"] = median(cpu) / duration

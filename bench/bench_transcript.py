@@ -46,7 +46,42 @@ from dialogtui.ui.transcript import Transcript
 FRAME_EVERY = 50
 DELTA_CHARS = 20
 RUNS = 5
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "our", "chatbot", "explains", "shipping", "returns", "warranty", "sizes", "colours", "prices", "delivery", "times", "and", "everything", "else", "a", "customer", "could", "possibly", "want", "to", "know", "about", "the", "jacket"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "our",
+    "chatbot",
+    "explains",
+    "shipping",
+    "returns",
+    "warranty",
+    "sizes",
+    "colours",
+    "prices",
+    "delivery",
+    "times",
+    "and",
+    "everything",
+    "else",
+    "a",
+    "customer",
+    "could",
+    "possibly",
+    "want",
+    "to",
+    "know",
+    "about",
+    "the",
+    "jacket",
+]
 
 
 class BenchApp(App[None]):
@@ -209,7 +244,8 @@ def reply_figures(label: str, mode: str) -> None:
             f" {us((chosen - best.gc) / best.deltas)}/delta)"
         )
     print(
-        f"  ratio 100 KB / 5 KB per delta: {per_delta[100_000] / per_delta[5_000]:.2f} (target <= 1.5)\n"
+        f"  ratio 100 KB / 5 KB per delta: {per_delta[100_000] / per_delta[5_000]:.2f} (target "
+        "<= 1.5)\n"
     )
 
 
@@ -256,7 +292,7 @@ class Stopwatch:
     def take(self) -> str:
         parts = [f"GC {GC.seconds * 1e3:.0f} ms ({GC.full} full)"]
         GC.reset()
-        for name, short in zip(self.METHODS, ("layout", "background", "render")):
+        for name, short in zip(self.METHODS, ("layout", "background", "render"), strict=True):
             times = [seconds for called, seconds in self.calls if called == name]
             if times:
                 parts.append(
@@ -290,7 +326,8 @@ async def run_history(count: int) -> None:
         GC.running = True
         watch.take()
         print(
-            f"history: {count:,} entries (~7,000 lines at 100 columns); how long our code holds the event loop"
+            f"history: {count:,} entries (~7,000 lines at 100 columns); how long our code holds "
+            "the event loop"
         )
         start = time.perf_counter()
         for role, parts in history:
@@ -299,7 +336,8 @@ async def run_history(count: int) -> None:
         print(f"  add_entry x{count:,}:   {added * 1e3:.1f} ms ({added / count * 1e6:.1f} µs each)")
         waited = await until_laid_out(transcript)
         print(
-            f"  then, until every entry is laid out ({(added + waited) * 1e3:.0f} ms wall): {watch.take()}"
+            f"  then, until every entry is laid out ({(added + waited) * 1e3:.0f} ms wall): "
+            f"{watch.take()}"
         )
 
         start = time.perf_counter()
@@ -307,7 +345,8 @@ async def run_history(count: int) -> None:
         await until_laid_out(transcript)
         waited = time.perf_counter() - start
         print(
-            f"  resize to 70 columns, until all re-wrapped ({waited * 1e3:.0f} ms wall): {watch.take()}"
+            f"  resize to 70 columns, until all re-wrapped ({waited * 1e3:.0f} ms wall): "
+            f"{watch.take()}"
         )
 
         transcript.scroll_home(animate=False)
@@ -326,7 +365,8 @@ def main() -> None:
     print(f"frames: one every {FRAME_EVERY} deltas of ~{DELTA_CHARS} chars; best of {RUNS} runs\n")
     default = Transcript.FLUSH_INTERVAL
     reply_figures(
-        "A. pilot.pause() every 50 deltas, layout at every pause; CPU time (incl. a render per pause)",
+        "A. pilot.pause() every 50 deltas, layout at every pause; CPU time (incl. a render per "
+        "pause)",
         "A",
     )
     reply_figures(
@@ -334,7 +374,8 @@ def main() -> None:
         "B",
     )
     reply_figures(
-        f"C. asyncio.sleep(0) every 50 deltas, default FLUSH_INTERVAL={default * 1e3:.1f} ms; wall time",
+        f"C. asyncio.sleep(0) every 50 deltas, default FLUSH_INTERVAL={default * 1e3:.1f} ms; "
+        "wall time",
         "C",
     )
     asyncio.run(run_history(1000))

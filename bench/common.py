@@ -14,12 +14,13 @@ characters in a single paragraph (see `one_paragraph_reply`).
 
 Paced streams. A message containing `@rate=R` (besides the usual `!long:N`) is streamed at R
 events per second on a fixed schedule: event k is due at t0 + k/R (CLOCK_MONOTONIC, which
-`time.monotonic()` reads the same in every process); the server wakes at most every
-millisecond and sends every event then due, each in its own write (one HTTP chunk per event,
-as a server that flushes every event does, and as the full-speed stream is sent). Pacing by `DevServerConfig.delta_delay`
-cannot do this: it sleeps between events, and an asyncio sleep lasts at least a millisecond
-here, so it tops out near 1,000 events/s. The frames are encoded before t0, so the server's
-own work never delays the schedule (the report says by how much it fell behind, if at all).
+`time.monotonic()` reads the same in every process); the server wakes at most every millisecond
+and sends every event then due, each in its own write (one HTTP chunk per event, as a server
+that flushes every event does, and as the full-speed stream is sent). Pacing by
+`DevServerConfig.delta_delay` cannot do this: it sleeps between events, and an asyncio sleep
+lasts at least a millisecond here, so it tops out near 1,000 events/s. The frames are encoded
+before t0, so the server's own work never delays the schedule (the report says by how much it
+fell behind, if at all).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class Stat:
 
     def fmt(self, unit: str = "x", scale: float = 1.0, digits: int = 2) -> str:
         return (
-            f"median {self.median * scale:.{digits}f}{unit} (min {self.min * scale:.{digits}f}{unit}, "
+            f"median {self.median * scale:.{digits}f}{unit} (min "
+            f"{self.min * scale:.{digits}f}{unit}, "
             f"max {self.max * scale:.{digits}f}{unit}, n={len(self.values)})"
         )
 
@@ -342,7 +344,7 @@ def make_client(base_url: str) -> Any:
 
 
 async def bare_turn(client: Any, text: str) -> tuple[float, int]:
-    """Consume one reply with the bare client, no UI: (seconds from send to the last event, events)."""
+    """One reply through the bare client, no UI: (seconds from send to the last event, events)."""
     events = 0
     started = time.perf_counter()
     async for _event in client.send_message(text):

@@ -62,19 +62,22 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
         out += [
             (
                 "1 render overhead: app / bare client, 100 KB (wall)",
-                f"{r['app_bare']:.2f}x (min {r['app_bare_min']:.2f}x; CPU {r['app_bare_cpu']:.2f}x)",
+                f"{r['app_bare']:.2f}x (min {r['app_bare_min']:.2f}x; CPU "
+                f"{r['app_bare_cpu']:.2f}x)",
                 "<= 1.3x",
                 verdict(r["app_bare"], lambda v: v <= 1.3),
             ),
             (
                 "1 local saving: app+store / app (wall)",
-                f"{r['store_app']:.2f}x (CPU {r['store_app_cpu']:.2f}x; in store {r['store_share']:.1%} of the turn)",
+                f"{r['store_app']:.2f}x (CPU {r['store_app_cpu']:.2f}x; in store "
+                f"{r['store_share']:.1%} of the turn)",
                 "report",
                 "-",
             ),
             (
                 "2 linearity: per event 100 KB / 5 KB",
-                f"{r['linear']:.2f}x (late {r['linear_late']:.2f}x, 1 para {r['linear_onepara']:.2f}x)",
+                f"{r['linear']:.2f}x (late {r['linear_late']:.2f}x, 1 para "
+                f"{r['linear_onepara']:.2f}x)",
                 "<= 1.5x",
                 verdict(r["linear"], lambda v: v <= 1.5),
             ),
@@ -89,7 +92,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
             out.append(
                 (
                     "1b UI CPU at a reading pace (share of a core)",
-                    f"{r['pace_50_ui_share']:.1%} at 50 deltas/s, {r['pace_200_ui_share']:.1%} at 200/s "
+                    f"{r['pace_50_ui_share']:.1%} at 50 deltas/s, {r['pace_200_ui_share']:.1%} "
+                    "at 200/s "
                     f"(app {r['pace_50_app_share']:.1%}, {r['pace_200_app_share']:.1%})",
                     "report",
                     "-",
@@ -145,7 +149,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
             ),
             (
                 "5 first paint, configured bot (pty)",
-                f"{s['paint_configured_ms']:.0f} ms ({s['paint_configured_ratio']:.2f}x minimal Textual app)",
+                f"{s['paint_configured_ms']:.0f} ms ({s['paint_configured_ratio']:.2f}x minimal "
+                "Textual app)",
                 "<= 300 ms",
                 verdict(s["paint_configured_ms"], lambda v: v <= 300),
             ),
@@ -160,7 +165,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
             out.append(
                 (
                     "5 first paint, key in a Secret Service (pty)",
-                    f"{s['paint_keyring_ms']:.0f} ms ({s['paint_keyring_ratio']:.2f}x key in the environment)",
+                    f"{s['paint_keyring_ms']:.0f} ms ({s['paint_keyring_ratio']:.2f}x key in "
+                    "the environment)",
                     "<= 300 ms",
                     verdict(s["paint_keyring_ms"], lambda v: v <= 300),
                 )
@@ -173,7 +179,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
                 (
                     f"peers ({label}): Markdown+MarkdownStream / dialogtui",
                     f"5 KB {p[f'{key}_peer_5k_s']:.2f} s = {p[f'{key}_peer_ours_5k']:.1f}x; "
-                    f"100 KB {p[f'{key}_peer_100k_s']:.1f} s{extrapolated} = {p[f'{key}_peer_ours_100k']:.0f}x",
+                    f"100 KB {p[f'{key}_peer_100k_s']:.1f} s{extrapolated} = "
+                    f"{p[f'{key}_peer_ours_100k']:.0f}x",
                     "report",
                     "-",
                 )

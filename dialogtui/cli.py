@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser(
         "run",
         help="send each line of a file as one turn of a conversation; print a summary",
-        description="Send each non-empty line of FILE as a user turn of one conversation, stream the "
-        "replies and print a summary table. Exit codes: 0 every turn ended in done, "
+        description="Send each non-empty line of FILE as a user turn of one conversation, "
+        "stream the replies and print a summary table. Exit codes: 0 every turn ended in done, "
         "1 some did not, 2 usage, 3 credentials, 4 keyring, 130 interrupted.",
     )
     run_cmd.add_argument(
@@ -151,9 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay",
         help="re-send an exported conversation's messages and compare old and new replies",
-        description="Re-send the user messages of EXPORT (from `dialogtui export ID --format json`, or the "
-        "API's /export) to the chosen bot, in one new conversation, and show the old and new "
-        "replies side by side. Exit codes as for `run`.",
+        description="Re-send the user messages of EXPORT "
+        "(from `dialogtui export ID --format json`, or the API's /export) to the chosen bot, "
+        "in one new conversation, and show the old and new replies side by side. "
+        "Exit codes as for `run`.",
     )
     replay.add_argument("export_file", metavar="EXPORT", help="the exported conversation (JSON)")
     replay.add_argument(

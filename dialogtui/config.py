@@ -7,6 +7,7 @@ TOML dependency is needed for the one shape we produce.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -318,10 +319,8 @@ def _atomic_write(path: Path, text: str) -> None:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

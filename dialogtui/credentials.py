@@ -123,7 +123,8 @@ def _check_backend(backend: Any) -> tuple[bool, str]:
     if _writes_plaintext(backend):
         return (
             False,
-            f"The active keyring backend ({name}) stores secrets in a plain file; refusing to use it.",
+            f"The active keyring backend ({name}) stores secrets in a plain file; refusing to "
+            "use it.",
         )
     return True, name
 
@@ -148,7 +149,10 @@ def _describe_failure(exc: BaseException) -> str:
     if isinstance(exc, errors.NoKeyringError):
         return "No OS keyring is available (keyring found no usable backend)."
     if isinstance(exc, errors.InitError):
-        return "The OS keyring could not be opened (it may be locked, or the unlock prompt was dismissed)."
+        return (
+            "The OS keyring could not be opened (it may be locked, or the unlock prompt was "
+            "dismissed)."
+        )
     return f"The OS keyring failed ({type(exc).__name__})."
 
 
@@ -275,7 +279,7 @@ class CredentialStore:
         return removed_key or removed_token
 
     def status(self) -> dict[str, Any]:
-        """What is stored and where, as booleans: never a value. Does not raise on keyring trouble."""
+        """What is stored and where, as booleans, never a value. Never raises on keyring trouble."""
         ok, detail = keyring_backend_usable()
         info: dict[str, Any] = {
             "base_url": self.base_url,

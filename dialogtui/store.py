@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +85,7 @@ EXPORT_VERSION: Final = 1
 
 OUTCOMES: Final = frozenset({"done", "error", "incomplete", "cancelled"})
 USER_SENT: Final = "sent"
-"""Status of a user message: recorded before it was sent (whether it arrived is the reply's story)."""
+"""Status of a user message: recorded before it was sent (whether it arrived, the reply tells)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +136,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             # v1 rows: a reply answers the latest user message before it in its conversation.
             """UPDATE messages SET reply_to = (
             SELECT max(u.id) FROM messages AS u
-            WHERE u.conversation_id = messages.conversation_id AND u.role = 'user' AND u.id < messages.id
+            WHERE u.conversation_id = messages.conversation_id AND u.role = 'user'
+                AND u.id < messages.id
         ) WHERE role = 'assistant'""",
             "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
             "CREATE INDEX conversations_by_bot ON conversations(base_url, chatbot_id, live)",
@@ -218,7 +219,7 @@ def _user_version(db: sqlite3.Connection) -> int:
 
 
 def migrate(db: sqlite3.Connection) -> int:
-    """Bring `db` to `SCHEMA_VERSION`, one step at a time in one transaction. Returns the old version.
+    """Bring `db` to `SCHEMA_VERSION`, a step at a time in one transaction. Returns the old version.
 
     Safe against a second process migrating at the same moment: the version is re-read under
     the write lock, so each step runs once.
@@ -362,7 +363,8 @@ def _wire_part(part: Part) -> dict[str, Any]:
         and obj.get("url_expires_at")
         and isinstance(obj.get("url"), str)
     ):
-        # A pre-signed URL is a bearer credential until it expires; keep where it pointed, not the key.
+        # A pre-signed URL is a bearer credential until it expires: keep where it pointed, not
+        # the key.
         obj["url"] = _strip_query(obj["url"])
     return obj
 
@@ -495,10 +497,8 @@ class TranscriptStore:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                try:
+                with suppress(sqlite3.Error):
                     self._db.close()
-                except sqlite3.Error:
-                    pass
 
     def __enter__(self) -> TranscriptStore:
         return self
@@ -572,11 +572,13 @@ class TranscriptStore:
                 return 0
             now = _now()
             db.execute(
-                "UPDATE conversations SET live = 0 WHERE base_url = ? AND chatbot_id = ? AND live = 1",
+                "UPDATE conversations SET live = 0 "
+                "WHERE base_url = ? AND chatbot_id = ? AND live = 1",
                 (base_url, chatbot_id),
             )
             cursor = db.execute(
-                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
+                "INSERT INTO conversations "
+                "(base_url, chatbot_id, bot_name, live, started_at, updated_at) "
                 "VALUES (?, ?, ?, 1, ?, ?)",
                 (base_url, chatbot_id, bot_name, now, now),
             )
@@ -603,7 +605,8 @@ class TranscriptStore:
                 return int(row[0])
             now = _now()
             cursor = db.execute(
-                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
+                "INSERT INTO conversations "
+                "(base_url, chatbot_id, bot_name, live, started_at, updated_at) "
                 "VALUES (?, ?, ?, 1, ?, ?)",
                 (base_url, chatbot_id, bot_name, now, now),
             )
@@ -620,13 +623,14 @@ class TranscriptStore:
                 )
 
     def record_user_turn(self, conversation_id: int, text: str) -> int:
-        """Store what the user typed, committed before it is sent. Returns the row id (0 if not saved)."""
+        """Store what the user typed, committed before it is sent. The row id (0 if not saved)."""
         with self._writing() as db:
             if db is None:
                 return 0
             now = _now()
             cursor = db.execute(
-                "INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at) "
+                "INSERT INTO messages "
+                "(conversation_id, role, status, text, created_at, updated_at) "
                 "VALUES (?, 'user', ?, ?, ?, ?)",
                 (conversation_id, USER_SENT, text, now, now),
             )
@@ -642,7 +646,8 @@ class TranscriptStore:
             if db is not None:
                 now = _now()
                 cursor = db.execute(
-                    "INSERT INTO messages (conversation_id, role, status, text, reply_to, created_at, updated_at) "
+                    "INSERT INTO messages "
+                    "(conversation_id, role, status, text, reply_to, created_at, updated_at) "
                     "VALUES (?, 'assistant', 'incomplete', '', ?, ?, ?)",
                     (conversation_id, reply_to or None, now, now),
                 )
@@ -650,7 +655,7 @@ class TranscriptStore:
         return NullRecorder()
 
     def _write_reply_text(self, row_id: int, text: str) -> bool:
-        """The streamed text so far. A database busy past the timeout skips this write, not the rest."""
+        """The streamed text so far. A database busy past the timeout skips this write, no other."""
         with self._writing(skippable=True) as db:
             if db is None:
                 return False
@@ -675,8 +680,8 @@ class TranscriptStore:
                 return
             now = _now()
             db.execute(
-                "UPDATE messages SET status = ?, text = ?, parts_json = ?, message_id = ?, error_json = ?, "
-                "figures_json = ?, updated_at = ? WHERE id = ?",
+                "UPDATE messages SET status = ?, text = ?, parts_json = ?, message_id = ?, "
+                "error_json = ?, figures_json = ?, updated_at = ? WHERE id = ?",
                 (
                     outcome,
                     text,
@@ -746,8 +751,10 @@ class TranscriptStore:
         if not include_empty:
             where.append("EXISTS (SELECT 1 FROM messages AS m WHERE m.conversation_id = c.id)")
         sql = (
-            "SELECT c.id, c.base_url, c.chatbot_id, c.bot_name, c.live, c.started_at, c.updated_at, "
-            "(SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id AND m.role = 'user'), "
+            "SELECT c.id, c.base_url, c.chatbot_id, c.bot_name, c.live, c.started_at, "
+            "c.updated_at, "
+            "(SELECT count(*) FROM messages AS m "
+            "WHERE m.conversation_id = c.id AND m.role = 'user'), "
             "(SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id), "
             "l.role, l.text, l.status "
             "FROM conversations AS c "
@@ -780,8 +787,9 @@ class TranscriptStore:
 
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         rows = self._read(
-            "SELECT id, conversation_id, role, status, text, parts_json, message_id, created_at, updated_at, "
-            "error_json, figures_json, reply_to FROM messages WHERE conversation_id = ? ORDER BY id",
+            "SELECT id, conversation_id, role, status, text, parts_json, message_id, "
+            "created_at, updated_at, error_json, figures_json, reply_to "
+            "FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         )
         return [
@@ -846,7 +854,7 @@ class TranscriptStore:
         }
 
     def import_json(self, data: Any) -> int:
-        """Add an exported conversation as a new, not-live one. Returns its id. Raises `StoreError`."""
+        """Add an exported conversation as a new, not-live one; its id. Raises `StoreError`."""
         try:
             doc = msgspec.convert(data, _ExportDoc)
         except msgspec.ValidationError as exc:
@@ -859,7 +867,8 @@ class TranscriptStore:
                 raise StoreError(self.warning or "Saving is off.")
             conv = doc.conversation
             cursor = db.execute(
-                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, updated_at) "
+                "INSERT INTO conversations "
+                "(base_url, chatbot_id, bot_name, live, started_at, updated_at) "
                 "VALUES (?, ?, ?, 0, ?, ?)",
                 (conv.base_url, conv.chatbot_id, conv.bot_name, conv.started_at, conv.updated_at),
             )
@@ -874,7 +883,8 @@ class TranscriptStore:
                     _encode_parts([to_part(p) for p in m.parts]) if m.parts is not None else None
                 )
                 cursor = db.execute(
-                    "INSERT INTO messages (conversation_id, role, status, text, parts_json, message_id, "
+                    "INSERT INTO messages "
+                    "(conversation_id, role, status, text, parts_json, message_id, "
                     "error_json, figures_json, reply_to, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -902,10 +912,8 @@ class TranscriptStore:
 
 
 def _rollback(db: sqlite3.Connection) -> None:
-    try:
+    with suppress(sqlite3.Error):
         db.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
 
 
 def _describe(exc: BaseException) -> str:
@@ -1057,15 +1065,13 @@ def _move_aside(path: Path, bad: _BadFile) -> Path | None:
         return None  # another process moved it first; its fresh file is the one to use
     except OSError as exc:
         raise StoreError(
-            f"The transcript database could not be used ({bad.reason}) and could not be moved aside "
-            f"({_describe(exc)}); nothing is saved."
+            f"The transcript database could not be used ({bad.reason}) "
+            f"and could not be moved aside ({_describe(exc)}); nothing is saved."
         ) from None
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
-        try:
+        with suppress(OSError):
             os.rename(side, aside.with_name(aside.name + suffix))
-        except OSError:
-            pass
     return aside
 
 
@@ -1097,7 +1103,8 @@ class ReplyRecorder:
         """Text writes made while streaming (for benchmarks and tests)."""
 
     def update(self, text_supplier: TextSupplier) -> None:
-        """Note that the text changed. Writes at most every `flush_interval`, calling the supplier only then."""
+        """Note that the text changed. Writes at most every `flush_interval`, asking the supplier
+        for the text only then."""
         if self.finished:
             return
         self._supplier = text_supplier
@@ -1304,12 +1311,13 @@ def open_store(
         return NullStore(warning=exc.safe_message)
     except (sqlite3.Error, OSError) as exc:
         return NullStore(
-            warning=f"The transcript database could not be opened ({_describe(exc)}); nothing is saved."
+            warning=f"The transcript database could not be opened ({_describe(exc)}); nothing "
+            "is saved."
         )
 
 
 def conversation_key(target: Target) -> tuple[str, str]:
-    """(base_url, chatbot_id) under which a target's conversations are kept; demo runs group as 'demo'."""
+    """(base_url, chatbot_id) under which a target's conversations are kept; demo runs: 'demo'."""
     base_url = DEMO_BASE_URL if target.environment == "demo" else target.base_url
     return base_url, target.chatbot_id
 

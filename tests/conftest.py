@@ -103,7 +103,10 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
                         None,
                     )
                     if (terminal.width, terminal.height) != tuple(self.size):
-                        detail = f"it is {terminal.width}x{terminal.height}, the app {self.size.width}x{self.size.height}"
+                        detail = (
+                            f"it is {terminal.width}x{terminal.height}, the app "
+                            f"{self.size.width}x{self.size.height}"
+                        )
                     elif row is not None:
                         detail = f"row {row}: {shown[row]!r} vs {whole[row]!r}"
                     else:

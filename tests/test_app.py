@@ -178,7 +178,7 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
             stand_in.on_key(events.Key(key, character))
         stand_in.on_paste(events.Paste(" there,\nfriend"))
         stand_in.on_key(events.Key("enter", None))
-        app.composer  # asking for the composer mounts it; it takes over once mounted
+        _ = app.composer  # asking for the composer mounts it; it takes over once mounted
         await pilot.pause()
         assert app.composer.text == "hi there,\nfriend"
         assert app.focused is app.composer

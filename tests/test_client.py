@@ -187,7 +187,9 @@ async def test_a_401_that_mints_a_new_token_is_reported(server: DevServer) -> No
 
 async def test_page_and_client_profile_reach_the_wire(server: DevServer) -> None:
     async with make_client(
-        server, context_page="https://shop.test/products/tee", client_profile="product-recommendation"
+        server,
+        context_page="https://shop.test/products/tee",
+        client_profile="product-recommendation",
     ) as client:
         await collect(client.send_message("hello"))
         await collect(client.send_message("again", context_page="https://shop.test/cart"))
@@ -278,7 +280,7 @@ async def test_401_without_api_key_surfaces_at_once(server: DevServer) -> None:
     async with make_client(server, api_key=None, visitor_token="not-a-valid-token") as client:
         with pytest.raises(ApiHttpError) as info:
             await client.get_config()
-        events, error = await collect(client.send_message("hello"))
+        _events, error = await collect(client.send_message("hello"))
     assert info.value.is_unauthorized and isinstance(error, ApiHttpError) and error.status == 401
     assert info.value.safe_message == http_safe_message(401, "unauthorized")
     assert server.stats.count("POST /auth") == 0
@@ -954,7 +956,8 @@ def test_redacting_filter_covers_args_and_tracebacks() -> None:
         (b'{"error": null}', None, [], None),
         (b'{"error": {"code": 5, "message": ["x"], "params": "field"}}', None, [], None),
         (
-            b'{"error": {"code": "<script>alert(1)</script>", "params": [1, {"field": 3, "message": "m"}]}}',
+            b'{"error": {"code": "<script>alert(1)</script>", "params": [1, {"field": 3, '
+            b'"message": "m"}]}}',
             None,
             [("", "m")],
             None,

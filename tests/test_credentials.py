@@ -12,7 +12,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import keyring
 import pytest
@@ -94,7 +94,7 @@ class PlaintextKeyring(MemoryKeyring):
 
 
 class EmptyChainer(chainer.ChainerBackend):
-    backends: list[Any] = []
+    backends: ClassVar[list[Any]] = []
 
 
 @pytest.fixture(autouse=True)

@@ -285,9 +285,16 @@ def test_keywords_add_demo_parts_and_files_download_without_auth(server: DevServ
         server, auth(server), "a table, quick replies, an image, a file and a contact form"
     )
     parts = streamed.done["message"]["parts"]
-    expected = (
-        ["rich_text", "table", "products", "suggestions", "quick_replies", "image", "file", "show_contact_form"]
-    )
+    expected = [
+        "rich_text",
+        "table",
+        "products",
+        "suggestions",
+        "quick_replies",
+        "image",
+        "file",
+        "show_contact_form",
+    ]
     assert [p["type"] for p in parts] == expected
     table = parts[1]
     assert table["headers"] and table["alignments"] and table["caption"]

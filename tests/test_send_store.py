@@ -151,7 +151,7 @@ def test_a_corrupt_database_is_moved_aside_and_the_send_recorded(
     assert len(list(dirs.glob(f"{DB_FILENAME}.corrupt-*"))) == 1
     with TranscriptStore.open(dirs / DB_FILENAME) as store:
         _, rows = only_conversation(store)
-        assert [m.text for m in rows][0] == "after corruption"
+        assert next(m.text for m in rows) == "after corruption"
 
 
 def test_an_escapes_reply_exports_without_control_characters(

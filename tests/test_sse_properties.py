@@ -10,6 +10,7 @@ not a mock of our own code).
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -95,7 +96,7 @@ def parse_whole(raw: bytes) -> list[ServerSentEvent]:
 def split(raw: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(max(c, 0), len(raw)) for c in cuts})
     edges = [0, *points, len(raw)]
-    return [raw[a:b] for a, b in zip(edges, edges[1:]) if b > a]
+    return [raw[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
 def parse_chunks(chunks: list[bytes]) -> list[ServerSentEvent]:
@@ -219,9 +220,11 @@ async def httpx_sse_events(chunks: list[bytes]) -> list[tuple[str, str]]:
         headers = {"content-type": "text/event-stream; charset=utf-8"}
         return httpx.Response(200, headers=headers, stream=Replay(chunks))
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        async with http.stream("GET", "http://127.0.0.1/") as response:
-            return [(e.event, e.data) async for e in httpx_sse.EventSource(response).aiter_sse()]
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http,
+        http.stream("GET", "http://127.0.0.1/") as response,
+    ):
+        return [(e.event, e.data) async for e in httpx_sse.EventSource(response).aiter_sse()]
 
 
 @SETTINGS
@@ -237,7 +240,8 @@ def test_sse_details_the_spec_asks_for() -> None:
     raw = (
         "\ufeff: keep-alive\n"
         "event: lonely\n\n"  # no data: not dispatched
-        "id: 7\nretry: 250\nfield-from-the-future: x\ndata\n\n"  # `data` without colon is an empty line
+        # `data` without a colon is an empty data line
+        "id: 7\nretry: 250\nfield-from-the-future: x\ndata\n\n"
         'event: done\ndata: {"a":\n'
         "data: 1}\n\n"
         "data: never finished"

@@ -1,7 +1,9 @@
-"""The transcript store on real SQLite files: durability, migrations, concurrency, corruption, export."""
+"""The transcript store on real SQLite files: durability, migrations, concurrency, corruption,
+export."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -353,8 +355,8 @@ def test_markdown_export_is_readable_and_free_of_control_characters(store: Trans
     assert "␛[31mred" in markdown  # shown, not obeyed
     assert "## You" in markdown and "[docs](<https://x.example/␛[2J>)" in markdown
     assert (
-        "> Reply failed: The chatbot is temporarily unavailable. Please try again. (http, 503, request req_1"
-        in markdown
+        "> Reply failed: The chatbot is temporarily unavailable. Please try again. (http, 503, "
+        "request req_1" in markdown
     )
     assert "> Reply incomplete: it stopped before the end." in markdown
     assert "half a rep" in markdown and "[unsupported content: mystery]" in markdown
@@ -465,12 +467,17 @@ def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
         INSERT INTO conversations VALUES (1, 'https://api.example', 'bot', 'Shop', 1, '{t}', '{t}');
         INSERT INTO messages (id, conversation_id, role, status, text, created_at, updated_at)
             VALUES (1, 1, 'user', 'sent', 'first', '{t}', '{t}');
-        INSERT INTO messages (id, conversation_id, role, status, text, parts_json, message_id, created_at, updated_at)
-            VALUES (2, 1, 'assistant', 'done', 'Hello', '[{{"type":"text","text":"Hello"}}]', 'm1', '{t}', '{t}');
+        INSERT INTO messages
+            (id, conversation_id, role, status, text, parts_json, message_id, created_at,
+            updated_at)
+            VALUES (2, 1, 'assistant', 'done', 'Hello', '[{{"type":"text","text":"Hello"}}]',
+                'm1', '{t}', '{t}');
         INSERT INTO messages (id, conversation_id, role, status, text, created_at, updated_at)
             VALUES (3, 1, 'user', 'sent', 'second', '{t}', '{t}');
-        INSERT INTO messages (id, conversation_id, role, status, text, error_json, created_at, updated_at)
-            VALUES (4, 1, 'assistant', 'error', '', '{{"kind":"http","status":500,"code":"internal"}}', '{t}', '{t}');
+        INSERT INTO messages
+            (id, conversation_id, role, status, text, error_json, created_at, updated_at)
+            VALUES (4, 1, 'assistant', 'error', '',
+                '{{"kind":"http","status":500,"code":"internal"}}', '{t}', '{t}');
     """)
     v1.commit()
     v1.close()
@@ -566,7 +573,7 @@ def test_two_processes_write_at_once_without_loss(db_path: Path, tmp_path: Path)
         for tag in ("A", "B")
     ]
     results = [p.communicate(timeout=60) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert out.strip() == "ok"
     with TranscriptStore.open(db_path) as store:
@@ -583,7 +590,7 @@ def test_two_processes_write_at_once_without_loss(db_path: Path, tmp_path: Path)
         # the runs overlapped: both first halves come before either second half, so the
         # writers' turns alternate at least twice (A…B…A or B…A…B)
         tags = [m.text[0] for m in rows if m.role == "user"]
-        assert sum(1 for a, b in zip(tags, tags[1:]) if a != b) >= 2
+        assert sum(1 for a, b in itertools.pairwise(tags) if a != b) >= 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -625,7 +625,7 @@ async def test_set_block_growth_matches_the_final_block_rendered_at_once() -> No
         transcript = await started(pilot)
         streamed = transcript.add_entry("assistant", state="streaming")
         block = paragraph()
-        for number in range(400):
+        for _number in range(400):
             roll = rng.random()
             if not block.spans or roll < 0.05:
                 kind = rng.choice(["text", "bold", "strike", "link"])
@@ -1156,7 +1156,9 @@ def test_incremental_paragraph_equals_paragraph_laid_out_at_once(
             # What a view repaints from: every line before it is the line it was.
             first = streamed.changed_from
             assert len(before) - 1 <= first <= len(before) and first <= len(streamed.lines)
-            assert all(new is old for new, old in zip(streamed.lines[:first], before))
+            assert all(
+                new is old for new, old in zip(streamed.lines[:first], before[:first], strict=True)
+            )
             if first == len(streamed.lines):
                 assert streamed.lines == before
         else:
@@ -1202,7 +1204,9 @@ def test_a_growing_list_keeps_its_lines_before_the_first_it_changed(
         first = layout.changed_from
         # Only the last item grew, or one was added: the lines before its last stay.
         assert len(before) - 1 <= first <= len(before), (first, len(before))
-        assert all(new is old for new, old in zip(layout.lines[:first], before))
+        assert all(
+            new is old for new, old in zip(layout.lines[:first], before[:first], strict=True)
+        )
         fresh = layout_block(block(), frame, STYLES, CONSOLE)
         assert normalized(layout.lines, frame.palette) == normalized(fresh.lines, frame.palette)
 

@@ -132,7 +132,7 @@ class _BlockBuilder:
             # to a block comes here; the assembler's hot path takes the rest).
             spans = self.spans
             if spans and type(spans[-1]) is _TextRun:
-                spans[-1].chunks.append(text)  # type: ignore[union-attr]
+                spans[-1].chunks.append(text)
                 self.cache = None
                 return True
             target: list[_SpanLike] | None = spans

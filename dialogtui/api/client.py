@@ -23,7 +23,7 @@ import logging
 import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar, cast
@@ -716,10 +716,8 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
 
 async def _close_quietly(closable: httpx.Response | AsyncGenerator[bytes, None]) -> None:
     """Closing a broken connection may fail too; that failure has nothing left to tell."""
-    try:
+    with suppress(httpx.HTTPError):
         await closable.aclose()
-    except httpx.HTTPError:
-        pass
 
 
 async def _read_body(response: httpx.Response, limit: int, *, truncate: bool) -> bytes:
@@ -876,7 +874,8 @@ def _translate(exc: httpx.HTTPError, *, phase: str) -> DialogError:
         if _is_certificate_error(exc):
             # Not a network hiccup: retrying or "check your connection" would mislead.
             return TransportError(
-                "The chatbot's security certificate could not be verified. The connection was refused.",
+                "The chatbot's security certificate could not be verified. The connection was "
+                "refused.",
                 retryable=False,
             )
         return ConnectError()

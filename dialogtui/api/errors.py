@@ -90,7 +90,10 @@ class ApiHttpError(DialogError):
         return self.status == 401 or self.code == "unauthorized"
 
     def __repr__(self) -> str:
-        return f"ApiHttpError(status={self.status}, code={self.code!r}, request_id={self.request_id!r})"
+        return (
+            f"ApiHttpError(status={self.status}, code={self.code!r}, "
+            f"request_id={self.request_id!r})"
+        )
 
 
 KEY_REJECTED_MESSAGE: Final = (

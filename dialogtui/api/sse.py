@@ -137,9 +137,8 @@ class SSEParser:
         elif field == "id":
             if "\0" not in value:
                 self._last_id = value
-        elif field == "retry":
-            if value.isascii() and value.isdigit():
-                self._retry = int(value)
+        elif field == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
         # Any other field name is ignored, as the spec says.
         return None
 

@@ -131,7 +131,8 @@ class LogObserver:
         level = logging.INFO if event.outcome in ("ok", "cancelled") else logging.WARNING
         self._log.log(
             level,
-            "%s %s outcome=%s status=%s env=%s chatbot_id=%s request_id=%s retries=%d latency_ms=%d timeout=%s",
+            "%s %s outcome=%s status=%s env=%s chatbot_id=%s request_id=%s retries=%d "
+            "latency_ms=%d timeout=%s",
             event.method,
             event.path,
             event.outcome,

@@ -6,7 +6,7 @@ import ipaddress
 
 
 def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 (also as ::ffff:127.x) and `localhost`; nothing that merely resolves there."""
+    """127.0.0.0/8, ::1 (also as ::ffff:127.x) and `localhost`; not what merely resolves there."""
     host = host.strip("[]").rstrip(".").lower()
     if host == "localhost":
         return True

@@ -26,14 +26,15 @@ from .. import exitcodes
 from ..api.errors import DialogError
 from ..api.models import plain_text, to_part
 from ..session import ChatSession, Turn, TurnFigures
+from ..target import Target
 from ..text import sanitize, sanitize_line
-from .common import StartupError, Target, open_target, print_failure
+from .common import StartupError, open_target, print_failure
 
 if TYPE_CHECKING:
     from ..store import Store
 
 _MIN_MESSAGE_COLUMN = 24
-"""The summary table's last column (message or safe error) is cut to the terminal, but not below this."""
+"""The summary table's last column (message or safe error) is cut to the terminal, not below."""
 
 
 class ScriptError(Exception):
@@ -331,10 +332,10 @@ def summary_table(results: Sequence[TurnResult], width: int = 100) -> str:
     room = max(_MIN_MESSAGE_COLUMN, width - sum(widths) - 2 * len(widths) - 1)
     right = {0, 2, 3, 4, 5}
     lines = []
-    for row, note in zip(cells, [header[-1], *notes]):
+    for row, note in zip(cells, [header[-1], *notes], strict=True):
         padded = [
             (" " * (w - cell_len(c)) + c) if i in right else (c + " " * (w - cell_len(c)))
-            for i, (c, w) in enumerate(zip(row, widths))
+            for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))
         ]
         lines.append("  ".join([*padded, _shorten(note, room)]).rstrip())
     counts: dict[str, int] = {}
@@ -457,7 +458,11 @@ def run_replay(args: argparse.Namespace) -> int:
         return exc.exit_code
     results = conversation.results
     if not as_json:
-        same = sum(_same(t.before, r) for t, r in zip(exported, results) if r.outcome != "skipped")
+        same = sum(
+            _same(t.before, r)
+            for t, r in zip(exported, results, strict=True)
+            if r.outcome != "skipped"
+        )
         out.write(f"{len(results)} turns replayed: {same} same, {len(results) - same} different\n")
         out.flush()
     return _exit_code(results, finished)
@@ -500,7 +505,8 @@ def side_by_side(before: ExportedTurn, result: TurnResult, width: int) -> str:
     right = ["after", *_wrap(new, column)]
     for i in range(max(len(left), len(right))):
         lines.append(
-            f"{left[i] if i < len(left) else ' ' * column} │ {right[i] if i < len(right) else ''}".rstrip()
+            f"{left[i] if i < len(left) else ' ' * column} │ "
+            f"{right[i] if i < len(right) else ''}".rstrip()
         )
     return "\n".join(lines) + "\n\n"
 

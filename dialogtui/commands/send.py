@@ -14,24 +14,16 @@ from .. import exitcodes
 from ..api.errors import DialogError
 from ..api.models import (
     DoneEvent,
-    FilePart,
-    ImagePart,
     Part,
     PartDeltaEvent,
     PartEvent,
-    ProductsPart,
-    QuickRepliesPart,
-    RichTextPart,
     StreamEvent,
-    SuggestionsPart,
-    TextPart,
-    UnknownPart,
-    blocks_text,
     spans_text,
 )
 from .. import plaintext
 from ..text import sanitize
-from .common import StartupError, Target, exit_code_for, open_target, print_failure
+from ..target import Target
+from .common import StartupError, exit_code_for, open_target, print_failure
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -229,5 +221,3 @@ def _part_text(part: Part) -> str:
     # Tables, product cards, attachments and markers as readable text: one renderer for
     # send, run, history and the exports (dialogtui.plaintext).
     return plaintext.part_text(part)
-
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 
 from .. import exitcodes
 from .common import print_failure
@@ -29,8 +30,6 @@ def run_serve(args: argparse.Namespace) -> int:
         f"--chatbot-id {DEMO_CHATBOT_ID} 'hello !long:250'"
     )
     print("  Ctrl-C stops it.", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, args.host, args.port))
-    except KeyboardInterrupt:
-        pass
     return exitcodes.OK

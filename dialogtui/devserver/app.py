@@ -74,7 +74,7 @@ class DevServerConfig:
 
 @dataclass
 class ServerStats:
-    """What the server saw, for tests. Written by the server thread, read by tests: hence the lock."""
+    """What the server saw, for tests. Written by the server thread, read by tests: so, the lock."""
 
     last_authorization: str | None = None  # to prove the client sent Bearer; never display it
     requests: list[tuple[str, str]] = field(default_factory=list)  # (route, scenario), in order
@@ -267,7 +267,7 @@ class DevServerState:
     # scenario memory
 
     def should_fail(self, scenario: str, key: str) -> bool:
-        """Alternates fail, pass, fail, ... per (scenario, key): the first try fails, its retry passes."""
+        """Alternates fail, pass, ... per (scenario, key): the first try fails, its retry passes."""
         if len(self.toggles) > MAX_TOGGLES:
             self.toggles.clear()
         fail = not self.toggles.get((scenario, key), False)
@@ -380,7 +380,7 @@ def basic_ok(request: Request, api_key: str) -> bool:
 
 
 class HangResponse(Response):
-    """Never sends headers: waits for the server to stop (then answers 503) or the client to leave."""
+    """Never sends headers: waits for the server to stop (then a 503) or the client to leave."""
 
     def __init__(self, state: DevServerState) -> None:
         super().__init__(status_code=503)

@@ -110,7 +110,7 @@ class RichTextWriter:
         self.reply.delta(self.part_id, "end_block", block_index=index)
 
     def finish(self, extra_blocks: list[JSON] | None = None) -> JSON:
-        """Close the part and send the authoritative copy (optionally with blocks never streamed)."""
+        """Close the part and send the authoritative copy (optionally with unstreamed blocks)."""
         self.reply.delta(self.part_id, "end_part")
         part = {
             "type": "rich_text",
@@ -368,7 +368,8 @@ def image_upload_part() -> JSON:
 
 def _signed_url(base_url: str, name: str, expires: datetime) -> str:
     # Looks like a pre-signed object-store URL; /cdn checks expiry, the signature is decoration.
-    return f"{base_url}/cdn/{name}?expires={int(expires.timestamp())}&signature={secrets.token_hex(16)}"
+    expiry = int(expires.timestamp())
+    return f"{base_url}/cdn/{name}?expires={expiry}&signature={secrets.token_hex(16)}"
 
 
 def image_part(base_url: str, expires: datetime | None = None) -> JSON:
@@ -501,7 +502,7 @@ LOREM = [
 
 
 def _lorem_chunks(size: int = 20) -> Iterator[str]:
-    """Endless `size`-character slices of lorem ipsum: exact sizes keep benchmark volumes predictable."""
+    """Endless `size`-character slices of lorem ipsum: exact sizes keep benchmark volumes known."""
     text = " ".join(LOREM) + " "
     stream = itertools.cycle(text)
     while True:

@@ -28,7 +28,10 @@ SCENARIOS: dict[str, str] = {
     "rate_limited": "429 rate_limited with Retry-After",
     "internal": "500 internal",
     "unavailable": "503 unavailable",
-    "flaky": "500 internal, then ok on retry (alternating: per conversation for messages, else per server)",
+    "flaky": (
+        "500 internal, then ok on retry (alternating: per conversation for messages, "
+        "else per server)"
+    ),
     "rate_limited_once": "429 with Retry-After, then ok on the retry (alternates like flaky)",
     "expired_token": "401 on a token's first use, which kills it; the replacement from /auth works",
     "html_error": "502 with a proxy's HTML page",
@@ -44,13 +47,17 @@ SCENARIOS: dict[str, str] = {
     "drop": "some deltas, then the connection is cut (truncated chunked body)",
     "no_terminal": "all deltas, then a clean end of the body without done or error",
     "malformed_json": "one event with broken JSON mid-stream, then the rest and done",
-    "unknown_events": "unknown events, delta actions, part/block/span types, comments, id:/retry: fields",
+    "unknown_events": (
+        "unknown events, delta actions, part/block/span types, comments, id:/retry: fields"
+    ),
     "slow": "a short reply with 1 s between events (!slow:<ms> to choose the gap)",
     "hang_stream": "headers and one status event, then silence (until the server stops)",
     "stall": "a paragraph's first words, then silence mid-reply (until the server stops)",
     "long": "5,000 append_text deltas of 20 chars = 100 KB (!long:<deltas> for another size)",
     "escapes": "reply text full of terminal escapes (CSI, OSC 52, OSC 8, C0/C1 controls, bidi)",
-    "line_separators": "raw U+2028/U+2029/U+0085 inside a data line (legal SSE; breaks splitlines readers)",
+    "line_separators": (
+        "raw U+2028/U+2029/U+0085 inside a data line (legal SSE; breaks splitlines readers)"
+    ),
     "form": "ok reply ending with a show_contact_form marker",
     "huge_event": "one ~1 MB data line (!huge_event:<KB> for another size)",
     "no_content_type": "200 with the SSE body but Content-Type: text/plain",
@@ -122,7 +129,8 @@ def validation_error(field_name: str, message: str) -> HttpFailure:
 
 PROXY_502_PAGE = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n"
+    b"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
 
 
@@ -238,7 +246,10 @@ STREAM_ERRORS: dict[str, tuple[str, bool | None]] = {
     "stream_error_unknown_code": ("content_filtered", False),
 }
 
-MALFORMED_EVENT = b'event: part_delta\ndata: {"part_id": "part_broken", "delta": {"action": "append_text", "te\n\n'
+MALFORMED_EVENT = (
+    b'event: part_delta\ndata: {"part_id": "part_broken", "delta": {"action": '
+    b'"append_text", "te\n\n'
+)
 
 
 def _normal(events: list[Event], delay: float, done: Done | None = None) -> StreamPlan:

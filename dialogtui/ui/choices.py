@@ -173,7 +173,7 @@ class ActionBar(Widget, can_focus=True):
         cursor = self.get_component_rich_style("action-bar--cursor", partial=True)
         segments: list[Segment] = []
         gap = Segment(" ", base)
-        for index, (item, (start, end)) in enumerate(zip(self._items, self._spans)):
+        for index, (item, (start, end)) in enumerate(zip(self._items, self._spans, strict=True)):
             style: Style = retry_style if item.choice is None else choice_style
             if index == self._hover:
                 style += retry_hover if item.choice is None else hover

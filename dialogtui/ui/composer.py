@@ -1,4 +1,5 @@
-"""The message composer: Enter sends, Ctrl+J (or Shift+Enter where the terminal reports it) adds a line."""
+"""The message composer: Enter sends; Ctrl+J (or Shift+Enter where the terminal reports it) adds
+a line."""
 
 from __future__ import annotations
 

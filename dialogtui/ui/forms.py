@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -113,7 +113,7 @@ class FormScreen(ModalScreen[str | None]):
         margin-left: 1;
     }
     """
-    BINDINGS = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
     def __init__(self, marker: FormMarker, submit: Submitter) -> None:
         super().__init__()
@@ -271,7 +271,7 @@ class RateScreen(ModalScreen[Rating | None]):
         margin-left: 1;
     }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         *(Binding(str(n), f"stars({n})", show=False) for n in range(1, 6)),
     ]

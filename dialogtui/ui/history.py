@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
@@ -55,7 +56,7 @@ class ConversationPicker(ModalScreen[int | None]):
         max-height: 20;
     }
     """
-    BINDINGS = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
     def __init__(self, conversations: Sequence[ConversationSummary]) -> None:
         super().__init__()
@@ -83,7 +84,7 @@ class ConversationPicker(ModalScreen[int | None]):
 class SavedConversationScreen(Screen[None]):
     """A past conversation from the local store, shown with the same transcript, read-only."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     def __init__(
         self, conversation: ConversationSummary, messages: Sequence[StoredMessage]
@@ -98,7 +99,10 @@ class SavedConversationScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"{sanitize_line(self._conversation.title)} · saved #{self._conversation.id} (read-only)"
+        self.title = (
+            f"{sanitize_line(self._conversation.title)} · saved "
+            f"#{self._conversation.id} (read-only)"
+        )
         transcript = self.query_one(Transcript)
         transcript.bot_name = sanitize_line(self._conversation.title)
         for message in self._messages:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import monotonic
-from typing import ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import msgspec
 from rich.segment import Segment
@@ -337,7 +337,7 @@ class EventList(ScrollView, can_focus=True):
         self._on_screen = False
         self._ticker: Timer | None = None
 
-    # -- the model: cheap, callable before mount ----------------------------------------------------
+    # -- the model: cheap, callable before mount --------------------------------------------------
 
     @property
     def row_count(self) -> int:
@@ -426,7 +426,7 @@ class EventList(ScrollView, can_focus=True):
         elif not self._open and self._ticker is not None:
             self._ticker.pause()
 
-    # -- publishing ---------------------------------------------------------------------------------
+    # -- publishing -------------------------------------------------------------------------------
 
     def _flush(self) -> None:
         """Publish the rows recorded since the last flush: one layout, one scroll, one repaint."""
@@ -458,7 +458,7 @@ class EventList(ScrollView, can_focus=True):
         self._flush()  # rows recorded before mount (ScrollView's own on_mount runs as well)
         self.screen.screen_layout_refresh_signal.subscribe(self, self._layout_refreshed)
 
-    def _layout_refreshed(self, screen: Screen) -> None:
+    def _layout_refreshed(self, screen: Screen[Any]) -> None:
         """After each layout: make up for a Show (or Hide) that Textual did not send.
 
         Textual sends Show to the widgets its layout map did not hold before. Showing the panel
@@ -489,7 +489,7 @@ class EventList(ScrollView, can_focus=True):
         if self._ticker is not None:
             self._ticker.pause()
 
-    # -- drawing ------------------------------------------------------------------------------------
+    # -- drawing ----------------------------------------------------------------------------------
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -554,7 +554,7 @@ class EventList(ScrollView, can_focus=True):
         end = min(len(self._rows), top + self.scrollable_content_region.height)
         return [self.row(i).plain() for i in range(top, end)]
 
-    # -- navigation ---------------------------------------------------------------------------------
+    # -- navigation -------------------------------------------------------------------------------
 
     def move_cursor(self, index: int) -> None:
         """Select a row, bring it into view and announce it."""
@@ -680,7 +680,7 @@ class Inspector(Widget):
         with VerticalScroll(id="inspector-detail"):
             yield Static(Content("Select a row to see its detail."), id="inspector-detail-text")
 
-    # -- the API the app calls ----------------------------------------------------------------------
+    # -- the API the app calls --------------------------------------------------------------------
 
     def record(self, trace: TraceEvent) -> None:
         """O(1): append the event; the list shows it at its next flush."""
@@ -702,7 +702,7 @@ class Inspector(Widget):
     def row_count(self) -> int:
         return self.event_list.row_count
 
-    # -- detail ---------------------------------------------------------------------------------------
+    # -- detail -----------------------------------------------------------------------------------
 
     @on(EventList.Highlighted)
     def _highlighted(self, message: EventList.Highlighted) -> None:

@@ -40,7 +40,6 @@ from dialogtui.api.models import (
     ImagePart,
     ImageUploadPart,
     Part,
-    Price,
     Product,
     ProductsPart,
     QuickRepliesPart,
@@ -450,7 +449,7 @@ def text_lines(
     rest: str = "",
     prefix_style: Style | None = None,
 ) -> list[Line]:
-    """Wrap a whole Text into framed lines, with an optional first-line prefix and hanging indent."""
+    """Wrap a whole Text into framed lines, with an optional first-line prefix, hanging indent."""
     if not len(text):
         return []
     wrapped = wrap_lines(text, frame.inner - cell_len(first))[0]
@@ -525,7 +524,7 @@ class TailRuns:
         if begin >= end:
             return out
         plain, start = self.plain, 0
-        for run_end, style in zip(self.ends, self.styles):
+        for run_end, style in zip(self.ends, self.styles, strict=True):
             if run_end > begin:
                 out.append((plain[max(begin, start) : min(end, run_end)], style))
                 if run_end >= end:
@@ -537,7 +536,11 @@ class TailRuns:
         """Keep the text from `offset` on (the new tail)."""
         if not offset:
             return
-        kept = [(end - offset, style) for end, style in zip(self.ends, self.styles) if end > offset]
+        kept = [
+            (end - offset, style)
+            for end, style in zip(self.ends, self.styles, strict=True)
+            if end > offset
+        ]
         self.plain = self.plain[offset:]
         self.ends = [end for end, _ in kept]
         self.styles = [style for _, style in kept]
@@ -545,7 +548,7 @@ class TailRuns:
     def text(self) -> Text:
         """The same tail as a Rich `Text`, for the general path."""
         text, start = Text(end=""), 0
-        for end, style in zip(self.ends, self.styles):
+        for end, style in zip(self.ends, self.styles, strict=True):
             text.append(self.plain[start:end], style)
             start = end
         return text

@@ -955,7 +955,8 @@ class Transcript(ScrollView, can_focus=True):
             line = entry.offsets[redrawn]
             first_line = line if first_line is None else min(first_line, line)
         # Nothing changed in the blocks that were told of a change, and the entry kept its
-        # height (what it lost, e.g. a footer or a marker gone, must be repainted): nothing to repaint.
+        # height (what it lost, e.g. a footer or a marker gone, must be repainted): nothing to
+        # repaint.
         return first_line if first_line is None or first_line < max(height, entry.height) else None
 
     def _header_lines(self, entry: _Entry) -> list[Line]:
@@ -1113,7 +1114,7 @@ class Transcript(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         if not self._frames:
-            # Asked to paint before the first layout (no width yet): the flush that follows repaints.
+            # Asked to paint before the first layout (no width yet): the next flush repaints.
             return Strip.blank(self.size.width, self.rich_style)
         _, line = self._entry_line_at(self.scroll_offset.y + y)
         strip = self._strip_cache.get(line)

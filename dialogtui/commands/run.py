@@ -24,6 +24,7 @@ from rich.cells import cell_len
 
 from .. import exitcodes
 from ..api.errors import DialogError
+from .. import plaintext
 from ..api.models import plain_text, to_part
 from ..session import ChatSession, Turn, TurnFigures
 from ..target import Target
@@ -56,6 +57,8 @@ class TurnResult:
     """A `TurnOutcome`, or `skipped` for a turn not sent because an earlier one failed."""
     error: DialogError | None = None
     figures: TurnFigures | None = None
+    shown: str = ""
+    """The whole reply as a person reads it: text, tables, product cards, attachments."""
 
     @property
     def ok(self) -> bool:
@@ -162,9 +165,10 @@ class Conversation:
             # Cancelled (Ctrl-C) included: whatever arrived is reported and saved.
             result.outcome = turn.outcome
             message = turn.assembler.message
-            result.reply = plain_text(
-                message.parts if message is not None else turn.assembler.parts
-            )
+            parts = message.parts if message is not None else turn.assembler.parts
+            result.reply = plain_text(parts)
+            # What a person reads: tables, product cards, attachments too (dialogtui.plaintext).
+            result.shown = plaintext.parts_text(parts)
             recorder.finish(turn.outcome, message=message, error=result.error, figures=turn.figures)
 
 
@@ -294,8 +298,8 @@ def _print_json(out: TextIO, record: dict[str, Any]) -> None:
 def _print_turn(out: TextIO, result: TurnResult) -> None:
     """A finished turn as a person reads it: the message, the reply, the safe error if any."""
     out.write(f"[{result.number}] > {sanitize_line(result.message)}\n")
-    if result.reply:
-        out.write(textwrap.indent(sanitize(result.reply), "    ") + "\n")
+    if result.shown or result.reply:
+        out.write(textwrap.indent(sanitize(result.shown or result.reply), "    ") + "\n")
     if result.error is not None:
         out.write(f"    ! {result.error.safe_message}\n")
     elif not result.ok:

@@ -81,6 +81,7 @@ class ServerStats:
     tokens_used: list[str] = field(default_factory=list)  # Bearer token of each Bearer request
     context_pages: list[str | None] = field(default_factory=list)  # context.page of each send
     client_profiles: list[str | None] = field(default_factory=list)  # its client-profile header
+    actions: list[dict[str, Any]] = field(default_factory=list)  # accepted /actions bodies
     file_requests_with_authorization: int = 0  # /cdn downloads that carried an Authorization header
     _routes: Counter[str] = field(default_factory=Counter, repr=False)
     _scenarios: Counter[str] = field(default_factory=Counter, repr=False)
@@ -110,6 +111,11 @@ class ServerStats:
                 if len(log) > 2 * MAX_STATS_LOG:
                     del log[:-MAX_STATS_LOG]
 
+    def note_action(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.actions.append(body)
+            del self.actions[:-MAX_STATS_LOG]
+
     def record_file_download(self, authorization: str | None) -> None:
         with self._lock:
             self._routes["GET /cdn"] += 1
@@ -132,6 +138,7 @@ class ServerStats:
             self.tokens_used.clear()
             self.context_pages.clear()
             self.client_profiles.clear()
+            self.actions.clear()
             self.last_authorization = None
             self.file_requests_with_authorization = 0
 
@@ -656,6 +663,7 @@ async def post_actions(
         return failure_response(api_error(422, "validation", "Validation failed", problems))
     # A marker answers once; a repeated submit is a duplicate and gets 409 like a stale one.
     conversation.actionable.discard(part_id)
+    state.stats.note_action({"part_id": part_id, "action": action})
     submission_id = content.new_id("sub")
     conversation.submissions.append(
         {"submission_id": submission_id, "part_id": part_id, "action": action}

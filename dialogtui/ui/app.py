@@ -192,7 +192,10 @@ class DialogApp(App[None]):
         """Why the app closed before connecting (no secret, no keyring), for its caller to say."""
         self._retryable_text: str | None = None
         self._retry_shown = False
-        self._open_marker: FormMarker | None = None
+        from .form_state import FormTracker
+
+        self.forms = FormTracker()
+        """The bot's forms: which are current, sent, or drafted (`ui/form_state.py`)."""
         self._last_reply: str = ""
         self._heap_frozen = False
         self._young_threshold: tuple[int, int, int] | None = None
@@ -486,6 +489,7 @@ class DialogApp(App[None]):
             for message in messages:
                 self.transcript.add_entry(_role(message), message.parts)
             self._remember_reply(messages)
+            self.forms.history(messages)  # a form in history opens while it is the latest
             if any(message.role == "user" for message in messages):
                 self.action_bar.clear()
             else:  # the vendor shows start prompts until the first *user* turn
@@ -493,7 +497,9 @@ class DialogApp(App[None]):
         else:
             self._show_welcome()
         self.transcript.scroll_end(animate=False)
-        self._set_status("Ready")
+        self._set_status(
+            "Ready · Ctrl+O opens the bot's form" if self.forms.openable() else "Ready"
+        )
         if not self._heap_frozen:
             # Textual's tens of thousands of long-lived objects made every full collection
             # scan them again, mid-stream (~20 ms each); after start-up they are left alone.
@@ -717,11 +723,8 @@ class DialogApp(App[None]):
 
     def _offer_followups(self, message: Message) -> None:
         from ..api.models import (
-            ContactFormPart,
-            FormPart,
             QuickRepliesPart,
             SuggestionsPart,
-            SupportTicketPart,
         )
 
         choices: list[Choice] = []
@@ -735,13 +738,7 @@ class DialogApp(App[None]):
             elif isinstance(part, QuickRepliesPart):
                 choices.extend(Choice(reply, reply) for reply in part.replies if reply)
         self.action_bar.show(choices)
-        markers = [
-            part
-            for part in message.parts
-            if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart))
-        ]
-        if markers:
-            self._open_marker = markers[-1]
+        if self.forms.bot_message(message.parts):
             self.action_open_form()
 
     # -- actions ---------------------------------------------------------------
@@ -760,17 +757,38 @@ class DialogApp(App[None]):
             self._turn_worker.cancel()
 
     def action_open_form(self) -> None:
-        if self._open_marker is None:
-            self.notify("There is no open form in this conversation.")
-            return
+        """The bot's current form (a choice when it offers several); else the newest older
+        one, read-only; else a word that there is none."""
+        from .forms import FormPickerScreen
+
+        openable = self.forms.openable()
+        if len(openable) > 1:
+            picker = FormPickerScreen(self.forms.current, sorted(self.forms.sent))
+            self.push_screen(picker, lambda m: self._open_form(m) if m is not None else None)
+        elif openable:
+            self._open_form(openable[0])
+        elif self.forms.stale or self.forms.current:
+            self._open_form((self.forms.stale + self.forms.current)[-1])
+        else:
+            self.notify("There is no form in this conversation.")
+
+    def _open_form(self, marker: FormMarker) -> None:
         from .forms import FormScreen
 
-        self.push_screen(FormScreen(self._open_marker, self._submit_form), self._form_closed)
+        current = self.forms.is_current(marker) and marker.part_id not in self.forms.sent
+        screen = FormScreen(
+            marker,
+            self._submit_form,
+            current=current,
+            draft=self.forms.draft(marker),
+            keep_draft=self.forms.keep_draft,
+        )
+        self.push_screen(screen, lambda confirmation: self._form_closed(marker, confirmation))
 
-    def _form_closed(self, confirmation: str | None) -> None:
+    def _form_closed(self, marker: FormMarker, confirmation: str | None) -> None:
         if confirmation is not None:
-            self._open_marker = None
-            self.transcript.add_notice(confirmation, variant="info")
+            self.forms.mark_sent(marker)
+            self.transcript.add_notice(f"Form sent. {confirmation}", variant="info")
 
     async def _submit_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
         from .forms import SubmitOutcome, action_for
@@ -778,6 +796,9 @@ class DialogApp(App[None]):
         try:
             result = await self.client.submit_action(marker.part_id, action_for(marker, values))
         except ApiHttpError as error:
+            if error.status == 409:  # no longer the latest actionable part: read-only now
+                self.forms.mark_stale(marker)
+                return SubmitOutcome(stale=True)
             if error.params:
                 return SubmitOutcome(
                     field_errors={_field_key(p.field): p.message for p in error.params}
@@ -880,7 +901,7 @@ class DialogApp(App[None]):
             )
         self.transcript.clear()
         self.inspector.clear()
-        self._open_marker = None
+        self.forms.clear()
         self._retryable_text = None
         self._refresh_bindings_if_changed()
         self._last_reply = ""

@@ -196,3 +196,17 @@ def test_a_wrong_key_names_login_and_run_asks_auth_once(
     done = dialogtui(server, env, "run", str(script))
     assert done.returncode != exitcodes.OK
     assert server.stats.count("POST /auth") == 1, "a refused key is not sent again"
+
+
+def test_status_shows_the_page_and_the_client_profile(env: dict[str, str]) -> None:
+    import json
+
+    env.update(DIALOGTUI_CLIENT_PROFILE="product-recommendation")
+    command = [sys.executable, "-m", "dialogtui", "--page", "https://shop.test/cart", "status"]
+    done = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True, timeout=60)
+    info = json.loads(done.stdout)
+    assert info["page"] == "https://shop.test/cart"
+    assert info["client_profile"] == "product-recommendation"
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert "Page:           https://shop.test/cart" in done.stdout
+    assert "Client profile: product-recommendation" in done.stdout

@@ -610,7 +610,11 @@ class DialogClient:
         request = self._http.build_request(
             call.method, call.path, json=json, params=params, headers=request_headers
         )
-        self._emit(RequestStarted(call.op, call.method, call.path, call.attempts))
+        self._emit(
+            RequestStarted(
+                call.op, call.method, call.path, call.attempts, _sent_facts(request_headers, json)
+            )
+        )
         sent_at = time.monotonic()
         try:
             response = await self._http.send(request, stream=stream)
@@ -684,6 +688,18 @@ def _check_base_url(base_url: str) -> tuple[httpx.URL, bool]:
     if url.scheme == "http" and not loopback:
         raise InsecureTransportError()
     return url.copy_with(query=None, fragment=None), loopback
+
+
+def _sent_facts(headers: Mapping[str, str], body: Any) -> dict[str, str]:
+    """The page and client profile a request carries (for the inspector's request rows)."""
+    facts: dict[str, str] = {}
+    context = body.get("context") if isinstance(body, dict) else None
+    if isinstance(context, dict) and isinstance(context.get("page"), str):
+        facts["page"] = context["page"]
+    profile = headers.get(CLIENT_PROFILE_HEADER)
+    if profile:
+        facts["client profile"] = profile
+    return facts
 
 
 def forget_rejected_keys() -> None:

@@ -487,7 +487,7 @@ class DialogApp(App[None]):
             messages = []
         if messages:
             for message in messages:
-                self.transcript.add_entry(_role(message), message.parts)
+                self._add_message(message)
             self._remember_reply(messages)
             self.forms.history(messages)  # a form in history opens while it is the latest
             if any(message.role == "user" for message in messages):
@@ -505,6 +505,15 @@ class DialogApp(App[None]):
             # scan them again, mid-stream (~20 ms each); after start-up they are left alone.
             gc.freeze()
             self._heap_frozen = True
+
+    def _add_message(self, message: Message) -> None:
+        """A message from history: a system message reads as a note, an agent's by name."""
+        if message.role == "system":
+            from ..plaintext import parts_text
+
+            self.transcript.add_notice(parts_text(message.parts) or "(system note)")
+        else:
+            self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
 
     def _show_welcome(self) -> None:
         from ..api.models import TextPart
@@ -1041,6 +1050,15 @@ def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:
     parent = stand_in.parent
     assert isinstance(parent, Widget)
     return parent.mount(widget, before=stand_in)
+
+
+def _speaker(message: Message) -> str | None:
+    """A human agent's name for the entry's label ("Sofie (agent)"); None for the others."""
+    if message.role != "agent" or message.agent is None:
+        return None
+    from ..plaintext import role_label
+
+    return role_label("agent", None, message.agent)
 
 
 def _role(message: Message) -> str:

@@ -460,11 +460,18 @@ class Transcript(ScrollView, can_focus=True):
             self._schedule(urgent=True)
 
     def add_entry(
-        self, role: str, parts: Sequence[Part] = (), *, state: EntryState = "done"
+        self,
+        role: str,
+        parts: Sequence[Part] = (),
+        *,
+        state: EntryState = "done",
+        label: str | None = None,
     ) -> int:
         """Append an entry and return its id. Ids are never reused, not even after `clear`, so a
-        late update from a stream that ran across a `clear` is ignored, never misplaced."""
+        late update from a stream that ran across a `clear` is ignored, never misplaced.
+        `label` names the speaker instead of the role's default (a human agent's name)."""
         entry = _Entry(len(self._entries), role, state)
+        entry.text = label or ""  # a message entry's `text` is its speaker label
         entry.slots = [_Slot(part) for part in parts]
         self._append(entry)
         return self._id_base + entry.index
@@ -963,7 +970,9 @@ class Transcript(ScrollView, can_focus=True):
         styles, console, frame = self._styles, self._console_for_render(), entry.frame
         if entry.role == "notice":
             return notice_lines(entry.text, entry.variant, frame, styles, console)
-        if entry.role == "assistant":
+        if entry.text:  # a named speaker, e.g. "Sofie (agent)"
+            label, style = sanitize_line(entry.text), styles.assistant_label
+        elif entry.role == "assistant":
             label, style = sanitize_line(self.bot_name) or "Assistant", styles.assistant_label
         elif entry.role == "user":
             label, style = "You", styles.user_label

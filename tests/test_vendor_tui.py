@@ -1,0 +1,52 @@
+"""Against a server in the vendor's shapes, the TUI and the saved record name the bot, label a
+human agent by name and show system messages as notes; nothing prints as base64."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dialogtui.devserver import DevServer
+from dialogtui.store import TranscriptStore
+
+from .test_app import SIZE, all_text, make_app, ready, send, turn_finished, wait_for
+
+
+async def test_the_bots_name_agents_and_system_notes(server: DevServer, tmp_path: Path) -> None:
+    server.config.history_messages = 10  # holds a system note and a human agent's message
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.title == "Demo Bot", "the object avatar/subtitle no longer cost the name"
+        text = all_text(app)
+        assert "Sofie (agent)\nHi, Sofie here. I can help with that." in text
+        assert "ℹ A human agent joined the conversation." in text
+        assert "Demo Bot\nEarlier answer #1." in text
+        assert "Assistant" not in text
+        await send(pilot, "an image please")
+        await wait_for(pilot, turn_finished(app))
+        reply = all_text(app)
+        assert "📷 A tiny demo image (image/png, " in reply and "link valid until" in reply
+    (summary,) = store.conversations()
+    assert summary.title == "Demo Bot"
+    markdown = store.export_markdown(summary.id)
+    assert "with Demo Bot" in markdown and "## Demo Bot · " in markdown
+    assert "[image] A tiny demo image (image/png" in markdown
+    store.close()
+
+
+async def test_start_prompts_follow_the_page_until_the_first_user_turn(
+    server: DevServer,
+) -> None:
+    from dataclasses import replace
+
+    app = make_app(server)
+    app.target = replace(
+        app.target, settings=replace(app.target.settings, page="https://shop.test/products/x")
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.action_bar.labels == ["Find a size"], "a matching pattern hides the globals"
+        await send(pilot, "hello")
+        await wait_for(pilot, turn_finished(app))
+        assert "Find a size" not in app.action_bar.labels

@@ -389,7 +389,9 @@ def export_turns(data: Any) -> list[ExportedTurn]:
 
     * `dialogtui export --format json`: `{"conversation": {...}, "messages": [{"role", "text",
       "status", ...}]}` (a `"turns"` list of the same records is accepted too);
-    * the API's `GET /export`: `{"messages": [{"role", "parts": [...]}, ...]}`.
+    * the API's `GET /export` (`dialogtui data-export`), in the vendor's shape:
+      `{"conversations": [{"messages": [{"role", "parts": [...]}, ...]}, ...], ...}`, every
+      conversation's messages in turn; or an older `{"messages": [...]}`.
 
     Assistant messages before the first user message (a welcome) have nothing to compare with
     and are dropped. Raises `ScriptError` for anything else.
@@ -397,6 +399,14 @@ def export_turns(data: Any) -> list[ExportedTurn]:
     records = None
     if isinstance(data, dict):
         records = data.get("messages", data.get("turns"))
+        conversations = data.get("conversations")
+        if records is None and isinstance(conversations, list):
+            records = [
+                message
+                for conversation in conversations
+                if isinstance(conversation, dict) and isinstance(conversation.get("messages"), list)
+                for message in conversation["messages"]
+            ]
     if not isinstance(records, list):
         raise ScriptError(
             'Not a conversation export: expected a JSON object with a "messages" list '

@@ -50,3 +50,27 @@ async def test_start_prompts_follow_the_page_until_the_first_user_turn(
         await send(pilot, "hello")
         await wait_for(pilot, turn_finished(app))
         assert "Find a size" not in app.action_bar.labels
+
+
+async def test_a_history_cap_is_said_on_screen(server: DevServer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dialogtui.ui.app as app_module
+
+    monkeypatch.setattr(app_module, "HISTORY_LIMIT", 6)
+    server.config.history_messages = 9
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        text = all_text(app)
+        assert text.startswith("ℹ Showing the latest 6 messages; older ones are on the server")
+        older, cursor = await app.client.get_history_page(limit=5, cursor=app.client.history_cursor)
+        assert cursor is None and len(older) == 3, "the three left out, one page"
+        assert [m.role for m in older][-1] == "user"
+
+
+async def test_no_cap_notice_when_everything_fits(server: DevServer) -> None:
+    server.config.history_messages = 4
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "Showing the latest" not in all_text(app)
+        assert app.client.history_cursor is None

@@ -151,6 +151,8 @@ class DialogClient:
         """Sent as `X-Diverge-Client-Profile` on authenticated calls: the backend grants
         assistant tools (such as product search) by it."""
         self._on_reauthenticated = on_reauthenticated
+        self.history_cursor: str | None = None
+        """After `get_history(max_messages=…)`: the cursor of older messages it left out."""
         self.reauthentications = 0
         """How often a 401 made this client mint a new visitor token (and so start a new
         server conversation): the caller must tell the person, and move its local record."""
@@ -332,18 +334,38 @@ class DialogClient:
         body = await self._call(Operation.CONFIG, "GET", "/config", "bearer")
         return _decode_config(_decode_json(body))
 
+    async def get_history_page(
+        self, *, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[Message], str | None]:
+        """One page of history, NEWEST FIRST as the API sends it, and the cursor of the next
+        (older) page, None at the start of the conversation: for loading older messages lazily,
+        as the vendor's SDK does when the person scrolls to the top."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = await self._call(Operation.HISTORY, "GET", "/messages", "bearer", params=params)
+        return _decode_history_page(_decode_json(body), self.base_url)
+
     async def get_history(
         self, *, page_size: int = 50, max_messages: int | None = None
     ) -> list[Message]:
-        """The conversation so far, OLDEST FIRST, following `next_cursor` page by page."""
+        """The conversation so far, OLDEST FIRST, following `next_cursor` page by page.
+
+        With `max_messages`, the newest that many; `history_cursor` is then the cursor of the
+        older messages left out (None when nothing was left out), for saying so and for
+        `get_history_page`."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         newest_first: list[Message] = []
         cursor: str | None = None
         seen: set[str] = set()
+        self.history_cursor = None
         for _ in range(MAX_HISTORY_PAGES):
             remaining = None if max_messages is None else max_messages - len(newest_first)
             if remaining is not None and remaining <= 0:
+                self.history_cursor = cursor
                 break
             params: dict[str, Any] = {
                 "limit": page_size if remaining is None else min(page_size, remaining)

@@ -486,6 +486,11 @@ class DialogApp(App[None]):
             self.transcript.add_notice(error.safe_message, variant="error")
             messages = []
         if messages:
+            if self.client.history_cursor is not None:  # the cap is said, never silent
+                self.transcript.add_notice(
+                    f"Showing the latest {len(messages):,} messages; older ones are on the "
+                    "server (`dialogtui data-export` downloads them all)."
+                )
             for message in messages:
                 self._add_message(message)
             self._remember_reply(messages)

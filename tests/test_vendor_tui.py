@@ -74,3 +74,24 @@ async def test_no_cap_notice_when_everything_fits(server: DevServer) -> None:
         await ready(pilot)
         assert "Showing the latest" not in all_text(app)
         assert app.client.history_cursor is None
+
+
+async def test_the_page_can_be_changed_in_the_app(server: DevServer) -> None:
+    from textual.widgets import Input
+
+    from dialogtui.ui.forms import PageScreen
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "Find a size" not in app.action_bar.labels
+        app.action_set_page()
+        await wait_for(pilot, lambda: isinstance(app.screen, PageScreen) and app.screen.is_mounted)
+        await pilot.pause()
+        app.screen.query_one("#page", Input).value = "https://shop.test/cart"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PageScreen))
+        assert app.action_bar.labels == ["Checkout help"], "the prompts follow the new page"
+        await send(pilot, "hello")
+        await wait_for(pilot, turn_finished(app))
+        assert server.stats.context_pages == ["https://shop.test/cart"]

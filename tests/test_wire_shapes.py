@@ -350,3 +350,50 @@ def test_non_objects_are_refused_cleanly(raw: Any) -> None:
         to_config(raw)
     with pytest.raises(msgspec.ValidationError):
         to_message(raw)
+
+
+def test_the_remaining_part_kinds_and_events() -> None:
+    from dialogtui.api.models import (
+        HumanAgentPart,
+        QuickRepliesPart,
+        StreamErrorEvent,
+        SuggestionsPart,
+        TextPart,
+    )
+
+    suggestions = to_part(
+        {
+            "type": "suggestions",
+            "part_id": "s",
+            "suggestions": [
+                {"id": "a", "title": "Track", "prompt_text": "Where is my order?"},
+                "not an object",
+            ],
+        }
+    )
+    assert isinstance(suggestions, SuggestionsPart) and len(suggestions.suggestions) == 1
+    replies = to_part({"type": "quick_replies", "part_id": "q", "replies": ["Dry", "Oily"]})
+    assert isinstance(replies, QuickRepliesPart) and replies.replies == ["Dry", "Oily"]
+    # Empty quick replies are nothing to show: unknown, as in the SDK.
+    assert isinstance(
+        to_part({"type": "quick_replies", "part_id": "q", "replies": []}), UnknownPart
+    )
+    assert isinstance(to_part({"type": "request_human_agent", "part_id": "h"}), HumanAgentPart)
+    user = to_part({"type": "text", "part_id": "u", "text": "hello from history"})
+    assert isinstance(user, TextPart) and user.text == "hello from history"
+    bullets = to_part(
+        {
+            "type": "rich_text",
+            "part_id": "r",
+            "blocks": [
+                {"type": "bullet_list", "items": [{"spans": [{"type": "bold", "text": "a"}]}]},
+                {"type": "quote", "spans": []},
+            ],
+        }
+    )
+    assert isinstance(bullets, RichTextPart) and bullets.blocks[0].items[0].spans[0].type == "bold"
+    assert bullets.blocks[1].type == "quote", "an unknown block type is kept, not rendered"
+    error = decode_event(
+        "error", '{"code": "generation_failed", "message": "x", "retryable": true}'
+    )
+    assert isinstance(error, StreamErrorEvent) and error.retryable

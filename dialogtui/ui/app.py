@@ -195,6 +195,8 @@ class DialogApp(App[None]):
         from .form_state import FormTracker
 
         self.forms = FormTracker()
+        self._start_prompts_live = False
+        """Start prompts are on show: no user turn yet (they follow a page change)."""
         """The bot's forms: which are current, sent, or drafted (`ui/form_state.py`)."""
         self._last_reply: str = ""
         self._heap_frozen = False
@@ -530,6 +532,7 @@ class DialogApp(App[None]):
         self._show_start_prompts()
 
     def _show_start_prompts(self) -> None:
+        self._start_prompts_live = True
         # Without a config, still show (no) prompts: what the bar held before goes.
         config, page = self.bot_config, self.target.settings.page
         self.action_bar.show(_prompt_choices(config.start_prompts, page) if config else ())
@@ -598,6 +601,7 @@ class DialogApp(App[None]):
         from ..api.models import TextPart
 
         self._retryable_text = None
+        self._start_prompts_live = False
         self.transcript.add_entry("user", [TextPart(text=text)])
         entry = self.transcript.add_entry("assistant", state="waiting")
         # On record before it is sent: a failed or killed send still has the text.
@@ -785,6 +789,26 @@ class DialogApp(App[None]):
             self._open_form((self.forms.stale + self.forms.current)[-1])
         else:
             self.notify("There is no form in this conversation.")
+
+    def action_set_page(self) -> None:
+        from .forms import PageScreen
+
+        self.push_screen(PageScreen(self.target.settings.page), self._page_set)
+
+    def _page_set(self, page: str | None) -> None:
+        """From now on every message carries this page; start prompts follow it."""
+        if page is None:
+            return
+        from dataclasses import replace
+
+        self.target = replace(
+            self.target, settings=replace(self.target.settings, page=page or None)
+        )
+        if self.session is not None:
+            self.client.context_page = page or None
+        self.notify(f"Page: {page}" if page else "No page is sent now.")
+        if self._start_prompts_live:  # still before the first user turn
+            self._show_start_prompts()
 
     def _open_form(self, marker: FormMarker) -> None:
         from .forms import FormScreen
@@ -1018,6 +1042,9 @@ class DialogApp(App[None]):
             "Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply
         )
         yield SystemCommand("Open form", "Reopen the bot's form", self.action_open_form)
+        yield SystemCommand(
+            "Set page", "The page the visitor is on (context.page)", self.action_set_page
+        )
         yield SystemCommand(
             "Switch bot or environment",
             "Talk to another bot, environment or the local server",

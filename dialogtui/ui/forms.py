@@ -421,6 +421,59 @@ class FormPickerScreen(ModalScreen[FormMarker | None]):
         self.dismiss(None)
 
 
+class PageScreen(ModalScreen[str | None]):
+    """The page the visitor is on (`context.page`): dismissed with the new value ('' clears
+    it), or None when closed without a change."""
+
+    DEFAULT_CSS = """
+    PageScreen {
+        align: center middle;
+    }
+    PageScreen > VerticalScroll {
+        width: 72;
+        max-width: 95%;
+        height: auto;
+        border: thick $accent;
+        background: $surface;
+        padding: 1 2;
+    }
+    PageScreen Horizontal {
+        height: auto;
+        margin-top: 1;
+        align-horizontal: right;
+    }
+    PageScreen Horizontal Button {
+        margin-left: 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, page: str | None) -> None:
+        super().__init__()
+        self._page = page or ""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Label("The page the visitor is on, sent as context.page with every message.")
+            yield Label("Start prompts and banners match their url_pattern against it.")
+            yield Input(self._page, placeholder="https://shop.example/products/…", id="page")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Set page", variant="primary", id="set")
+
+    def on_mount(self) -> None:
+        self.query_one("#page", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#set")
+    def _set(self) -> None:
+        self.dismiss(self.query_one("#page", Input).value.strip())
+
+    @on(Button.Pressed, "#cancel")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 @dataclass(frozen=True, slots=True)
 class Rating:
     stars: int

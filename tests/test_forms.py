@@ -102,13 +102,21 @@ async def test_esc_keeps_a_draft_and_an_older_form_turns_read_only(server: DevSe
         form = app.screen
         assert isinstance(form, FormScreen)
         form.query_one("#field-name", Input).value = "Ada"
+        form.query_one("#field-topic", Select).value = "Support"
+        form.query_one("#field-message", TextArea).text = "Call me"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
         form = app.screen
         assert isinstance(form, FormScreen)
+        await pilot.pause()
         assert form.query_one("#field-name", Input).value == "Ada", "Esc kept the draft"
+        assert form.query_one("#field-message", TextArea).text == "Call me"
+        topic = form.query_one("#field-topic", Select)
+        assert topic.value == "Support"
+        shown = str(topic.query_one("SelectCurrent").query_one(Static).render())
+        assert "Support" in shown, "the draft's choice is what the dropdown shows"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
 

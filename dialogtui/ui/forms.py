@@ -222,6 +222,10 @@ class FormScreen(ModalScreen[str | None]):
                 yield Button("Send", variant="primary", id="send")
 
     def on_mount(self) -> None:
+        for form_field in self._fields:
+            chosen = self._draft.get(form_field.key, "")
+            if form_field.type == "dropdown" and chosen in form_field.options:
+                self.query_one(f"#{_field_id(form_field.key)}", Select).value = chosen
         self._apply_visibility()
         if not self.current:
             self.make_read_only()
@@ -248,10 +252,9 @@ class FormScreen(ModalScreen[str | None]):
         if form_field.type == "dropdown":
             # Content, not str: an option's text must never be parsed as markup.
             options = [(Content(sanitize_line(option)), option) for option in form_field.options]
-            select: Select[str] = Select(options, id=widget_id, prompt=placeholder or "Choose…")
-            if value in form_field.options:  # a draft's choice
-                select.value = value
-            return select
+            # A draft's choice is set once mounted (`on_mount`): set before, the Select shows its
+            # prompt over the value it holds.
+            return Select(options, id=widget_id, prompt=placeholder or "Choose…")
         if form_field.type == "textarea":
             area = TextArea(value, id=widget_id, soft_wrap=True)
             area.placeholder = placeholder

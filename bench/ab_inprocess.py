@@ -5,14 +5,15 @@
 For telling whether a change to the app moved figure 1 on this noisy machine. Each REV (a
 commit, a branch, or `.` for the work tree as it is) is exported into a temporary directory
 as a package of its own (`dialogtui` at `.`, `dt_<rev>` otherwise, its absolute imports
-renamed), so all of them run side by side. Each round: one bare-client turn, then a fresh
-app of every version, Ready, one `!long` turn each, in alternating order; the dev server
-and this process are pinned to a core each (Linux). Prints each version's app / bare ratio
-(wall and CPU, median and min) and, for each version after the first, its CPU per turn
-against the first version's, round by round: the figure that is least sensitive to the
-minute's noise, since both sides share the same round.
+renamed), so all of them run side by side. Each round, for every version in alternating
+order: one `!long` turn of its bare client, then a fresh app, Ready, one `!long` turn; the
+dev server and this process are pinned to a core each (Linux). Prints each version's
+app / bare ratio against its own bare client (wall and CPU, median and min) and, for each
+version after the first, its CPU per turn against the first version's (app and bare
+client), round by round: the figure that is least sensitive to the minute's noise, since
+both sides share the same round.
 
-The bare client and the dev server are this work tree's. Asserts nothing.
+The dev server is this work tree's. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SIZE, ServerProcess, bare_turn, make_client, paint, wait_ready
+from common import SIZE, ServerProcess, bare_turn, paint, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = "bench !long"
@@ -83,46 +84,59 @@ async def app_turn(package: str, base_url: str, warm: bool = False) -> tuple[flo
         return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def make_bare_client(package: str, base_url: str) -> Any:
+    client_module = importlib.import_module(f"{package}.api.client")
+    dev = importlib.import_module(f"{package}.devserver")
+    return client_module.DialogClient(base_url, dev.DEMO_CHATBOT_ID, api_key=dev.DEMO_API_KEY)
+
+
+async def timed_bare_turn(client: Any) -> tuple[float, float]:
+    cpu = time.process_time()
+    wall, _ = await bare_turn(client, LONG)
+    return wall, time.process_time() - cpu
+
+
 async def run(packages: list[str], rounds: int) -> None:
-    results: dict[str, list[tuple[float, float]]] = {package: [] for package in packages}
-    bare: list[tuple[float, float]] = []
+    apps: dict[str, list[tuple[float, float]]] = {package: [] for package in packages}
+    bares: dict[str, list[tuple[float, float]]] = {package: [] for package in packages}
     with ServerProcess() as server:
         os.sched_setaffinity(server.pid, {0})
         os.sched_setaffinity(0, {1})
-        client = make_client(server.base_url)
-        await client.authenticate()
+        clients = {package: make_bare_client(package, server.base_url) for package in packages}
         for package in packages:  # imports and first-use costs out of the rounds
+            await clients[package].authenticate()
+            await timed_bare_turn(clients[package])
             await app_turn(package, server.base_url)
         for number in range(rounds):
-            cpu = time.process_time()
-            wall, _ = await bare_turn(client, LONG)
-            bare.append((wall, time.process_time() - cpu))
             for package in packages if number % 2 == 0 else packages[::-1]:
-                results[package].append(await app_turn(package, server.base_url))
-        await client.aclose()
-    print(
-        f"{rounds} rounds, server on CPU 0, apps and bare client on CPU 1; "
-        f"bare client: wall {statistics.median(w for w, _ in bare) * 1e3:.0f} ms, "
-        f"CPU {statistics.median(c for _, c in bare) * 1e3:.0f} ms"
-    )
+                bares[package].append(await timed_bare_turn(clients[package]))
+                apps[package].append(await app_turn(package, server.base_url))
+        for client in clients.values():
+            await client.aclose()
+    print(f"{rounds} rounds, server on CPU 0, apps and bare clients on CPU 1")
     for package in packages:
-        walls = [app[0] / base[0] for app, base in zip(results[package], bare, strict=True)]
-        cpus = [app[1] / base[1] for app, base in zip(results[package], bare, strict=True)]
+        bare = bares[package]
+        walls = [app[0] / base[0] for app, base in zip(apps[package], bare, strict=True)]
+        cpus = [app[1] / base[1] for app, base in zip(apps[package], bare, strict=True)]
         print(
-            f"  {package:24} app / bare: wall {statistics.median(walls):.2f}x (min "
-            f"{min(walls):.2f}x), "
-            f"CPU {statistics.median(cpus):.2f}x (min {min(cpus):.2f}x)"
+            f"  {package:24} app / bare: wall {statistics.median(walls):.2f}x "
+            f"(min {min(walls):.2f}x), CPU {statistics.median(cpus):.2f}x "
+            f"(min {min(cpus):.2f}x); bare client: wall "
+            f"{statistics.median(w for w, _ in bare) * 1e3:.0f} ms, "
+            f"CPU {statistics.median(c for _, c in bare) * 1e3:.0f} ms"
         )
     first = packages[0]
     for package in packages[1:]:
-        per_round = [
-            mine[1] / theirs[1]
-            for mine, theirs in zip(results[package], results[first], strict=True)
-        ]
-        print(
-            f"  {package} / {first}, CPU per turn: median {statistics.median(per_round):.3f} "
-            f"({', '.join(f'{x:.2f}' for x in per_round)})"
-        )
+        for label, results in (("app", apps), ("bare client", bares)):
+            per_round = [
+                mine[1] / theirs[1]
+                for mine, theirs in zip(results[package], results[first], strict=True)
+            ]
+            print(
+                f"  {package} / {first}, {label} CPU per turn: median "
+                f"{statistics.median(per_round):.3f} "
+                f"({', '.join(f'{x:.2f}' for x in per_round)})"
+            )
 
 
 def main() -> None:

@@ -136,13 +136,13 @@ def expiry_note(expires_at: str | None, now: datetime | None = None) -> str:
 
 
 def spans_text(spans: Sequence[Span]) -> str:
-    """Inline text; a link reads 'text (url)' unless its text already is the URL."""
+    """Inline text. A link reads as its text (its URL when it has none): the same words as
+    the reply streamed to a terminal and as the saved record's text."""
     out: list[str] = []
     for span in spans:
         text = sanitize(span.text)
-        if span.type == "link" and span.url:
-            url = sanitize_line(span.url)
-            out.append(text if text.strip() == url else f"{text} ({url})" if text else url)
+        if span.type == "link" and not text and span.url:
+            out.append(sanitize_line(span.url))
         elif span.type in ("text", "bold", "strike", "link"):
             out.append(text)
     return "".join(out)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .api.assembler import Change, ReplyAssembler
 from .api.errors import DialogError
 from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamErrorEvent, StreamEvent
 from .api.retry import DEFAULT_POLICIES, Operation, RetryPolicy
 from .api.trace import ResponseReceived, RetryScheduled, SseEvent, TraceEvent
+from .conversation.outcome import Outcome
 from .target import Target
 
 if TYPE_CHECKING:
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     # this module on its way to the first frame; only opening a session needs the client.
     from .api.client import DialogClient
     from .api.timeouts import Timeouts
-
-TurnOutcome = Literal["waiting", "streaming", "done", "error", "incomplete", "cancelled"]
 
 
 @dataclass
@@ -57,12 +56,12 @@ class TurnFigures:
 class Turn:
     text: str
     assembler: ReplyAssembler = field(default_factory=ReplyAssembler)
-    outcome: TurnOutcome = "waiting"
+    outcome: Outcome = Outcome.WAITING
     error: DialogError | None = None
     figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=time.perf_counter()))
-
-
-_NO_CHANGE: Final = object()
+    token_used: str | None = None
+    """The visitor token the message went out with (after any re-authentication), once the
+    server answered: the server conversation this turn belongs to. Never written anywhere."""
 
 
 class TurnUpdate(NamedTuple):
@@ -86,8 +85,11 @@ class ChatSession:
         """The client's observer (`add_observer(session.observe, sse=False)`): turn figures."""
         turn = self._current
         if turn is not None:
-            if isinstance(trace, ResponseReceived) and turn.figures.to_headers is None:
-                turn.figures.to_headers = self._clock() - turn.figures.started
+            if isinstance(trace, ResponseReceived):
+                if turn.figures.to_headers is None:
+                    turn.figures.to_headers = self._clock() - turn.figures.started
+                if trace.op is Operation.SEND and 200 <= trace.status < 300:
+                    turn.token_used = self.client.visitor_token
             elif isinstance(trace, RetryScheduled):
                 turn.figures.retries += 1
 
@@ -105,11 +107,12 @@ class ChatSession:
     ) -> AsyncIterator[TurnUpdate]:
         """Send `turn.text` and yield each event with what it changed.
 
-        With `every_delta=False`, for a consumer that reads growing blocks from
-        `turn.assembler` at its own pace (a UI at its frame rate): only updates that change
-        something and are not the further growth of the block the last yielded update grew
-        (same part, same block, not structural) are yielded, and the `done` or `error` event.
-        A reply of thousands of deltas then yields about one update per block.
+        With `every_delta=False`, for a consumer that follows growing blocks in
+        `turn.assembler` at its own pace by their versions (a UI at its frame rate): only
+        updates that change something and are not the further growth of the block the last
+        yielded update grew (same part, same block, not structural) are yielded, and the
+        `done` or `error` event. A reply of thousands of deltas then yields about one update
+        per block.
 
         Errors propagate as `DialogError`; the turn's outcome is set before they do,
         so a caller that catches them still holds the partial reply.
@@ -123,51 +126,47 @@ class ChatSession:
         # the figures for each of thousands of events would be most of this loop's own cost.
         events = 0
         waiting = True
-        growing_part = growing_block = -1  # the block the last yielded update grew
-        # The last change that grew a block, when updates are filtered: the assembler returns
-        # the very same object while the next deltas grow that block (its hot path), and
-        # those are skipped at once.
-        repeat: object = _NO_CHANGE
+        # The growth of a block the consumer already follows, when updates are filtered: a
+        # Change equal to this one is skipped (the `is` test first: the assembler's hot path
+        # hands back the very same object, and that is most deltas).
+        growing: Change | None = None
         try:
             async for event in self.client.send_message(turn.text):
                 events += 1
                 change = feed(event)
-                if change is repeat:
+                if change is not None and (change is growing or change == growing):
                     continue
                 if waiting and isinstance(event, (PartDeltaEvent, PartEvent)):
                     figures.to_first_content = self._clock() - figures.started
-                    turn.outcome = "streaming"
+                    turn.outcome = Outcome.STREAMING
                     waiting = False
                 if type(event) is DoneEvent:
-                    turn.outcome = "done"
+                    turn.outcome = Outcome.DONE
                 elif not every_delta:
                     if change is None:
                         if type(event) is StreamErrorEvent:
                             yield TurnUpdate(turn, event, change)  # the client raises next
                         continue
-                    block_index = change.block_index
-                    if block_index is None or change.structural:
-                        growing_part = growing_block = -1
-                    else:
-                        repeat = change
-                        if block_index == growing_block and change.part_index == growing_part:
-                            continue
-                        growing_part, growing_block = change.part_index, block_index
+                    growing = None if change.block_index is None or change.structural else change
                 figures.events = events
                 figures.chars = assembler.text_length
                 yield TurnUpdate(turn, event, change)
-            if turn.outcome != "done":
-                turn.outcome = "incomplete"
+            if turn.outcome is not Outcome.DONE:
+                turn.outcome = Outcome.INCOMPLETE
         except DialogError as error:
             turn.error = error
             # "incomplete" means part of a reply arrived and the rest did not.
             turn.outcome = (
-                "incomplete" if turn.assembler.part_count and error.kind != "stream" else "error"
+                Outcome.INCOMPLETE
+                if turn.assembler.part_count and error.kind != "stream"
+                else Outcome.ERROR
             )
             raise
         except BaseException:
-            # Esc in the app, Ctrl-C in a script: whatever arrived stays.
-            turn.outcome = "cancelled"
+            # Esc in the app, Ctrl-C in a script: whatever arrived stays. (A cancel that lands
+            # while the connection drains after `done` leaves the reply whole: done.)
+            if turn.outcome is not Outcome.DONE:
+                turn.outcome = Outcome.CANCELLED
             raise
         finally:
             figures.events = events

@@ -67,6 +67,7 @@ from .api.models import (
     to_part,
 )
 from . import plaintext
+from .conversation.outcome import Outcome
 from .text import sanitize, sanitize_line
 
 if TYPE_CHECKING:
@@ -83,7 +84,6 @@ BUSY_TIMEOUT_MS: Final = 5000
 EXPORT_FORMAT: Final = "dialogtui-transcript"
 EXPORT_VERSION: Final = 1
 
-OUTCOMES: Final = frozenset({"done", "error", "incomplete", "cancelled"})
 USER_SENT: Final = "sent"
 """Status of a user message: recorded before it was sent (whether it arrived, the reply tells)."""
 
@@ -143,6 +143,15 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX conversations_by_bot ON conversations(base_url, chatbot_id, live)",
         ),
     ),
+    Migration(
+        3,
+        "conversations bound to the server's conversation (a fingerprint of its visitor token)",
+        (
+            # NULL for older rows: they are never resumed by a token, only listed and read.
+            "ALTER TABLE conversations ADD COLUMN thread TEXT",
+            "CREATE INDEX conversations_by_thread ON conversations(base_url, chatbot_id, thread)",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 
@@ -155,6 +164,7 @@ _EXPECTED_COLUMNS: Final = {
         "live",
         "started_at",
         "updated_at",
+        "thread",
     },
     "messages": {
         "id",
@@ -456,6 +466,7 @@ class TranscriptStore:
         self._lock = threading.RLock()
         self._broken = False
         self._closed = False
+        self._claims: dict[int, int] = {}  # conversation id -> the descriptor holding its lock
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -495,6 +506,8 @@ class TranscriptStore:
 
     def close(self) -> None:
         with self._lock:
+            for conversation_id in list(self._claims):
+                self.release(conversation_id)
             if not self._closed:
                 self._closed = True
                 with suppress(sqlite3.Error):
@@ -564,9 +577,15 @@ class TranscriptStore:
         return int(row[0][0]) if row else None
 
     def start_conversation(
-        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+        self,
+        base_url: str,
+        chatbot_id: str,
+        *,
+        bot_name: str | None = None,
+        thread: str | None = None,
     ) -> int:
-        """A new conversation, which becomes the live one for this bot. 0 if saving is off."""
+        """A new conversation, which becomes the live one for this bot. 0 if saving is off.
+        `thread`: the server conversation it records (see `thread_conversations`)."""
         with self._writing() as db:
             if db is None:
                 return 0
@@ -577,13 +596,88 @@ class TranscriptStore:
                 (base_url, chatbot_id),
             )
             cursor = db.execute(
-                "INSERT INTO conversations "
-                "(base_url, chatbot_id, bot_name, live, started_at, updated_at) "
-                "VALUES (?, ?, ?, 1, ?, ?)",
-                (base_url, chatbot_id, bot_name, now, now),
+                "INSERT INTO conversations (base_url, chatbot_id, bot_name, live, started_at, "
+                "updated_at, thread) VALUES (?, ?, ?, 1, ?, ?, ?)",
+                (base_url, chatbot_id, bot_name, now, now, thread),
             )
             return int(cursor.lastrowid or 0)
         return 0
+
+    def thread_conversations(self, base_url: str, chatbot_id: str, thread: str) -> list[int]:
+        """The conversations that record server conversation `thread` (a fingerprint of its
+        visitor token, never the token), newest first."""
+        rows = self._read(
+            "SELECT id FROM conversations WHERE base_url = ? AND chatbot_id = ? AND thread = ? "
+            "ORDER BY id DESC",
+            (base_url, chatbot_id, thread),
+        )
+        return [int(row[0]) for row in rows]
+
+    def bind_thread(self, conversation_id: int, thread: str | None) -> None:
+        """The server conversation `conversation_id` records goes on under `thread` now (its
+        token rotated), or is no longer known (None)."""
+        with self._writing() as db:
+            if db is not None:
+                db.execute(
+                    "UPDATE conversations SET thread = ? WHERE id = ?", (thread, conversation_id)
+                )
+
+    def move_messages(self, message_ids: list[int], conversation_id: int) -> None:
+        """Move rows to another conversation: a turn recorded before the server said it
+        began a new conversation goes with that one."""
+        ids = [i for i in message_ids if i]
+        with self._writing() as db:
+            if db is not None and ids:
+                db.executemany(
+                    "UPDATE messages SET conversation_id = ? WHERE id = ?",
+                    [(conversation_id, i) for i in ids],
+                )
+
+    def claim(self, conversation_id: int) -> bool:
+        """Make this process the one writer of `conversation_id` until `release` (or the
+        process ends, however: the claim is an flock on a file beside the database, which
+        the system drops with the process). False if another process, or another claim in
+        this one, holds it."""
+        if conversation_id in self._claims:
+            return False  # claimed already, for another view of this process
+        if not conversation_id or self._broken or self._closed:
+            return True  # nothing is written to it anyway
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no claims, as before them
+            return True
+        path = self.path.with_name(self.path.name + ".claims") / str(conversation_id)
+        for _ in range(3):
+            try:
+                path.parent.mkdir(mode=0o700, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return True  # a claim that cannot be made must not stop the chat
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            # A releaser unlinks the file while it holds the lock: a lock taken on a file
+            # already unlinked is no claim, and the next try makes the file anew.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except OSError:
+                same = False
+            if same:
+                self._claims[conversation_id] = fd
+                return True
+            os.close(fd)
+        return True  # files that keep vanishing: let the chat go on
+
+    def release(self, conversation_id: int) -> None:
+        fd = self._claims.pop(conversation_id, None)
+        if fd is not None:
+            # Unlinked while still locked, so no file is left per conversation ever opened.
+            path = self.path.with_name(self.path.name + ".claims") / str(conversation_id)
+            with suppress(OSError):
+                path.unlink()
+            os.close(fd)  # closing the descriptor drops the lock
 
     def resume_or_start(
         self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
@@ -1136,8 +1230,7 @@ class ReplyRecorder:
         if self.finished:
             return
         self.finished = True
-        if outcome not in OUTCOMES:
-            outcome = "error" if error is not None else "incomplete"
+        outcome = Outcome.settled(outcome, failed=error is not None)
         if text is None:
             if message is not None:
                 text = plain_text(message.parts)
@@ -1150,7 +1243,7 @@ class ReplyRecorder:
             self.conversation_id,
             outcome,
             text,
-            message if outcome == "done" else None,
+            message if outcome is Outcome.DONE else None,
             error,
             _figures_dict(figures),
         )
@@ -1163,7 +1256,7 @@ class ReplyRecorder:
     ) -> None:
         if not self.finished:
             cancelled = exc_type is not None and not issubclass(exc_type, Exception)
-            self.finish("cancelled" if cancelled else "incomplete")
+            self.finish(Outcome.CANCELLED if cancelled else Outcome.INCOMPLETE)
 
 
 class NullRecorder:
@@ -1230,9 +1323,29 @@ class NullStore:
         return None
 
     def start_conversation(
-        self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
+        self,
+        base_url: str,
+        chatbot_id: str,
+        *,
+        bot_name: str | None = None,
+        thread: str | None = None,
     ) -> int:
         return 0
+
+    def thread_conversations(self, base_url: str, chatbot_id: str, thread: str) -> list[int]:
+        return []
+
+    def bind_thread(self, conversation_id: int, thread: str | None) -> None:
+        pass
+
+    def move_messages(self, message_ids: list[int], conversation_id: int) -> None:
+        pass
+
+    def claim(self, conversation_id: int) -> bool:
+        return True
+
+    def release(self, conversation_id: int) -> None:
+        pass
 
     def resume_or_start(
         self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
@@ -1370,15 +1483,15 @@ def dumps_json(data: Any, *, indent: int | None = 2) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-_STATUS_NOTE: Final = {
-    "incomplete": "Reply incomplete: it stopped before the end.",
-    "cancelled": "Reply cancelled.",
-    "error": "Reply failed.",
+_STATUS_NOTE: Final[dict[str, str]] = {
+    Outcome.INCOMPLETE: "Reply incomplete: it stopped before the end.",
+    Outcome.CANCELLED: "Reply cancelled.",
+    Outcome.ERROR: "Reply failed.",
 }
-_STATUS_PREFIX: Final = {
-    "incomplete": "Reply incomplete",
-    "cancelled": "Reply cancelled",
-    "error": "Reply failed",
+_STATUS_PREFIX: Final[dict[str, str]] = {
+    Outcome.INCOMPLETE: "Reply incomplete",
+    Outcome.CANCELLED: "Reply cancelled",
+    Outcome.ERROR: "Reply failed",
 }
 
 

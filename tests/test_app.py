@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gc
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +27,8 @@ from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
 from dialogtui.store import Store, TranscriptStore
 from dialogtui.target import Target
 from dialogtui.ui.app import STREAMING_GC_THRESHOLD, DialogApp
+from dialogtui.conversation.core import Conversation
+from dialogtui.ui.screens.main import MainScreen
 from dialogtui.ui.choices import ActionBar
 from dialogtui.ui.composer import Composer
 from dialogtui.ui.forms import FormScreen, RateScreen, SubmitOutcome
@@ -159,7 +163,7 @@ async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServ
     # it): a send afterwards opens one rather than failing.
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        app.workers.cancel_group(app, "start")
+        app.workers.cancel_group(app.main, "start")  # the main screen runs the start
         await pilot.pause(0.05)
         await send(pilot, "hello")
         await wait_for(pilot, turn_finished(app))
@@ -197,7 +201,7 @@ async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
     """Input the terminal delivers while the composer replaces its stand-in: already queued
     at the stand-in when the swap starts, or arriving at the app just after the first frame
     (as the driver delivers typed-ahead keys). None of it may be lost, and the order holds."""
-    first_frame_shown, replace = DialogApp._first_frame_shown, DialogApp._replace_stand_ins
+    first_frame_shown, replace = DialogApp._first_frame_shown, MainScreen.replace_stand_ins
     keys = [events.Key(c, c) for c in "abc"] + [
         events.Paste(" pasted "),
         events.Key("backspace", None),
@@ -210,7 +214,7 @@ async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
             for event in keys:
                 self.post_message(event)
 
-    def queue_then_replace(self: DialogApp) -> None:
+    def queue_then_replace(self: MainScreen) -> None:
         if where == "queued at the stand-in" and self._composer is None:
             stand_in = self.query_one(ComposerStandIn)
             for event in keys:
@@ -218,7 +222,7 @@ async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
         replace(self)
 
     monkeypatch.setattr(DialogApp, "_first_frame_shown", frame_then_keys)
-    monkeypatch.setattr(DialogApp, "_replace_stand_ins", queue_then_replace)
+    monkeypatch.setattr(MainScreen, "replace_stand_ins", queue_then_replace)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -455,17 +459,18 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
     marks: dict[str, int] = {}
     paint, play, release = (
         Screen._on_timer_update,
-        DialogApp._play_turn,
-        DialogApp._release_young_collections,
+        Conversation.send,
+        DialogApp.release_young_collections,
     )
 
     def painted(self: Screen[Any]) -> None:
         frames[0] += 1
         paint(self)
 
-    async def played(self: DialogApp, *args: Any) -> None:
-        await play(self, *args)
+    async def played(self: Conversation, *args: Any) -> Any:
+        turn = await play(self, *args)
         marks["turn ended"] = frames[0]
+        return turn
 
     def released(self: DialogApp, hold: int | None = None) -> None:
         if gc.get_threshold()[0] == raised:
@@ -473,8 +478,8 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
         release(self, hold)
 
     monkeypatch.setattr(Screen, "_on_timer_update", painted)
-    monkeypatch.setattr(DialogApp, "_play_turn", played)
-    monkeypatch.setattr(DialogApp, "_release_young_collections", released)
+    monkeypatch.setattr(Conversation, "send", played)
+    monkeypatch.setattr(DialogApp, "release_young_collections", released)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -485,11 +490,11 @@ async def test_the_held_back_collection_waits_for_the_reply_s_last_frame_and_nev
         )
         # A turn that starts before the last one's frame came: the threshold to put back is
         # kept, and the last turn's late callback does not end the new turn's hold.
-        first = app._hold_young_collections()
-        second = app._hold_young_collections()
-        app._release_young_collections(first)
+        first = app.hold_young_collections()
+        second = app.hold_young_collections()
+        app.release_young_collections(first)
         assert gc.get_threshold()[0] == raised
-        app._release_young_collections(second)
+        app.release_young_collections(second)
         assert gc.get_threshold() == before
         await send(pilot, "left streaming !slow")
         await wait_for(pilot, lambda: "You said" in last_entry_text(app))
@@ -1031,3 +1036,55 @@ async def test_a_terminal_applying_each_frame_shows_the_screen_drawn_whole(
         assert terminal.text() == whole_screen(app).text()
         assert terminal.cells == whole_screen(app).cells
     assert frames.count(True) >= 20, frames  # partial updates, the case under test
+
+
+async def test_restarts_and_new_conversations_never_mix_saved_turns(
+    server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a saved conversation holds is what one screen showed: a restart without the
+    token starts another (the server does), a restart with it goes on in the same one, and
+    Ctrl+N begins another, which the export then holds alone."""
+    monkeypatch.setenv("DIALOGTUI_DATA_DIR", str(tmp_path / "data"))
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "first screen")
+        await wait_for(pilot, turn_finished(app))
+        first, token = app._conversation, app.client.visitor_token
+    app = make_app(server, store=store)  # no token kept: the server starts afresh
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "first screen" not in all_text(app)
+        await send(pilot, "second screen")
+        await wait_for(pilot, turn_finished(app))
+        second = app._conversation
+    app = make_app(server, store=store, visitor_token=token)  # the first one, resumed
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "first screen" in all_text(app)
+        await send(pilot, "first again")
+        await wait_for(pilot, turn_finished(app))
+        assert app._conversation == first
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "New conversation" in str(app.query_one("#status").render()))
+        await send(pilot, "after ctrl+n")
+        await wait_for(pilot, turn_finished(app))
+        third = app._conversation
+        app.action_export_conversation()
+        shown = [line for line in all_text(app).splitlines() if line]
+    users = {
+        record: [m.text for m in store.messages(record) if m.role == "user"]
+        for record in (first, second, third)
+    }
+    assert users == {
+        first: ["first screen", "first again"],
+        second: ["second screen"],
+        third: ["after ctrl+n"],
+    }
+    exported = json.loads(
+        (tmp_path / "data" / "exports" / f"conversation-{third}.json").read_text()
+    )
+    assert [m["text"] for m in exported["messages"] if m["role"] == "user"] == ["after ctrl+n"]
+    assert "after ctrl+n" in shown
+    store.close()

@@ -576,3 +576,31 @@ def test_appends_to_a_lists_newest_item_take_the_hot_path() -> None:
     ]:
         assembler.feed(event)
     assert assembler._hot_id == "p1", "the next append to the item is the hot path's"
+
+
+def test_block_versions_move_with_each_change_and_only_then() -> None:
+    from dialogtui.api.models import Delta, PartDeltaEvent, PartEvent, RichTextPart
+
+    def delta(action: str, **fields: object) -> PartDeltaEvent:
+        return PartDeltaEvent(
+            part_id="r", delta=Delta(action=action, part_type="rich_text", **fields)
+        )
+
+    assembler = ReplyAssembler()
+    assembler.feed(delta("start_part"))
+    assembler.feed(delta("start_block", block_index=0, block_type="paragraph"))
+    started = assembler.block_version(0, 0)
+    assert assembler.block_version(0, 0) == started, "reading changes nothing"
+    for word in ("a ", "b ", "c "):
+        assembler.feed(delta("append_text", block_index=0, text=word))  # the hot path
+    grown = assembler.block_version(0, 0)
+    assert grown != started and assembler.block(0, 0).spans[0].text == "a b c "
+    assembler.feed(delta("start_block", block_index=1, block_type="paragraph"))
+    assert assembler.block_version(0, 0) == grown, "another block's growth is not this one's"
+    whole = assembler.version
+    assembler.feed(delta("append_text", block_index=7, text="nowhere"))  # skipped: no change
+    assert assembler.version == whole
+    assembler.feed(PartEvent(part=RichTextPart(part_id="r", blocks=[assembler.block(0, 0)])))
+    assert assembler.block_version(0, 0) != grown and assembler.version != whole
+    with pytest.raises(IndexError):
+        assembler.block_version(0, 1)

@@ -724,7 +724,7 @@ async def test_the_app_reads_a_key_from_the_keyring_after_its_first_frame_and_co
     read = memory.get_password
 
     def get_password(service: str, username: str) -> str | None:
-        painted_before_read.append(app._first_frame.is_set())
+        painted_before_read.append(app.first_frame.is_set())
         return read(service, username)
 
     memory.get_password = get_password  # type: ignore[method-assign]

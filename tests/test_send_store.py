@@ -72,8 +72,11 @@ def test_a_failed_send_keeps_the_typed_text_and_the_error_but_no_secret(
     assert send(server, "and me !stream_error_fatal") == 7
     assert send(server, "cut !drop") == 8
     with TranscriptStore.open(dirs / DB_FILENAME) as store:
-        summary, rows = only_conversation(store)
-        assert summary.turns == 3  # one live conversation per bot and URL
+        # No visitor token is kept between these sends (the key comes from the environment):
+        # each began a conversation of its own on the server, and so a saved one of its own.
+        summaries = store.conversations()[::-1]
+        assert [summary.turns for summary in summaries] == [1, 1, 1]
+        rows = [row for summary in summaries for row in store.messages(summary.id)]
         assert [m.text for m in rows if m.role == "user"] == [
             "please keep me !internal",
             "and me !stream_error_fatal",
@@ -96,7 +99,7 @@ def test_a_failed_send_keeps_the_typed_text_and_the_error_but_no_secret(
         )
         assert stream.text.startswith("You said:")  # the partial reply stays
         assert (drop.status, drop.error.kind) == ("incomplete", "interrupted") and drop.text
-    everything = b"".join(p.read_bytes() for p in dirs.iterdir())
+    everything = b"".join(p.read_bytes() for p in dirs.rglob("*") if p.is_file())
     secrets = {DEMO_API_KEY, *server.stats.tokens_used}
     assert all(secret.encode() not in everything for secret in secrets)
     assert b"An unexpected error occurred" not in everything  # the server's own error text
@@ -224,3 +227,56 @@ def test_send_refuses_message_and_token_both_on_stdin(capsys: pytest.CaptureFixt
 
     assert main(["send", "--chatbot-id", "bot", "--visitor-token-stdin", "-"]) == 2
     assert "stdin cannot carry both" in capsys.readouterr().err
+
+
+def test_stdout_ends_with_the_reply_as_said_when_a_skipped_delta_made_them_differ() -> None:
+    """Issue 19, item 6: a delta the reply skipped is not printed, and a final `part` that
+    differs from what was printed is printed whole at the end, with a note on stderr."""
+    import io
+
+    from dialogtui.api.models import (
+        Delta,
+        DoneEvent,
+        Message,
+        PartDeltaEvent,
+        PartEvent,
+        RichTextPart,
+        plain_text,
+    )
+    from dialogtui.commands.send import _PlainPrinter
+    from dialogtui.conversation.events import Streamed, TurnEnded
+    from dialogtui.session import Turn
+
+    def delta(action: str, **fields: object) -> PartDeltaEvent:
+        return PartDeltaEvent(
+            part_id="r", delta=Delta(action=action, part_type="rich_text", **fields)
+        )
+
+    whole = RichTextPart(part_id="r", blocks=[paragraph_of("Hello, whole world.")])
+    events = [
+        delta("start_part"),
+        delta("start_block", block_index=0, block_type="paragraph"),
+        delta("append_text", block_index=0, text="Hello, "),
+        delta("append_text", block_index=4, text="LOST "),  # no such block: skipped
+        delta("append_text", block_index=0, text="world."),
+        PartEvent(part=whole),
+        DoneEvent(message=Message(message_id="m", parts=[whole])),
+    ]
+    out = io.StringIO()
+    printer = _PlainPrinter(out)
+    turn = Turn(text="hi")
+    for event in events:
+        printer.on_event(Streamed(turn, event, turn.assembler.feed(event)))
+    printer.on_event(TurnEnded(turn, turn.outcome, None, turn.figures))
+    printer.close()
+    said = plain_text(turn.assembler.parts)
+    assert said == "Hello, whole world."
+    assert "LOST" not in out.getvalue()
+    assert out.getvalue().rstrip("\n").endswith(said)
+    assert out.getvalue().startswith("Hello, world.")  # what streamed, as it streamed
+
+
+def paragraph_of(text: str):  # type: ignore[no-untyped-def]
+    from dialogtui.api.models import Block, Span
+
+    return Block(type="paragraph", spans=[Span(type="text", text=text)])

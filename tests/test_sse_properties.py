@@ -1,6 +1,6 @@
-"""Property tests of the stream path: SSE parsing under any byte split or truncation, agreement
-with httpx-sse on well-formed streams, and garbage that never makes the parser, the event
-decoder or the assembler raise.
+"""Property tests of the stream path: SSE parsing (our byte-level guard, then httpx-sse) under
+any byte split or truncation, agreement with httpx-sse alone on well-formed streams, and garbage
+that never makes the parser, the event decoder or the assembler raise.
 
 Real streams are captured once from the dev server; the client path is then driven through an
 `httpx.MockTransport` that replays them in the chunks Hypothesis picks (a transport stand-in,
@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import aclosing
+from typing import Any, NamedTuple
 
 import httpx
 import httpx_sse
@@ -29,10 +30,12 @@ from dialogtui.api import (
     PartEvent,
     ProtocolError,
     ReplyAssembler,
+    RequestTimeout,
     StatusEvent,
     StreamErrorEvent,
     StreamEvent,
     StreamInterrupted,
+    Timeouts,
     UnknownEvent,
     decode_event,
 )
@@ -47,7 +50,7 @@ from dialogtui.api.models import (
     TextPart,
     UnknownPart,
 )
-from dialogtui.api.sse import ServerSentEvent, SSELineTooLong, SSEParser
+from dialogtui.api.sse import SSEEventTooLong, SSEGuard, event_source
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer, DevServerConfig
 
 STREAM_KINDS = (
@@ -88,23 +91,39 @@ def real_streams(devserver: DevServer) -> list[bytes]:
     return bodies
 
 
+class ServerSentEvent(NamedTuple):
+    """What httpx-sse's event carries, comparable."""
+
+    event: str
+    data: str
+    id: str = ""
+    retry: int | None = None
+
+
+async def guarded_events(chunks: list[bytes], guard: SSEGuard) -> list[ServerSentEvent]:
+    """The client's parsing path: the guard, then httpx-sse."""
+
+    async def framed() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            if out := guard.feed(chunk):
+                yield out
+
+    async with aclosing(event_source(framed())) as source:
+        return [ServerSentEvent(e.event, e.data, e.id, e.retry) async for e in source]
+
+
+def parse_chunks(chunks: list[bytes], guard: SSEGuard | None = None) -> list[ServerSentEvent]:
+    return asyncio.run(guarded_events(chunks, guard or SSEGuard()))
+
+
 def parse_whole(raw: bytes) -> list[ServerSentEvent]:
-    parser = SSEParser()
-    return parser.feed(raw) + parser.close()
+    return parse_chunks([raw])
 
 
 def split(raw: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(max(c, 0), len(raw)) for c in cuts})
     edges = [0, *points, len(raw)]
     return [raw[a:b] for a, b in itertools.pairwise(edges) if b > a]
-
-
-def parse_chunks(chunks: list[bytes]) -> list[ServerSentEvent]:
-    parser = SSEParser()
-    events: list[ServerSentEvent] = []
-    for chunk in chunks:
-        events += parser.feed(chunk)
-    return events + parser.close()
 
 
 class Replay(httpx.AsyncByteStream):
@@ -126,9 +145,9 @@ def replaying_client(chunks: list[bytes], content_type: str = "text/event-stream
 
 
 async def client_events(
-    chunks: list[bytes],
+    chunks: list[bytes], charset: str = "utf-8"
 ) -> tuple[list[StreamEvent], Exception | None, str | None]:
-    async with replaying_client(chunks) as client:
+    async with replaying_client(chunks, f"text/event-stream; charset={charset}") as client:
         events: list[StreamEvent] = []
         try:
             async for event in client.send_message("hi"):
@@ -215,9 +234,9 @@ def sse_streams(draw: st.DrawFn) -> str:
     return "".join(out)
 
 
-async def httpx_sse_events(chunks: list[bytes]) -> list[tuple[str, str]]:
+async def httpx_sse_events(chunks: list[bytes], charset: str = "utf-8") -> list[tuple[str, str]]:
     def handler(request: httpx.Request) -> httpx.Response:
-        headers = {"content-type": "text/event-stream; charset=utf-8"}
+        headers = {"content-type": f"text/event-stream; charset={charset}"}
         return httpx.Response(200, headers=headers, stream=Replay(chunks))
 
     async with (
@@ -246,18 +265,31 @@ def test_sse_details_the_spec_asks_for() -> None:
         "data: 1}\n\n"
         "data: never finished"
     ).encode()
-    parser = SSEParser()
-    events = parser.feed(raw)
+    guard = SSEGuard()
+    events = parse_chunks([raw], guard)
     assert events == [
         ServerSentEvent("message", "", "7", 250),
         ServerSentEvent("done", '{"a":\n1}', "7", None),
     ]
-    assert parser.comments == 1 and parser.has_partial_event
-    assert parser.close() == []
-    # No phantom event for a keep-alive after an id: (httpx-sse 0.4.3 dispatches one).
-    assert parse_whole(b"id: 1\ndata: x\n\n: keep-alive\n\n") == [
-        ServerSentEvent("message", "x", "1")
+    assert guard.comments == 1 and guard.has_partial_event
+    # No phantom event for a keep-alive after an id: (httpx-sse 0.4.3 alone dispatches one),
+    # nor for an event without data; the id of a dropped event still counts, as it is sticky.
+    assert parse_whole(b"id: 1\ndata: x\n\n: keep-alive\n\nid: 2\nevent: e\n\ndata: y\n\n") == [
+        ServerSentEvent("message", "x", "1"),
+        ServerSentEvent("message", "y", "2"),
     ]
+
+
+def test_utf8_whatever_the_declared_charset_and_no_byte_order_mark() -> None:
+    raw = "data: blåbær\n\n".encode()
+    # httpx-sse alone decodes with the declared charset, and keeps a leading byte-order mark
+    # (which then hides the first field's name).
+    assert asyncio.run(httpx_sse_events([raw], charset="latin-1")) == [("message", "blÃ¥bÃ¦r")]
+    assert asyncio.run(httpx_sse_events([b"\xef\xbb\xbf" + raw])) == []
+    for chunks, charset in [([raw], "latin-1"), ([b"\xef", b"\xbb\xbf" + raw], "utf-8")]:
+        events, error, _ = asyncio.run(client_events(chunks, charset=charset))
+        assert events == [decode_event("message", "blåbær")]  # then cut off: no `done`
+        assert isinstance(error, StreamInterrupted)
 
 
 def test_utf8_split_inside_a_character_and_invalid_bytes() -> None:
@@ -268,12 +300,56 @@ def test_utf8_split_inside_a_character_and_invalid_bytes() -> None:
     assert parse_whole(b"data: \xff\xfe ok\n\n") == [ServerSentEvent("message", "\ufffd\ufffd ok")]
 
 
-def test_line_limit() -> None:
-    parser = SSEParser(max_line_chars=100)
-    assert parser.feed(b"data: " + b"x" * 90 + b"\n\n")
-    with pytest.raises(SSELineTooLong):
+def test_line_and_event_limit() -> None:
+    guard = SSEGuard(max_event_bytes=100)
+    assert guard.feed(b"data: " + b"x" * 90 + b"\n\n")
+    with pytest.raises(SSEEventTooLong):
         for _ in range(10):
-            parser.feed(b"y" * 20)
+            guard.feed(b"y" * 20)
+    guard = SSEGuard(max_event_bytes=100)
+    assert guard.feed(b": " + b"c" * 200 + b"\n") == b""  # a whole comment line is not kept
+    with pytest.raises(SSEEventTooLong):
+        for _ in range(10):
+            guard.feed(b"data: " + b"z" * 20 + b"\n")  # short lines, an event that never ends
+
+
+class Paced(httpx.AsyncByteStream):
+    """Chunks with a pause before each: (seconds, bytes)."""
+
+    def __init__(self, paced: list[tuple[float, bytes]]) -> None:
+        self._paced = paced
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for pause, chunk in self._paced:
+            await asyncio.sleep(pause)
+            yield chunk
+
+
+async def paced_outcome(paced: list[tuple[float, bytes]]) -> Exception | None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=Paced(paced))
+
+    transport = httpx.MockTransport(handler)
+    timeouts = Timeouts(stream_idle=0.5)
+    async with DialogClient(
+        "http://127.0.0.1", "bot", visitor_token="t0", transport=transport, timeouts=timeouts
+    ) as client:
+        try:
+            async for _ in client.send_message("hi"):
+                pass
+        except (StreamInterrupted, RequestTimeout) as exc:
+            return exc
+    return None
+
+
+def test_keep_alive_comments_count_as_life_for_the_idle_timeout() -> None:
+    # 1.2 s with no event, longer than stream_idle (0.5 s): alive while comments arrive.
+    status = b'event: status\ndata: {"state": "thinking"}\n\n'
+    comments = [(0.2, b": keep-alive\n")] * 6
+    assert isinstance(asyncio.run(paced_outcome([(0, status), *comments])), StreamInterrupted)
+    silence = [(1.2, b": keep-alive\n")]
+    assert isinstance(asyncio.run(paced_outcome([(0, status), *silence])), RequestTimeout)
 
 
 def test_a_line_that_never_ends_is_a_protocol_error() -> None:

@@ -458,7 +458,7 @@ def test_the_first_migration_is_the_frozen_v1_schema() -> None:
     assert [normalise(s) for s in MIGRATIONS[0].statements] == frozen
 
 
-def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
+def test_a_v1_file_is_upgraded_to_the_latest_keeping_every_row(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     v1 = sqlite3.connect(db_path)
     v1.executescript(V1_DDL)
@@ -484,7 +484,7 @@ def test_a_v1_file_is_upgraded_to_v2_keeping_every_row(db_path: Path) -> None:
 
     with TranscriptStore.open(db_path) as store:
         assert store.warning is None
-        assert raw_rows(db_path, "PRAGMA user_version") == [(2,)]
+        assert raw_rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         rows = store.messages(1)
         assert [(m.id, m.role, m.text, m.reply_to, m.figures) for m in rows] == [
             (1, "user", "first", None, None),
@@ -644,3 +644,27 @@ def test_history_and_export_commands(
     assert markdown.startswith(
         f"# Conversation {conversation} with Shop ␛]0;t␇"
     ) and not CONTROL.search(markdown)
+
+
+def test_a_conversation_has_one_writer_at_a_time_and_claims_leave_no_files(
+    store: TranscriptStore, db_path: Path
+) -> None:
+    """Two opened stores stand for two processes (an flock belongs to an open file, not to
+    a process); the thread a conversation records is found again by its fingerprint."""
+    conversation = store.start_conversation("demo", "bot", thread="t1")
+    assert store.thread_conversations("demo", "bot", "t1") == [conversation]
+    assert store.thread_conversations("demo", "other-bot", "t1") == []
+    store.bind_thread(conversation, "t2")
+    assert store.thread_conversations("demo", "bot", "t1") == []
+    assert store.thread_conversations("demo", "bot", "t2") == [conversation]
+    with TranscriptStore.open(db_path) as other:
+        assert store.claim(conversation)
+        assert not store.claim(conversation), "one claim per conversation in a process too"
+        assert not other.claim(conversation)
+        store.release(conversation)
+        assert other.claim(conversation)
+        assert not store.claim(conversation)
+    # Closing a store gives up its claims.
+    assert store.claim(conversation)
+    store.release(conversation)
+    assert list(db_path.with_name(db_path.name + ".claims").iterdir()) == []

@@ -651,11 +651,7 @@ async def test_set_block_growth_matches_the_final_block_rendered_at_once() -> No
 async def test_a_followed_block_is_materialized_once_per_layout_and_followed_until_done() -> None:
     assembler = ReplyAssembler()
     fetched: list[tuple[int, int, int]] = []  # (part, block, id of the block returned)
-
-    def source(part_index: int, block_index: int) -> Block:
-        block = assembler.block(part_index, block_index)
-        fetched.append((part_index, block_index, id(block)))
-        return block
+    source = Fetching(assembler, fetched)
 
     def feed(event: PartDeltaEvent, follow: bool = True) -> None:
         change = assembler.feed(event)
@@ -723,7 +719,7 @@ async def test_a_followed_block_is_materialized_once_per_layout_and_followed_unt
         # A stale source (the part is no longer rich text, or the block is gone) is dropped
         # before anything changes.
         transcript.stream_block(entry, 0, 0, source)
-        transcript.stream_block(entry, 0, 9, lambda part, block: [][block])
+        transcript.stream_block(entry, 0, 9, Fetching(ReplyAssembler(), fetched))
         await pilot.pause()
         assert transcript.entry_text(entry) == "Assistant\nreplaced"
         assert fetched == [] and not transcript._live
@@ -761,6 +757,22 @@ async def test_blocks_added_while_streaming_are_placed_as_a_full_assembly_places
         assert [c.pos for c in laid_out.chunks] == list(range(len(laid_out.chunks)))
 
 
+class Fetching:
+    """A block source that notes each block it hands out: (part, block, id of the block)."""
+
+    def __init__(self, assembler: ReplyAssembler, fetched: list[tuple[int, int, int]]) -> None:
+        self._assembler = assembler
+        self._fetched = fetched
+
+    def block_version(self, part_index: int, block_index: int) -> int:
+        return self._assembler.block_version(part_index, block_index)
+
+    def block(self, part_index: int, block_index: int) -> Block:
+        block = self._assembler.block(part_index, block_index)
+        self._fetched.append((part_index, block_index, id(block)))
+        return block
+
+
 def _laid_out(transcript: Transcript, entry_id: int) -> str:
     """The entry's lines as the frames laid them out (no flush forced)."""
     entry = transcript._entries[entry_id]
@@ -780,7 +792,7 @@ async def test_a_followed_block_keeps_reaching_the_frames_and_entry_text() -> No
         assembler.feed(_delta("start_part"))
         transcript.set_part(entry, 0, assembler.part(0))
         assembler.feed(_delta("start_block", block_index=0, block_type="paragraph"))
-        transcript.stream_block(entry, 0, 0, assembler.block)
+        transcript.stream_block(entry, 0, 0, assembler)
         for number in range(3):
             assembler.feed(_delta("append_text", block_index=0, text=f" g{number}"))
             await pilot.pause(0.1)
@@ -791,13 +803,8 @@ async def test_a_followed_block_keeps_reaching_the_frames_and_entry_text() -> No
         await pilot.pause(0.1)
         assert _laid_out(transcript, entry).endswith("g2 now")
         # A part replaced by another rich text part is not followed any more.
-        calls: list[int] = []
-
-        def counting(part_index: int, block_index: int) -> Block:
-            calls.append(block_index)
-            return assembler.block(part_index, block_index)
-
-        transcript.stream_block(entry, 0, 0, counting)
+        calls: list[tuple[int, int, int]] = []
+        transcript.stream_block(entry, 0, 0, Fetching(assembler, calls))
         transcript.entry_text(entry)
         transcript.set_part(entry, 0, RichTextPart(blocks=[paragraph(Span(text="whole"))]))
         calls.clear()

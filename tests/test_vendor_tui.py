@@ -38,12 +38,21 @@ async def test_the_bots_name_agents_and_system_notes(server: DevServer, tmp_path
 async def test_start_prompts_follow_the_page_until_the_first_user_turn(
     server: DevServer,
 ) -> None:
-    from dataclasses import replace
+    from dialogtui.config import Settings
+    from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID
+    from dialogtui.target import Target
+    from dialogtui.ui.app import DialogApp
 
-    app = make_app(server)
-    app.target = replace(
-        app.target, settings=replace(app.target.settings, page="https://shop.test/products/x")
+    from .test_app import FAST_POLICIES, Timeouts
+
+    target = Target(
+        server.base_url,
+        DEMO_CHATBOT_ID,
+        api_key=DEMO_API_KEY,
+        environment="test",
+        settings=Settings(page="https://shop.test/products/x"),
     )
+    app = DialogApp(target, timeouts=Timeouts(read=5, stream_idle=5), policies=FAST_POLICIES)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         assert app.action_bar.labels == ["Find a size"], "a matching pattern hides the globals"
@@ -53,15 +62,15 @@ async def test_start_prompts_follow_the_page_until_the_first_user_turn(
 
 
 async def test_a_history_cap_is_said_on_screen(server: DevServer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import dialogtui.ui.app as app_module
+    import dialogtui.conversation.core as core
 
-    monkeypatch.setattr(app_module, "HISTORY_LIMIT", 6)
+    monkeypatch.setattr(core, "HISTORY_LIMIT", 6)
     server.config.history_messages = 9
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         text = all_text(app)
-        assert text.startswith("ℹ Showing the latest 6 messages; older ones are on the server")
+        assert "ℹ Showing the latest 6 messages; older ones are on the server" in text
         older, cursor = await app.client.get_history_page(limit=5, cursor=app.client.history_cursor)
         assert cursor is None and len(older) == 3, "the three left out, one page"
         assert [m.role for m in older][-1] == "user"
@@ -85,7 +94,7 @@ async def test_the_page_can_be_changed_in_the_app(server: DevServer) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         assert "Find a size" not in app.action_bar.labels
-        app.action_set_page()
+        app.main.action_set_page()
         await wait_for(pilot, lambda: isinstance(app.screen, PageScreen) and app.screen.is_mounted)
         await pilot.pause()
         app.screen.query_one("#page", Input).value = "https://shop.test/cart"

@@ -52,7 +52,7 @@ _EXPORTS: dict[str, str] = {
     "Operation": "retry",
     "RetryPolicy": "retry",
     # .sse
-    "SSEParser": "sse",
+    "SSEGuard": "sse",
     "ServerSentEvent": "sse",
     # .timeouts
     "Timeouts": "timeouts",

@@ -5,6 +5,11 @@ a `part` event replaces what the deltas built for its `part_id` (or adds a new p
 `done` message replaces everything (it is the source of truth). Unknown actions, part types
 and anything malformed are skipped, never fatal: `feed` never raises.
 
+Versions: every block of a rich_text part carries a version, a number that changes whenever the
+block does (`block_version`), and the reply as a whole has one (`version`). A reader that follows
+a growing block at its own pace (a UI at its frame rate, a recorder on a clock) compares versions
+instead of looking at every delta; the hot path below pays nothing for them.
+
 Cost: `feed` does O(size of the event) work. Text arrives as chunks kept in lists and is only
 joined when a part or block is materialized; materialized values are cached until that part or
 block changes, so a renderer that reads the block a `Change` names, at its own pace, pays for
@@ -52,8 +57,9 @@ class Change(NamedTuple):
       as the part's last block) or grew (text, a span or an item was appended).
     * neither: the part grew at its end (a product, suggestion or table row was appended).
 
-    Successive `append_text` deltas to one block return the same object (see
-    `ReplyAssembler.feed`): `change is previous` says "that block grew again".
+    Successive `append_text` deltas to one block return a Change equal to the last one (the
+    very same object, which makes the comparison cheap); how far the block has grown since is
+    told by `ReplyAssembler.block_version`.
     """
 
     part_index: int
@@ -118,13 +124,15 @@ def _materialize_spans(spans: list[_SpanLike], counter: _Counter) -> list[Span]:
 
 
 class _BlockBuilder:
-    __slots__ = ("cache", "items", "spans", "type")
+    __slots__ = ("cache", "items", "spans", "type", "version")
 
-    def __init__(self, block_type: str) -> None:
+    def __init__(self, block_type: str, version: int) -> None:
         self.type = block_type
         self.spans: list[_SpanLike] = []
         self.items: list[list[_SpanLike]] = []
         self.cache: Block | None = None
+        self.version = version
+        """Stamped from the assembler's clock at every change (see `ReplyAssembler.version`)."""
 
     def append_text(self, text: str) -> bool:
         if self.type != "bullet_list":
@@ -230,7 +238,7 @@ class _PartBuilder:
         if action == "start_block":
             if block_index != len(self.blocks):
                 return None, 0  # a gap or a repeat: the authoritative part will sort it out
-            self.blocks.append(_BlockBuilder(delta.block_type or "paragraph"))
+            self.blocks.append(_BlockBuilder(delta.block_type or "paragraph", 0))
             self.cache = None
             return Change(index, block_index=block_index), 0
         if block_index is None or not 0 <= block_index < len(self.blocks):
@@ -292,6 +300,9 @@ class ReplyAssembler:
         self._chars: list[int] = []  # visible characters per entry, for `text_length`
         self._text_length = 0
         self._counter = _Counter()
+        self._version = 0
+        """The clock: advanced by every visible change; blocks and parts keep the time of theirs."""
+        self._stamps: list[int] = []  # per entry: the version of its last change
         self.message: Message | None = None
         """`done.message` once received (or what `reset_to` was given)."""
         # The streaming hot path: the text run the last `append_text` grew. While the next
@@ -318,6 +329,26 @@ class ReplyAssembler:
         """Visible characters so far: the text deltas brought, and whole parts as they came."""
         self._settle()
         return self._text_length
+
+    @property
+    def version(self) -> int:
+        """Changes whenever anything visible in the reply changes (a recorder's cue to save)."""
+        self._settle()
+        return self._version
+
+    def block_version(self, part_index: int, block_index: int) -> int:
+        """Changes whenever block `block_index` of part `part_index` does, or the part is
+        replaced: a reader that follows a growing block fetches it (`block`) only when this
+        moved. O(1). IndexError if there is no such block."""
+        self._settle()
+        entry = self._entries[part_index]
+        if isinstance(entry, _PartBuilder):
+            if entry.kind != "rich_text" or not 0 <= block_index < len(entry.blocks):
+                raise IndexError(block_index)
+            return entry.blocks[block_index].version
+        if not isinstance(entry, RichTextPart) or not 0 <= block_index < len(entry.blocks):
+            raise IndexError(block_index)
+        return self._stamps[part_index]
 
     @property
     def joined_chunks(self) -> int:
@@ -384,6 +415,8 @@ class ReplyAssembler:
                 self._index_of[part_id] = index
         self._chars = [_visible_chars(part) for part in message.parts]
         self._text_length = sum(self._chars)
+        self._version += 1
+        self._stamps = [self._version] * len(message.parts)
         self.message = message
 
     def _on_delta(self, event: PartDeltaEvent) -> Change | None:
@@ -399,10 +432,17 @@ class ReplyAssembler:
         if not isinstance(entry, _PartBuilder):
             return None  # already final: the authoritative part is not edited by late deltas
         change, added = entry.apply(index, delta)
+        if change is None:
+            return None
         self._chars[index] += added
         self._text_length += added
-        if change is not None and delta.action == "append_text":
-            self._heat(part_id, index, entry, change)
+        self._version = version = self._version + 1
+        self._stamps[index] = version
+        block_index = change.block_index
+        if block_index is not None:
+            entry.blocks[block_index].version = version
+            if delta.action == "append_text":
+                self._heat(part_id, index, entry, change)
         return change
 
     def _heat(self, part_id: str, index: int, part: _PartBuilder, change: Change) -> None:
@@ -425,8 +465,14 @@ class ReplyAssembler:
         added = self._hot_added
         if added:
             self._hot_added = 0
-            self._chars[self._hot_index] += added
+            index = self._hot_index
+            self._chars[index] += added
             self._text_length += added
+            # One tick for all the appends since the last read: a version says "changed
+            # since you looked", not how often.
+            self._version = version = self._version + 1
+            self._stamps[index] = version
+            self._hot_builder.version = version  # type: ignore[union-attr]
             self._hot_builder.cache = None  # type: ignore[union-attr]
             self._hot_part.cache = None  # type: ignore[union-attr]
 
@@ -439,6 +485,8 @@ class ReplyAssembler:
         self._entries[index] = part
         self._text_length += chars - self._chars[index]
         self._chars[index] = chars
+        self._version += 1
+        self._stamps[index] = self._version
         return Change(index, structural=True)
 
     def _add(self, part_id: str, entry: _PartBuilder | Part, chars: int) -> Change:
@@ -446,6 +494,8 @@ class ReplyAssembler:
         self._entries.append(entry)
         self._chars.append(chars)
         self._text_length += chars
+        self._version += 1
+        self._stamps.append(self._version)
         if part_id:
             self._index_of[part_id] = index
         return Change(index, structural=True)

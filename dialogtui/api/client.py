@@ -59,7 +59,7 @@ from .models import (
     to_message,
 )
 from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
-from .sse import SSELineTooLong, SSEParser
+from .sse import SSEEventTooLong, SSEGuard, event_source
 from .timeouts import Timeouts as Timeouts  # its old home: callers still import it from here
 from .urls import is_loopback
 from .trace import (
@@ -494,40 +494,51 @@ class DialogClient:
     async def _events(
         self, call: _Call, chunks: AsyncIterator[bytes]
     ) -> AsyncGenerator[StreamEvent, None]:
-        """Decoded events from the body chunks, under the stream idle watchdog."""
-        parser = SSEParser()
+        """Decoded events from the body chunks: the guard's bytes, parsed by httpx-sse."""
+        framed = self._guarded(chunks)
+        try:
+            async with aclosing(event_source(framed)) as source:
+                async for sse in source:
+                    sse_observers = self._sse_observers
+                    if sse_observers:
+                        self._emit(
+                            SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data),
+                            sse_observers,
+                        )
+                    yield decode_event(sse.event, sse.data, base_url=self.base_url)
+        finally:
+            await framed.aclose()
+
+    async def _guarded(self, chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+        """The body's complete events (see `SSEGuard`), under the stream idle watchdog: every
+        line counts as life, keep-alive comments included."""
+        guard = SSEGuard()
         loop = asyncio.get_running_loop()
         idle = self._timeouts.stream_idle
         budget = idle
         while True:
-            lines_before = parser.lines
+            lines_before = guard.lines
             waited_from = loop.time()
             try:
                 # Only the read is under the deadline: never the time the caller holds an event.
                 async with asyncio.timeout(budget):
                     chunk = await anext(chunks)
             except StopAsyncIteration:
-                break
+                return  # an unfinished last event is never passed on, as the spec says
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise RequestTimeout(phase="stream") from exc
             except httpx.HTTPError as exc:
                 raise _translate(exc, phase="stream") from exc
             try:
-                received = parser.feed(chunk)
-            except SSELineTooLong as exc:
+                framed = guard.feed(chunk)
+            except SSEEventTooLong as exc:
                 raise ProtocolError() from exc
-            if parser.lines != lines_before:
+            if guard.lines != lines_before:
                 budget = idle
             else:
                 budget -= loop.time() - waited_from
-            sse_observers = self._sse_observers
-            for sse in received:
-                if sse_observers:
-                    self._emit(
-                        SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data), sse_observers
-                    )
-                yield decode_event(sse.event, sse.data, base_url=self.base_url)
-        parser.close()  # an unfinished last event is discarded, as the spec says
+            if framed:
+                yield framed
 
     # -- the request engine ---------------------------------------------------------------------
 

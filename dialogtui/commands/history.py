@@ -143,7 +143,7 @@ def _print_table(summaries: list[Any]) -> None:
     for row in rows:
         print(line(row))
     if any(s.live for s in summaries):
-        print("* live: new turns with that bot continue it")
+        print("* latest: the conversation last started with that bot")
 
 
 def run_export(args: argparse.Namespace) -> int:

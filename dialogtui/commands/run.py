@@ -1,7 +1,8 @@
 """`dialogtui run FILE` and `dialogtui replay EXPORT.json`: scripted conversations for bot tests.
 
-Both send a list of user turns through one `DialogClient` and one `ChatSession`, so the visitor
-token rotated by each `done` is the one the next turn uses, exactly as in the app. A failed
+Both send a list of user turns through one conversation of the core (`conversation.core`), so
+the visitor token rotated by each `done` is the one the next turn uses, and each turn is
+recorded, exactly as in the app. A failed
 turn is reported with the client's safe message only; the server's own error text never
 reaches the output. The exit code is 0 only when every turn ended in `done`.
 """
@@ -26,7 +27,8 @@ from .. import exitcodes
 from ..api.errors import DialogError
 from .. import plaintext
 from ..api.models import plain_text, to_part
-from ..session import ChatSession, Turn, TurnFigures
+from ..conversation.outcome import Outcome
+from ..session import Turn, TurnFigures
 from ..target import Target
 from ..text import sanitize, sanitize_line
 from .common import StartupError, open_target, print_failure
@@ -62,7 +64,7 @@ class TurnResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "done"
+        return self.outcome == Outcome.DONE
 
     def error_json(self) -> dict[str, Any] | None:
         error = self.error
@@ -107,8 +109,9 @@ def _ms(seconds: float | None) -> int | None:
 
 
 @dataclass
-class Conversation:
-    """One client and one session for a whole scripted run; each turn saved like `send` saves."""
+class ScriptRun:
+    """A whole scripted run as one conversation of the core: one client, one saved
+    conversation, each turn recorded as every front-end records it."""
 
     target: Target
     store: Store | None = None
@@ -123,57 +126,51 @@ class Conversation:
         stop_on_error: bool,
         on_result: Callable[[TurnResult], None],
     ) -> None:
-        from ..session import open_session
-        from ..store import NullStore, conversation_key
+        from ..conversation.core import Conversation
+        from ..conversation.events import Event, Notice, TurnEnded
+        from ..store import NullStore
 
         store = self.store if self.store is not None else NullStore()
         warned = store.warning
-        conversation_id = store.resume_or_start(*conversation_key(self.target))
-        session = open_session(self.target)
         self.results = [TurnResult(number, text) for number, text in enumerate(messages, start=1)]
-        async with session.client:
+        current: list[TurnResult] = []
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, TurnEnded) and current:
+                _fill(current[0], event.turn)
+            elif isinstance(event, Notice):
+                print_failure(event.text)
+
+        conversation = Conversation(self.target, store=store, listener=on_event)
+        try:
             for result in self.results:
-                await self._turn(session, result, store, conversation_id)
+                current[:] = [result]
+                result.outcome = "waiting"
+                await conversation.send(result.message)
                 on_result(result)
                 if store.warning and store.warning != warned:
                     warned = store.warning  # saving broke mid-run: say so once, and go on
                     print_failure(store.warning)
                 if stop_on_error and not result.ok:
                     break
-
-    @staticmethod
-    async def _turn(
-        session: ChatSession, result: TurnResult, store: Store, conversation_id: int
-    ) -> None:
-        turn = Turn(text=result.message)
-        result.outcome = "waiting"
-        result.figures = turn.figures
-        # On record before it is sent: a killed run still has the text.
-        recorder = store.begin_reply(
-            conversation_id, reply_to=store.record_user_turn(conversation_id, turn.text)
-        )
-
-        def reply_text() -> str:
-            return plain_text(turn.assembler.parts)
-
-        try:
-            async for _ in session.stream_turn(turn):
-                recorder.update(reply_text)
-        except DialogError as error:
-            result.error = error
         finally:
-            # Cancelled (Ctrl-C) included: whatever arrived is reported and saved.
-            result.outcome = turn.outcome
-            message = turn.assembler.message
-            parts = message.parts if message is not None else turn.assembler.parts
-            result.reply = plain_text(parts)
-            # What a person reads: tables, product cards, attachments too (dialogtui.plaintext).
-            result.shown = plaintext.parts_text(parts)
-            recorder.finish(turn.outcome, message=message, error=result.error, figures=turn.figures)
+            await conversation.close()
+
+
+def _fill(result: TurnResult, turn: Turn) -> None:
+    """A turn's end as the run reports it (also when Ctrl-C stopped it)."""
+    result.outcome = turn.outcome
+    result.error = turn.error
+    result.figures = turn.figures
+    message = turn.assembler.message
+    parts = message.parts if message is not None else turn.assembler.parts
+    result.reply = plain_text(parts)
+    # What a person reads: tables, product cards, attachments too (dialogtui.plaintext).
+    result.shown = plaintext.parts_text(parts)
 
 
 def _run_async(
-    conversation: Conversation,
+    conversation: ScriptRun,
     messages: Sequence[str],
     *,
     stop_on_error: bool,
@@ -219,7 +216,7 @@ def run_script(args: argparse.Namespace) -> int:
     )
     try:
         with open_target(args) as target, _opened_store(args) as store:
-            conversation = Conversation(target, store)
+            conversation = ScriptRun(target, store)
             finished = _run_async(
                 conversation,
                 messages,
@@ -463,7 +460,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     try:
         with open_target(args) as target, _opened_store(args) as store:
-            conversation = Conversation(target, store)
+            conversation = ScriptRun(target, store)
             finished = _run_async(
                 conversation, [t.text for t in exported], stop_on_error=False, on_result=on_result
             )

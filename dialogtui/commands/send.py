@@ -14,13 +14,14 @@ from .. import exitcodes
 from ..api.errors import DialogError
 from ..api.models import (
     DoneEvent,
+    Message,
     Part,
     PartDeltaEvent,
     PartEvent,
     StreamEvent,
-    spans_text,
 )
 from .. import plaintext
+from ..conversation.events import Event, Notice, Streamed, TurnEnded
 from ..text import sanitize
 from ..target import Target
 from .common import StartupError, exit_code_for, open_target, print_failure
@@ -60,48 +61,24 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 async def _send(target: Target, text: str, *, as_json: bool, store: Store | None = None) -> int:
-    from ..api.models import plain_text
-    from ..session import Turn, open_session
-    from ..store import NullStore, conversation_key
+    """One turn through the conversation core, its events printed as they come."""
+    from ..conversation.core import Conversation
+    from ..store import NullStore
 
     store = store if store is not None else NullStore()
     warned = store.warning
-    # On record before it is sent: a failed or killed send still has the text.
-    conversation = store.resume_or_start(*conversation_key(target))
-    recorder = store.begin_reply(conversation, reply_to=store.record_user_turn(conversation, text))
-    turn = Turn(text=text)
-
-    def reply_text() -> str:
-        return plain_text(turn.assembler.parts)
-
     printer = _JsonPrinter(sys.stdout) if as_json else _PlainPrinter(sys.stdout)
+    conversation = Conversation(target, store=store, listener=printer.on_event, every_event=True)
     try:
-        session = open_session(target)
-        async with session.client:
-            async for update in session.stream_turn(turn):
-                printer.event(update.event)
-                recorder.update(reply_text)
-    except DialogError as error:
-        recorder.finish(_outcome(turn.outcome, "error"), error=error, figures=turn.figures)
-        printer.failure(error)
+        turn = await conversation.send(text)
+    finally:
         printer.close()
-        print_failure(error.safe_message)
-        _warn_once(store, warned)
-        return exit_code_for(error)
-    except BaseException:
-        recorder.finish("cancelled", figures=turn.figures)
-        printer.close()
-        raise
-    recorder.finish(
-        _outcome(turn.outcome, "incomplete"), message=turn.assembler.message, figures=turn.figures
-    )
-    printer.close()
+        await conversation.close()
     _warn_once(store, warned)
+    if turn.error is not None:
+        print_failure(turn.error.safe_message)
+        return exit_code_for(turn.error)
     return exitcodes.OK
-
-
-def _outcome(outcome: str, default: str) -> str:
-    return outcome if outcome in ("done", "error", "incomplete", "cancelled") else default
 
 
 def _warn_once(store: Store, already: str | None) -> None:
@@ -119,6 +96,14 @@ class _JsonPrinter:
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Streamed):
+            self.event(event.event)
+        elif isinstance(event, TurnEnded) and event.error is not None:
+            self.failure(event.error)
+        elif isinstance(event, Notice):
+            print_failure(event.text)
 
     def event(self, event: StreamEvent) -> None:
         if isinstance(event, DoneEvent) and event.visitor_token:
@@ -149,7 +134,11 @@ class _PlainPrinter:
     """Prints rich text as its deltas arrive and every other part once it is whole.
 
     Text is printed as it streams, so a later `part` event for the same part is not
-    printed again; what the deltas built is what the person already read.
+    printed again; what the deltas built is what the person already read. Only what the
+    reply took is printed (a malformed delta the assembler skipped is skipped here too), and
+    if the reply as finally sent still differs from what was printed (a `part` that replaced
+    the streamed text), it is printed once more, whole, at the end: stdout ends with what
+    was said, which is also what is saved.
     """
 
     def __init__(self, out: TextIO) -> None:
@@ -157,6 +146,28 @@ class _PlainPrinter:
         self._streamed: set[str] = set()
         self._open_block_has_text = False
         self._printed_anything = False
+        self._printed: list[str] = []
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Streamed):
+            if event.change is not None or not isinstance(event.event, PartDeltaEvent):
+                self.event(event.event)
+        elif isinstance(event, TurnEnded):
+            self._settle(event.turn.assembler.message, event.turn.assembler.parts)
+        elif isinstance(event, Notice):
+            print_failure(event.text)
+
+    def _settle(self, message: Message | None, built: list[Part]) -> None:
+        final = "\n\n".join(
+            text for text in map(_part_text, message.parts if message else built) if text
+        )
+        if final.split() != "".join(self._printed).split():
+            print_failure("The reply changed after it was printed: as finally sent, it reads:")
+            if self._printed_anything:
+                self._out.write("\n\n")
+            self._out.write(sanitize(final))
+            self._out.flush()
+            self._printed_anything = bool(final)
 
     def event(self, event: StreamEvent) -> None:
         if isinstance(event, PartDeltaEvent):
@@ -187,17 +198,19 @@ class _PlainPrinter:
         elif delta.action == "append_text" and delta.text:
             self._write(delta.text)
         elif delta.action == "append_span" and delta.span is not None:
-            self._write(spans_text([delta.span]))
+            self._write(plaintext.spans_text([delta.span]))
         elif delta.action == "append_item" and delta.item is not None:
             if self._open_block_has_text:
                 self._write("\n")
-            self._write("- " + spans_text(delta.item.spans))
+            self._write("- " + plaintext.spans_text(delta.item.spans))
 
     def _separate(self) -> None:
         if self._printed_anything:
             self._out.write("\n\n")
+            self._printed.append("\n\n")
 
     def _write(self, text: str) -> None:
+        self._printed.append(text)
         self._out.write(sanitize(text))
         self._out.flush()
         self._printed_anything = True

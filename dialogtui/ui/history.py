@@ -14,16 +14,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..conversation.outcome import FINAL_OUTCOMES, Outcome
 from ..store import ConversationSummary, StoredMessage
 from ..text import sanitize_line
 from .transcript import EntryState, Transcript
 
-_STATES: dict[str, EntryState] = {
-    "done": "done",
-    "error": "error",
-    "incomplete": "incomplete",
-    "cancelled": "cancelled",
-}
+_STATES: dict[str, EntryState] = {outcome: outcome for outcome in FINAL_OUTCOMES}
 
 
 def _summary_line(conversation: ConversationSummary) -> str:
@@ -108,10 +104,12 @@ class SavedConversationScreen(Screen[None]):
         for message in self._messages:
             role = "user" if message.role == "user" else "assistant"
             entry = transcript.add_entry(
-                role, message.display_parts, state=_STATES.get(message.status, "done")
+                role, message.display_parts, state=_STATES.get(message.status, Outcome.DONE)
             )
             if message.error is not None:
                 transcript.set_state(
-                    entry, "incomplete" if message.text else "error", note=message.error.message
+                    entry,
+                    Outcome.INCOMPLETE if message.text else Outcome.ERROR,
+                    note=message.error.message,
                 )
         transcript.focus()

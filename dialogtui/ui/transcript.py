@@ -32,8 +32,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from time import monotonic
-from typing import ClassVar, Literal, TypeAlias
-from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal, Protocol, TypeAlias
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.segment import Segment
@@ -48,6 +48,7 @@ from textual.style import Style as VisualStyle
 from textual.timer import Timer
 
 from dialogtui.api.models import Block, Part, RichTextPart, plain_text
+from dialogtui.conversation.outcome import Outcome
 from dialogtui.text import sanitize_line
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.render import (
@@ -66,14 +67,22 @@ from dialogtui.ui.render import (
     state_lines,
 )
 
-EntryState: TypeAlias = Literal["waiting", "streaming", "done", "incomplete", "cancelled", "error"]
+EntryState: TypeAlias = Outcome
+"""An entry's state is its turn's outcome (`waiting` and `streaming` while it runs)."""
 NoticeVariant: TypeAlias = Literal["info", "warning", "error"]
 
-BlockSource: TypeAlias = Callable[[int, int], Block]
-"""`source(part_index, block_index)`: a block's current content (e.g. `ReplyAssembler.block`).
-IndexError if it no longer exists."""
 
-_IN_PROGRESS = ("waiting", "streaming")
+class BlockSource(Protocol):
+    """Where a followed block comes from (a `ReplyAssembler`): the block's content, and its
+    version, which changes whenever the block does. Both raise IndexError for a block that
+    no longer exists."""
+
+    def block(self, part_index: int, block_index: int) -> Block: ...
+
+    def block_version(self, part_index: int, block_index: int) -> int: ...
+
+
+_IN_PROGRESS = (Outcome.WAITING, Outcome.STREAMING)
 _ROLE_LABELS = {"user": "You", "agent": "Agent", "system": "System"}
 
 
@@ -235,9 +244,9 @@ class _Entry:
         self.structural = False
         self.status_dirty = False
         self.footer_dirty = False
-        # Blocks followed by `stream_block`: (part, block) -> source, and what it last gave.
+        # Blocks followed by `stream_block`: (part, block) -> source, and the version last taken.
         self.streaming: dict[tuple[int, int], BlockSource] = {}
-        self.fetched: dict[tuple[int, int], Block] = {}
+        self.fetched: dict[tuple[int, int], int] = {}
 
     def forget_streaming(self, part_index: int | None = None) -> None:
         """Stop following the blocks of part `part_index` (of every part if None)."""
@@ -464,7 +473,7 @@ class Transcript(ScrollView, can_focus=True):
         role: str,
         parts: Sequence[Part] = (),
         *,
-        state: EntryState = "done",
+        state: EntryState = Outcome.DONE,
         label: str | None = None,
     ) -> int:
         """Append an entry and return its id. Ids are never reused, not even after `clear`, so a
@@ -521,11 +530,10 @@ class Transcript(ScrollView, can_focus=True):
         self, entry_id: int, part_index: int, block_index: int, source: BlockSource
     ) -> None:
         """Follow block `block_index` of rich_text part `part_index`, new or growing: while the
-        entry is waiting or streaming, each layout takes the block from `source(part_index,
-        block_index)` when that returns another object than last time (a source must return
-        the same object while the block is unchanged, as `ReplyAssembler.block` does); a
-        timer looks every `FLUSH_INTERVAL`. So a block is named once, not once per delta
-        (calling again is harmless: O(1)).
+        entry is waiting or streaming, each layout takes the block from `source` when its
+        `block_version` has moved since the last one taken; a timer looks every
+        `FLUSH_INTERVAL`. So a block is named once, not once per delta (calling again is
+        harmless: O(1)).
 
         Following ends, after one last fetch, when the entry leaves the streaming states
         (`set_state`), and for a part replaced by `set_part` or `set_parts`. The part must
@@ -571,18 +579,21 @@ class Transcript(ScrollView, can_focus=True):
             # Only a block the part can take as it stands: a stale source is dropped before
             # anything changes (`_set_block` would replace a part that is not rich text).
             blocks = slots[part_index].blocks if part_index < len(slots) else None
+            source = streaming[key]
             try:
                 if blocks is None or block_index > len(blocks):
                     raise IndexError(block_index)
-                block = streaming[key](part_index, block_index)
+                version = source.block_version(part_index, block_index)
+                if fetched.get(key) == version:
+                    continue
+                block = source.block(part_index, block_index)
             except IndexError:
                 del streaming[key]  # replaced meanwhile by something without that block
                 fetched.pop(key, None)
                 continue
-            if fetched.get(key) is not block:
-                fetched[key] = block
-                self._set_block(entry, part_index, block_index, block)
-                changed = True
+            fetched[key] = version
+            self._set_block(entry, part_index, block_index, block)
+            changed = True
         if entry.state not in _IN_PROGRESS:
             self._stop_following(entry)
         elif not streaming:

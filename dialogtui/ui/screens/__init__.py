@@ -1,0 +1,1 @@
+"""The app's screens: `main` maps the conversation core's events to widgets."""

@@ -93,3 +93,21 @@ def test_data_export_without_a_secret_says_how_to_get_one(
     done = dialogtui(server, env, "data-export")
     assert done.returncode in (exitcodes.AUTH, exitcodes.KEYRING)
     assert done.stdout == ""
+
+
+async def test_the_palettes_download_writes_the_servers_data(server: DevServer) -> None:
+    from dialogtui.config import data_dir
+
+    from .test_app import SIZE, make_app, ready, send, turn_finished, wait_for
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "keep this")
+        await wait_for(pilot, turn_finished(app))
+        app.main.action_download_data()
+        path = data_dir() / "exports" / f"server-data-{DEMO_CHATBOT_ID}.json"
+        await wait_for(pilot, path.exists)
+    data = json.loads(path.read_text())
+    assert [t.text for t in export_turns(data)] == ["keep this"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

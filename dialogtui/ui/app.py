@@ -333,6 +333,11 @@ class DialogApp(App[None]):
             self.action_export_conversation,
         )
         yield SystemCommand(
+            "Download my data from the server",
+            "Save what the server keeps about this visitor (GET /export) as JSON",
+            main.action_download_data,
+        )
+        yield SystemCommand(
             "Toggle inspector",
             "Show every request, SSE event, retry and timing",
             main.action_toggle_inspector,

@@ -747,6 +747,32 @@ class MainScreen(Screen[None]):
             return
         self.notify("Thanks for your rating.")
 
+    @work(exclusive=True, group="data-export")
+    async def action_download_data(self) -> None:
+        """The visitor's data as the server keeps it (GET /export), to a private JSON file in
+        the data directory: what `dialogtui data-export` writes, and `replay` reads."""
+        import json
+
+        from ...api.errors import DialogError
+        from ...config import data_dir
+        from ...store import write_private
+
+        await self.secret_read.wait()
+        try:
+            data = await self.client.export()
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error", markup=False)
+            return
+        folder = data_dir() / "exports"
+        path = folder / f"server-data-{self.client.chatbot_id}.json"
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(path, json.dumps(data, ensure_ascii=True, indent=2) + "\n")
+        except OSError:
+            self.notify("The server's data could not be written.", severity="error")
+            return
+        self.notify(f"The server's data for this visitor: {path}", timeout=8, markup=False)
+
     def action_copy_reply(self) -> None:
         reply = self.conversation.last_reply if self.conversation is not None else ""
         if not reply:

@@ -64,7 +64,11 @@ class RetryPolicy:
         return replace(self, base_delay=base_delay, max_delay=max_delay)
 
 
-_READ = RetryPolicy(retry_timeouts=True)
+# A timed-out attempt is not retried, not even a read: it has already kept the person waiting
+# the whole configured timeout, and a server that accepted the request and then said nothing
+# mostly says nothing again (three attempts at start-up were minutes of silence). Connect
+# failures, quick and with no byte sent, are still retried.
+_READ = RetryPolicy(retry_timeouts=False)
 _WRITE = RetryPolicy(retry_timeouts=False)
 
 DEFAULT_POLICIES: Final[dict[Operation, RetryPolicy]] = {

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 
 from .. import exitcodes
+from ..text import sanitize_line
 from .common import print_failure
 
 
@@ -22,14 +23,19 @@ def run_serve(args: argparse.Namespace) -> int:
         print_failure(f"Unknown scenario {args.scenario!r}. See `dialogtui serve --list`.")
         return exitcodes.USAGE
     config = DevServerConfig(scenario=args.scenario, delta_delay=args.delay)
-    base_url = f"http://{args.host}:{args.port}"
-    print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {args.scenario})")
+    base_url = sanitize_line(f"http://{args.host}:{args.port}")  # the host is one's own input
+    print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {sanitize_line(args.scenario)})")
     print(f"  API key: {DEMO_API_KEY}   chatbot id: {DEMO_CHATBOT_ID}")
     print(
         f"  try: DIALOGTUI_API_KEY={DEMO_API_KEY} dialogtui send --base-url {base_url} "
         f"--chatbot-id {DEMO_CHATBOT_ID} 'hello !long:250'"
     )
     print("  Ctrl-C stops it.", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, args.host, args.port))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(config, args.host, args.port))
+    except OSError as exc:  # a host that does not resolve, a port taken or not ours to bind
+        reason = (exc.strerror or type(exc).__name__).lower()
+        print_failure(f"Cannot listen on {args.host}:{args.port} ({reason}).")
+        return exitcodes.USAGE
     return exitcodes.OK

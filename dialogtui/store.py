@@ -616,7 +616,8 @@ class TranscriptStore:
                 raise
 
     def live_conversation(self, base_url: str, chatbot_id: str) -> int | None:
-        """The conversation new turns for this bot go to, if there is one."""
+        """The conversation last started for this bot, if there is one. (Not how the app and
+        the commands choose where a turn goes: see `thread_conversations` and the core.)"""
         row = self._read(
             "SELECT id FROM conversations WHERE base_url = ? AND chatbot_id = ? AND live = 1 "
             "ORDER BY id DESC LIMIT 1",
@@ -730,7 +731,8 @@ class TranscriptStore:
     def resume_or_start(
         self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
     ) -> int:
-        """The live conversation for this bot, started if there is none (atomically)."""
+        """The conversation last started for this bot, started if there is none (atomically).
+        For tests and benchmarks that need a conversation; the core chooses by thread."""
         with self._writing() as db:
             if db is None:
                 return 0

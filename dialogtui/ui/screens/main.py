@@ -455,6 +455,9 @@ class MainScreen(Screen[None]):
             self.forms.clear()
             if event.welcome:
                 transcript.add_entry("assistant", [TextPart(text=event.welcome)])
+            about = _about_line(event.config)
+            if about:
+                transcript.add_notice(about)
             # Without a config, still show (no) prompts: what the bar held before goes.
             self.action_bar.show(_choices(event.followups))
         transcript.scroll_end(animate=False)
@@ -855,6 +858,22 @@ def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:
 def _role(message: Message) -> str:
     # A human agent and a system note keep their role: they are not the bot speaking.
     return message.role if message.role in ("user", "agent", "system") else "assistant"
+
+
+def _about_line(config: Config | None) -> str:
+    """The bot's subtitle and privacy link, as the vendor's header shows them."""
+    if config is None:
+        return ""
+    display, pieces = config.display, []
+    subtitle = display.subtitle
+    if subtitle is not None and subtitle.text:
+        pieces.append(subtitle.text.strip())
+    if subtitle is not None and subtitle.link is not None:
+        pieces.append(f"{subtitle.link.text.strip()}: {subtitle.link.url.strip()}")
+    privacy = (display.privacy_policy_url or "").strip()
+    if privacy and not any(privacy in piece for piece in pieces):
+        pieces.append(f"Privacy policy: {privacy}")
+    return " · ".join(piece for piece in pieces if piece)
 
 
 def _speaker(message: Message) -> str | None:

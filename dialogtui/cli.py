@@ -106,6 +106,19 @@ def _add_target_options(parser: argparse.ArgumentParser, *, subcommand: bool = F
         help="with --demo: the server's fault scenario (see `dialogtui serve --list`)",
     )
     target.add_argument(
+        "--page",
+        metavar="URL",
+        default=default(None),
+        help="the page the visitor is on, sent as context.page (env DIALOGTUI_PAGE; setting: page)",
+    )
+    target.add_argument(
+        "--client-profile",
+        metavar="NAME",
+        default=default(None),
+        help="sent as X-Diverge-Client-Profile, e.g. product-recommendation "
+        "(env DIALOGTUI_CLIENT_PROFILE; setting: client_profile)",
+    )
+    target.add_argument(
         "--visitor-token-stdin",
         action="store_true",
         default=default(False),
@@ -294,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE (created private) instead of stdout"
     )
     export.set_defaults(run=_lazy("dialogtui.commands.history", "run_export"))
+
+    data_export = commands.add_parser(
+        "data-export",
+        help="download the visitor's data from the server (GET /export) as JSON",
+        description="Ask the server for everything it keeps about the current visitor "
+        "(conversations, live-chat sessions, attachments, support tickets): the vendor's "
+        "'download my data'. `dialogtui replay` reads the file back.",
+    )
+    _add_target_options(data_export, subcommand=True)
+    data_export.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (created private) instead of stdout"
+    )
+    data_export.set_defaults(run=_lazy("dialogtui.commands.data_export", "run_data_export"))
 
     login = commands.add_parser("login", help="verify an API key and store it in the OS keyring")
     login.add_argument("--base-url", metavar="URL", help="API base URL (asked if omitted)")

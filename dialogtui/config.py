@@ -28,6 +28,8 @@ ENV_DATA_DIR: Final = "DIALOGTUI_DATA_DIR"
 ENV_LOG_DIR: Final = "DIALOGTUI_LOG_DIR"
 ENV_BASE_URL: Final = "DIALOGTUI_BASE_URL"
 ENV_CHATBOT_ID: Final = "DIALOGTUI_CHATBOT_ID"
+ENV_PAGE: Final = "DIALOGTUI_PAGE"
+ENV_CLIENT_PROFILE: Final = "DIALOGTUI_CLIENT_PROFILE"
 
 
 class ConfigError(Exception):
@@ -47,6 +49,12 @@ class Settings:
     stream_idle_timeout: float = 60.0
     theme: str = "textual-dark"
     save_transcripts: bool = True
+    page: str | None = None
+    """Sent as `context.page` with every message: the page the visitor is on (start prompts
+    and banners match their `url_pattern` against it)."""
+    client_profile: str | None = None
+    """Sent as the `X-Diverge-Client-Profile` header: the features asked for (e.g.
+    `product-recommendation`, which the vendor's app sends); the backend grants tools by it."""
 
 
 # --- directories -----------------------------------------------------------------------
@@ -181,6 +189,8 @@ _FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "stream_idle_timeout": (int, float),
     "theme": (str,),
     "save_transcripts": (bool,),
+    "page": (str,),
+    "client_profile": (str,),
 }
 _TIMEOUT_FIELDS: Final = ("connect_timeout", "read_timeout", "stream_idle_timeout")
 
@@ -218,9 +228,19 @@ def _normalise_value(key: str, value: Any) -> Any:
         return seconds
     if key == "base_url":
         return normalize_base_url(value)
-    if key == "chatbot_id":
+    if key in ("chatbot_id", "page"):
         return value.strip() or None
+    if key == "client_profile":
+        return check_client_profile(value)
     return value
+
+
+def check_client_profile(value: str) -> str | None:
+    """A header value: printable ASCII without line breaks (comma-separated names)."""
+    profile = value.strip()
+    if not all(" " <= ch <= "~" for ch in profile):
+        raise ConfigError("'client_profile' must be plain ASCII, e.g. product-recommendation.")
+    return profile or None
 
 
 def _parse(path: Path, text: str) -> Settings:
@@ -260,9 +280,21 @@ def _env_value(name: str) -> str | None:
     return value or None
 
 
-def resolve_settings(*, base_url: str | None = None, chatbot_id: str | None = None) -> Settings:
+def resolve_settings(
+    *,
+    base_url: str | None = None,
+    chatbot_id: str | None = None,
+    page: str | None = None,
+    client_profile: str | None = None,
+) -> Settings:
     """Effective settings. Precedence: CLI flag > environment > config file > defaults."""
     settings = load_settings()
+    page = (page or "").strip() or _env_value(ENV_PAGE)
+    if page:
+        settings = replace(settings, page=page)
+    profile = (client_profile or "").strip() or _env_value(ENV_CLIENT_PROFILE)
+    if profile:
+        settings = replace(settings, client_profile=check_client_profile(profile))
     url = base_url or _env_value(ENV_BASE_URL)
     if url:
         settings = replace(settings, base_url=normalize_base_url(url))

@@ -193,6 +193,8 @@ def open_session(
         timeouts=timeouts or target.timeouts(),
         policies=policies,
         on_token=target.save_token,
+        context_page=target.settings.page,
+        client_profile=target.settings.client_profile,
     )
     session = ChatSession(client)
     client.add_observer(session.observe, sse=False)

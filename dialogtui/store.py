@@ -70,6 +70,7 @@ from .api.models import (
     plain_text,
     to_part,
 )
+from . import plaintext
 from .conversation.outcome import Outcome
 from .text import FORMAT_CHARACTERS, sanitize, sanitize_line
 
@@ -1638,7 +1639,6 @@ def dumps_json(data: Any, *, indent: int | None = 2) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-_ROLE_LABEL: Final = {"user": "You"}
 _STATUS_NOTE: Final[dict[str, str]] = {
     Outcome.INCOMPLETE: "Reply incomplete: it stopped before the end.",
     Outcome.CANCELLED: "Reply cancelled.",
@@ -1678,7 +1678,7 @@ def render_markdown(summary: ConversationSummary, messages: list[StoredMessage])
         )
     ]
     for message in messages:
-        label = _ROLE_LABEL.get(message.role, bot)
+        label = plaintext.role_label(message.role, bot)
         section = [f"## {label} · {_md_time(message.created_at)}"]
         body = markdown_parts(message.parts) if message.parts else sanitize(message.text).strip()
         if body:
@@ -1731,29 +1731,8 @@ def _md_blocks(blocks: list[Block]) -> str:
 
 
 def _md_cell(cell: Any) -> str:
-    if isinstance(cell, str):
-        text = cell
-    else:
-        text = (
-            cell.text if cell.text is not None else "  ".join(_md_blocks([b]) for b in cell.blocks)
-        )
-    return _md_line(text).replace("|", "\\|")
-
-
-def price_text(price: Any) -> str:
-    """'399.00 DKK', as the screen shows it (a string amount as sent): one spelling for the
-    export, the clipboard and `send`."""
-    amount = price.amount
-    number = (
-        f"{amount:.2f}"
-        if isinstance(amount, (int, float)) and not isinstance(amount, bool)
-        else str(amount)
-    )
-    return f"{number} {price.currency}".strip()
-
-
-def _md_price(price: Any) -> str:
-    return _md_line(price_text(price))
+    # Images in cells read '[image: alt] url', never a data: URL.
+    return _md_line(plaintext.cell_text(cell)).replace("|", "\\|")
 
 
 def markdown_parts(parts: list[Part]) -> str:
@@ -1770,17 +1749,9 @@ def _markdown_part(part: Part) -> str:
     if isinstance(part, RichTextPart):
         return _md_blocks(part.blocks)
     if isinstance(part, ProductsPart):
-        lines = []
-        for p in part.products:
-            line = f"- **{_md_line(p.title)}**"
-            if p.price is not None:
-                line += " — " + _md_price(p.price)
-                if p.original_price is not None:
-                    line += f" ~~{_md_price(p.original_price)}~~"
-            if p.url:
-                line += f" <{_md_line(p.url)}>"
-            lines.append(line)
-        return "\n".join(lines)
+        # The card's words (price, struck old price, discount, badge, links) from plaintext,
+        # which also writes them for send, run and history.
+        return "\n".join(plaintext.product_markdown(p) for p in part.products)
     if isinstance(part, SuggestionsPart):
         return "\n".join(f"- → {_md_line(s.title or s.prompt_text)}" for s in part.suggestions)
     if isinstance(part, QuickRepliesPart):
@@ -1796,18 +1767,16 @@ def _markdown_part(part: Part) -> str:
         if part.caption:
             rows.append(f"\n*{_md_line(part.caption)}*")
         return "\n".join(rows)
-    if isinstance(part, ImagePart):
-        return f"![{_md_line(part.caption or 'image')}](<{_md_line(part.url)}>)"
-    if isinstance(part, FilePart):
-        return f"[{_md_line(part.filename or 'file')}](<{_md_line(part.url)}>)"
-    if isinstance(part, (ContactFormPart, FormPart)):
-        return "*(a form was offered)*"
-    if isinstance(part, SupportTicketPart):
-        return "*(a support ticket form was offered)*"
+    if isinstance(part, (ImagePart, FilePart)):
+        # Kind, name, type, size and expiry; a `data:` URL is described, never dumped.
+        head, _, url = plaintext.attachment_text(part).partition("\n")
+        return f"{head}\n<{_md_line(url.strip())}>" if url else head
+    if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
+        return f"*{_md_line(plaintext.marker_text(part))}*"
     if isinstance(part, HumanAgentPart):
-        return "*(a human agent was requested)*"
+        return f"*{_md_line(plaintext.part_text(part))}*"
     if isinstance(part, ImageUploadPart):
-        return "*(an image upload was requested)*"
+        return f"*{_md_line(plaintext.upload_prompt_text(part))}*"
     if isinstance(part, UnknownPart):
         return f"*[unsupported content: {_md_line(part.type)}]*"
     return ""

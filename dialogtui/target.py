@@ -75,6 +75,26 @@ def environment_label(base_url: str) -> str:
     return url.split("://", 1)[-1]
 
 
+def with_switches(target: Target, page: str | None, client_profile: str | None) -> Target:
+    """`target` with `--page` / `--client-profile` (and their environment variables) applied:
+    for the demo, whose settings come from nowhere else."""
+    from .config import ConfigError, ENV_CLIENT_PROFILE, ENV_PAGE, check_client_profile
+    import os
+
+    page = (page or "").strip() or os.environ.get(ENV_PAGE, "").strip() or None
+    profile = (client_profile or "").strip() or os.environ.get(ENV_CLIENT_PROFILE, "").strip()
+    try:
+        checked = check_client_profile(profile) if profile else None
+    except ConfigError as exc:
+        raise TargetError(exc.safe_message, exitcodes.USAGE) from None
+    settings = replace(
+        target.settings,
+        page=page or target.settings.page,
+        client_profile=checked or target.settings.client_profile,
+    )
+    return replace(target, settings=settings)
+
+
 @contextmanager
 def demo_target(scenario: str | None = None) -> Iterator[Target]:
     """The built-in local server for as long as the block: listening from the start, serving
@@ -107,6 +127,8 @@ def configured_target(
     *,
     visitor_token: str | None = None,
     defer_secret: bool = False,
+    page: str | None = None,
+    client_profile: str | None = None,
 ) -> Target:
     """Settings (flag > env > file), then the secret: a given token, the env, or the keyring.
 
@@ -119,7 +141,9 @@ def configured_target(
     from .credentials import ensure_secure_url
 
     try:
-        settings = resolve_settings(base_url=base_url, chatbot_id=chatbot_id)
+        settings = resolve_settings(
+            base_url=base_url, chatbot_id=chatbot_id, page=page, client_profile=client_profile
+        )
         ensure_secure_url(settings.base_url)
     except ConfigError as exc:
         raise TargetError(exc.safe_message, exitcodes.USAGE) from None

@@ -8,6 +8,7 @@ Each SVG is what Textual itself renders for the app in that state; nothing is dr
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -81,6 +82,25 @@ async def contact_form(app: DialogApp, pilot: Pilot[None]) -> None:
     await pilot.pause(0.3)
 
 
+async def agent_history(app: DialogApp, pilot: Pilot[None]) -> None:
+    # History in the vendor's shapes: the bot's name, a system note, a human agent's turn.
+    await pilot.pause(0.3)
+
+
+async def custom_form(app: DialogApp, pilot: Pilot[None]) -> None:
+    # The vendor's sample custom form, opened from history: a field shown by a dropdown choice.
+    from dialogtui.ui.forms import FormPickerScreen
+
+    await pilot.press("ctrl+o")
+    await _until(pilot, lambda: isinstance(app.screen, FormPickerScreen))
+    await pilot.press("down", "down", "enter")
+    await _until(pilot, lambda: isinstance(app.screen, FormScreen))
+    form = app.screen
+    form.query_one("#field-email").value = "ada@example.com"  # type: ignore[attr-defined]
+    form.query_one("#field-distributor").value = "postnord"  # type: ignore[attr-defined]
+    await pilot.pause(0.3)
+
+
 async def inspector(app: DialogApp, pilot: Pilot[None]) -> None:
     await pilot.press("f12")
     await _send(app, pilot, "Hello! !rate_limited_once")
@@ -102,10 +122,17 @@ SHOTS: dict[str, Callable[[DialogApp, Pilot[None]], Awaitable[None]]] = {
     "contact-form": contact_form,
     "inspector": inspector,
     "escapes-inert": escapes,
+    "agent-history": agent_history,
+    "custom-form": custom_form,
+}
+CONFIGS: dict[str, DevServerConfig] = {
+    "agent-history": DevServerConfig(retry_after=1, history_messages=10),
+    "custom-form": DevServerConfig(retry_after=1, seed_forms=True),
 }
 
 
 async def capture(name: str, server: DevServer) -> Path:
+    server.config = CONFIGS.get(name, DevServerConfig(retry_after=1))
     # Slow enough to catch the reply half-way, as a person would see it.
     server.config.delta_delay = 0.08 if name == "streaming" else 0.0
     target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="demo")
@@ -118,11 +145,12 @@ async def capture(name: str, server: DevServer) -> Path:
     return path
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    """Every screenshot, or the ones named on the command line."""
     with DevServer(DevServerConfig(retry_after=1)) as server:
-        for name in SHOTS:
+        for name in names or SHOTS:
             print(await capture(name, server))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

@@ -114,3 +114,14 @@ def _terminal_matches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
                     raise AssertionError(f"the terminal does not show the screen: {detail}")
 
     monkeypatch.setattr(App, "run_test", run_test_into_a_terminal)
+
+
+# ---------------------------------------------------------------------------------------------
+# The client remembers, per process, API keys `/auth` refused: each test starts without that.
+
+
+@pytest.fixture(autouse=True)
+def _no_rejected_keys() -> None:
+    from dialogtui.api.client import forget_rejected_keys
+
+    forget_rejected_keys()

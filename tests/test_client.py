@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from dialogtui.api import (
+    KeyRejectedError,
     DEFAULT_POLICIES,
     ActionResult,
     ApiHttpError,
@@ -143,13 +144,63 @@ async def test_first_bearer_call_authenticates_once(server: DevServer) -> None:
 
 async def test_bad_api_key_surfaces_401_from_auth_without_retry(server: DevServer) -> None:
     async with make_client(server, api_key="wrong-key") as client:
-        with pytest.raises(ApiHttpError) as info:
+        with pytest.raises(KeyRejectedError) as info:
             await client.get_config()
-    assert info.value.status == 401 and info.value.code == "unauthorized"
+    assert isinstance(info.value, ApiHttpError), "still an HTTP 401 for callers that ask"
+    assert info.value.status == 401 and info.value.kind == "key_rejected"
+    # Honest advice: the key was refused, and only `dialogtui login` can fix that.
+    assert "not accepted" in info.value.safe_message
+    assert "dialogtui login" in info.value.safe_message
+    assert "expired" not in info.value.safe_message
     assert not info.value.retryable
     assert_safe(info.value)
     assert server.stats.count("POST /auth") == 1
     assert server.stats.count("GET /config") == 0
+
+
+async def test_a_rejected_key_is_not_sent_again_in_this_process(server: DevServer) -> None:
+    # `run` with 50 turns and a wrong key used to ask /auth 50 times.
+    for _ in range(3):
+        async with make_client(server, api_key="wrong-key") as client:
+            with pytest.raises(KeyRejectedError):
+                await client.get_config()
+            _, error = await collect(client.send_message("hello"))
+            assert isinstance(error, KeyRejectedError)
+    assert server.stats.count("POST /auth") == 1
+    async with make_client(server) as client:  # another key is asked as usual
+        await client.get_config()
+    assert server.stats.count("POST /auth") == 2
+
+
+async def test_a_401_that_mints_a_new_token_is_reported(server: DevServer) -> None:
+    minted: list[int] = []
+    async with make_client(server, on_reauthenticated=lambda: minted.append(1)) as client:
+        await client.get_config()
+        first = client.visitor_token
+        assert client.reauthentications == 0
+        server.config.scenario = "unauthorized"
+        with pytest.raises(ApiHttpError):
+            await client.get_config()
+    assert client.visitor_token != first
+    assert client.reauthentications == 1 and minted == [1]
+
+
+async def test_page_and_client_profile_reach_the_wire(server: DevServer) -> None:
+    async with make_client(
+        server,
+        context_page="https://shop.test/products/tee",
+        client_profile="product-recommendation",
+    ) as client:
+        await collect(client.send_message("hello"))
+        await collect(client.send_message("again", context_page="https://shop.test/cart"))
+    assert server.stats.context_pages == [
+        "https://shop.test/products/tee",
+        "https://shop.test/cart",
+    ]
+    assert server.stats.client_profiles == ["product-recommendation"] * 2
+    async with make_client(server) as client:
+        await collect(client.send_message("plain"))
+    assert server.stats.context_pages[-1] is None and server.stats.client_profiles[-1] is None
 
 
 async def test_no_credentials_fails_before_any_request(server: DevServer) -> None:
@@ -754,11 +805,11 @@ async def test_rate_and_export(server: DevServer) -> None:
             await client.rate(9)
         exported = await client.export()
     assert invalid.value.status == 422 and [p.field for p in invalid.value.params] == ["rating"]
-    assert [(r["rating"], r["feedback"]) for r in exported["ratings"]] == [
+    assert [(r["rating"], r["feedback"]) for r in exported["conversations"][0]["ratings"]] == [
         (5, None),
         (4, "Helpful"),
     ]
-    assert len(exported["messages"]) == 2
+    assert len(exported["conversations"][0]["messages"]) == 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -217,9 +217,12 @@ def test_config_has_branding(server: DevServer) -> None:
     assert config["display"]["name"] == "Demo Bot"
     assert config["display"]["welcome_message"]
     assert config["theme"]["brand"]["primary_color"].startswith("#")
-    assert len(config["start_prompts"]) == 3 and all(
-        p["prompt_text"] for p in config["start_prompts"]
-    )
+    # The vendor's shapes: avatar and subtitle are objects, not strings.
+    assert config["display"]["avatar"]["url"].endswith("/cdn/demo.png")
+    assert config["display"]["subtitle"]["link"]["url"].startswith("https://")
+    patterned = [p for p in config["start_prompts"] if p.get("url_pattern")]
+    assert len(config["start_prompts"]) == 6 and len(patterned) == 2
+    assert config["product_card"]["add_to_cart"]["enabled"] is True
     assert config["image_enabled"] is False
 
 
@@ -399,8 +402,13 @@ def test_export(server: DevServer) -> None:
     token = auth(server)
     send(server, token, "export me")
     export = http.get(api(server, "/export"), headers=bearer(token)).json()
-    assert export["visitor"]["chatbot_id"] == DEMO_CHATBOT_ID
-    assert [m["role"] for m in export["messages"]] == ["user", "assistant"]
+    # The vendor's export shape (its SDK's stand-in server).
+    assert export["chatbot_id"] == DEMO_CHATBOT_ID and export["visitor_id"]
+    assert export["session"] == {"values": []} and export["generated_at"]
+    for key in ("livechat_sessions", "attachments", "support_tickets", "webhook_events"):
+        assert export[key] == []
+    (conversation,) = export["conversations"]
+    assert [m["role"] for m in conversation["messages"]] == ["user", "assistant"]
 
 
 def test_actions_accept_only_the_newest_marker_and_validate_fields(server: DevServer) -> None:

@@ -516,3 +516,35 @@ async def test_the_title_says_when_older_rows_were_dropped() -> None:
         title_text = str(app.query_one("#inspector-title").render())
         assert f"{events.dropped:,} older dropped" in title_text
         assert events.dropped > 100
+
+
+async def test_page_and_client_profile_show_in_the_request_rows(server: DevServer) -> None:
+    app = InspectorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        inspector = app.inspector
+        client = DialogClient(
+            server.base_url,
+            DEMO_CHATBOT_ID,
+            api_key=DEMO_API_KEY,
+            context_page="https://shop.test/products/tee",
+            client_profile="product-recommendation",
+        )
+        session = ChatSession(client)
+        client.add_observer(session.observe, sse=False)
+        session.add_listener(inspector.event_list.record, sse=False)
+        async with client:
+            await run_turn(inspector, session, "hello")
+        await published(pilot, inspector)
+        events = inspector.event_list
+        rows = [events.row_text(i) for i in range(inspector.row_count)]
+        send = next(i for i, row in enumerate(rows) if "REQ   POST /api/v1/chat/messages" in row)
+        assert rows[send].endswith(
+            "page=https://shop.test/products/tee client profile=product-recommendation"
+        )
+        auth = next(row for row in rows if "REQ   POST /api/v1/chat/auth" in row)
+        assert "client profile" not in auth, "a Basic call carries no profile"
+        await pilot.click(EventList, offset=(5, 0))
+        events.move_cursor(send)
+        await pilot.pause()
+        assert "page            https://shop.test/products/tee" in inspector.detail_text
+        assert "client profile  product-recommendation" in inspector.detail_text

@@ -171,7 +171,9 @@ async def test_copying_a_reply_keeps_its_markdown() -> None:
         assert "~~real~~ made up" in copied
         assert "[the shop](<https://shop.example/>)" in copied
         assert "| Model | Price |" in copied and "| X1 | 399.00 DKK |" in copied
-        assert "**Kettle** — 399.00 DKK ~~499.00 DKK~~ <https://shop.example/kettle>" in copied
+        assert (
+            "**Kettle** — 399.00 DKK ~~499.00 DKK~~ -20 % <https://shop.example/kettle>" in copied
+        )
         # The message cursor picks another message: the question, as typed.
         transcript.move_cursor(-2)
         copy_message(app, transcript, markdown=True)
@@ -416,15 +418,18 @@ async def test_enter_in_the_rating_dialog_sends_the_rating(server: DevServer) ->
 
 
 def test_prices_read_the_same_on_screen_in_send_and_in_the_export() -> None:
-    from dialogtui.commands.send import _product_line
-    from dialogtui.store import price_text
-    from dialogtui.ui.render import format_price
+    from dialogtui.commands.send import _part_text
+    from dialogtui.plaintext import format_price, product_markdown
+    from dialogtui.ui.render import format_price as screen_price
 
     price = Price(amount=399.0, currency="DKK")
-    assert format_price(price) == price_text(price) == "399.00 DKK"
-    assert _product_line("Kettle", price, None) == "* Kettle — 399.00 DKK"
+    kettle = Product(title="Kettle", price=price)
+    assert screen_price is format_price, "one spelling of a price, owned by plaintext"
+    assert format_price(price) == "399.00 DKK"
+    assert _part_text(ProductsPart(products=[kettle])) == "* Kettle\n  399.00 DKK"
+    assert product_markdown(kettle) == "- **Kettle** — 399.00 DKK"
     as_sent = Price(amount="from 99", currency="DKK")
-    assert price_text(as_sent) == "from 99 DKK"
+    assert format_price(as_sent) == "from 99 DKK"
 
 
 async def test_a_selection_survives_a_resize() -> None:

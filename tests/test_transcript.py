@@ -304,11 +304,11 @@ async def test_attachments_choices_forms_and_placeholders() -> None:
         assert "   https://cdn.example/a.png" in text
         assert "📎 terms.pdf (application/pdf, 1.2 KB)" in text
         assert "→ Track my order" in text and "→ Yes" in text and "→ No" in text
-        assert "📝 A contact form is open below" in text
-        assert "📝 A form is open below" in text
-        assert "📝 A support ticket form is open below" in text
-        assert "[unsupported content: request_human_agent]" in text
-        assert "[unsupported content: request_image_upload]" in text
+        assert "📝 Contact form" in text
+        assert "📝 Form: f1" in text, "a form without a name goes by its id"
+        assert "📝 Support ticket form (attachments up to 2 MiB)" in text
+        assert "👤 The bot offers to hand over to a human agent." in text
+        assert "📤 The bot asks for a photo: PNG, JPEG or WebP, up to 5 MiB" in text
         assert "[unsupported content: carousel]" in text
 
 

@@ -16,13 +16,16 @@ _EXPORTS: dict[str, str] = {
     "ReplyAssembler": "assembler",
     # .client
     "API_PREFIX": "client",
+    "CLIENT_PROFILE_HEADER": "client",
     "DialogClient": "client",
+    "forget_rejected_keys": "client",
     "parse_api_error": "client",
     # .errors
     "ApiHttpError": "errors",
     "ConnectError": "errors",
     "DialogError": "errors",
     "InsecureTransportError": "errors",
+    "KeyRejectedError": "errors",
     "MissingCredentialsError": "errors",
     "ProtocolError": "errors",
     "RequestTimeout": "errors",

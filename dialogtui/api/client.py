@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -35,6 +36,7 @@ from .errors import (
     ConnectError,
     DialogError,
     InsecureTransportError,
+    KeyRejectedError,
     MissingCredentialsError,
     ProtocolError,
     RequestTimeout,
@@ -52,6 +54,7 @@ from .models import (
     StreamEvent,
     UnknownPart,
     decode_event,
+    to_config,
     to_message,
 )
 from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
@@ -83,6 +86,13 @@ MAX_HISTORY_PAGES: Final = 10_000
 _MAX_CODE_LENGTH: Final = 64
 _MAX_SERVER_MESSAGE: Final = 500
 _USER_AGENT: Final = f"dialogtui/{__version__}"
+
+CLIENT_PROFILE_HEADER: Final = "X-Diverge-Client-Profile"
+"""The vendor SDK's header naming the features a client asks for (e.g. `product-recommendation`);
+the backend registers assistant tools for the profiles it grants."""
+_REJECTED_KEYS: set[str] = set()
+"""Fingerprints (never the keys) of API keys `/auth` refused in this process: a rejected key
+is not sent again, so `run` does not ask `/auth` once per turn."""
 
 AuthScheme = Literal["basic", "bearer"]
 T = TypeVar("T")
@@ -128,8 +138,23 @@ class DialogClient:
         on_token: Callable[[str], None] | None = None,
         observer: Observer | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        context_page: str | None = None,
+        client_profile: str | None = None,
+        on_reauthenticated: Callable[[], None] | None = None,
     ) -> None:
         url, loopback = _check_base_url(base_url)
+        self.context_page = context_page or None
+        """Sent as `context.page` with every message unless a send names its own: the page the
+        visitor is on, which start prompts and banners match against."""
+        self.client_profile = client_profile or None
+        """Sent as `X-Diverge-Client-Profile` on authenticated calls: the backend grants
+        assistant tools (such as product search) by it."""
+        self._on_reauthenticated = on_reauthenticated
+        self.history_cursor: str | None = None
+        """After `get_history(max_messages=…)`: the cursor of older messages it left out."""
+        self.reauthentications = 0
+        """How often a 401 made this client mint a new visitor token (and so start a new
+        server conversation): the caller must tell the person, and move its local record."""
         self.base_url = str(url).rstrip("/")
         self.chatbot_id = chatbot_id
         self._api_key = api_key or None
@@ -226,9 +251,19 @@ class DialogClient:
             if self._token is None:
                 return await self._authenticate_locked()
             self._refuse_a_rejected_key()
-            body = await self._call(
-                Operation.RESET, "POST", "/auth/reset", "basic", json={"visitor_token": self._token}
-            )
+            try:
+                body = await self._call(
+                    Operation.RESET,
+                    "POST",
+                    "/auth/reset",
+                    "basic",
+                    json={"visitor_token": self._token},
+                )
+            except ApiHttpError as exc:
+                if exc.status != 401:
+                    raise
+                # Said honestly, but not remembered: a reset's 401 might be about the token.
+                raise KeyRejectedError(request_id=exc.request_id) from exc
             token = _decode_token(body)
             self._set_token(token)
             return token
@@ -242,7 +277,14 @@ class DialogClient:
                 Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id}
             )
         except ApiHttpError as exc:
-            if exc.status in (401, 403):
+            if exc.status == 401:
+                # The key itself was refused: said as such (it names `dialogtui login`), and
+                # remembered for this client and, by fingerprint, for this process.
+                rejected: ApiHttpError = KeyRejectedError(request_id=exc.request_id)
+                self._key_rejected = rejected
+                _REJECTED_KEYS.add(_key_fingerprint(self.base_url, self.chatbot_id, self._api_key))
+                raise rejected from exc
+            if exc.status == 403:
                 self._key_rejected = exc
             raise
         token = _decode_token(body)
@@ -254,6 +296,11 @@ class DialogClient:
         answer, and each try would cost a request (and count against the key's rate limit)."""
         if self._key_rejected is not None:
             raise self._key_rejected.with_traceback(None)
+        if (
+            self._api_key is not None
+            and _key_fingerprint(self.base_url, self.chatbot_id, self._api_key) in _REJECTED_KEYS
+        ):
+            raise KeyRejectedError()  # refused to another client of this process
 
     async def _ensure_token(self) -> None:
         if self._token is not None:
@@ -269,6 +316,12 @@ class DialogClient:
             if self._token is not None and self._token != failed_token:
                 return  # a concurrent request already replaced the dead token
             await self._authenticate_locked()
+            self.reauthentications += 1
+        if self._on_reauthenticated is not None:
+            try:
+                self._on_reauthenticated()
+            except Exception:
+                logger.exception("on_reauthenticated callback failed")
 
     def _set_token(self, token: str) -> None:
         if token == self._token:
@@ -298,18 +351,38 @@ class DialogClient:
         body = await self._call(Operation.CONFIG, "GET", "/config", "bearer")
         return _decode_config(_decode_json(body))
 
+    async def get_history_page(
+        self, *, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[Message], str | None]:
+        """One page of history, NEWEST FIRST as the API sends it, and the cursor of the next
+        (older) page, None at the start of the conversation: for loading older messages lazily,
+        as the vendor's SDK does when the person scrolls to the top."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = await self._call(Operation.HISTORY, "GET", "/messages", "bearer", params=params)
+        return _decode_history_page(_decode_json(body), self.base_url)
+
     async def get_history(
         self, *, page_size: int = 50, max_messages: int | None = None
     ) -> list[Message]:
-        """The conversation so far, OLDEST FIRST, following `next_cursor` page by page."""
+        """The conversation so far, OLDEST FIRST, following `next_cursor` page by page.
+
+        With `max_messages`, the newest that many; `history_cursor` is then the cursor of the
+        older messages left out (None when nothing was left out), for saying so and for
+        `get_history_page`."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         newest_first: list[Message] = []
         cursor: str | None = None
         seen: set[str] = set()
+        self.history_cursor = None
         for _ in range(MAX_HISTORY_PAGES):
             remaining = None if max_messages is None else max_messages - len(newest_first)
             if remaining is not None and remaining <= 0:
+                self.history_cursor = cursor
                 break
             params: dict[str, Any] = {
                 "limit": page_size if remaining is None else min(page_size, remaining)
@@ -317,7 +390,7 @@ class DialogClient:
             if cursor is not None:
                 params["cursor"] = cursor
             body = await self._call(Operation.HISTORY, "GET", "/messages", "bearer", params=params)
-            messages, cursor = _decode_history_page(_decode_json(body))
+            messages, cursor = _decode_history_page(_decode_json(body), self.base_url)
             newest_first.extend(messages)
             if cursor is None or cursor in seen:  # a repeated cursor would loop forever
                 break
@@ -367,8 +440,9 @@ class DialogClient:
         with `aclose()` on the returned generator (or cancel the task): the response is closed.
         """
         payload: dict[str, Any] = {"message": {"parts": [{"type": "text", "text": text}]}}
-        if context_page is not None:
-            payload["context"] = {"page": context_page}
+        page = context_page if context_page is not None else self.context_page
+        if page:
+            payload["context"] = {"page": page}
         return self._stream(payload)
 
     async def _stream(self, payload: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
@@ -448,7 +522,7 @@ class DialogClient:
                             SseEvent(sse.event, len(sse.data), call.elapsed(), sse.data),
                             sse_observers,
                         )
-                    yield decode_event(sse.event, sse.data)
+                    yield decode_event(sse.event, sse.data, base_url=self.base_url)
         finally:
             await framed.aclose()
 
@@ -581,10 +655,16 @@ class DialogClient:
         call.attempts += 1
         request_headers = dict(headers or {})
         request_headers["Authorization"] = self._authorization(call)
+        if call.auth == "bearer" and self.client_profile:
+            request_headers[CLIENT_PROFILE_HEADER] = self.client_profile
         request = self._http.build_request(
             call.method, call.path, json=json, params=params, headers=request_headers
         )
-        self._emit(RequestStarted(call.op, call.method, call.path, call.attempts))
+        self._emit(
+            RequestStarted(
+                call.op, call.method, call.path, call.attempts, _sent_facts(request_headers, json)
+            )
+        )
         sent_at = timing.now()
         try:
             response = await self._http.send(request, stream=stream)
@@ -658,6 +738,27 @@ def _check_base_url(base_url: str) -> tuple[httpx.URL, bool]:
     if url.scheme == "http" and not loopback:
         raise InsecureTransportError()
     return url.copy_with(query=None, fragment=None), loopback
+
+
+def _sent_facts(headers: Mapping[str, str], body: Any) -> dict[str, str]:
+    """The page and client profile a request carries (for the inspector's request rows)."""
+    facts: dict[str, str] = {}
+    context = body.get("context") if isinstance(body, dict) else None
+    if isinstance(context, dict) and isinstance(context.get("page"), str):
+        facts["page"] = context["page"]
+    profile = headers.get(CLIENT_PROFILE_HEADER)
+    if profile:
+        facts["client profile"] = profile
+    return facts
+
+
+def forget_rejected_keys() -> None:
+    """Let keys refused earlier in this process be tried again (tests; a fresh login)."""
+    _REJECTED_KEYS.clear()
+
+
+def _key_fingerprint(base_url: str, chatbot_id: str, api_key: str) -> str:
+    return hashlib.sha256(f"{base_url}\0{chatbot_id}\0{api_key}".encode()).hexdigest()
 
 
 def _environment(url: httpx.URL) -> str:
@@ -739,33 +840,23 @@ def _decode_config(data: Any) -> Config:
     """Lenient: a field of the wrong shape is dropped, not the whole configuration."""
     if not isinstance(data, dict):
         raise ProtocolError()
-    try:
-        return msgspec.convert(data, Config)
-    except msgspec.ValidationError:
-        pass
-    usable: dict[str, Any] = {}
-    for name in Config.__struct_fields__:
-        if name in data:
-            try:
-                msgspec.convert({name: data[name]}, Config)
-            except msgspec.ValidationError:
-                continue
-            usable[name] = data[name]
-    return msgspec.convert(usable, Config)
+    return to_config(data)
 
 
-def _decode_history_page(data: Any) -> tuple[list[Message], str | None]:
+def _decode_history_page(
+    data: Any, base_url: str | None = None
+) -> tuple[list[Message], str | None]:
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         raise ProtocolError()
     cursor = data.get("next_cursor")
-    messages = [_lenient_message(obj) for obj in data["messages"]]
+    messages = [_lenient_message(obj, base_url) for obj in data["messages"]]
     return messages, cursor if isinstance(cursor, str) and cursor else None
 
 
-def _lenient_message(obj: Any) -> Message:
+def _lenient_message(obj: Any, base_url: str | None = None) -> Message:
     """A message this client cannot read still holds its place in the history."""
     try:
-        return to_message(obj)
+        return to_message(obj, base_url=base_url)
     except msgspec.ValidationError:
         raw = obj if isinstance(obj, dict) else {}
         message_id = raw.get("message_id")

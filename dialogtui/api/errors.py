@@ -103,6 +103,27 @@ class ApiHttpError(DialogError):
         )
 
 
+KEY_REJECTED_MESSAGE: Final = (
+    "The API key was not accepted for this chatbot. Run `dialogtui login` to enter a valid key."
+)
+
+
+class KeyRejectedError(ApiHttpError):
+    """`/auth` refused the API key (401): wrong, revoked, or for another bot. A new
+    conversation cannot help; only a different key can (`dialogtui login`)."""
+
+    kind = "key_rejected"
+
+    def __init__(self, status: int = 401, *, request_id: str | None = None) -> None:
+        super().__init__(status, "key_rejected", request_id=request_id)
+        self.safe_message = KEY_REJECTED_MESSAGE
+        self.args = (KEY_REJECTED_MESSAGE,)
+
+    @property
+    def is_unauthorized(self) -> bool:
+        return True
+
+
 class StreamError(DialogError):
     """The terminal `error` event of a 200 stream. Retryable only if the server said so."""
 

@@ -47,6 +47,9 @@ class RequestStarted:
     method: str
     path: str
     attempt: int
+    sent: dict[str, str] = field(default_factory=dict)
+    """What this request carries that changes the bot's behaviour, for the inspector:
+    `page` (context.page) and `client profile` (X-Diverge-Client-Profile). Never a secret."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,10 +72,11 @@ def verify_api_key(base_url: str, chatbot_id: str, api_key: str, settings: Setti
     """
     import asyncio
 
-    from ..api.client import DialogClient
+    from ..api.client import DialogClient, forget_rejected_keys
     from ..target import Target
 
     timeouts = Target(base_url, chatbot_id, settings=settings).timeouts()
+    forget_rejected_keys()  # a login asks /auth afresh, even for a key refused before
 
     async def auth() -> str:
         async with DialogClient(base_url, chatbot_id, api_key=api_key, timeouts=timeouts) as client:
@@ -321,7 +322,10 @@ def run_logout(args: argparse.Namespace) -> int:
 
 def _status_info(args: argparse.Namespace) -> dict[str, Any]:
     settings = resolve_settings(
-        base_url=_arg(args, "base_url"), chatbot_id=_arg(args, "chatbot_id")
+        base_url=_arg(args, "base_url"),
+        chatbot_id=_arg(args, "chatbot_id"),
+        page=_arg(args, "page"),
+        client_profile=_arg(args, "client_profile"),
     )
     path = config_path()
     info: dict[str, Any] = {
@@ -330,6 +334,8 @@ def _status_info(args: argparse.Namespace) -> dict[str, Any]:
         "base_url": settings.base_url,
         "base_url_from_env": _env_set(ENV_BASE_URL) and not _arg(args, "base_url"),
         "chatbot_id": settings.chatbot_id,
+        "page": settings.page,
+        "client_profile": settings.client_profile,
     }
     if settings.chatbot_id:
         info.update(CredentialStore(settings.base_url, settings.chatbot_id).status())
@@ -381,6 +387,11 @@ def _print_status(info: dict[str, Any]) -> None:
         (
             "Base URL",
             info["base_url"] + (" (from DIALOGTUI_BASE_URL)" if info["base_url_from_env"] else ""),
+        ),
+        ("Page", info["page"] or "not set (context.page is not sent; --page, setting page)"),
+        (
+            "Client profile",
+            info["client_profile"] or "not set (no X-Diverge-Client-Profile; --client-profile)",
         ),
         ("Config file", info["config_file"] + config_state),
         ("Keyring", keyring_state),

@@ -18,7 +18,7 @@ from ..api.errors import (
     TransportError,
 )
 from ..inputs import check_token, read_line
-from ..target import Target, TargetError, configured_target, demo_target
+from ..target import Target, TargetError, configured_target, demo_target, with_switches
 
 # Commands catch one error type for every problem found before the first request.
 StartupError = TargetError
@@ -28,9 +28,10 @@ StartupError = TargetError
 def open_target(args: argparse.Namespace, *, defer_secret: bool = False) -> Iterator[Target]:
     """Resolve the bot and its secret (with `defer_secret`, only the bot: see
     `configured_target`); with --demo, run the local server for the duration."""
+    page, profile = getattr(args, "page", None), getattr(args, "client_profile", None)
     if getattr(args, "demo", False):
         with demo_target(getattr(args, "scenario", None)) as target:
-            yield target
+            yield with_switches(target, page, profile)
         return
     token = None
     if getattr(args, "visitor_token_stdin", False):
@@ -39,7 +40,12 @@ def open_target(args: argparse.Namespace, *, defer_secret: bool = False) -> Iter
             raise TargetError("No visitor token was given on stdin.", exitcodes.USAGE)
         check_token(token, "The visitor token on stdin")  # raises InputError (exit 2)
     yield configured_target(
-        args.base_url, args.chatbot_id, visitor_token=token, defer_secret=defer_secret
+        args.base_url,
+        args.chatbot_id,
+        visitor_token=token,
+        defer_secret=defer_secret,
+        page=page,
+        client_profile=profile,
     )
 
 

@@ -24,6 +24,7 @@ from rich.cells import cell_len
 
 from .. import exitcodes
 from ..api.errors import DialogError
+from .. import plaintext
 from ..api.models import plain_text, to_part
 from ..conversation.outcome import Outcome
 from ..inputs import InputError, load_json, read_input
@@ -58,6 +59,8 @@ class TurnResult:
     """A `TurnOutcome`, or `skipped` for a turn not sent because an earlier one failed."""
     error: DialogError | None = None
     figures: TurnFigures | None = None
+    shown: str = ""
+    """The whole reply as a person reads it: text, tables, product cards, attachments."""
 
     @property
     def ok(self) -> bool:
@@ -160,7 +163,10 @@ def _fill(result: TurnResult, turn: Turn) -> None:
     result.error = turn.error
     result.figures = turn.figures
     message = turn.assembler.message
-    result.reply = plain_text(message.parts if message is not None else turn.assembler.parts)
+    parts = message.parts if message is not None else turn.assembler.parts
+    result.reply = plain_text(parts)
+    # What a person reads: tables, product cards, attachments too (dialogtui.plaintext).
+    result.shown = plaintext.parts_text(parts)
 
 
 def _run_async(
@@ -302,8 +308,8 @@ def _print_json(out: TextIO, record: dict[str, Any]) -> None:
 def _print_turn(out: TextIO, result: TurnResult) -> None:
     """A finished turn as a person reads it: the message, the reply, the safe error if any."""
     out.write(f"[{result.number}] > {sanitize_line(result.message)}\n")
-    if result.reply:
-        out.write(textwrap.indent(sanitize(result.reply), "    ") + "\n")
+    if result.shown or result.reply:
+        out.write(textwrap.indent(sanitize(result.shown or result.reply), "    ") + "\n")
     if result.error is not None:
         out.write(f"    ! {result.error.safe_message}\n")
     elif not result.ok:
@@ -384,7 +390,9 @@ def export_turns(data: Any) -> list[ExportedTurn]:
 
     * `dialogtui export --format json`: `{"conversation": {...}, "messages": [{"role", "text",
       "status", ...}]}` (a `"turns"` list of the same records is accepted too);
-    * the API's `GET /export`: `{"messages": [{"role", "parts": [...]}, ...]}`.
+    * the API's `GET /export` (`dialogtui data-export`), in the vendor's shape:
+      `{"conversations": [{"messages": [{"role", "parts": [...]}, ...]}, ...], ...}`, every
+      conversation's messages in turn; or an older `{"messages": [...]}`.
 
     Assistant messages before the first user message (a welcome) have nothing to compare with
     and are dropped. Raises `ScriptError` for anything else.
@@ -392,6 +400,14 @@ def export_turns(data: Any) -> list[ExportedTurn]:
     records = None
     if isinstance(data, dict):
         records = data.get("messages", data.get("turns"))
+        conversations = data.get("conversations")
+        if records is None and isinstance(conversations, list):
+            records = [
+                message
+                for conversation in conversations
+                if isinstance(conversation, dict) and isinstance(conversation.get("messages"), list)
+                for message in conversation["messages"]
+            ]
     if not isinstance(records, list):
         raise ScriptError(
             'Not a conversation export: expected a JSON object with a "messages" list '

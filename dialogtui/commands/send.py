@@ -14,22 +14,13 @@ from .. import exitcodes
 from ..api.errors import DialogError
 from ..api.models import (
     DoneEvent,
-    FilePart,
-    ImagePart,
     Message,
     Part,
     PartDeltaEvent,
     PartEvent,
-    ProductsPart,
-    QuickRepliesPart,
-    RichTextPart,
     StreamEvent,
-    SuggestionsPart,
-    TextPart,
-    UnknownPart,
-    blocks_text,
-    spans_text,
 )
+from .. import plaintext
 from ..conversation.events import Event, Notice, Streamed, TurnEnded
 from ..inputs import read_message
 from ..text import sanitize
@@ -208,11 +199,11 @@ class _PlainPrinter:
         elif delta.action == "append_text" and delta.text:
             self._write(delta.text)
         elif delta.action == "append_span" and delta.span is not None:
-            self._write(spans_text([delta.span]))
+            self._write(plaintext.spans_text([delta.span]))
         elif delta.action == "append_item" and delta.item is not None:
             if self._open_block_has_text:
                 self._write("\n")
-            self._write("- " + spans_text(delta.item.spans))
+            self._write("- " + plaintext.spans_text(delta.item.spans))
 
     def _separate(self) -> None:
         if self._printed_anything:
@@ -241,32 +232,6 @@ class _PlainPrinter:
 
 
 def _part_text(part: Part) -> str:
-    if isinstance(part, TextPart):
-        return part.text
-    if isinstance(part, RichTextPart):
-        return blocks_text(part.blocks)
-    if isinstance(part, ProductsPart):
-        return "\n".join(_product_line(p.title, p.price, p.url) for p in part.products)
-    if isinstance(part, SuggestionsPart):
-        return "\n".join(f"→ {s.title or s.prompt_text}" for s in part.suggestions)
-    if isinstance(part, QuickRepliesPart):
-        return "\n".join(f"→ {reply}" for reply in part.replies)
-    if isinstance(part, ImagePart):
-        return f"[image] {part.caption or ''} {part.url}".strip()
-    if isinstance(part, FilePart):
-        return f"[file] {part.filename or ''} {part.url}".strip()
-    if isinstance(part, UnknownPart):
-        return f"[unsupported content: {part.type}]"
-    return f"[{part.__struct_config__.tag}]"
-
-
-def _product_line(title: str, price: object, url: str | None) -> str:
-    from ..api.models import Price
-    from ..store import price_text
-
-    line = f"* {title}"
-    if isinstance(price, Price):
-        line += f" — {price_text(price)}"  # 399.00 DKK, as on screen and in the export
-    if url:
-        line += f" <{url}>"
-    return line
+    # Tables, product cards, attachments and markers as readable text: one renderer for
+    # send, run, history and the exports (dialogtui.plaintext).
+    return plaintext.part_text(part)

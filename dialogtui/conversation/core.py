@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..api.errors import ApiHttpError, DialogError, TransportError
@@ -113,6 +113,11 @@ class Conversation:
         self._record_chosen = False  # looked up for the token (`open`, or the first send)
         self._task: asyncio.Task[None] | None = None
         self._cancelling = False
+
+    def start_prompts(self, config: Config) -> tuple[FollowUp, ...]:
+        """The start prompts for the page in force (`context.page`), by the vendor's rule."""
+        page = self.session.client.context_page if self.session is not None else None
+        return _prompt_followups(config.start_prompts, page or self.target.settings.page)
 
     # -- listening ----------------------------------------------------------------------------
 
@@ -209,11 +214,24 @@ class Conversation:
         replies = [m for m in history if m.role != "user"]
         self.last_reply = plain_text(replies[-1].parts) if replies else ""
         if history:
-            self.followups = ()
-            self._emit(ConversationChanged(reason, True, tuple(history), self.config))
+            # The vendor shows start prompts until the first *user* turn (a welcome in history
+            # is not one).
+            config = self.config
+            no_user_turn = not any(m.role == "user" for m in history)
+            self.followups = self.start_prompts(config) if config and no_user_turn else ()
+            self._emit(
+                ConversationChanged(
+                    reason, True, tuple(history), self.config, followups=self.followups
+                )
+            )
+            if self.client.history_cursor is not None:  # a cap is said, never silent
+                self._notice(
+                    f"Showing the latest {len(history):,} messages; older ones are on the "
+                    "server (`dialogtui data-export` downloads them all)."
+                )
             return
         config = self.config
-        self.followups = _prompt_followups(config.start_prompts) if config is not None else ()
+        self.followups = self.start_prompts(config) if config is not None else ()
         welcome = config.display.welcome_message if config is not None else None
         self._emit(
             ConversationChanged(
@@ -428,7 +446,7 @@ class Conversation:
         self.retry_text = None
         self.last_reply = ""
         config = self.config
-        self.followups = _prompt_followups(config.start_prompts) if config is not None else ()
+        self.followups = self.start_prompts(config) if config is not None else ()
         welcome = config.display.welcome_message if config is not None else None
         self._emit(
             ConversationChanged(
@@ -477,11 +495,11 @@ class Conversation:
         return result
 
 
-def _prompt_followups(prompts: Iterable[StartPrompt]) -> tuple[FollowUp, ...]:
+def _prompt_followups(prompts: list[StartPrompt], page: str | None) -> tuple[FollowUp, ...]:
+    from ..api.models import select_start_prompts  # the vendor's rule: url_pattern vs the page
+
     return tuple(
-        FollowUp(p.prompt_text, p.prompt_text)
-        for p in prompts
-        if p.prompt_text and not p.url_pattern
+        FollowUp(p.prompt_text, p.prompt_text) for p in select_start_prompts(prompts, page)
     )
 
 

@@ -68,6 +68,7 @@ class DevServerConfig:
     chatbot_id: str = DEMO_CHATBOT_ID
     delta_delay: float = 0.0  # seconds between streamed events in normal scenarios
     history_messages: int = 0  # pre-seeded messages in every new conversation
+    seed_forms: bool = False  # a new conversation opens with the vendor's three sample forms
     retry_after: int = 1  # seconds sent in Retry-After for rate_limited
 
 
@@ -78,6 +79,9 @@ class ServerStats:
     last_authorization: str | None = None  # to prove the client sent Bearer; never display it
     requests: list[tuple[str, str]] = field(default_factory=list)  # (route, scenario), in order
     tokens_used: list[str] = field(default_factory=list)  # Bearer token of each Bearer request
+    context_pages: list[str | None] = field(default_factory=list)  # context.page of each send
+    client_profiles: list[str | None] = field(default_factory=list)  # its client-profile header
+    actions: list[dict[str, Any]] = field(default_factory=list)  # accepted /actions bodies
     file_requests_with_authorization: int = 0  # /cdn downloads that carried an Authorization header
     _routes: Counter[str] = field(default_factory=Counter, repr=False)
     _scenarios: Counter[str] = field(default_factory=Counter, repr=False)
@@ -99,6 +103,19 @@ class ServerStats:
                 if len(log) > 2 * MAX_STATS_LOG:
                     del log[:-MAX_STATS_LOG]
 
+    def note_send(self, page: Any, client_profile: str | None) -> None:
+        with self._lock:
+            self.context_pages.append(page if isinstance(page, str) else None)
+            self.client_profiles.append(client_profile)
+            for log in (self.context_pages, self.client_profiles):
+                if len(log) > 2 * MAX_STATS_LOG:
+                    del log[:-MAX_STATS_LOG]
+
+    def note_action(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.actions.append(body)
+            del self.actions[:-MAX_STATS_LOG]
+
     def record_file_download(self, authorization: str | None) -> None:
         with self._lock:
             self._routes["GET /cdn"] += 1
@@ -119,6 +136,9 @@ class ServerStats:
             self._scenarios.clear()
             self.requests.clear()
             self.tokens_used.clear()
+            self.context_pages.clear()
+            self.client_profiles.clear()
+            self.actions.clear()
             self.last_authorization = None
             self.file_requests_with_authorization = 0
 
@@ -146,9 +166,21 @@ class Conversation:
     dropped: int = 0  # messages trimmed from the front; cursors use absolute indexes
     tokens: list[str] = field(default_factory=list)
     markers: dict[str, dict[str, Any]] = field(default_factory=dict)  # part_id -> marker part
-    newest_marker: str | None = None  # the only marker /actions accepts
+    # The markers /actions accepts: those of the newest assistant message (the vendor's rule:
+    # only the latest actionable parts). Each answers once.
+    actionable: set[str] = field(default_factory=set)
     ratings: list[dict[str, Any]] = field(default_factory=list)
     submissions: list[dict[str, Any]] = field(default_factory=list)
+
+    def note_markers(self, message: dict[str, Any]) -> None:
+        """Remember the markers of an assistant message just added: they, and only they, are
+        actionable now (a newer assistant message, markers or not, makes older ones stale)."""
+        if message.get("role") != "assistant":
+            return
+        markers = [p for p in message["parts"] if p.get("type") in content.MARKER_TYPES]
+        self.actionable = {part["part_id"] for part in markers}
+        for part in markers:
+            self.markers[part["part_id"]] = part
 
     def append(self, message: dict[str, Any]) -> None:
         self.messages.append(message)
@@ -208,6 +240,10 @@ class DevServerState:
             min(self.config.history_messages, MAX_MESSAGES_PER_CONVERSATION)
         )
         conversation.messages.extend(seeded)
+        if self.config.seed_forms:
+            conversation.messages.append(content.forms_message())
+        for message in conversation.messages:
+            conversation.note_markers(message)
         self.conversations[conversation.id] = conversation
         return conversation
 
@@ -493,7 +529,7 @@ async def post_auth_reset(request: Request) -> Response:
 async def get_config(
     request: Request, state: DevServerState, conversation: Conversation
 ) -> Response:
-    return JSONResponse(content.branding())
+    return JSONResponse(content.branding(str(request.base_url).rstrip("/")))
 
 
 def _encode_cursor(index: int) -> str:
@@ -538,11 +574,6 @@ ACTION_FOR_MARKER = {
     "show_form": "form_submission",
     "show_support_ticket": "support_ticket",
 }
-SUPPORT_TICKET_FIELDS: list[dict[str, Any]] = [
-    {"key": "name", "label": "Name", "type": "text", "required": True},
-    {"key": "email", "label": "E-mail", "type": "email", "required": True},
-    {"key": "message", "label": "Message", "type": "textarea", "required": True},
-]
 
 
 def _field_problem(spec: dict[str, Any], value: Any) -> str | None:
@@ -551,7 +582,9 @@ def _field_problem(spec: dict[str, Any], value: Any) -> str | None:
         return f"{label} must be text"
     value = (value or "").strip()
     if not value:
-        return f"{label} is required" if spec.get("required") else None
+        return (
+            f"{label} is required" if spec.get("required") and spec.get("type") != "file" else None
+        )
     if spec.get("type") == "email" and not EMAIL.match(value):
         return "Enter a valid e-mail address"
     options = spec.get("options")
@@ -560,26 +593,47 @@ def _field_problem(spec: dict[str, Any], value: Any) -> str | None:
     return None
 
 
+def _visible(spec: dict[str, Any], values: dict[str, Any]) -> bool:
+    """`visible_when`: every condition holds (only `equals` exists); a hidden field is not
+    validated (and a client does not send it)."""
+    conditions = spec.get("visible_when") or []
+    return all(
+        isinstance(c, dict) and values.get(str(c.get("field"))) == c.get("value")
+        for c in conditions
+    )
+
+
 def action_problems(marker: dict[str, Any], action: dict[str, Any]) -> list[dict[str, str]]:
     """Field errors of an action against the marker it answers (params of a 422)."""
-    specs: list[dict[str, Any]]
     values: Any
+    specs: list[dict[str, Any]] = marker.get("fields") or []
     if action["type"] == "support_ticket":
-        specs, values = SUPPORT_TICKET_FIELDS, action
+        values = action
+        specs = specs or content.SUPPORT_TICKET_FIELDS
     else:
         container = "fields" if action["type"] == "contact_form" else "values"
         values = action.get(container)
         if not isinstance(values, dict):
             return [{"field": container, "message": f"{container} must be an object"}]
-        specs = marker.get("fields") or []
         if action["type"] == "form_submission" and action.get("form_id") != marker.get("form_id"):
             return [{"field": "form_id", "message": "form_id does not match the form"}]
     problems: list[dict[str, str]] = []
     for spec in specs:
-        problem = _field_problem(spec, values.get(spec["key"]))
-        if problem:
-            problems.append({"field": spec["key"], "message": problem})
+        if _visible(spec, values):
+            problem = _field_problem(spec, values.get(spec["key"]))
+            if problem:
+                problems.append({"field": spec["key"], "message": problem})
+    minimum = marker.get("min_filled_fields") or 0
+    filled = sum(1 for v in values.values() if isinstance(v, str) and v.strip())
+    if action["type"] == "form_submission" and filled < minimum:
+        problems.append({"field": "values", "message": f"Fill at least {minimum} fields"})
     return problems
+
+
+CONFIRMATIONS = {
+    "contact_form": "Thanks, we'll be in touch.",
+    "support_ticket": "Your ticket has been created.",
+}
 
 
 @bearer_route("POST /actions")
@@ -597,7 +651,7 @@ async def post_actions(
     marker = conversation.markers.get(part_id)
     if marker is None:
         return failure_response(api_error(404, "not_found", "Unknown part_id."))
-    if part_id != conversation.newest_marker:
+    if part_id not in conversation.actionable:
         return failure_response(api_error(409, "conflict", "This form is no longer active."))
     expected = ACTION_FOR_MARKER.get(marker["type"])
     if action["type"] != expected:
@@ -608,15 +662,17 @@ async def post_actions(
     if problems:
         return failure_response(api_error(422, "validation", "Validation failed", problems))
     # A marker answers once; a repeated submit is a duplicate and gets 409 like a stale one.
-    conversation.newest_marker = None
+    conversation.actionable.discard(part_id)
+    state.stats.note_action({"part_id": part_id, "action": action})
     submission_id = content.new_id("sub")
     conversation.submissions.append(
         {"submission_id": submission_id, "part_id": part_id, "action": action}
     )
     del conversation.submissions[:-MAX_RECORDS_PER_CONVERSATION]
-    return JSONResponse(
-        {"submission_id": submission_id, "confirmation_text": "Thanks, we'll be in touch."}
+    confirmation = marker.get("confirmation_text") or CONFIRMATIONS.get(
+        action["type"], "Thanks, we'll be in touch."
     )
+    return JSONResponse({"submission_id": submission_id, "confirmation_text": confirmation})
 
 
 @bearer_route("POST /rate")
@@ -646,18 +702,28 @@ async def post_rate(
 async def get_export(
     request: Request, state: DevServerState, conversation: Conversation
 ) -> Response:
-    visitor = {
-        "visitor_id": conversation.visitor_id,
-        "chatbot_id": state.config.chatbot_id,
-        "created_at": conversation.created_at,
-    }
+    """The visitor's data in the vendor's export shape (its SDK's stand-in). The shape of one
+    entry of `conversations` is not published; ours holds the id, the start and the messages."""
     return JSONResponse(
         {
-            "visitor": visitor,
-            "messages": conversation.messages,
-            "ratings": conversation.ratings,
-            "submissions": conversation.submissions,
-            "exported_at": content.iso_utc(),
+            "generated_at": content.iso_utc(),
+            "chatbot_id": state.config.chatbot_id,
+            "visitor_id": conversation.visitor_id,
+            "session": {"values": []},
+            "conversations": [
+                {
+                    "conversation_id": conversation.id,
+                    "created_at": conversation.created_at,
+                    "messages": conversation.messages,
+                    "ratings": conversation.ratings,
+                }
+            ],
+            "livechat_sessions": [],
+            "attachments": [],
+            "support_tickets": [
+                s for s in conversation.submissions if s["action"].get("type") == "support_ticket"
+            ],
+            "webhook_events": [],
         }
     )
 
@@ -719,7 +785,19 @@ async def post_messages(request: Request) -> Response:
     if forced is not None:
         return forced
     plan = stream_plan(choice, text, str(request.base_url).rstrip("/"), state.config.delta_delay)
-    turn = Turn(state, conversation, token, content.user_message(text), plan)
+    user = content.user_message(text)
+    assert isinstance(body, dict)  # parse_message accepted it
+    for part in body["message"]["parts"][1:]:
+        if part["type"] == "image":  # history serves a visitor's photo back as a data: URL
+            user["parts"].append(
+                content.visitor_image_part(part["mime"], part["data"], part.get("filename"))
+            )
+    context = body.get("context")
+    state.stats.note_send(
+        context.get("page") if isinstance(context, dict) else None,
+        request.headers.get("x-diverge-client-profile"),
+    )
+    turn = Turn(state, conversation, token, user, plan)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(
         stream_body(state, plan, turn.commit), headers=headers, media_type=plan.media_type
@@ -745,10 +823,7 @@ class Turn:
         assistant = content.assistant_message([*streamed, *done.extra_parts])
         self.conversation.append(self.user)
         self.conversation.append(assistant)
-        for part in assistant["parts"]:
-            if part.get("type") in content.MARKER_TYPES:
-                self.conversation.markers[part["part_id"]] = part
-                self.conversation.newest_marker = part["part_id"]
+        self.conversation.note_markers(assistant)
         data: dict[str, Any] = {"message": assistant}
         if done.rotate:
             # The old token keeps working; stats.tokens_used shows whether the client moved on.

@@ -213,7 +213,12 @@ DEMO_PRODUCTS: list[JSON] = [
         "image_url": "https://example.com/img/wool-blanket.jpg",
         "price": {"amount": 399.0, "currency": "DKK"},
         "original_price": {"amount": 499.0, "currency": "DKK"},
+        "splash": "20% Deal",
         "url": "https://example.com/products/wool-blanket",
+        "add_to_cart": {
+            "sku": "SKU-BLANKET-130",
+            "url": "https://example.com/cart/add/SKU-BLANKET-130",
+        },
     },
     {
         "id": "prod_mug",
@@ -222,6 +227,7 @@ DEMO_PRODUCTS: list[JSON] = [
         "image_url": "https://example.com/img/coffee-mug.jpg",
         "price": {"amount": 89.95, "currency": "DKK"},
         "url": "https://example.com/products/coffee-mug",
+        "add_to_cart": {"sku": "SKU-MUG-35"},
     },
 ]
 
@@ -276,6 +282,42 @@ CONTACT_FORM_FIELDS: list[JSON] = [
     {"key": "message", "label": "Message", "type": "textarea"},
 ]
 
+# The vendor's sample forms (its SDK's stand-in server): a ticket with its own fields, and a
+# custom form whose `claim` shows only for one distributor, with placeholders and a minimum.
+SUPPORT_TICKET_FIELDS: list[JSON] = [
+    {"key": "name", "label": "Name", "type": "text", "required": True},
+    {"key": "email", "label": "E-mail", "type": "email", "required": True},
+    {"key": "message", "label": "Describe your issue", "type": "textarea", "required": True},
+]
+CUSTOM_FORM_FIELDS: list[JSON] = [
+    {
+        "key": "email",
+        "label": "E-mail",
+        "type": "email",
+        "required": True,
+        "placeholder": "you@example.com",
+    },
+    {
+        "key": "distributor",
+        "label": "Distributor",
+        "type": "dropdown",
+        "required": True,
+        "options": ["postnord", "dhl"],
+    },
+    {
+        "key": "claim",
+        "label": "Claim details",
+        "type": "textarea",
+        "required": True,
+        "placeholder": "What happened to the parcel?",
+        "visible_when": [{"field": "distributor", "operator": "equals", "value": "postnord"}],
+    },
+    {"key": "phone", "label": "Phone", "type": "phone", "required": None},
+]
+CUSTOM_FORM_ID = "salesLead"
+CUSTOM_FORM_NAME = "Sales lead"
+CUSTOM_FORM_CONFIRMATION = "Thanks — your lead is in."
+
 MARKER_TYPES = frozenset(
     {
         "show_contact_form",
@@ -285,10 +327,43 @@ MARKER_TYPES = frozenset(
         "request_image_upload",
     }
 )
+FORM_MARKER_TYPES = frozenset({"show_contact_form", "show_support_ticket", "show_form"})
 
 
 def contact_form_part() -> JSON:
     return {"type": "show_contact_form", "part_id": new_id("part"), "fields": CONTACT_FORM_FIELDS}
+
+
+def support_ticket_part() -> JSON:
+    return {
+        "type": "show_support_ticket",
+        "part_id": new_id("part"),
+        "fields": SUPPORT_TICKET_FIELDS,
+        "attachments_accepted": True,
+        "max_attachment_size_bytes": 2 * 1024 * 1024,
+    }
+
+
+def custom_form_part() -> JSON:
+    return {
+        "type": "show_form",
+        "part_id": new_id("part"),
+        "form_id": CUSTOM_FORM_ID,
+        "name": CUSTOM_FORM_NAME,
+        "confirmation_text": CUSTOM_FORM_CONFIRMATION,
+        "fields": CUSTOM_FORM_FIELDS,
+        "min_filled_fields": 1,
+        "submit_actions": [{"type": "save_lead"}],  # server-side routing; clients ignore it
+    }
+
+
+def image_upload_part() -> JSON:
+    return {
+        "type": "request_image_upload",
+        "part_id": new_id("part"),
+        "accepted_types": ["image/png", "image/jpeg", "image/webp"],
+        "max_size_bytes": 5 * 1024 * 1024,
+    }
 
 
 def _signed_url(base_url: str, name: str, expires: datetime) -> str:
@@ -297,12 +372,16 @@ def _signed_url(base_url: str, name: str, expires: datetime) -> str:
     return f"{base_url}/cdn/{name}?expires={expiry}&signature={secrets.token_hex(16)}"
 
 
-def image_part(base_url: str) -> JSON:
-    expires = datetime.now(UTC) + FILE_URL_LIFETIME
+def image_part(base_url: str, expires: datetime | None = None) -> JSON:
+    """An image as the API saves one: an attachment id, a signed URL and thumbnail that expire."""
+    expires = expires or datetime.now(UTC) + FILE_URL_LIFETIME
+    attachment_id = new_id("att")
     return {
         "type": "image",
         "part_id": new_id("part"),
+        "attachment_id": attachment_id,
         "url": _signed_url(base_url, "demo.png", expires),
+        "thumbnail_url": _signed_url(base_url, "demo.png", expires),
         "mime_type": "image/png",
         "size_bytes": len(DEMO_PNG),
         "url_expires_at": iso_utc(expires),
@@ -310,17 +389,26 @@ def image_part(base_url: str) -> JSON:
     }
 
 
-def file_part(base_url: str) -> JSON:
-    expires = datetime.now(UTC) + FILE_URL_LIFETIME
+def file_part(base_url: str, expires: datetime | None = None) -> JSON:
+    expires = expires or datetime.now(UTC) + FILE_URL_LIFETIME
     return {
         "type": "file",
         "part_id": new_id("part"),
+        "attachment_id": new_id("att"),
         "url": _signed_url(base_url, "demo.txt", expires),
         "mime_type": "text/plain",
         "size_bytes": len(DEMO_TXT),
         "url_expires_at": iso_utc(expires),
         "filename": "demo.txt",
     }
+
+
+def visitor_image_part(mime: str, data: str, filename: str | None) -> JSON:
+    """A visitor's own photo as history serves it back: a `data:` URL, the filename as caption."""
+    part: JSON = {"type": "image", "url": f"data:{mime};base64,{data}"}
+    if filename:
+        part["caption"] = filename
+    return part
 
 
 def _mentions(text: str, *words: str) -> bool:
@@ -341,7 +429,18 @@ def ok_reply(user_text: str, base_url: str, *, force_form: bool = False) -> Repl
         reply.whole(image_part(base_url))
     if _mentions(user_text, "file"):
         reply.whole(file_part(base_url))
-    if force_form or _mentions(user_text, "form", "contact"):
+    if _mentions(user_text, "upload", "photo"):
+        reply.whole(image_upload_part())
+    if _mentions(user_text, "forms"):
+        # The vendor's three sample forms in one reply: each of them is the latest actionable.
+        reply.whole(contact_form_part())
+        reply.whole(support_ticket_part())
+        reply.whole(custom_form_part())
+    elif _mentions(user_text, "ticket"):
+        reply.whole(support_ticket_part())
+    elif _mentions(user_text, "lead", "custom"):
+        reply.whole(custom_form_part())
+    elif force_form or _mentions(user_text, "form", "contact"):
         reply.whole(contact_form_part())
     return reply
 
@@ -553,13 +652,21 @@ def unknown_things_reply(user_text: str) -> Reply:
 # Branding, history, files
 
 
-def branding() -> JSON:
+BOT_NAME = "Demo Bot"
+
+
+def branding(base_url: str = "") -> JSON:
+    """`GET /config` in the vendor's shapes (avatar and subtitle are objects)."""
     return {
         "display": {
-            "name": "Demo Bot",
+            "name": BOT_NAME,
+            "avatar": {"url": f"{base_url}/cdn/demo.png" if base_url else None},
             "welcome_message": "Hi! I'm the Dialog Intelligens demo bot. Ask me anything, "
             "or try a message mentioning “table”, “form” or “quick”.",
-            "subtitle": "Local demo server: nothing leaves your machine",
+            "subtitle": {
+                "text": "Local demo server: nothing leaves your machine",
+                "link": {"text": "Privacy", "url": "https://example.com/privacy"},
+            },
             "privacy_policy_url": "https://example.com/privacy",
         },
         "theme": {
@@ -577,10 +684,25 @@ def branding() -> JSON:
             },
         },
         "start_prompts": [
-            {"prompt_text": "What can you do?"},
+            {"prompt_text": "What can you do?", "url_pattern": None},
             {"prompt_text": "Show me a table of your plans"},
             {"prompt_text": "I'd like to contact sales"},
+            {"prompt_text": "Find a size", "url_pattern": "/products"},
+            {"prompt_text": "Checkout help", "url_pattern": "/cart"},
+            {"prompt_text": "   "},  # blank: skipped by clients
         ],
+        "product_card": {"open_label": "See product", "add_to_cart": {"enabled": True}},
+        "livechat": {
+            "enabled": False,
+            "configured": False,
+            "availability_status": "offline",
+            "availability_reason": "manual_offline",
+            "show_livechat_logo": False,
+            "attachments_enabled": False,
+            "max_attachment_size_bytes": 5 * 1024 * 1024,
+        },
+        "forms": [{"form_id": CUSTOM_FORM_ID, "name": CUSTOM_FORM_NAME, "trigger": "llm"}],
+        "popup_messages": [],
         "image_enabled": False,
     }
 
@@ -594,23 +716,60 @@ def user_message(text: str, created_at: str | None = None) -> JSON:
     }
 
 
-def assistant_message(parts: list[JSON], created_at: str | None = None) -> JSON:
+def assistant_message(
+    parts: list[JSON], created_at: str | None = None, *, role: str = "assistant"
+) -> JSON:
     return {
         "message_id": new_id("msg"),
-        "role": "assistant",
+        "role": role,
         "parts": parts,
         "created_at": created_at or iso_utc(),
     }
 
 
+AGENT_NAME = "Sofie"
+
+
+def _rich(text: str) -> JSON:
+    return {"type": "rich_text", "part_id": new_id("part"), "blocks": [paragraph(text_span(text))]}
+
+
+def system_note(text: str, created_at: str | None = None) -> JSON:
+    return assistant_message([_rich(text)], created_at, role="system")
+
+
+def agent_message(text: str, created_at: str | None = None) -> JSON:
+    """A human agent's message (live chat), with the agent's identity as the SDK reads it."""
+    message = assistant_message([_rich(text)], created_at, role="agent")
+    message["agent"] = {"agent_id": "agent_1", "display_name": AGENT_NAME, "avatar_url": None}
+    return message
+
+
+def forms_message(created_at: str | None = None) -> JSON:
+    """One assistant message holding the vendor's three sample forms, as its stand-in seeds."""
+    parts = [
+        _rich("Please fill one of the forms below."),
+        contact_form_part(),
+        support_ticket_part(),
+        custom_form_part(),
+    ]
+    return assistant_message(parts, created_at)
+
+
 def seed_history(count: int) -> list[JSON]:
-    """`count` earlier messages, oldest first, alternating user/assistant, a minute apart."""
+    """`count` earlier messages, oldest first, a minute apart: user and assistant alternate,
+    except that from 8 messages on, the fourth and third newest are a system note and a human
+    agent's message (history need not alternate, and real bots' histories hold both)."""
     start = datetime.now(UTC) - timedelta(minutes=count + 1)
     messages = []
     for i in range(count):
         at = iso_utc(start + timedelta(minutes=i))
         turn = i // 2 + 1
-        if i % 2 == 0:
+        if count >= 8 and i == count - 4:
+            messages.append(system_note("A human agent joined the conversation.", at))
+        elif count >= 8 and i == count - 3:
+            messages.append(agent_message(f"Hi, {AGENT_NAME} here. I can help with that.", at))
+        elif i % 2 == 0:
             messages.append(user_message(f"Earlier question #{turn}", at))
         else:
             blocks = [

@@ -349,6 +349,9 @@ class DialogApp(App[None]):
         yield SystemCommand("Keys", "Every key and what it does", self.action_help)
         yield SystemCommand("Open form", "Reopen the bot's form", main.action_open_form)
         yield SystemCommand(
+            "Set page", "The page the visitor is on (context.page)", main.action_set_page
+        )
+        yield SystemCommand(
             "Switch bot or environment",
             "Talk to another bot, environment or the local server",
             main.action_switch_bot,
@@ -367,6 +370,11 @@ class DialogApp(App[None]):
             "Export conversation",
             "Write this conversation as Markdown and JSON",
             self.action_export_conversation,
+        )
+        yield SystemCommand(
+            "Download my data from the server",
+            "Save what the server keeps about this visitor (GET /export) as JSON",
+            main.action_download_data,
         )
         yield SystemCommand(
             "Toggle inspector",

@@ -1,7 +1,16 @@
-"""Modal screens: the bot's forms (contact form, custom form, support ticket) and rating."""
+"""Modal screens: the bot's forms (contact form, custom form, support ticket) and rating.
+
+Forms follow the vendor's rules (its SDK): a field with `visible_when` shows only while the
+dropdown it names has that value, and a hidden field is neither checked nor sent; a custom form
+may need `min_filled_fields`; e-mail fields are checked before sending; the form's `name` is its
+title and its `confirmation_text` the thanks. Only the markers of the newest assistant message
+are current: an older one opens read-only ("no longer current"), as does one the server answers
+with 409.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -13,7 +22,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
 
 from ..api.models import ContactFormPart, FormField, FormMarker, FormPart, SupportTicketPart
 from ..text import sanitize_line
@@ -33,6 +43,8 @@ class SubmitOutcome:
     field_errors: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     """A safe message for a failure that is not about one field."""
+    stale: bool = False
+    """The server no longer accepts this form (409): it turns read-only."""
 
     @property
     def ok(self) -> bool:
@@ -42,14 +54,63 @@ class SubmitOutcome:
 Submitter = Callable[[FormMarker, dict[str, Any]], Awaitable[SubmitOutcome]]
 
 
+STALE_MESSAGE = "This form is no longer current: the bot has moved on. It cannot be sent."
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 def marker_fields(marker: FormMarker) -> Sequence[FormField]:
     if isinstance(marker, SupportTicketPart):
-        return SUPPORT_TICKET_FIELDS
+        return marker.fields or SUPPORT_TICKET_FIELDS  # a ticket names its own fields
     return marker.fields
 
 
+def marker_title(marker: FormMarker) -> str:
+    if isinstance(marker, SupportTicketPart):
+        return "Create a support ticket"
+    if isinstance(marker, FormPart):
+        return sanitize_line(marker.name).strip() or "Form"
+    return "Contact us"
+
+
+def is_visible(form_field: FormField, values: Mapping[str, str]) -> bool:
+    """`visible_when`: every condition holds. `equals` is the one operator there is; a
+    condition with an operator this client does not know keeps the field hidden."""
+    return all(
+        condition.operator == "equals" and values.get(condition.field, "") == condition.value
+        for condition in form_field.visible_when
+    )
+
+
+def submitted_values(fields: Sequence[FormField], values: Mapping[str, str]) -> dict[str, str]:
+    """What is sent: the visible fields only, keys verbatim."""
+    return {f.key: values[f.key] for f in fields if f.key in values and is_visible(f, values)}
+
+
+def local_errors(
+    marker: FormMarker, values: Mapping[str, str]
+) -> tuple[dict[str, str], str | None]:
+    """Problems found before sending: per field (required, e-mail) and for the whole form
+    (`min_filled_fields`). Hidden fields are not checked."""
+    fields = [f for f in marker_fields(marker) if is_visible(f, values)]
+    errors: dict[str, str] = {}
+    for f in fields:
+        value = values.get(f.key, "")
+        if f.required and f.type != "file" and not value:
+            errors[f.key] = "This field is required."
+        elif f.type == "email" and value and not EMAIL.match(value):
+            errors[f.key] = "Enter a valid e-mail address."
+    general = None
+    if isinstance(marker, FormPart) and marker.min_filled_fields > 0:
+        filled = sum(1 for f in fields if values.get(f.key))
+        if filled < marker.min_filled_fields:
+            count = marker.min_filled_fields
+            general = f"Fill in at least {count} field{'s' if count != 1 else ''}."
+    return errors, general
+
+
 def action_for(marker: FormMarker, values: dict[str, Any]) -> dict[str, Any]:
-    """The `/actions` body for a marker; field keys are sent verbatim."""
+    """The `/actions` body for a marker; field keys are sent verbatim, hidden fields not."""
+    values = submitted_values(marker_fields(marker), values)
     if isinstance(marker, ContactFormPart):
         return {"type": "contact_form", "fields": values}
     if isinstance(marker, FormPart):
@@ -68,7 +129,8 @@ def _field_id(key: str) -> str:
 
 
 class FormScreen(ModalScreen[str | None]):
-    """Dismissed with the confirmation text, or None when closed without sending."""
+    """Dismissed with the confirmation text, or None when closed without sending (Esc keeps
+    what was typed: `keep_draft` gets it, and `draft` brings it back next time)."""
 
     DEFAULT_CSS = """
     FormScreen {
@@ -87,8 +149,18 @@ class FormScreen(ModalScreen[str | None]):
         text-style: bold;
         margin-bottom: 1;
     }
+    FormScreen #form-stale {
+        color: $warning;
+        display: none;
+    }
+    FormScreen #form-stale.-shown {
+        display: block;
+    }
     FormScreen .field-label {
         margin-top: 1;
+    }
+    FormScreen .-hidden {
+        display: none;
     }
     FormScreen .field-error {
         color: $error;
@@ -115,30 +187,56 @@ class FormScreen(ModalScreen[str | None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, marker: FormMarker, submit: Submitter) -> None:
+    def __init__(
+        self,
+        marker: FormMarker,
+        submit: Submitter,
+        *,
+        current: bool = True,
+        draft: Mapping[str, str] | None = None,
+        keep_draft: Callable[[FormMarker, dict[str, str]], None] | None = None,
+    ) -> None:
         super().__init__()
         self.marker = marker
         self._submit = submit
         self._fields = list(marker_fields(marker))
+        self.current = current
+        self._draft = dict(draft or {})
+        self._keep_draft = keep_draft
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Label(self._title(), classes="form-title")
+            yield Label(Content(marker_title(self.marker)), classes="form-title")
+            yield Static(STALE_MESSAGE, id="form-stale")
             for form_field in self._fields:
-                yield Label(self._label(form_field), classes="field-label")
-                yield self._input_for(form_field)
+                yield Label(
+                    self._label(form_field),
+                    classes="field-label",
+                    id=_field_id(form_field.key) + "-label",
+                )
+                yield self._input_for(form_field, self._draft.get(form_field.key, ""))
                 yield Static("", classes="field-error", id=_field_id(form_field.key) + "-error")
             yield Static("", id="form-error")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button("Send", variant="primary", id="send")
 
+    def on_mount(self) -> None:
+        for form_field in self._fields:
+            chosen = self._draft.get(form_field.key, "")
+            if form_field.type == "dropdown" and chosen in form_field.options:
+                self.query_one(f"#{_field_id(form_field.key)}", Select).value = chosen
+        self._apply_visibility()
+        if not self.current:
+            self.make_read_only()
+            return
+        for widget in self._inputs():
+            if widget.display and not widget.disabled:
+                widget.focus()  # the first field: typing starts at once
+                break
+
     def _title(self) -> str:
-        if isinstance(self.marker, SupportTicketPart):
-            return "Create a support ticket"
-        if isinstance(self.marker, FormPart):
-            return "Form"
-        return "Contact us"
+        return marker_title(self.marker)
 
     @staticmethod
     def _label(form_field: FormField) -> Content:
@@ -148,14 +246,19 @@ class FormScreen(ModalScreen[str | None]):
         return Content(label)
 
     @staticmethod
-    def _input_for(form_field: FormField) -> Widget:
+    def _input_for(form_field: FormField, value: str = "") -> Widget:
         widget_id = _field_id(form_field.key)
+        placeholder = sanitize_line(form_field.placeholder or "").strip()
         if form_field.type == "dropdown":
             # Content, not str: an option's text must never be parsed as markup.
             options = [(Content(sanitize_line(option)), option) for option in form_field.options]
-            return Select(options, id=widget_id, prompt="Choose…")
+            # A draft's choice is set once mounted (`on_mount`): set before, the Select shows its
+            # prompt over the value it holds.
+            return Select(options, id=widget_id, prompt=placeholder or "Choose…")
         if form_field.type == "textarea":
-            return TextArea(id=widget_id, soft_wrap=True)
+            area = TextArea(value, id=widget_id, soft_wrap=True)
+            area.placeholder = placeholder
+            return area
         if form_field.type == "file":
             return Input(
                 id=widget_id,
@@ -163,13 +266,17 @@ class FormScreen(ModalScreen[str | None]):
                 disabled=True,
             )
         return Input(
+            value,
             id=widget_id,
-            placeholder={"email": "name@example.com", "tel": "+45 12 34 56 78"}.get(
-                form_field.type, ""
-            ),
+            placeholder=placeholder
+            or {"email": "name@example.com", "tel": "+45 12 34 56 78"}.get(form_field.type, ""),
         )
 
-    def values(self) -> dict[str, str]:
+    def _inputs(self) -> list[Widget]:
+        return [self.query_one(f"#{_field_id(f.key)}") for f in self._fields]
+
+    def all_values(self) -> dict[str, str]:
+        """What every field holds, hidden ones included (a draft keeps them)."""
         values: dict[str, str] = {}
         for form_field in self._fields:
             widget = self.query_one(f"#{_field_id(form_field.key)}")
@@ -184,6 +291,34 @@ class FormScreen(ModalScreen[str | None]):
             values[form_field.key] = value.strip()
         return values
 
+    def values(self) -> dict[str, str]:
+        """What would be sent: the visible fields only."""
+        return submitted_values(self._fields, self.all_values())
+
+    def _apply_visibility(self) -> None:
+        values = self.all_values()
+        for form_field in self._fields:
+            hidden = not is_visible(form_field, values)
+            base = _field_id(form_field.key)
+            for suffix in ("-label", "", "-error"):
+                self.query_one(f"#{base}{suffix}").set_class(hidden, "-hidden")
+
+    @on(Select.Changed)
+    def _choice_changed(self) -> None:
+        self._apply_visibility()  # a dropdown may show or hide the fields that depend on it
+
+    def make_read_only(self, message: str = STALE_MESSAGE) -> None:
+        """The form can no longer be sent: everything disabled, the reason shown."""
+        self.current = False
+        stale = self.query_one("#form-stale", Static)
+        stale.update(Content(message))
+        stale.add_class("-shown")
+        for widget in self._inputs():
+            widget.disabled = True
+        self.query_one("#send", Button).disabled = True
+        self.query_one("#cancel", Button).label = "Close"
+        self.query_one("#cancel", Button).focus()
+
     def show_errors(self, field_errors: Mapping[str, str], general: str | None = None) -> None:
         for form_field in self._fields:
             error_label = self.query_one(f"#{_field_id(form_field.key)}-error", Static)
@@ -197,21 +332,16 @@ class FormScreen(ModalScreen[str | None]):
             )
         self.query_one("#form-error", Static).update(Content(general or ""))
 
-    def _missing_required(self, values: Mapping[str, str]) -> dict[str, str]:
-        return {
-            f.key: "This field is required."
-            for f in self._fields
-            if f.required and f.type != "file" and not values.get(f.key)
-        }
-
     @on(Button.Pressed, "#send")
     def _send_pressed(self) -> None:
-        values = self.values()
-        missing = self._missing_required(values)
-        if missing:
-            self.show_errors(missing)
+        if not self.current:
             return
-        self._send(values)
+        values = self.all_values()
+        errors, general = local_errors(self.marker, values)
+        if errors or general:
+            self.show_errors(errors, general)
+            return
+        self._send(submitted_values(self._fields, values))
 
     @work(exclusive=True, group="form-submit")
     async def _send(self, values: dict[str, str]) -> None:
@@ -220,11 +350,127 @@ class FormScreen(ModalScreen[str | None]):
         try:
             outcome = await self._submit(self.marker, dict(values))
         finally:
-            send_button.disabled = False
-        if outcome.ok:
-            self.dismiss(outcome.confirmation or "Thanks, your form was sent.")
+            send_button.disabled = not self.current
+        if outcome.stale:
+            self.show_errors({})
+            self.make_read_only()
+        elif outcome.ok:
+            if self._keep_draft is not None:
+                self._keep_draft(self.marker, {})  # sent: the draft is done with
+            confirmation = outcome.confirmation
+            if not confirmation and isinstance(self.marker, FormPart):
+                confirmation = self.marker.confirmation_text
+            self.dismiss(confirmation or "Thanks, your form was sent.")
         else:
             self.show_errors(outcome.field_errors, outcome.error)
+
+    @on(Button.Pressed, "#cancel")
+    def action_close(self) -> None:
+        if self.current and self._keep_draft is not None:
+            self._keep_draft(self.marker, self.all_values())
+        self.dismiss(None)
+
+
+class FormPickerScreen(ModalScreen[FormMarker | None]):
+    """Which form to open, when the bot's newest message offers more than one."""
+
+    DEFAULT_CSS = """
+    FormPickerScreen {
+        align: center middle;
+    }
+    FormPickerScreen > VerticalScroll {
+        width: 60;
+        max-width: 95%;
+        height: auto;
+        border: thick $accent;
+        background: $surface;
+        padding: 1 2;
+    }
+    FormPickerScreen OptionList {
+        height: auto;
+        margin-top: 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, markers: Sequence[FormMarker], sent: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.markers = list(markers)
+        self._sent = set(sent)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Label("The bot offers these forms:")
+            yield OptionList(
+                *(
+                    Option(
+                        Content(marker_title(m) + (" (sent)" if m.part_id in self._sent else "")),
+                        id=str(i),
+                        disabled=m.part_id in self._sent,
+                    )
+                    for i, m in enumerate(self.markers)
+                )
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        assert event.option.id is not None
+        self.dismiss(self.markers[int(event.option.id)])
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class PageScreen(ModalScreen[str | None]):
+    """The page the visitor is on (`context.page`): dismissed with the new value ('' clears
+    it), or None when closed without a change."""
+
+    DEFAULT_CSS = """
+    PageScreen {
+        align: center middle;
+    }
+    PageScreen > VerticalScroll {
+        width: 72;
+        max-width: 95%;
+        height: auto;
+        border: thick $accent;
+        background: $surface;
+        padding: 1 2;
+    }
+    PageScreen Horizontal {
+        height: auto;
+        margin-top: 1;
+        align-horizontal: right;
+    }
+    PageScreen Horizontal Button {
+        margin-left: 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, page: str | None) -> None:
+        super().__init__()
+        self._page = page or ""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Label("The page the visitor is on, sent as context.page with every message.")
+            yield Label("Start prompts and banners match their url_pattern against it.")
+            yield Input(self._page, placeholder="https://shop.example/products/…", id="page")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Set page", variant="primary", id="set")
+
+    def on_mount(self) -> None:
+        self.query_one("#page", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#set")
+    def _set(self) -> None:
+        self.dismiss(self.query_one("#page", Input).value.strip())
 
     @on(Button.Pressed, "#cancel")
     def action_close(self) -> None:

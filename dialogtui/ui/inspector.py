@@ -114,7 +114,8 @@ class InspectorRow(msgspec.Struct, gc=False):
 def _summarize(row: InspectorRow) -> tuple[str, str]:
     event = row.event
     if isinstance(event, RequestStarted):
-        return f"{event.method} {event.path} #{event.attempt}", ""
+        sent = " ".join(f"{name}={value}" for name, value in event.sent.items())
+        return f"{event.method} {event.path} #{event.attempt}", sanitize_line(sent)
     if isinstance(event, ResponseReceived):
         return _response_summary(event), ""
     if isinstance(event, RetryScheduled):
@@ -159,6 +160,7 @@ def describe(row: InspectorRow) -> str:
             f"Request {event.method} {event.path}",
             ("operation", event.op.value),
             ("attempt", str(event.attempt)),
+            *event.sent.items(),
             ("at", at),
         )
     elif isinstance(event, ResponseReceived):

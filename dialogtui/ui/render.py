@@ -36,9 +36,10 @@ from dialogtui.api.models import (
     ContactFormPart,
     FilePart,
     FormPart,
+    HumanAgentPart,
     ImagePart,
+    ImageUploadPart,
     Part,
-    Price,
     Product,
     ProductsPart,
     QuickRepliesPart,
@@ -48,6 +49,17 @@ from dialogtui.api.models import (
     SupportTicketPart,
     TablePart,
     TextPart,
+    data_url_facts,
+    is_data_url,
+    is_expired,
+)
+from dialogtui.plaintext import (
+    discount_percent,
+    expiry_note,
+    format_price,
+    format_size,
+    marker_text,
+    upload_prompt_text,
 )
 from dialogtui.text import sanitize, sanitize_line
 
@@ -837,27 +849,6 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def format_price(price: Price) -> str:
-    """'199.00 DKK' for numbers; a string amount is shown as sent (made safe)."""
-    amount = price.amount
-    number = f"{amount:.2f}" if _is_number(amount) else sanitize_line(str(amount))
-    return f"{number} {sanitize_line(price.currency)}".strip()
-
-
-def discount_percent(price: Price, original: Price) -> int | None:
-    """Whole-percent discount when the original price is higher (same or unstated currency)."""
-    now, was = price.amount, original.amount
-    if not (_is_number(now) and _is_number(was)):
-        return None
-    assert isinstance(now, (int, float)) and isinstance(was, (int, float))
-    if was <= 0 or now < 0 or was <= now:
-        return None
-    if price.currency and original.currency and price.currency != original.currency:
-        return None
-    percent = round((was - now) / was * 100)
-    return percent if percent >= 1 else None
-
-
 def price_text(product: Product, styles: RenderStyles) -> Text | None:
     if product.price is None:
         return None
@@ -894,8 +885,10 @@ def product_card(
     inner = width - 4
     border = styles.card
     body: list[Text] = []
-    title = sanitize_line(product.title) or "(untitled product)"
-    body.extend(wrap_lines(Text(title, style=BOLD, end=""), inner)[0])
+    title = Text(sanitize_line(product.title) or "(untitled product)", style=BOLD, end="")
+    if product.splash:
+        title.append(f"  {sanitize_line(product.splash).strip()}", styles.discount)
+    body.extend(wrap_lines(title, inner)[0])
     price = price_text(product, styles)
     if price is not None:
         body.extend(wrap_lines(price, inner)[0])
@@ -905,6 +898,15 @@ def product_card(
     if product.url:
         url = sanitize_line(product.url)
         body.extend(wrap_lines(Text(url, style=link_style(styles.link, product.url)), inner)[0])
+    cart = product.add_to_cart
+    if cart is not None:
+        line = Text(f"🛒 Add to cart ({sanitize_line(cart.sku)})", style=styles.dim, end="")
+        if cart.url:
+            line = Text("🛒 ", end="")
+            line.append(
+                f"Add to cart ({sanitize_line(cart.sku)})", link_style(styles.link, cart.url)
+            )
+        body.extend(wrap_lines(line, inner)[0])
     lines = [frame_line(frame, console, (Segment(f"╭{'─' * (width - 2)}╮", border),))]
     for line in body:
         pad = " " * max(0, inner - line.cell_len)
@@ -945,6 +947,10 @@ def cell_text(cell: str | Cell, styles: RenderStyles) -> Text:
                 line = Text(BULLET, end="")
                 line.append_text(spans_text(item.spans, styles))
                 lines.append(line)
+        elif block.type == "image" and block.url:
+            label = sanitize_line(block.alt or "").strip() or "image"
+            target = None if is_data_url(block.url) else block.url
+            lines.append(Text(f"📷 {label}", style=link_style(styles.link, target), end=""))
     return Text("\n", end="").join(lines)
 
 
@@ -988,36 +994,34 @@ def render_table(
 # Small parts
 
 
-def format_size(size: int | None) -> str:
-    if size is None or size < 0:
-        return ""
-    if size < 1000:
-        return f"{size} B"
-    for unit in ("KB", "MB", "GB"):
-        size_f = size / 1000
-        if size_f < 1000 or unit == "GB":
-            return f"{size_f:.1f} {unit}"
-        size = int(size_f)
-    return ""  # pragma: no cover
-
-
 def attachment_lines(
-    icon: str,
-    label: str,
-    mime: str,
-    size: int | None,
-    url: str,
-    frame: Frame,
-    styles: RenderStyles,
-    console: Console,
+    part: ImagePart | FilePart, frame: Frame, styles: RenderStyles, console: Console
 ) -> list[Line]:
-    details = ", ".join(detail for detail in (sanitize_line(mime), format_size(size)) if detail)
+    """An image or a file: kind icon, name, type, size and expiry (an expired link in the
+    warning style, and not a hyperlink), then the URL. A `data:` URL (a visitor's own photo)
+    is described, never printed."""
+    if isinstance(part, ImagePart):
+        # 📷 rather than 🖼: U+1F5BC is one cell to Rich but two in many terminals.
+        icon, label = "📷", sanitize_line(part.caption or "") or "image"
+    else:
+        icon, label = "📎", sanitize_line(part.filename or "") or "file"
+    mime, size = part.mime_type, part.size_bytes
+    inline = is_data_url(part.url)
+    if inline:
+        data_mime, data_size = data_url_facts(part.url)
+        mime, size = mime or data_mime, size if size is not None else data_size
+    expired = not inline and is_expired(part.url_expires_at)
+    facts = [sanitize_line(mime or ""), format_size(size)]
+    facts.append("sent inline" if inline else expiry_note(part.url_expires_at))
+    details = ", ".join(fact for fact in facts if fact)
     text = Text(label, end="")
     if details:
-        text.append(f" ({details})", styles.dim)
+        text.append(f" ({details})", styles.warning if expired else styles.dim)
     lines = text_lines(text, frame, console, f"{icon} ", "   ")
-    if url:
-        link = Text(sanitize_line(url), style=link_style(styles.link, url), end="")
+    if part.url and not inline:
+        target = None if expired else part.url
+        style = styles.dim + STRIKE if expired else link_style(styles.link, target)
+        link = Text(sanitize_line(part.url), style=style, end="")
         lines.extend(text_lines(link, frame, console, "   ", "   "))
     return lines
 
@@ -1038,13 +1042,6 @@ def placeholder_lines(
 ) -> list[Line]:
     text = Text(f"[unsupported content: {sanitize_line(kind) or 'unknown'}]", style=styles.dim)
     return text_lines(text, frame, console)
-
-
-_FORM_LABELS: Final = {
-    "show_contact_form": "A contact form is open below",
-    "show_form": "A form is open below",
-    "show_support_ticket": "A support ticket form is open below",
-}
 
 
 def part_type(part: Part) -> str:
@@ -1071,19 +1068,17 @@ def render_part(part: Part, frame: Frame, styles: RenderStyles, console: Console
         return choice_lines(part.replies, frame, styles, console)
     if isinstance(part, TablePart):
         return render_table(part, frame, styles, console)
-    if isinstance(part, ImagePart):
-        label = sanitize_line(part.caption or "") or "image"
-        # 📷 rather than 🖼: U+1F5BC is one cell to Rich but two in many terminals.
-        return attachment_lines(
-            "📷", label, part.mime_type, part.size_bytes, part.url, frame, styles, console
-        )
-    if isinstance(part, FilePart):
-        label = sanitize_line(part.filename or "") or "file"
-        return attachment_lines(
-            "📎", label, part.mime_type, part.size_bytes, part.url, frame, styles, console
-        )
+    if isinstance(part, (ImagePart, FilePart)):
+        return attachment_lines(part, frame, styles, console)
     if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
-        return text_lines(Text(_FORM_LABELS[part_type(part)], end=""), frame, console, "📝 ", "   ")
+        form = marker_text(part).removeprefix("[form] ")
+        return text_lines(Text(form, end=""), frame, console, "📝 ", "   ")
+    if isinstance(part, ImageUploadPart):
+        prompt = upload_prompt_text(part).removeprefix("[upload] ")
+        return text_lines(Text(prompt, style=styles.dim, end=""), frame, console, "📤 ", "   ")
+    if isinstance(part, HumanAgentPart):
+        offer = Text("The bot offers to hand over to a human agent.", style=styles.dim, end="")
+        return text_lines(offer, frame, console, "👤 ", "   ")
     return placeholder_lines(part_type(part), frame, styles, console)
 
 

@@ -169,6 +169,12 @@ class MainScreen(Screen[None]):
         self._timeouts = timeouts
         self._policies = policies
         self.conversation: Conversation | None = None
+        from ..form_state import FormTracker
+
+        self.forms = FormTracker()
+        """The bot's forms: which are current, sent, or drafted (`ui/form_state.py`)."""
+        self._before_first_user_turn = False
+        """No user turn in this conversation yet: start prompts show (and follow the page)."""
         self._handlers: dict[type, Callable[[Any], None]] = {}
         self.turn_worker: Worker[None] | None = None
         self._entry = -1  # the transcript entry of the reply in flight
@@ -379,6 +385,7 @@ class MainScreen(Screen[None]):
             )
 
     def _turn_started(self, event: TurnStarted) -> None:
+        self._before_first_user_turn = False
         self.action_bar.clear()
         self.set_status("Waiting for the reply… Esc cancels")
         self.inspector.begin_turn(event.turn.text)
@@ -420,7 +427,10 @@ class MainScreen(Screen[None]):
             return
         self.set_status("Ready")
         self.action_bar.show(_choices(event.followups))
-        if event.form is not None:
+        message = event.turn.assembler.message
+        offered = self.forms.bot_message(message.parts, entry) if message is not None else []
+        self._show_superseded_forms()
+        if offered:
             self.action_open_form()
 
     def _conversation_changed(self, event: ConversationChanged) -> None:
@@ -441,20 +451,53 @@ class MainScreen(Screen[None]):
             self.inspector.clear()  # another conversation: its requests start afresh too
         if event.reason is ChangeReason.SWITCHED and self._composer is not None:
             self._composer.recall = self._recall()  # Up/Down recall what was sent to this bot
+        self._before_first_user_turn = not any(m.role == "user" for m in event.history)
         if event.history:
-            for message in event.history:
-                transcript.add_entry(_role(message), message.parts)
-            self.action_bar.clear()
+            entries = [self._add_message(message) for message in event.history]
+            # A form in history opens while it is the latest; older ones say they are not.
+            self.forms.history(event.history, entries)
+            self._show_superseded_forms()
+            # Start prompts until the first user turn; none once there is one.
+            self.action_bar.show(_choices(event.followups))
         else:
             from ...api.models import TextPart
 
+            self.forms.clear()
             if event.welcome:
                 transcript.add_entry("assistant", [TextPart(text=event.welcome)])
+            about = _about_line(event.config)
+            if about:
+                transcript.add_notice(about)
             # Without a config, still show (no) prompts: what the bar held before goes.
             self.action_bar.show(_choices(event.followups))
         transcript.scroll_end(animate=False)
         self._refresh_bindings_if_changed()
         self.dialog_app.freeze_heap()
+
+    def _add_message(self, message: Message) -> int | None:
+        """A message from history: a system message reads as a note, an agent's by name.
+        Returns the entry it became (None for a note)."""
+        if message.role == "system":
+            from ...plaintext import parts_text
+
+            self.transcript.add_notice(parts_text(message.parts) or "(system note)")
+            return None
+        return self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
+
+    def _show_form_state(self, marker: FormMarker, state: str) -> None:
+        """The form's line in the transcript says what became of it: sent, no longer current."""
+        place = self.forms.places.get(marker.part_id)
+        if place is None:
+            return
+        from ...api.models import TextPart
+        from ...plaintext import marker_text
+
+        line = f"📝 {marker_text(marker).removeprefix('[form] ')} — {state}"
+        self.transcript.set_part(place[0], place[1], TextPart(text=line))
+
+    def _show_superseded_forms(self) -> None:
+        for marker in self.forms.superseded():
+            self._show_form_state(marker, "no longer current")
 
     def _apply_branding(self) -> None:
         name = self.conversation.bot_name if self.conversation is not None else "Assistant"
@@ -498,7 +541,7 @@ class MainScreen(Screen[None]):
             self._apply_branding()
             self.set_status("Not connected")
             return
-        self.set_status("Ready")
+        self.set_status("Ready · Ctrl+O opens the bot's form" if self.forms.openable() else "Ready")
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -584,17 +627,63 @@ class MainScreen(Screen[None]):
             self.conversation.cancel()
 
     def action_open_form(self) -> None:
-        marker = self.conversation.form if self.conversation is not None else None
-        if marker is None:
-            self.notify("There is no open form in this conversation.")
-            return
+        """The bot's current form (a choice when it offers several); else the newest older
+        one, read-only; else a word that there is none."""
+        from ..forms import FormPickerScreen
+
+        openable = self.forms.openable()
+        if len(openable) > 1:
+            picker = FormPickerScreen(self.forms.current, sorted(self.forms.sent))
+            self.app.push_screen(picker, lambda m: self._open_form(m) if m is not None else None)
+        elif openable:
+            self._open_form(openable[0])
+        elif self.forms.stale or self.forms.current:
+            self._open_form((self.forms.stale + self.forms.current)[-1])
+        else:
+            self.notify("There is no form in this conversation.")
+
+    def _open_form(self, marker: FormMarker) -> None:
         from ..forms import FormScreen
 
-        self.app.push_screen(FormScreen(marker, self._submit_form), self._form_closed)
+        current = self.forms.is_current(marker) and marker.part_id not in self.forms.sent
+        screen = FormScreen(
+            marker,
+            self._submit_form,
+            current=current,
+            draft=self.forms.draft(marker),
+            keep_draft=self.forms.keep_draft,
+        )
+        self.app.push_screen(screen, lambda confirmation: self._form_closed(marker, confirmation))
 
-    def _form_closed(self, confirmation: str | None) -> None:
+    def _form_closed(self, marker: FormMarker, confirmation: str | None) -> None:
         if confirmation is not None:
-            self.transcript.add_notice(confirmation, variant="info")
+            self.forms.mark_sent(marker)
+            self._show_form_state(marker, "sent")
+            self.transcript.add_notice(f"Form sent. {confirmation}", variant="info")
+
+    def action_set_page(self) -> None:
+        from ..forms import PageScreen
+
+        self.app.push_screen(PageScreen(self.target.settings.page), self._page_set)
+
+    def _page_set(self, page: str | None) -> None:
+        """From now on every message carries this page; start prompts follow it."""
+        if page is None:
+            return
+        from dataclasses import replace
+
+        settings = replace(self.target.settings, page=page or None)
+        self.target = replace(self.target, settings=settings)
+        conversation = self.conversation
+        if conversation is not None:
+            conversation.target = replace(conversation.target, settings=settings)
+            if conversation.session is not None:
+                conversation.client.context_page = page or None
+        self.notify(f"Page: {page}" if page else "No page is sent now.")
+        config = self.bot_config
+        if conversation is not None and config is not None and self._before_first_user_turn:
+            conversation.followups = conversation.start_prompts(config)
+            self.action_bar.show(_choices(conversation.followups))
 
     async def _submit_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
         from ...api.errors import ApiHttpError, DialogError
@@ -605,6 +694,10 @@ class MainScreen(Screen[None]):
                 marker.part_id, action_for(marker, values)
             )
         except ApiHttpError as error:
+            if error.status == 409:  # no longer the latest actionable part: read-only now
+                self.forms.mark_stale(marker)
+                self._show_superseded_forms()
+                return SubmitOutcome(stale=True)
             if error.params:
                 return SubmitOutcome(
                     field_errors={_field_key(p.field): p.message for p in error.params}
@@ -739,6 +832,32 @@ class MainScreen(Screen[None]):
         saving = self.dialog_app.store.saving
         return InputRecall.for_bot(data_dir() if saving else None, *conversation_key(self.target))
 
+    @work(exclusive=True, group="data-export")
+    async def action_download_data(self) -> None:
+        """The visitor's data as the server keeps it (GET /export), to a private JSON file in
+        the data directory: what `dialogtui data-export` writes, and `replay` reads."""
+        import json
+
+        from ...api.errors import DialogError
+        from ...config import data_dir
+        from ...store import write_private
+
+        await self.secret_read.wait()
+        try:
+            data = await self.client.export()
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error", markup=False)
+            return
+        folder = data_dir() / "exports"
+        path = folder / f"server-data-{self.client.chatbot_id}.json"
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(path, json.dumps(data, ensure_ascii=True, indent=2) + "\n")
+        except OSError:
+            self.notify("The server's data could not be written.", severity="error")
+            return
+        self.notify(f"The server's data for this visitor: {path}", timeout=8, markup=False)
+
     def action_toggle_inspector(self) -> None:
         inspector = self.inspector
         if inspector.parent is None:
@@ -765,7 +884,33 @@ def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:
 
 
 def _role(message: Message) -> str:
-    return "user" if message.role == "user" else "assistant"
+    # A human agent and a system note keep their role: they are not the bot speaking.
+    return message.role if message.role in ("user", "agent", "system") else "assistant"
+
+
+def _about_line(config: Config | None) -> str:
+    """The bot's subtitle and privacy link, as the vendor's header shows them."""
+    if config is None:
+        return ""
+    display, pieces = config.display, []
+    subtitle = display.subtitle
+    if subtitle is not None and subtitle.text:
+        pieces.append(subtitle.text.strip())
+    if subtitle is not None and subtitle.link is not None:
+        pieces.append(f"{subtitle.link.text.strip()}: {subtitle.link.url.strip()}")
+    privacy = (display.privacy_policy_url or "").strip()
+    if privacy and not any(privacy in piece for piece in pieces):
+        pieces.append(f"Privacy policy: {privacy}")
+    return " · ".join(piece for piece in pieces if piece)
+
+
+def _speaker(message: Message) -> str | None:
+    """A human agent's name for the entry's label ("Sofie (agent)"); None for the others."""
+    if message.role != "agent" or message.agent is None:
+        return None
+    from ...plaintext import role_label
+
+    return role_label("agent", None, message.agent)
 
 
 def _choices(followups: tuple[FollowUp, ...]) -> list[Choice]:

@@ -177,7 +177,7 @@ class Entry:
         self.index = index  # position; the public id adds the count of entries cleared before
         self.role = role
         self.variant = "info"
-        self.text = ""  # notices only
+        self.text = ""  # a notice's text; a message's speaker when not the role's default
         self.state = state
         self.note: str | None = None
         self.footer: str | None = None
@@ -310,8 +310,11 @@ class TranscriptDocument:
         self.version += 1
         self.dirty[entry.index] = entry
 
-    def new_entry(self, role: str, parts: Sequence[Part], state: str) -> Entry:
+    def new_entry(
+        self, role: str, parts: Sequence[Part], state: str, *, label: str | None = None
+    ) -> Entry:
         entry = Entry(len(self.entries), role, state)
+        entry.text = label or ""  # e.g. "Sofie (agent)": drawn instead of the role's label
         entry.slots = [Slot(part) for part in parts]
         return entry
 

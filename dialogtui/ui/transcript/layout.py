@@ -94,7 +94,9 @@ class EntryLayout:
         styles, console, frame = self.styles, self._console(), entry.frame
         if entry.role == "notice":
             return notice_lines(entry.text, entry.variant, frame, styles, console)
-        if entry.role == "assistant":
+        if entry.text:  # a named speaker, e.g. "Sofie (agent)"
+            label, style = sanitize_line(entry.text), styles.assistant_label
+        elif entry.role == "assistant":
             label, style = sanitize_line(self.bot_name) or "Assistant", styles.assistant_label
         elif entry.role == "user":
             label, style = "You", styles.user_label

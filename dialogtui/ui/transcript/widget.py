@@ -267,11 +267,17 @@ class Transcript(ScrollView, can_focus=True):
             self._schedule(urgent=True)
 
     def add_entry(
-        self, role: str, parts: Sequence[Part] = (), *, state: EntryState = Outcome.DONE
+        self,
+        role: str,
+        parts: Sequence[Part] = (),
+        *,
+        state: EntryState = Outcome.DONE,
+        label: str | None = None,
     ) -> int:
         """Append an entry and return its id. Ids are never reused, not even after `clear`, so a
-        late update from a stream that ran across a `clear` is ignored, never misplaced."""
-        entry = self._doc.new_entry(role, parts, state)
+        late update from a stream that ran across a `clear` is ignored, never misplaced.
+        `label` names the speaker instead of the role's default (a human agent's name)."""
+        entry = self._doc.new_entry(role, parts, state, label=label)
         self._append(entry)
         return self._doc.entry_id(entry)
 

@@ -191,13 +191,10 @@ class Conversation:
         except DialogError as error:
             self._notice(error.safe_message, "error")
             # Refused (401, 403), or unreachable (a timeout, no connection): history would
-            # only wait as long again.
+            # only wait as long again and fail with a second notice, and a welcome screen
+            # would clear the first and look ready.
             refused = isinstance(error, ApiHttpError) and error.status in (401, 403)
             if refused or isinstance(error, TransportError):
-                return False
-            if isinstance(error, TransportError):
-                # Unreachable: the history would fail the same way (a second notice), and a
-                # welcome screen would then clear the first and look ready.
                 return False
         if self.record_id:
             self.store.set_bot_name(self.record_id, self.bot_name)

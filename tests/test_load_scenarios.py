@@ -72,7 +72,7 @@ def test_a_bad_scenario_on_the_command_line_exits_2(
 
 
 def first_text_wait(server: DevServer, text: str) -> tuple[float, list[str]]:
-    """Seconds from sending the message to reading its first append_text, and the event names.
+    """Seconds from sending the message to reading its first part, and the event names.
     (From the send, not from the status events: a busy client reading those late would shrink
     the wait it sees, so only this lower bound holds on any machine.)"""
     names: list[str] = []
@@ -89,8 +89,8 @@ def first_text_wait(server: DevServer, text: str) -> tuple[float, list[str]]:
         for line in response.iter_lines():
             if line.startswith("event:"):
                 names.append(line.removeprefix("event:").strip())
-            elif '"append_text"' in line and not first_text_at:
-                first_text_at = time.monotonic()
+                if names[-1].startswith("part") and not first_text_at:
+                    first_text_at = time.monotonic()
     return first_text_at - started, names
 
 
@@ -107,7 +107,8 @@ def test_slow_first_text_holds_back_only_the_first_text(server: DevServer) -> No
     plan = stream_plan(Choice("slow_first_text", 500), "hello", "http://x", 0.0)
     first = first_text_index(plan.frames)
     assert plan.gaps == {first: 0.5}
-    assert plan.frames[first][1]["delta"]["action"] == "append_text"  # type: ignore[index]
+    assert plan.frames[first][1]["delta"]["action"] == "start_part"  # type: ignore[index]
+    assert [frame[0] for frame in plan.frames[:first]] == ["status", "status"]  # type: ignore[index]
 
 
 def test_jitter_is_random_but_the_same_for_the_same_text(server: DevServer) -> None:
@@ -244,3 +245,18 @@ def test_many_visitors_with_fail_one_in_fail_exactly_those_turns(
     failed = sorted(str(c.get("name")) for c in cases if c.find("failure") is not None)
     plays = [(visitor, play) for visitor in (1, 2, 3, 4) for play in (1, 2, 3)]
     assert failed == sorted(f"turn 2 (visitor {v}, round {r}): two" for v, r in plays)
+
+
+def test_a_slow_first_text_shows_in_the_runs_first_text_figure(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # A lower bound only: the server waits 1.5 s, so the client cannot see its first text
+    # sooner than that, however fast the machine.
+    source = '[[turns]]\nsend = "hello"\nexpect = { max_first_text_seconds = 1 }\n'
+    done = dialogtui(
+        "test", "--demo", "--scenario", "slow_first_text:1500", write_test_file(tmp_path, source),
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == exitcodes.FAILED, done.stdout + done.stderr
+    assert "max_first_text_seconds = 1: the first text took" in done.stdout
+    assert "1 turn: 0 passed, 1 failed" in done.stdout

@@ -73,7 +73,7 @@ SCENARIOS: dict[str, str] = {
     "crlf": "ok reply framed with CRLF line endings",
     # For load tests (`dialogtui test --visitors N`); N in NAME:N also works with --scenario.
     "slow_first_text": (
-        "ok reply whose first text waits 3 s after the status events "
+        "ok reply that waits 3 s after the status events before its first part "
         "(slow_first_text:<ms> for another wait)"
     ),
     "jitter": (
@@ -353,14 +353,10 @@ def numbered_arg(choice: Choice) -> int:
 
 
 def first_text_index(frames: list[Frame]) -> int:
-    """The frame carrying the reply's first text (an append_text delta), else the last one."""
+    """The frame that starts the reply (its first part or part delta, after the status events):
+    what a client times as the first text. Else the last frame."""
     for index, frame in enumerate(frames):
-        delta = frame[1].get("delta", {}) if isinstance(frame, tuple) else {}
-        if (
-            isinstance(frame, tuple)
-            and frame[0] == "part_delta"
-            and delta.get("action") == ("append_text")
-        ):
+        if isinstance(frame, tuple) and frame[0] in ("part", "part_delta"):
             return index
     return len(frames) - 1
 

@@ -22,6 +22,8 @@ from .target import Target
 if TYPE_CHECKING:
     # The client imports httpx (tens of ms, click and pygments included): the app imports
     # this module on its way to the first frame; only opening a session needs the client.
+    import httpx
+
     from .api.client import DialogClient
     from .api.timeouts import Timeouts
 
@@ -179,8 +181,10 @@ def open_session(
     *,
     timeouts: Timeouts | None = None,
     policies: Mapping[Operation, RetryPolicy] = DEFAULT_POLICIES,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ChatSession:
-    """A session on a new client for `target`; close it with `session.client.aclose()`."""
+    """A session on a new client for `target`; close it with `session.client.aclose()`.
+    `transport`: connections shared with other clients (the test runner's pool)."""
     from .api.client import DialogClient
 
     if target.before_connect is not None:
@@ -195,6 +199,7 @@ def open_session(
         on_token=target.save_token,
         context_page=target.settings.page,
         client_profile=target.settings.client_profile,
+        transport=transport,
     )
     session = ChatSession(client)
     client.add_observer(session.observe, sse=False)

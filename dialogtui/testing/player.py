@@ -135,30 +135,16 @@ class Visitor:
         self._conversation: Conversation | None = None
 
     async def __aenter__(self) -> Visitor:
-        from ..api.client import DialogClient
         from ..conversation.core import Conversation
-        from ..session import ChatSession
+        from ..session import open_session
 
         target = self._target
         conversation = Conversation(target, policies=_POLICIES)
         if self._connections is not None:
-            # The core opens its session with `session.open_session`, which has no way to
-            # share connections: it is given one made the same way, on the shared pool.
-            if target.before_connect is not None:
-                target.before_connect()
-            client = DialogClient(
-                target.base_url,
-                target.chatbot_id,
-                api_key=target.api_key,
-                visitor_token=target.visitor_token,
-                timeouts=target.timeouts(),
-                policies=_POLICIES,
-                on_token=target.save_token,
-                transport=self._connections.transport,
+            # The core opens a session of its own on new connections: given one on the pool.
+            conversation.session = open_session(
+                target, policies=_POLICIES, transport=self._connections.transport
             )
-            session = ChatSession(client)
-            client.add_observer(session.observe, sse=False)
-            conversation.session = session
         self._conversation = conversation
         return self
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..api.errors import ApiHttpError, DialogError, TransportError
+from ..api.retry import DEFAULT_POLICIES
 from ..api.models import (
     ContactFormPart,
     FormPart,
@@ -155,7 +156,7 @@ class Conversation:
             self.session = open_session(
                 self.target,
                 timeouts=self._timeouts,
-                **({"policies": self._policies} if self._policies is not None else {}),
+                policies=self._policies if self._policies is not None else DEFAULT_POLICIES,
             )
             if self._on_session is not None:
                 self._on_session(self.session)

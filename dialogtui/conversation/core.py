@@ -226,6 +226,10 @@ class Conversation:
                     "server (`dialogtui data-export` downloads them all)."
                 )
             return
+        self._show_welcome(reason)
+
+    def _show_welcome(self, reason: ChangeReason) -> None:
+        """A conversation with nothing in it yet: the bot's welcome and start prompts."""
         config = self.config
         self.followups = self.start_prompts(config) if config is not None else ()
         welcome = config.display.welcome_message if config is not None else None
@@ -441,14 +445,7 @@ class Conversation:
         self.form = None
         self.retry_text = None
         self.last_reply = ""
-        config = self.config
-        self.followups = self.start_prompts(config) if config is not None else ()
-        welcome = config.display.welcome_message if config is not None else None
-        self._emit(
-            ConversationChanged(
-                reason, True, (), config, welcome=welcome or None, followups=self.followups
-            )
-        )
+        self._show_welcome(reason)
         return True
 
     async def reload(self) -> None:

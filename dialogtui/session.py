@@ -6,7 +6,7 @@ The conversation core (`conversation.core`) runs every turn of every front-end t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -105,7 +105,7 @@ class ChatSession:
 
     async def stream_turn(
         self, turn: Turn, *, every_delta: bool = True
-    ) -> AsyncIterator[TurnUpdate]:
+    ) -> AsyncGenerator[TurnUpdate, None]:
         """Send `turn.text` and yield each event with what it changed.
 
         With `every_delta=False`, for a consumer that follows growing blocks in

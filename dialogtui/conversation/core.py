@@ -361,28 +361,35 @@ class Conversation:
     async def _play(self, session: ChatSession, turn: Turn, record: TurnRecord) -> None:
         emit, every_event = self._emit, self._every_event
         bound = False
+        # Closed on the way out, whatever ends the loop: a listener that raises (a printer
+        # whose reader went away) ends the stream as a cancel would, and the turn is settled.
+        updates = session.stream_turn(turn, every_delta=every_event)
         try:
-            async for update in session.stream_turn(turn, every_delta=every_event):
-                if not bound and turn.token_used is not None:
-                    bound = True
-                    self._bind_server_conversation(turn, record)
-                change = update.change
-                if every_event:
-                    emit(Streamed(turn, update.event, change))
-                if change is None:
-                    continue
-                block_index = change.block_index
-                if block_index is not None and not change.structural:
-                    version = turn.assembler.block_version(change.part_index, block_index)
-                    emit(BlockGrew(turn, change.part_index, block_index, version))
-                else:
-                    emit(PartChanged(turn, change.part_index))
+            async with contextlib.aclosing(updates):
+                async for update in updates:
+                    if not bound and turn.token_used is not None:
+                        bound = True
+                        self._bind_server_conversation(turn, record)
+                    change = update.change
+                    if every_event:
+                        emit(Streamed(turn, update.event, change))
+                    if change is None:
+                        continue
+                    block_index = change.block_index
+                    if block_index is not None and not change.structural:
+                        version = turn.assembler.block_version(change.part_index, block_index)
+                        emit(BlockGrew(turn, change.part_index, block_index, version))
+                    else:
+                        emit(PartChanged(turn, change.part_index))
         except DialogError:
             pass  # the turn holds the error and its outcome
         except asyncio.CancelledError:
             self._end(turn, record, bound)
             if self._cancelling:
                 return  # `cancel()`: the turn ended, the caller goes on
+            raise
+        except BaseException:
+            self._end(turn, record, bound)  # what arrived is recorded; the failure goes on
             raise
         self._end(turn, record, bound)
 

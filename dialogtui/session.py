@@ -62,7 +62,7 @@ class Turn:
     outcome: Outcome = Outcome.WAITING
     error: DialogError | None = None
     figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=timing.now()))
-    token_used: str | None = None
+    token_used: str | None = field(default=None, repr=False)
     """The visitor token the message went out with (after any re-authentication), once the
     server answered: the server conversation this turn belongs to. Never written anywhere."""
 

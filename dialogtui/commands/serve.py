@@ -13,14 +13,17 @@ from .common import print_failure
 
 def run_serve(args: argparse.Namespace) -> int:
     from ..devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, SCENARIOS, DevServerConfig, serve
+    from ..devserver.scenarios import parse_scenario
 
     if args.list:
         width = max(map(len, SCENARIOS))
         for name, description in SCENARIOS.items():
             print(f"{name:<{width}}  {description}")
         return exitcodes.OK
-    if args.scenario not in SCENARIOS:
-        print_failure(f"Unknown scenario {args.scenario!r}. See `dialogtui serve --list`.")
+    try:
+        parse_scenario(args.scenario)
+    except ValueError as exc:
+        print_failure(str(exc))
         return exitcodes.USAGE
     config = DevServerConfig(scenario=args.scenario, delta_delay=args.delay)
     base_url = sanitize_line(f"http://{args.host}:{args.port}")  # the host is one's own input

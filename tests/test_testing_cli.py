@@ -213,6 +213,8 @@ def test_a_bad_test_file_exits_2_with_its_line(
         ((), "Give at least one test file"),
         (("x.toml", "--visitors", "0"), "--visitors must be at least 1."),
         (("x.toml", "--junit", "/nonexistent/dir/j.xml"), "--junit: there is no folder"),
+        (("x.toml", "--junit", "/tmp"), "--junit: /tmp is a folder; give a file name"),
+        (("x.toml", "--junit", "reports/"), "--junit: reports/ is a folder; give a file name"),
         (("--record", "1", "x.toml"), "--record writes a test file: give no test files with it."),
     ],
 )

@@ -20,15 +20,11 @@ from ..api.models import (
     ContactFormPart,
     FormMarker,
     FormPart,
-    ImagePart,
     Part,
-    ProductsPart,
-    QuickRepliesPart,
-    SuggestionsPart,
     UnknownPart,
-    plain_text,
 )
 from ..api.retry import DEFAULT_POLICIES, RetryPolicy
+from ..plaintext import parts_text
 from .expect import TurnResult
 
 if TYPE_CHECKING:
@@ -255,22 +251,7 @@ def part_type(part: Part) -> str:
 
 
 def readable_text(parts: list[Part]) -> str:
-    """What `contains` and `regex` look at: the reply's text, then product titles and prices,
-    suggestion titles, quick replies and image captions, one per line."""
-    lines = [plain_text(parts)]
-    for part in parts:
-        if isinstance(part, ProductsPart):
-            for product in part.products:
-                price = product.price
-                lines.append(
-                    f"{product.title} {price.amount} {price.currency}".rstrip()
-                    if price is not None
-                    else product.title
-                )
-        elif isinstance(part, SuggestionsPart):
-            lines.extend(s.title or s.prompt_text for s in part.suggestions)
-        elif isinstance(part, QuickRepliesPart):
-            lines.extend(part.replies)
-        elif isinstance(part, ImagePart) and part.caption:
-            lines.append(part.caption)
-    return "\n".join(line for line in lines if line)
+    """What `contains` and `regex` look at: the reply as `send` prints it (plaintext.py), so
+    a table's cells, product cards with prices, suggestions, quick replies and attachments
+    count as much as the text."""
+    return parts_text(parts)

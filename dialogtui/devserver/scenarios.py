@@ -243,14 +243,6 @@ def internal_error() -> HttpFailure:
     return api_error(500, "internal", "An unexpected error occurred.")
 
 
-# Scenarios that also apply (server-wide) to Bearer routes other than POST /messages.
-# flaky, rate_limited_once, expired_token and hang_headers need server state, so app.py runs them.
-STATEFUL_HTTP = frozenset({"flaky", "rate_limited_once", "expired_token", "hang_headers"})
-HTTP_SCENARIOS = (
-    frozenset(name for name in SCENARIOS if http_failure(name, 1) is not None) | STATEFUL_HTTP
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # Stream plans (after a 200)
 

@@ -10,12 +10,14 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from _typeshed import SupportsWrite
 
 from . import __version__
+
+# Not `typing.TYPE_CHECKING`: importing `typing` is most of what `--help` would add (mypy
+# reads this name the same way).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 Runner = Callable[[argparse.Namespace], int]
 
@@ -384,9 +386,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .inputs import InputError
-
     args = build_parser().parse_args(argv)
+    from .inputs import InputError  # after parsing: `--help` has exited by then
+
     try:
         _check_arguments(args)
         return int(args.run(args))

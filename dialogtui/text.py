@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Final
+
+TYPE_CHECKING = False  # not `typing`'s: argparse's `--help` output passes here (see cli.py)
+if TYPE_CHECKING:
+    from typing import Final
 
 # Bidi embeddings, overrides, isolates and marks; zero-width characters and invisible
 # operators; the line and paragraph separators (terminals differ on what they do).

@@ -153,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--json", action="store_true", help="print the typed stream events as JSON lines"
     )
+    send.add_argument(
+        "--attach",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="send the file with the message: an image part for PNG, JPEG, WebP and GIF, "
+        "a file part otherwise (at most 5 MiB each, 8 in all; repeatable)",
+    )
     _add_target_options(send, subcommand=True)
     _add_save_option(send, subcommand=True)
     send.set_defaults(run=_lazy("dialogtui.commands.send", "run_send", logs=True))

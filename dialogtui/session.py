@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     # this module on its way to the first frame; only opening a session needs the client.
     from .api.client import DialogClient
     from .api.timeouts import Timeouts
+    from .attachments import Attachment
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Turn:
     token_used: str | None = None
     """The visitor token the message went out with (after any re-authentication), once the
     server answered: the server conversation this turn belongs to. Never written anywhere."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files sent with the text (image/file parts), read and checked already."""
 
 
 class TurnUpdate(NamedTuple):
@@ -129,7 +132,8 @@ class ChatSession:
         # hands back the very same object, and that is most deltas).
         growing: Change | None = None
         try:
-            async for event in self.client.send_message(turn.text):
+            parts = [attachment.message_part() for attachment in turn.attachments]
+            async for event in self.client.send_message(turn.text, attachments=parts):
                 events += 1
                 change = feed(event)
                 if change is not None and (change is growing or change == growing):

@@ -21,11 +21,12 @@ import base64
 import hashlib
 import logging
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar, cast
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -56,6 +57,14 @@ from .models import (
     decode_event,
     to_config,
     to_message,
+)
+from .page_models import (
+    Banner,
+    FormDefinition,
+    SessionState,
+    decode_banners,
+    decode_form_definition,
+    decode_session_state,
 )
 from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
 from .sse import SSEEventTooLong, SSEGuard, event_source
@@ -427,10 +436,40 @@ class DialogClient:
             raise ProtocolError()
         return data
 
+    # -- banners, session values, form definitions ---------------------------------------------
+
+    async def get_banners(self, page: str | None = None) -> list[Banner] | None:
+        """The banners for `page` (`context.page` when None); None from a server that has no
+        banners (404: older than them), which is no failure."""
+        page = page if page is not None else self.context_page
+        params = {"url": page} if page else None
+        try:
+            body = await self._call(Operation.BANNERS, "GET", "/banners", "bearer", params=params)
+        except ApiHttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return decode_banners(_decode_json(body))
+
+    async def get_session_state(self) -> SessionState:
+        """The visitor's session values (`GET /session`)."""
+        body = await self._call(Operation.SESSION, "GET", "/session", "bearer")
+        return decode_session_state(_decode_json(body))
+
+    async def get_form(self, form_id: str) -> FormDefinition:
+        """A form's definition (`GET /forms/{id}`): hydrates a thin `show_form` marker."""
+        path = "/forms/" + quote(form_id, safe="")
+        body = await self._call(Operation.FORM, "GET", path, "bearer")
+        return decode_form_definition(_decode_json(body))
+
     # -- streaming ------------------------------------------------------------------------------
 
     def send_message(
-        self, text: str, *, context_page: str | None = None
+        self,
+        text: str,
+        *,
+        context_page: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
     ) -> AsyncIterator[StreamEvent]:
         """Send one user turn and yield every stream event in order, the terminal one included.
 
@@ -439,11 +478,8 @@ class DialogClient:
         yielding an `error` event, `StreamInterrupted` if the body ends without either. Stop early
         with `aclose()` on the returned generator (or cancel the task): the response is closed.
         """
-        payload: dict[str, Any] = {"message": {"parts": [{"type": "text", "text": text}]}}
         page = context_page if context_page is not None else self.context_page
-        if page:
-            payload["context"] = {"page": page}
-        return self._stream(payload)
+        return self._stream(message_body(text, attachments, page))
 
     async def _stream(self, payload: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
         await self._ensure_token()
@@ -740,6 +776,18 @@ def _check_base_url(base_url: str) -> tuple[httpx.URL, bool]:
     return url.copy_with(query=None, fragment=None), loopback
 
 
+def message_body(
+    text: str, attachments: Sequence[Mapping[str, Any]] = (), page: str | None = None
+) -> dict[str, Any]:
+    """The body of `POST /messages`: the text part first, then any image/file parts (bare
+    base64, built by `dialogtui.attachments`), and the page as `context.page`."""
+    parts: list[Mapping[str, Any]] = [{"type": "text", "text": text}, *attachments]
+    payload: dict[str, Any] = {"message": {"parts": parts}}
+    if page:
+        payload["context"] = {"page": page}
+    return payload
+
+
 def _sent_facts(headers: Mapping[str, str], body: Any) -> dict[str, str]:
     """The page and client profile a request carries (for the inspector's request rows)."""
     facts: dict[str, str] = {}
@@ -749,7 +797,24 @@ def _sent_facts(headers: Mapping[str, str], body: Any) -> dict[str, str]:
     profile = headers.get(CLIENT_PROFILE_HEADER)
     if profile:
         facts["client profile"] = profile
+    attached = _attachment_facts(body)
+    if attached:
+        facts["attachments"] = attached
     return facts
+
+
+def _attachment_facts(body: Any) -> str:
+    """The image/file parts a send carries, named and sized (never their data)."""
+    message = body.get("message") if isinstance(body, dict) else None
+    parts = message.get("parts") if isinstance(message, dict) else None
+    named: list[str] = []
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, Mapping) and part.get("type") in ("image", "file"):
+            data = part.get("data")
+            size = len(data) * 3 // 4 if isinstance(data, str) else 0
+            name = part.get("filename") or part["type"]
+            named.append(f"{name} ({part.get('mime')}, {size:,} bytes)")
+    return ", ".join(named)
 
 
 def forget_rejected_keys() -> None:

@@ -25,6 +25,9 @@ class Operation(enum.Enum):
     ACTION = "action"
     RATE = "rate"
     EXPORT = "export"
+    BANNERS = "banners"
+    SESSION = "session"
+    FORM = "form"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,9 @@ DEFAULT_POLICIES: Final[dict[Operation, RetryPolicy]] = {
     Operation.ACTION: _WRITE,
     Operation.RATE: _WRITE,
     Operation.EXPORT: _READ,
+    Operation.BANNERS: _READ,
+    Operation.SESSION: _READ,
+    Operation.FORM: _READ,
 }
 
 

@@ -83,6 +83,7 @@ class ServerStats:
     client_profiles: list[str | None] = field(default_factory=list)  # its client-profile header
     actions: list[dict[str, Any]] = field(default_factory=list)  # accepted /actions bodies
     file_requests_with_authorization: int = 0  # /cdn downloads that carried an Authorization header
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # image/file parts received
     _routes: Counter[str] = field(default_factory=Counter, repr=False)
     _scenarios: Counter[str] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -116,6 +117,11 @@ class ServerStats:
             self.actions.append(body)
             del self.actions[:-MAX_STATS_LOG]
 
+    def note_attachments(self, summaries: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.attachments.extend(summaries)
+            del self.attachments[:-MAX_STATS_LOG]
+
     def record_file_download(self, authorization: str | None) -> None:
         with self._lock:
             self._routes["GET /cdn"] += 1
@@ -139,6 +145,7 @@ class ServerStats:
             self.context_pages.clear()
             self.client_profiles.clear()
             self.actions.clear()
+            self.attachments.clear()
             self.last_authorization = None
             self.file_requests_with_authorization = 0
 
@@ -784,14 +791,25 @@ async def post_messages(request: Request) -> Response:
     forced = scenario_gate(state, choice, token, key=conversation.id)
     if forced is not None:
         return forced
-    plan = stream_plan(choice, text, str(request.base_url).rstrip("/"), state.config.delta_delay)
-    user = content.user_message(text)
+    from . import attachments_banners as uploads  # (it imports this module)
+
     assert isinstance(body, dict)  # parse_message accepted it
+    received = uploads.check_attachments(state, choice.name, body["message"]["parts"][1:])
+    if isinstance(received, HttpFailure):
+        return failure_response(received)
+    plan = stream_plan(choice, text, str(request.base_url).rstrip("/"), state.config.delta_delay)
+    if received and plan.frames and isinstance(plan.frames[-1], Done):
+        # The reply says what arrived, just before `done`.
+        ack = uploads.acknowledgement(received)
+        plan.frames.insert(len(plan.frames) - 1, ("part", {"part": ack}))
+    user = content.user_message(text)
     for part in body["message"]["parts"][1:]:
         if part["type"] == "image":  # history serves a visitor's photo back as a data: URL
             user["parts"].append(
                 content.visitor_image_part(part["mime"], part["data"], part.get("filename"))
             )
+        else:
+            user["parts"].append(uploads.visitor_file_part(part))
     context = body.get("context")
     state.stats.note_send(
         context.get("page") if isinstance(context, dict) else None,
@@ -922,6 +940,9 @@ def create_app(config: DevServerConfig | None = None) -> Starlette:
         Route("/rate", post_rate, methods=["POST"]),
         Route("/export", get_export, methods=["GET"]),
     ]
+    from .attachments_banners import ROUTES as ATTACHMENT_AND_BANNER_ROUTES
+
+    api_routes.extend(ATTACHMENT_AND_BANNER_ROUTES)
     app = Starlette(
         routes=[
             Route("/", get_index, methods=["GET"]),

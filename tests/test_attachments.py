@@ -256,3 +256,58 @@ def test_the_server_checks_the_bytes_against_the_declared_type(server: DevServer
     assert answer.json()["error"]["params"] == [
         {"field": "mime", "message": "The image data is not image/png"}
     ]
+
+
+# -- run scripts -------------------------------------------------------------------------------
+
+
+def run(server: DevServer, script: Path, *extra: str) -> int:
+    return main(
+        ["run", "--base-url", server.base_url, "--chatbot-id", DEMO_CHATBOT_ID, *extra, str(script)]
+    )
+
+
+def test_a_script_attaches_files_to_the_next_message(
+    server: DevServer, dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "photo.jpg").write_bytes(jpeg(32, 16))
+    (tmp_path / "notes.txt").write_text("order 1234\n")
+    script = tmp_path / "turns.txt"
+    script.write_text(
+        "hello\n@attach photo.jpg\n@attach notes.txt\nwhat are these?\n\\@attach is a word\n"
+    )
+    assert run(server, script, "--json") == 0
+    import json
+
+    turns = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [t["message"] for t in turns] == ["hello", "what are these?", "@attach is a word"]
+    assert "I received your photo: image/jpeg, 32x16" in turns[1]["text"]
+    assert "I received your" not in turns[0]["text"] + turns[2]["text"]
+    assert [(a["filename"], a["bytes"]) for a in server.stats.attachments] == [
+        ("photo.jpg", len(jpeg(32, 16))),
+        ("notes.txt", len("order 1234\n")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("script_text", "expected"),
+    [
+        ("hello\n@attach missing.jpg\nsecond\n", "Script line 2: Cannot attach"),
+        ("hello\n@attach photo.jpg\n", "ends with `@attach` lines but no message"),
+    ],
+)
+def test_a_script_with_a_bad_attachment_sends_nothing(
+    script_text: str,
+    expected: str,
+    server: DevServer,
+    dirs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "photo.jpg").write_bytes(jpeg())
+    script = tmp_path / "turns.txt"
+    script.write_text(script_text)
+    assert run(server, script) == 2
+    assert expected in capsys.readouterr().err
+    assert server.stats.count("POST /messages") == 0
+    assert saved_messages(dirs) == []

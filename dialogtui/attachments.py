@@ -133,6 +133,15 @@ def clean_path(text: str) -> str:
     return os.path.expanduser(path)
 
 
+def dropped_file(text: str) -> str | None:
+    """The path in `text` when it is one line naming an existing file (a file dropped on the
+    terminal arrives as pasted text), else None: then it is just text."""
+    if "\n" in text.strip() or not text.strip() or len(text) > 4096:
+        return None
+    path = clean_path(text)
+    return path if os.path.isfile(path) else None
+
+
 def load(
     path: str,
     *,

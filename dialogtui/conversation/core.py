@@ -339,20 +339,14 @@ class Conversation:
         return turn
 
     def check_attachments(self, attachments: Sequence[Attachment]) -> None:
-        """Refuse what the API or this bot would refuse: too many, too large for a message
-        part, or an image to a bot whose config turns images off. Raises `AttachmentError`."""
-        from ..attachments import MESSAGE_MAX_BYTES, AttachmentError, check_count, check_size
+        """Refuse what the API would refuse: too many, or too large for a message part.
+        Raises `AttachmentError`. (`config.image_enabled` is not read as a refusal: what it
+        governs is not published, and the demo server turns it off yet takes photos.)"""
+        from ..attachments import MESSAGE_MAX_BYTES, check_count, check_size
 
         check_count(len(attachments))
         for attachment in attachments:
             check_size(attachment, MESSAGE_MAX_BYTES, "the API's limit for a message")
-        config = self.config
-        if config is not None and not config.image_enabled:
-            image = next((a for a in attachments if a.kind == "image"), None)
-            if image is not None:
-                raise AttachmentError(
-                    f"Cannot attach {image.describe()}: this bot does not take images."
-                )
 
     async def retry(self) -> Turn | None:
         """Send the failed turn's text again; None if there is nothing to retry."""

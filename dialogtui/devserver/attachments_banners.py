@@ -227,7 +227,10 @@ _WIRE_FIELDS = (
 
 def select_banners(page: str | None) -> list[dict[str, Any]]:
     """The vendor's filter: enabled banners whose pattern is in the page (a banner with no
-    pattern matches any page); the default ones only when none matched."""
+    pattern matches any page); the default ones only when none matched. Without a page this
+    demo shows none (so `dialogtui --demo` without `--page` keeps its screen as it was)."""
+    if not page:
+        return []
     enabled = [b for b in BANNERS if b["is_enabled"]]
     matched = [
         b

@@ -310,6 +310,9 @@ class DialogApp(App[None]):
         )
         yield SystemCommand("Open form", "Reopen the bot's form", main.action_open_form)
         yield SystemCommand(
+            "Attach a file (F5)", "Send a photo or a file with the next message", main.action_attach
+        )
+        yield SystemCommand(
             "Set page", "The page the visitor is on (context.page)", main.action_set_page
         )
         yield SystemCommand(

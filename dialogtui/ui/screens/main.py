@@ -38,6 +38,7 @@ from ...conversation.events import (
 )
 from ...conversation.outcome import Outcome
 from ...target import Target, TargetError, configured_target, demo_target, with_secret
+from ..attach_ui import BannerStrip, PendingAttachments
 from ..choices import ActionBar, Choice
 from ..standins import ComposerStandIn, TranscriptStandIn
 
@@ -45,13 +46,15 @@ if TYPE_CHECKING:
     # Imported where first used, after the first frame (see `ui.app`): the core brings the
     # session, the store and the wire models; the widgets bring TextArea and the renderer.
     from ...api.client import DialogClient
-    from ...api.models import Config, FormMarker, Message
+    from ...api.models import Config, FormMarker, ImageUploadPart, Message
     from ...api.retry import Operation, RetryPolicy
     from ...api.timeouts import Timeouts
+    from ...attachments import Attachment
     from ...conversation.core import Conversation
     from ...session import ChatSession
     from ...store import Store
     from ..app import DialogApp
+    from ..attach_ui import AttachRequest
     from ..composer import Composer
     from ..forms import Rating, SubmitOutcome
     from ..inspector import Inspector
@@ -157,6 +160,8 @@ class MainScreen(Screen[None]):
         Binding("f3", "fresh_visitor", "Fresh visitor", show=False),
         Binding("ctrl+l", "reload_history", "Reload", show=False),
         Binding("ctrl+o", "open_form", "Open form", show=False),
+        # Not in the footer (it is full); the palette and the README name it.
+        Binding("f5", "attach", "Attach", show=False),
     ]
 
     def __init__(
@@ -177,6 +182,8 @@ class MainScreen(Screen[None]):
         """The bot's forms: which are current, sent, or drafted (`ui/form_state.py`)."""
         self._before_first_user_turn = False
         """No user turn in this conversation yet: start prompts show (and follow the page)."""
+        self.upload_prompt: ImageUploadPart | None = None
+        """The photo the bot's newest reply asks for (F5 then checks against what it takes)."""
         self.turn_worker: Worker[None] | None = None
         self._entry = -1  # the transcript entry of the reply in flight
         self._streaming = False
@@ -201,12 +208,14 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Bars():
             yield Header(show_clock=False)
+            yield BannerStrip(id="banners")
         with MainPane(id="main"):
             # The transcript and the composer replace these right after the first frame.
             yield TranscriptStandIn()
             # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
         with Bars():
             yield ActionBar(id="actions")
+            yield PendingAttachments(id="pending")
             yield ComposerStandIn()
             yield StatusLine(id="status")
             yield Footer()
@@ -404,6 +413,10 @@ class MainScreen(Screen[None]):
         self.set_status("Ready")
         self.action_bar.show(_choices(event.followups))
         message = event.turn.assembler.message
+        if message is not None:
+            from ..attach_ui import upload_prompt_of
+
+            self.upload_prompt = upload_prompt_of(message.parts)
         if message is not None and self.forms.bot_message(message.parts):
             self.action_open_form()
 
@@ -419,6 +432,12 @@ class MainScreen(Screen[None]):
             self.inspector.clear()
         self.forms.history(event.history)  # a form in history opens while it is the latest
         self._before_first_user_turn = not any(m.role == "user" for m in event.history)
+        from ..attach_ui import upload_prompt_of
+
+        # A photo request in history stands while it is the newest message.
+        last = event.history[-1] if event.history else None
+        asks = last is not None and last.role == "assistant"
+        self.upload_prompt = upload_prompt_of(last.parts) if last is not None and asks else None
         if event.history:
             for message in event.history:
                 self._add_message(message)
@@ -486,6 +505,7 @@ class MainScreen(Screen[None]):
             self._apply_branding()
             self.set_status("Not connected")
             return
+        await self.fetch_banners()  # before "Ready": the requests keep one order
         self.set_status("Ready · Ctrl+O opens the bot's form" if self.forms.openable() else "Ready")
 
     # -- sending ------------------------------------------------------------------------------
@@ -543,26 +563,110 @@ class MainScreen(Screen[None]):
                 severity="warning",
             )
             return False
-        from ...api.models import TextPart
+        from ...attachments import AttachmentError
+        from ..attach_ui import sent_parts
 
         conversation = self.ensure_conversation()  # a start cancelled before it made one
-        self.transcript.add_entry("user", [TextPart(text=text)])
+        pending = self.query_one(PendingAttachments)
+        files = pending.files
+        try:
+            conversation.check_attachments(files)
+        except AttachmentError as error:
+            self.notify(error.safe_message, severity="error")
+            return False
+        pending.set_files([])
+        self.transcript.add_entry("user", sent_parts(text, files))
         self._entry = self.transcript.add_entry("assistant", state=Outcome.WAITING)
         self._streaming = False
-        self.turn_worker = self._run_turn(conversation, text)
+        self.upload_prompt = None
+        self.turn_worker = self._run_turn(conversation, text, tuple(files))
         return True
 
     @work(group="turn")
-    async def _run_turn(self, conversation: Conversation, text: str) -> None:
+    async def _run_turn(
+        self, conversation: Conversation, text: str, files: tuple[Attachment, ...] = ()
+    ) -> None:
         app = self.dialog_app
         hold = app.hold_young_collections()
         try:
-            await conversation.send(text)
+            await conversation.send(text, files)
         finally:
             # The collection held back while the reply streamed runs once the reply's last
             # frame is on screen, not before it. (A callback lost with a screen popped before
             # its frame leaves it to the next turn, or to quitting.)
             self.call_after_refresh(app.release_young_collections, hold)
+
+    # -- attachments and banners (ui/attach_ui.py) ---------------------------------------------
+
+    def action_attach(self) -> None:
+        """F5: a file for the next message, from a path or the folder tree."""
+        from ..attach_ui import AttachScreen, attach_start_folder
+
+        pending = len(self.query_one(PendingAttachments).files)
+        screen = AttachScreen(attach_start_folder(), prompt=self.upload_prompt, pending=pending)
+        self.app.push_screen(screen, self._attach_chosen)
+
+    def _attach_chosen(self, request: AttachRequest | None) -> None:
+        if request is None:
+            return
+        if request.clear:
+            self.query_one(PendingAttachments).set_files([])
+            self.notify("Attachments removed.")
+        elif request.path is not None:
+            self.attach_path(request.path)
+
+    def attach_path(self, path: str) -> bool:
+        """Read and check file `path` for the next message (against the bot's photo request,
+        if its newest reply made one); a clear word and nothing attached if it is refused."""
+        from ...attachments import (
+            MESSAGE_MAX_BYTES,
+            AttachmentError,
+            check_count,
+            clean_path,
+            load,
+        )
+
+        prompt = self.upload_prompt
+        pending = self.query_one(PendingAttachments)
+        try:
+            check_count(len(pending.files) + 1)
+            if prompt is not None:
+                file = load(
+                    clean_path(path),
+                    limit=min(prompt.max_size_bytes, MESSAGE_MAX_BYTES),
+                    accepted=prompt.accepted_types,
+                    limit_source="the bot's limit for this photo",
+                )
+            else:
+                file = load(clean_path(path))
+        except AttachmentError as error:
+            self.notify(error.safe_message, severity="error", timeout=8)
+            return False
+        pending.set_files([*pending.files, file])
+        self.composer.focus()
+        return True
+
+    def on_composer_path_dropped(self, event: Composer.PathDropped) -> None:
+        """A path dropped or pasted into the composer: the file goes with the next message."""
+        self.attach_path(event.path)
+
+    @work(exclusive=True, group="banners")
+    async def load_banners(self) -> None:
+        """The banners for the page in force, in a worker (after the page changed)."""
+        await self.fetch_banners()
+
+    async def fetch_banners(self) -> None:
+        """The banners for the page in force; none from a server older than banners."""
+        from ...api.errors import DialogError
+
+        conversation = self.conversation
+        if conversation is None or conversation.session is None:
+            return
+        try:
+            banners = await conversation.client.get_banners()
+        except DialogError:
+            return  # banners are an extra: a failure leaves the conversation as it is
+        self.query_one(BannerStrip).set_banners(banners or [])
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -623,6 +727,7 @@ class MainScreen(Screen[None]):
             if conversation.session is not None:
                 conversation.client.context_page = page or None
         self.notify(f"Page: {page}" if page else "No page is sent now.")
+        self.load_banners()
         config = self.bot_config
         if conversation is not None and config is not None and self._before_first_user_turn:
             conversation.followups = conversation.start_prompts(config)

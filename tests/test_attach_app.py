@@ -4,6 +4,7 @@ dismissed, and a server without banners."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from textual import events
@@ -207,3 +208,88 @@ def test_banner_links_are_absolute_http_only() -> None:
     assert [b.id for b in banners] == ["1", "2", "3", "6"]
     assert [b.cta for b in banners] == [("Go", "https://x.test/a"), None, None, None]
     assert banners[3].cta_style is None and banners[3].dismissible is False
+
+
+# -- forms: a ticket's attachments, a custom form's file field ---------------------------------
+
+
+async def test_a_support_ticket_sends_its_attachments_in_the_sdk_shape(
+    server: DevServer, tmp_path: Path
+) -> None:
+    from textual.widgets import Input, TextArea
+
+    from dialogtui.ui.forms import FormScreen
+
+    photo, notes = tmp_path / "damage.jpg", tmp_path / "order.txt"
+    photo.write_bytes(jpeg())
+    notes.write_text("order 1234\n")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(jpeg(padding=2 * 1024 * 1024))
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "I need a ticket")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        form.query_one("#field-name", Input).value = "Ada"
+        form.query_one("#field-email", Input).value = "ada@example.com"
+        form.query_one("#field-message", TextArea).text = "It broke"
+        field = form.query_one("#field-attachments", Input)
+        assert "up to 2 MiB" in field.placeholder
+        field.value = f"{big}"
+        form.query_one("#send").press()
+        await wait_for(
+            pilot,
+            lambda: (
+                "big.jpg: it is 2.0 MiB" in str(form.query_one("#field-attachments-error").render())
+            ),
+        )
+        assert server.stats.count("POST /actions") == 0, "a refused file sends nothing"
+        field.value = f"{photo}; {notes}"
+        form.query_one("#send").press()
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
+        action = server.stats.actions[-1]["action"]
+        assert [(a["filename"], a["mime_type"]) for a in action["attachments"]] == [
+            ("damage.jpg", "image/jpeg"),
+            ("order.txt", "text/plain"),
+        ]
+        assert action["attachments"][0]["data_base64"] == base64.b64encode(jpeg()).decode()
+        assert {k: action[k] for k in ("name", "email", "message")} == {
+            "name": "Ada",
+            "email": "ada@example.com",
+            "message": "It broke",
+        }
+
+
+def test_a_custom_forms_file_field_goes_in_files(tmp_path: Path) -> None:
+    from dialogtui.api.models import FormField, FormPart
+    from dialogtui.ui.form_files import read_files
+    from dialogtui.ui.forms import action_for
+
+    photo = tmp_path / "receipt.png"
+    photo.write_bytes(jpeg())
+    marker = FormPart(
+        part_id="p1",
+        form_id="claim",
+        fields=[
+            FormField(key="email", type="email", required=True),
+            FormField(key="photo", label="Photo", type="file"),
+            FormField(key="empty", type="file"),
+        ],
+    )
+    values, errors = read_files(
+        marker, marker.fields, {"email": "a@b.dk", "photo": f"'{photo}'", "empty": ""}
+    )
+    assert errors == {}
+    action = action_for(marker, values)
+    assert action["values"] == {"email": "a@b.dk"}, "paths are not sent as values"
+    assert action["files"] == {
+        "photo": {
+            "filename": "receipt.png",
+            "mime_type": "image/jpeg",  # from the bytes, not the name
+            "data_base64": base64.b64encode(jpeg()).decode(),
+        }
+    }
+    _, errors = read_files(marker, marker.fields, {"photo": str(tmp_path / "gone.png")})
+    assert "gone.png: no such file" in errors["photo"]

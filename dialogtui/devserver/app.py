@@ -668,6 +668,11 @@ async def post_actions(
     problems = action_problems(marker, action)
     if problems:
         return failure_response(api_error(422, "validation", "Validation failed", problems))
+    from .attachments_banners import action_attachment_problem
+
+    refused = action_attachment_problem(action)
+    if refused is not None:
+        return failure_response(refused)
     # A marker answers once; a repeated submit is a duplicate and gets 409 like a stale one.
     conversation.actionable.discard(part_id)
     state.stats.note_action({"part_id": part_id, "action": action})

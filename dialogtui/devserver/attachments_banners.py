@@ -155,6 +155,48 @@ def visitor_file_part(part: dict[str, Any]) -> dict[str, Any]:
     return served
 
 
+ACTION_MAX_BYTES = 2 * 1024 * 1024  # an `/actions` Attachment (the SDK's TypeSpec cap)
+
+
+def action_attachment_problem(action: dict[str, Any]) -> HttpFailure | None:
+    """A ticket's `attachments` or a form's `files` that this server refuses: not the
+    SDK's `{filename, mime_type, data_base64}`, not base64, or over 2 MiB (413)."""
+    entries: list[tuple[str, Any]] = []
+    attachments = action.get("attachments")
+    if isinstance(attachments, list):
+        entries += [(f"action.attachments.{i}", a) for i, a in enumerate(attachments)]
+    elif attachments is not None:
+        return api_error(422, "validation", "Validation failed", [_param("action.attachments")])
+    files = action.get("files")
+    if isinstance(files, dict):
+        entries += [(f"action.files.{key}", a) for key, a in files.items()]
+    elif files is not None:
+        return api_error(422, "validation", "Validation failed", [_param("action.files")])
+    for where, entry in entries:
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) and entry[k] for k in ("filename", "mime_type")
+        ):
+            return api_error(422, "validation", "Validation failed", [_param(where)])
+        try:
+            data = base64.b64decode(entry.get("data_base64") or "", validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        if not data:
+            return api_error(422, "validation", "Validation failed", [_param(where, "base64")])
+        if len(data) > ACTION_MAX_BYTES:
+            return api_error(413, "payload_too_large", "The attachment is larger than 2 MiB.")
+    return None
+
+
+def _param(field: str, what: str = "an attachment") -> dict[str, str]:
+    message = (
+        "data_base64 must be base64"
+        if what == "base64"
+        else "Expected filename, mime_type and data_base64"
+    )
+    return {"field": field, "message": message}
+
+
 # ---------------------------------------------------------------------------------------------
 # Banners
 

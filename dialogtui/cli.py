@@ -19,7 +19,7 @@ from . import __version__
 
 Runner = Callable[[argparse.Namespace], int]
 
-_PATH_ARGUMENTS = frozenset({"file", "export_file", "output"})
+_PATH_ARGUMENTS = frozenset({"file", "export_file", "output", "junit"})
 """Arguments that name files: any bytes are a valid file name, so they are not checked as text."""
 
 
@@ -34,6 +34,15 @@ def _checked(name: str) -> Callable[[str], object]:
 
     convert.__name__ = name  # argparse names the type in its error message
     return convert
+
+
+_TEXT_ENVIRONMENT = (
+    "DIALOGTUI_BASE_URL",
+    "DIALOGTUI_CHATBOT_ID",
+    "DIALOGTUI_API_KEY",
+    "DIALOGTUI_VISITOR_TOKEN",
+)
+"""Environment variables read as text (the `*_DIR` ones name directories: any bytes go)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -209,7 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="play each file as N visitors at once, each with a conversation of its own",
     )
     test.add_argument(
-        "--repeat", type=int, default=1, metavar="K", help="each visitor plays it K times"
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="each visitor plays it K times",
     )
     test.add_argument(
         "--concurrency",
@@ -220,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument(
         "--record",
-        type=int,
+        type=_checked("record_id"),
         metavar="ID",
         help="instead: write a test file from saved conversation ID (see `dialogtui history`)",
     )
@@ -362,12 +375,17 @@ def _lazy(module: str, function: str, *, logs: bool = False) -> Runner:
 def _check_arguments(args: argparse.Namespace) -> None:
     """Every text argument is UTF-8 (checked before the command runs: nothing is recorded or
     sent for a refused one). File names may be any bytes, as the file system allows."""
-    from .inputs import check_text
+    from .inputs import check_text, check_token
 
     for name, value in vars(args).items():
         if isinstance(value, str) and name not in _PATH_ARGUMENTS and value != "-":
             what = "The message" if name == "text" else f"--{name.replace('_', '-')}"
             check_text(value, what)
+    for variable in _TEXT_ENVIRONMENT:
+        check_text(os.environ.get(variable, ""), variable)
+    token = os.environ.get("DIALOGTUI_VISITOR_TOKEN", "").strip()
+    if token:
+        check_token(token, "DIALOGTUI_VISITOR_TOKEN")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

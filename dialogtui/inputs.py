@@ -52,6 +52,15 @@ def check_text(value: str, what: str) -> str:
     return value
 
 
+def check_token(value: str, what: str) -> str:
+    """A visitor token or API key as the client can send it: visible ASCII, no spaces (the
+    client's own rule, `api.client._valid_token`, checked here before anything is sent)."""
+    token = value.strip()
+    if not token or not all("!" <= char <= "~" for char in token):
+        raise InputError(f"{what} is not valid: it must be visible ASCII characters only.")
+    return token
+
+
 def decode_utf8(data: bytes, where: str) -> str:
     """Strict UTF-8, naming `where` and the line of the first bad byte."""
     try:

@@ -42,6 +42,16 @@ class _QuietRotatingFileHandler(RotatingFileHandler):
             sys.stderr.write(f"dialogtui: logging stopped ({reason.lower()}): {where}\n")
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Each record on one line, as the terminal rule has it (`text.sanitize_line`): a field
+    taken from input (a chatbot id, a path) can neither forge a line nor hold an escape."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from .text import sanitize_line
+
+        return sanitize_line(super().formatMessage(record))
+
+
 def configure_file_logging(directory: Path | None = None) -> Path | None:
     """Send dialogtui's records to a private, rotating log file; None if it cannot be opened.
 
@@ -61,7 +71,7 @@ def configure_file_logging(directory: Path | None = None) -> Path | None:
         )
     except OSError:
         return None
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(_OneLineFormatter(_FORMAT))
     handler.addFilter(RedactingFilter())
     package_logger = logging.getLogger("dialogtui")
     package_logger.setLevel(logging.INFO)

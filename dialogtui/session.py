@@ -1,6 +1,7 @@
-"""One conversation with one bot: turns, their outcomes and their figures.
+"""One turn on the wire: the reply assembled, its outcome set, its figures kept.
 
-The UI, `dialogtui run` and the local store share this; it knows nothing of Textual.
+The conversation core (`conversation.core`) runs every turn of every front-end through
+`ChatSession.stream_turn`; it knows nothing of Textual, nor of the store.
 """
 
 from __future__ import annotations

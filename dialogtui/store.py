@@ -616,7 +616,8 @@ class TranscriptStore:
                 raise
 
     def live_conversation(self, base_url: str, chatbot_id: str) -> int | None:
-        """The conversation new turns for this bot go to, if there is one."""
+        """The conversation last started for this bot, if there is one. (Not how the app and
+        the commands choose where a turn goes: see `thread_conversations` and the core.)"""
         row = self._read(
             "SELECT id FROM conversations WHERE base_url = ? AND chatbot_id = ? AND live = 1 "
             "ORDER BY id DESC LIMIT 1",
@@ -730,7 +731,8 @@ class TranscriptStore:
     def resume_or_start(
         self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
     ) -> int:
-        """The live conversation for this bot, started if there is none (atomically)."""
+        """The conversation last started for this bot, started if there is none (atomically).
+        For tests and benchmarks that need a conversation; the core chooses by thread."""
         with self._writing() as db:
             if db is None:
                 return 0
@@ -1139,6 +1141,13 @@ def _open_db(path: Path) -> tuple[sqlite3.Connection, bool]:
             raise StoreError(
                 "The transcript database is busy (another dialogtui holds it); nothing is saved."
             ) from None
+        if _primary_code(exc) in (_SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_PERM):
+            # The file could be opened but not written beside (a read-only directory holds no
+            # log): a healthy database is read as it is, not taken for a damaged one.
+            try:
+                return _open_read_only(path), True
+            except StoreError:
+                pass
         if _primary_code(exc) in _BAD_FILE_CODES or type(exc) is sqlite3.DatabaseError:
             bad = _BadFile(_bad_reason(exc))
             bad.identity = identity
@@ -1175,10 +1184,30 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         bad = _BadFile("it is not a database")
         bad.identity = identity
         raise bad
-    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        return _read_only_connection(path, identity, "mode=ro")
+    except _NeedsSharedMemory:
+        # A write-ahead-log database needs its shared-memory file, which a read-only directory
+        # cannot hold. With no log file beside it, the main file is the whole database, and no
+        # one can write it in WAL mode there: reading it as immutable is then exact.
+        if path.with_name(path.name + "-wal").exists():
+            raise StoreError(
+                f"The transcript database {path} is read-only, and its write-ahead log cannot "
+                "be read without writing; nothing is saved."
+            ) from None
+        return _read_only_connection(path, identity, "mode=ro&immutable=1")
+
+
+class _NeedsSharedMemory(Exception):
+    """A read-only open failed for want of the WAL's shared-memory file."""
+
+
+def _read_only_connection(
+    path: Path, identity: tuple[int, int] | None, options: str
+) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(
-            uri,
+            f"{path.resolve().as_uri()}?{options}",
             uri=True,
             timeout=BUSY_TIMEOUT_MS / 1000,
             isolation_level=None,
@@ -1207,10 +1236,14 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         raise
     except sqlite3.Error as exc:
         db.close()
-        if _primary_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        code = _primary_code(exc)
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
             damaged = _BadFile(_bad_reason(exc))
             damaged.identity = identity
             raise damaged from exc
+        # SQLITE_READONLY_DIRECTORY, or SQLITE_CANTOPEN in older SQLite versions.
+        if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY) and "immutable" not in options:
+            raise _NeedsSharedMemory() from exc
         raise StoreError(
             f"The transcript database {path} is read-only and could not be read "
             f"({_describe(exc)}); nothing is saved."

@@ -1049,3 +1049,22 @@ async def test_restarts_and_new_conversations_never_mix_saved_turns(
     assert [m["text"] for m in exported["messages"] if m["role"] == "user"] == ["after ctrl+n"]
     assert "after ctrl+n" in shown
     store.close()
+
+
+async def test_a_token_renewed_under_a_turn_is_told_in_the_transcript(
+    server: DevServer, tmp_path: Path
+) -> None:
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "before")
+        await wait_for(pilot, turn_finished(app))
+        before = app._conversation
+        await send(pilot, "after !expired_token")
+        await wait_for(pilot, turn_finished(app))
+        assert "The server started a new conversation" in all_text(app)
+        after = app._conversation
+    assert after != before
+    assert [m.text for m in store.messages(after) if m.role == "user"] == ["after !expired_token"]
+    store.close()

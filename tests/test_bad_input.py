@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -235,3 +236,105 @@ async def test_the_app_shows_bidi_and_zero_width_characters_as_markers(server: o
         # Both the message and the server's echo of it ("You said: ...") are on screen.
         assert shown.count("user\u27e8U+202E\u27e9txt.exe") >= 2
         assert "\u202e" not in shown and "\u200b" not in shown and "\u2066" not in shown
+
+
+# --- found by the property test (tests/test_cli_properties.py) ----------------------------------
+
+
+def run_with_env(
+    env: dict[bytes, bytes], *argv: str, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    environment = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "dialogtui", *argv],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        env=environment,
+    )
+
+
+@pytest.mark.parametrize("variable", [b"DIALOGTUI_CHATBOT_ID", b"DIALOGTUI_API_KEY"])
+def test_environment_text_that_is_not_utf8_is_refused_by_name(variable: bytes) -> None:
+    result = run_with_env(
+        {b"DIALOGTUI_API_KEY": b"k", variable: b"b\xff"},
+        "send",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--chatbot-id",
+        "x",
+        "hi",
+    )
+    assert_clear_refusal(result, variable.decode(), "not valid UTF-8")
+    assert not data_dir().exists()
+
+
+def test_a_visitor_token_that_cannot_be_sent_is_refused_before_anything_happens() -> None:
+    result = run_with_env({b"DIALOGTUI_VISITOR_TOKEN": b"tok en"}, "send", "--demo", "hi")
+    assert_clear_refusal(result, "DIALOGTUI_VISITOR_TOKEN", "visible ASCII")
+    from_stdin = dialogtui(
+        "send",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--chatbot-id",
+        "b",
+        "--visitor-token-stdin",
+        "hi",
+        stdin="tök\n".encode(),
+    )
+    assert_clear_refusal(from_stdin, "visitor token", "visible ASCII")
+    assert not data_dir().exists()
+
+
+def test_login_refuses_a_non_utf8_or_unusable_secret_on_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    import keyring
+
+    from dialogtui.cli import main
+
+    from .test_cli_properties import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())  # a keyring that works: the secret is what is wrong
+    try:
+        base = ["login", "--base-url", "http://127.0.0.1:1", "--chatbot-id", "b"]
+        for option, stdin, words in (
+            ("--api-key-stdin", b"k\xff\n", "not UTF-8"),
+            ("--visitor-token-stdin", b"a b\n", "visible ASCII"),
+        ):
+            monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+            assert main([*base, option]) == exitcodes.USAGE
+            assert words in capsys.readouterr().err
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_serve_says_why_it_cannot_listen() -> None:
+    result = dialogtui("serve", "--host", "256.1.1.1\x1b", "--port", "0")
+    err = assert_clear_refusal(result, "Cannot listen on 256.1.1.1")
+    assert "\x1b" not in err and "\x1b" not in result.stdout.decode()
+
+
+def test_the_log_file_keeps_each_record_on_one_line(server: Any) -> None:
+    result = run_with_env(
+        {b"DIALOGTUI_API_KEY": b"wrong-key"},
+        "send",
+        "--base-url",
+        server.base_url,
+        "--chatbot-id",
+        "b\nFORGED\x1b",
+        "hi",
+    )
+    assert result.returncode == exitcodes.AUTH, result.stderr
+    log = Path(os.environ["DIALOGTUI_LOG_DIR"]) / "dialogtui.log"
+    lines = log.read_text().splitlines()
+    assert any("/auth" in line for line in lines)  # the request was logged
+    assert not any(line.startswith("FORGED") or "\x1b" in line for line in lines)
+
+
+def test_the_test_command_refuses_a_record_id_out_of_range() -> None:
+    assert_clear_refusal(dialogtui("test", "--record", "99999999999999999999999"), "--record")

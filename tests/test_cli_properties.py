@@ -85,6 +85,8 @@ BY_COMMAND: dict[str, list[str]] = {
     "login": ["--base-url", "--chatbot-id", "--api-key-stdin", "--visitor-token-stdin"],
     "logout": ["--base-url", "--chatbot-id"],
     "status": ["--base-url", "--chatbot-id", "--json"],
+    # Not --visitors or --repeat: a valid count plays that many conversations (slow, not wrong).
+    "test": [*TARGET, "--json", "--junit", "--concurrency", "--record", "-o"],
 }
 BASE_URLS = [
     "LOCAL",  # the session's local server
@@ -135,6 +137,10 @@ def well_formed(draw: st.DrawFn) -> list[str]:
             "--scenario",
             draw(st.one_of(st.just("ok"), hostile_text)),
         ]
+    if command == "test":
+        if draw(st.booleans()):
+            return ["test", "--record", draw(st.sampled_from(["1", "2", *numbers_list]))]
+        return ["test", draw(st.sampled_from(["SCRIPT", "/dev/zero", "/"])), *local, *json]
     if command == "login":
         return ["login", "--api-key-stdin", *local, "--chatbot-id", draw(hostile_text)]
     return [command, "--chatbot-id", draw(value), *draw(st.sampled_from([[], local]))]
@@ -164,7 +170,35 @@ export_json = st.lists(
     ),
     max_size=3,
 ).map(lambda records: json.dumps({"messages": records}).encode())
-file_content = st.one_of(st.binary(max_size=200), hostile_text.map(str.encode), export_json)
+environment = st.dictionaries(
+    st.sampled_from(
+        [
+            "DIALOGTUI_BASE_URL",
+            "DIALOGTUI_CHATBOT_ID",
+            "DIALOGTUI_API_KEY",
+            "DIALOGTUI_VISITOR_TOKEN",
+        ]
+    ),
+    # The environment cannot hold NUL (nor can argv, but a NUL there is refused all the same).
+    st.one_of(value, st.sampled_from(BASE_URLS)).map(lambda text: text.replace("\x00", "")),
+    max_size=2,
+)
+config_file = st.one_of(
+    st.none(),
+    st.binary(max_size=100),
+    st.tuples(st.sampled_from(["base_url", "chatbot_id", "read_timeout", "x"]), value).map(
+        lambda pair: f"{pair[0]} = {json.dumps(pair[1])}\n".encode("utf-8", "surrogateescape")
+    ),
+)
+test_file = st.tuples(message, message).map(
+    lambda pair: (
+        f"[[turns]]\nsend = {json.dumps(pair[0])}\n"
+        f"[turns.expect]\ncontains = [{json.dumps(pair[1])}]\n"
+    ).encode("utf-8", "surrogateescape")
+)
+file_content = st.one_of(
+    st.binary(max_size=200), hostile_text.map(str.encode), export_json, test_file
+)
 
 
 # --- the property ------------------------------------------------------------------------------
@@ -194,17 +228,33 @@ def cli_world(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(argv=argv_shapes, stdin=file_content, script=file_content)
+@given(
+    argv=argv_shapes,
+    stdin=file_content,
+    script=file_content,
+    env=environment,
+    config=config_file,
+)
 def test_every_command_exits_cleanly_on_anything(
     cli_world: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
     stdin: bytes,
     script: bytes,
+    env: dict[str, str],
+    config: bytes | None,
 ) -> None:
     server: DevServer = cli_world["server"]
     monkeypatch: pytest.MonkeyPatch = cli_world["monkeypatch"]
     cli_world["script"].write_bytes(script)
+    config_path = Path(os.environ["DIALOGTUI_CONFIG_DIR"]) / "config.toml"
+    if config is None:
+        config_path.unlink(missing_ok=True)
+    else:
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.write_bytes(config)
+    for name, text in {"DIALOGTUI_API_KEY": DEMO_API_KEY, **env}.items():
+        monkeypatch.setenv(name, server.base_url if text == "LOCAL" else text)
     argv = [
         server.base_url if arg == "LOCAL" else str(cli_world["script"]) if arg == "SCRIPT" else arg
         for arg in argv

@@ -206,3 +206,27 @@ def test_a_damaged_page_found_by_a_write_moves_the_file_aside_too() -> None:
     with TranscriptStore.open(path) as fresh:
         assert fresh.warning is None and fresh.saving
         assert fresh.record_user_turn(fresh.start_conversation("demo", "demo"), "again") > 0
+
+
+@pytest.mark.parametrize("file_too", [False, True], ids=["directory", "directory-and-file"])
+def test_a_healthy_database_in_a_read_only_directory_is_read_not_moved_aside(
+    file_too: bool,
+) -> None:
+    """No write-ahead log can be made beside it, so SQLite cannot even open it read-only in
+    the usual way: it is read as immutable (there is no log, and no one can write it)."""
+    path = saved_conversations(2, text="kept safe")
+    if file_too:
+        path.chmod(0o444)
+    path.parent.chmod(0o555)
+    try:
+        before = path.read_bytes()
+        history = as_a_process_bound_by_permissions("history")
+        assert history.returncode == exitcodes.OK, history.stderr
+        assert history.stdout.count("kept safe") == 2
+        assert "read-only" in history.stderr
+        sent = as_a_process_bound_by_permissions("send", "--demo", "hello")
+        assert sent.returncode == exitcodes.OK, sent.stderr
+        assert sorted(p.name for p in path.parent.iterdir()) == [DB_FILENAME]
+        assert path.read_bytes() == before
+    finally:
+        path.parent.chmod(0o700)

@@ -37,7 +37,7 @@ from ..credentials import (
     ensure_secure_url,
     keyring_backend_usable,
 )
-from ..inputs import read_line
+from ..inputs import check_token, read_line
 from ..text import sanitize_line
 from .common import print_failure
 
@@ -206,7 +206,7 @@ def _login(args: argparse.Namespace) -> None:
     store = CredentialStore(base_url, chatbot_id, use_env=False)
 
     if token_stdin:
-        token = _read_stdin_secret("visitor token")
+        token = check_token(_read_stdin_secret("visitor token"), "The visitor token")
         if _token_expired(token):
             raise LoginFailed(
                 "That visitor token has already expired. Mint a new one.", exitcodes.AUTH

@@ -17,7 +17,7 @@ from ..api.errors import (
     StreamInterrupted,
     TransportError,
 )
-from ..inputs import read_line
+from ..inputs import check_token, read_line
 from ..target import Target, TargetError, configured_target, demo_target, with_switches
 
 # Commands catch one error type for every problem found before the first request.
@@ -38,6 +38,7 @@ def open_target(args: argparse.Namespace, *, defer_secret: bool = False) -> Iter
         token = read_line("the visitor token").strip()
         if not token:
             raise TargetError("No visitor token was given on stdin.", exitcodes.USAGE)
+        check_token(token, "The visitor token on stdin")  # raises InputError (exit 2)
     yield configured_target(
         args.base_url,
         args.chatbot_id,

@@ -148,7 +148,7 @@ class ScriptRun:
         try:
             for index, result in enumerate(self.results):
                 current[:] = [result]
-                result.outcome = "waiting"
+                result.outcome = Outcome.WAITING
                 files = attachments[index] if index < len(attachments) else ()
                 await conversation.send(result.message, files)
                 on_result(result)
@@ -472,7 +472,7 @@ def export_turns(data: Any) -> list[ExportedTurn]:
             turn = turns[-1]
             turn["before"] = text if turn["before"] is None else f"{turn['before']}\n\n{text}"
             status = record.get("status", record.get("outcome"))
-            turn["outcome"] = status if isinstance(status, str) else "done"
+            turn["outcome"] = status if isinstance(status, str) else Outcome.DONE
     return [ExportedTurn(t["text"], t["before"], t["outcome"]) for t in turns if t["text"].strip()]
 
 

@@ -293,3 +293,41 @@ def test_a_custom_forms_file_field_goes_in_files(tmp_path: Path) -> None:
     }
     _, errors = read_files(marker, marker.fields, {"photo": str(tmp_path / "gone.png")})
     assert "gone.png: no such file" in errors["photo"]
+
+
+# -- session values and form definitions in the inspector --------------------------------------
+
+
+async def test_session_values_and_form_definitions_show_in_the_inspector(
+    server: DevServer,
+) -> None:
+    from textual.widgets import Input, Select
+
+    from dialogtui.ui.forms import FormScreen
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "a lead form please")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        form.query_one("#field-email", Input).value = "ada@example.com"
+        form.query_one("#field-distributor", Select).value = "dhl"
+        await pilot.pause()
+        form.query_one("#send").press()  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
+        app.screen.action_show_session()  # type: ignore[attr-defined]
+        inspector = app.screen.inspector  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: "Session values" in inspector.detail_text)
+        detail = inspector.detail_text
+        assert "E-mail (email) [email]: ada@example.com" in detail
+        assert "Distributor (distributor) [dropdown]: dhl" in detail
+        assert "Sales lead (salesLead)" in detail
+        assert (
+            "fields: E-mail*, Distributor*, Claim details* (when distributor is postnord)" in detail
+        )
+        assert inspector.has_class("-shown")
+        rows = [inspector.event_list.row_text(i) for i in range(inspector.row_count)]
+        assert any("GET /api/v1/chat/session" in row for row in rows)
+        assert any("GET /api/v1/chat/forms/salesLead" in row for row in rows)

@@ -310,6 +310,11 @@ class DialogApp(App[None]):
         )
         yield SystemCommand("Open form", "Reopen the bot's form", main.action_open_form)
         yield SystemCommand(
+            "Session values and form definitions",
+            "Ask the server (GET /session, GET /forms/{id}); shown in the inspector",
+            main.action_show_session,
+        )
+        yield SystemCommand(
             "Attach a file (F5)", "Send a photo or a file with the next message", main.action_attach
         )
         yield SystemCommand(

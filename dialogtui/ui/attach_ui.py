@@ -30,7 +30,7 @@ from ..text import sanitize_line
 
 if TYPE_CHECKING:
     from ..api.models import ImageUploadPart, Part
-    from ..api.page_models import Banner
+    from ..api.page_models import Banner, FormDefinition, SessionState
     from ..attachments import Attachment
 
 
@@ -315,6 +315,39 @@ def sent_parts(text: str, files: list[Attachment]) -> list[Part]:
                 FilePart(url=url, filename=file.filename, mime_type=file.mime, size_bytes=file.size)
             )
     return parts
+
+
+def session_text(state: SessionState | None, forms: list[tuple[str, FormDefinition | str]]) -> str:
+    """The visitor's session values and the bot's form definitions, for the inspector's
+    detail pane (`GET /session`, `GET /forms/{id}`). A form that could not be fetched shows
+    why."""
+    from ..plaintext import field_summary
+
+    lines = ["Session values (GET /session)"]
+    if state is None:
+        lines.append("  (not available from this server)")
+    elif not state.values:
+        lines.append("  (none yet: forms the visitor fills add them)")
+    for value in state.values if state is not None else []:
+        label = sanitize_line(value.label or value.key)
+        kind = f" [{sanitize_line(value.type)}]" if value.type else ""
+        lines.append(f"  {label} ({sanitize_line(value.key)}){kind}: {sanitize_line(value.value)}")
+        if value.updated_at:
+            lines.append(f"      updated {sanitize_line(value.updated_at)}")
+    lines.append("")
+    lines.append("Form definitions (GET /forms/{form_id})")
+    if not forms:
+        lines.append("  (no form in the config or in this conversation)")
+    for form_id, definition in forms:
+        if isinstance(definition, str):
+            lines.append(f"  {sanitize_line(form_id)}: {definition}")
+            continue
+        name = sanitize_line(definition.name or definition.form_id)
+        lines.append(f"  {name} ({sanitize_line(definition.form_id)})")
+        lines.append(f"      fields: {field_summary(definition.fields) or '(none)'}")
+        if definition.min_filled_fields:
+            lines.append(f"      fill at least {definition.min_filled_fields}")
+    return "\n".join(lines)
 
 
 def attach_start_folder() -> Path:

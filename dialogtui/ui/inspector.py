@@ -745,6 +745,10 @@ class Inspector(Widget):
     def row_count(self) -> int:
         return self.event_list.row_count
 
+    def show_note(self, text: str) -> None:
+        """Show `text` in the detail pane (session values, form definitions)."""
+        self._show(redact(text))
+
     # -- detail -----------------------------------------------------------------------------------
 
     @on(EventList.Highlighted)

@@ -673,6 +673,40 @@ class MainScreen(Screen[None]):
         """A path dropped or pasted into the composer: the file goes with the next message."""
         self.attach_path(event.path)
 
+    @work(exclusive=True, group="session-values")
+    async def action_show_session(self) -> None:
+        """The visitor's session values and the bot's form definitions, in the inspector
+        (its rows show the requests; its detail pane what they answered)."""
+        from ...api.errors import ApiHttpError, DialogError
+        from ...api.models import FormPart
+        from ..attach_ui import session_text
+
+        await self.secret_read.wait()
+        client = self.ensure_conversation().client
+        try:
+            state = await client.get_session_state()
+        except ApiHttpError as error:
+            if error.status != 404:
+                self.notify(error.safe_message, severity="error")
+                return
+            state = None  # a server older than session values
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error")
+            return
+        config = self.bot_config
+        form_ids = [f.form_id for f in config.forms] if config is not None else []
+        markers = [*self.forms.stale, *self.forms.current]
+        form_ids += [m.form_id for m in markers if isinstance(m, FormPart) and m.form_id]
+        forms: list[tuple[str, Any]] = []
+        for form_id in dict.fromkeys(form_ids):  # each once, in order
+            try:
+                forms.append((form_id, await client.get_form(form_id)))
+            except DialogError as error:
+                forms.append((form_id, error.safe_message))
+        if not self.inspector.has_class("-shown"):
+            self.action_toggle_inspector()
+        self.inspector.show_note(session_text(state, forms))
+
     @work(exclusive=True, group="banners")
     async def load_banners(self) -> None:
         """The banners for the page in force, in a worker (after the page changed)."""

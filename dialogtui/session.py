@@ -133,8 +133,15 @@ class ChatSession:
         # hands back the very same object, and that is most deltas).
         growing: Change | None = None
         try:
-            parts = [attachment.message_part() for attachment in turn.attachments]
-            async for event in self.client.send_message(turn.text, attachments=parts):
+            # Only with files: a plain turn calls the client as it always has (stand-ins too).
+            stream = (
+                self.client.send_message(
+                    turn.text, attachments=[a.message_part() for a in turn.attachments]
+                )
+                if turn.attachments
+                else self.client.send_message(turn.text)
+            )
+            async for event in stream:
                 events += 1
                 change = feed(event)
                 if change is not None and (change is growing or change == growing):

@@ -30,16 +30,7 @@ from .app import (
     bearer_route,
     failure_response,
 )
-from .scenarios import SCENARIOS, HttpFailure, api_error
-
-UPLOAD_SCENARIOS = {
-    "upload_too_large": (
-        "413 payload_too_large for a send that carries an attachment (a server whose limit "
-        "is tighter than the client's)"
-    ),
-    "no_banners": "GET /banners answers 404 (a server older than banners)",
-}
-SCENARIOS.update(UPLOAD_SCENARIOS)
+from .scenarios import HttpFailure, api_error
 
 
 # ---------------------------------------------------------------------------------------------

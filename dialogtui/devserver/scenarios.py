@@ -64,6 +64,12 @@ SCENARIOS: dict[str, str] = {
     "no_rotation": "ok reply whose done carries no visitor_token",
     "whole_parts": "parts arrive only whole (no deltas); done adds an attachment never streamed",
     "crlf": "ok reply framed with CRLF line endings",
+    # Attachments and banners (devserver/attachments_banners.py).
+    "upload_too_large": (
+        "413 payload_too_large for a send that carries an attachment (a server whose limit "
+        "is tighter than the client's)"
+    ),
+    "no_banners": "GET /banners answers 404 (a server older than banners)",
 }
 
 DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS = 5000, 200_000

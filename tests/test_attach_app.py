@@ -321,6 +321,9 @@ async def test_session_values_and_form_definitions_show_in_the_inspector(
         inspector = app.screen.inspector  # type: ignore[attr-defined]
         await wait_for(pilot, lambda: "Session values" in inspector.detail_text)
         detail = inspector.detail_text
+        await pilot.pause()
+        shown = str(inspector.query_one("#inspector-detail-text").render())
+        assert "Session values (GET /session)" in shown, "on screen, not only kept"
         assert "E-mail (email) [email]: ada@example.com" in detail
         assert "Distributor (distributor) [dropdown]: dhl" in detail
         assert "Sales lead (salesLead)" in detail

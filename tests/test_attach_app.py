@@ -334,3 +334,33 @@ async def test_session_values_and_form_definitions_show_in_the_inspector(
         rows = [inspector.event_list.row_text(i) for i in range(inspector.row_count)]
         assert any("GET /api/v1/chat/session" in row for row in rows)
         assert any("GET /api/v1/chat/forms/salesLead" in row for row in rows)
+
+
+async def test_a_thin_form_marker_opens_with_the_fields_of_its_definition(
+    server: DevServer,
+) -> None:
+    from dialogtui.api.models import FormPart
+    from dialogtui.ui.forms import FormScreen
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        thin = FormPart(part_id="p-thin", form_id="salesLead")  # as a marker may come: no fields
+        assert thin.name == "salesLead" and thin.fields == []
+        app.screen._open_form(thin)  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        assert server.stats.count("GET /forms/{form_id}") == 1
+        assert form.marker.name == "Sales lead", "the definition's name, not the bare id"
+        assert [f.key for f in form.marker.fields][:2] == ["email", "distributor"]
+        assert form.marker.min_filled_fields == 1
+        assert form.query_one("#field-email") is not None
+        await pilot.press("escape")
+        # An unknown form: a clear word, no empty form.
+        app.screen._open_form(FormPart(part_id="p-gone", form_id="nope"))  # type: ignore[attr-defined]
+        await wait_for(
+            pilot,
+            lambda: any("could not be loaded" in str(n.message) for n in app._notifications),
+        )
+        assert not isinstance(app.screen, FormScreen)

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
-from .models import FormField, convert
+from .models import FormField, FormPart, convert
 
 
 class Banner(Struct, omit_defaults=True):
@@ -109,6 +109,16 @@ class FormDefinition(Struct, omit_defaults=True):
     name: str | None = None
     fields: list[FormField] = []
     min_filled_fields: int = 0
+
+
+def hydrate(marker: FormPart, definition: FormDefinition) -> FormPart:
+    """A thin `show_form` marker (no fields) completed from its definition: the fields, and
+    the name and minimum where the marker left them out."""
+    name = marker.name if marker.name != marker.form_id else (definition.name or marker.name)
+    minimum = marker.min_filled_fields or definition.min_filled_fields
+    return msgspec.structs.replace(
+        marker, fields=list(definition.fields), name=name, min_filled_fields=minimum
+    )
 
 
 def decode_form_definition(data: Any) -> FormDefinition:

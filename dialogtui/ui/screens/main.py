@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     # Imported where first used, after the first frame (see `ui.app`): the core brings the
     # session, the store and the wire models; the widgets bring TextArea and the renderer.
     from ...api.client import DialogClient
-    from ...api.models import Config, FormMarker, ImageUploadPart, Message
+    from ...api.models import Config, FormMarker, FormPart, ImageUploadPart, Message
     from ...api.retry import Operation, RetryPolicy
     from ...api.timeouts import Timeouts
     from ...attachments import Attachment
@@ -771,7 +771,12 @@ class MainScreen(Screen[None]):
             self.notify("There is no form in this conversation.")
 
     def _open_form(self, marker: FormMarker) -> None:
+        from ...api.models import FormPart
         from ..forms import FormScreen
+
+        if isinstance(marker, FormPart) and not marker.fields and marker.form_id:
+            self._hydrate_form(marker)  # a thin marker: its fields come from GET /forms/{id}
+            return
 
         current = self.forms.is_current(marker) and marker.part_id not in self.forms.sent
         screen = FormScreen(
@@ -782,6 +787,21 @@ class MainScreen(Screen[None]):
             keep_draft=self.forms.keep_draft,
         )
         self.app.push_screen(screen, lambda confirmation: self._form_closed(marker, confirmation))
+
+    @work(exclusive=True, group="form-definition")
+    async def _hydrate_form(self, marker: FormPart) -> None:
+        from ...api.errors import DialogError
+        from ...api.page_models import hydrate
+
+        try:
+            definition = await self.ensure_conversation().client.get_form(marker.form_id)
+        except DialogError as error:
+            self.notify(f"The form could not be loaded. {error.safe_message}", severity="error")
+            return
+        if not definition.fields:
+            self.notify("The server's definition of this form has no fields.", severity="error")
+            return
+        self._open_form(hydrate(marker, definition))
 
     def _form_closed(self, marker: FormMarker, confirmation: str | None) -> None:
         if confirmation is not None:

@@ -311,3 +311,93 @@ def test_a_script_with_a_bad_attachment_sends_nothing(
     assert expected in capsys.readouterr().err
     assert server.stats.count("POST /messages") == 0
     assert saved_messages(dirs) == []
+
+
+# -- the dev server's side, over HTTP ----------------------------------------------------------
+
+
+def _token(server: DevServer) -> dict[str, str]:
+    token = httpx.post(
+        f"{server.base_url}/api/v1/chat/auth",
+        auth=(DEMO_API_KEY, ""),
+        json={"chatbot_id": DEMO_CHATBOT_ID},
+    ).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_server_answers_banners_session_and_forms_in_the_sdk_shapes(
+    server: DevServer,
+) -> None:
+    headers = _token(server)
+    api = f"{server.base_url}/api/v1/chat"
+    banners = httpx.get(
+        f"{api}/banners", params={"url": "https://s.test/products/x"}, headers=headers
+    )
+    assert banners.status_code == 200
+    (banner,) = banners.json()["banners"]
+    assert set(banner) == {
+        "id",
+        "message",
+        "background_color",
+        "text_color",
+        "cta_url",
+        "cta_label",
+        "cta_style",
+        "dismissible",
+    }
+    fallback = httpx.get(f"{api}/banners", params={"url": "https://s.test/cart"}, headers=headers)
+    assert [b["id"] for b in fallback.json()["banners"]] == ["20"], "the default one"
+    server.config.scenario = "no_banners"
+    assert httpx.get(f"{api}/banners", headers=headers).json()["error"]["code"] == "not_found"
+    server.config.scenario = "ok"
+    session = httpx.get(f"{api}/session", headers=headers).json()
+    assert session["values"] == [] and "metadata" in session
+    form = httpx.get(f"{api}/forms/salesLead", headers=headers).json()
+    assert (form["form_id"], form["name"], form["min_filled_fields"]) == (
+        "salesLead",
+        "Sales lead",
+        1,
+    )
+    missing = httpx.get(f"{api}/forms/nope", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_the_server_refuses_an_action_attachment_over_2_mib(server: DevServer) -> None:
+    headers = _token(server)
+    api = f"{server.base_url}/api/v1/chat"
+    # A support ticket marker to answer: the demo opens one for "ticket".
+    with httpx.stream(
+        "POST",
+        f"{api}/messages",
+        headers=headers,
+        json={"message": {"parts": [{"type": "text", "text": "ticket"}]}},
+    ) as reply:
+        body = "".join(reply.iter_text())
+    import json
+
+    done = body.split("event: done\n", 1)[1].split("\n", 1)[0].removeprefix("data: ")
+    (marker,) = [
+        p for p in json.loads(done)["message"]["parts"] if p["type"] == "show_support_ticket"
+    ]
+    part_id = marker["part_id"]
+    big = base64.b64encode(b"x" * (2 * 1024 * 1024 + 1)).decode()
+    action = {
+        "type": "support_ticket",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "message": "broken",
+        "attachments": [
+            {"filename": "big.bin", "mime_type": "application/octet-stream", "data_base64": big}
+        ],
+    }
+    answer = httpx.post(
+        f"{api}/actions", headers=headers, json={"part_id": part_id, "action": action}
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+    action["attachments"] = [{"filename": "a.txt", "data_base64": "aGk="}]
+    answer = httpx.post(
+        f"{api}/actions", headers=headers, json={"part_id": part_id, "action": action}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["params"][0]["field"] == "action.attachments.0"
+    assert server.stats.actions == [], "nothing refused is recorded"

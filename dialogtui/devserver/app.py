@@ -529,7 +529,10 @@ async def post_auth_reset(request: Request) -> Response:
 async def get_config(
     request: Request, state: DevServerState, conversation: Conversation
 ) -> Response:
-    return JSONResponse(content.branding(str(request.base_url).rstrip("/")))
+    from .livechat import amend_config
+
+    branding = content.branding(str(request.base_url).rstrip("/"))
+    return JSONResponse(amend_config(request.app, branding))
 
 
 def _encode_cursor(index: int) -> str:
@@ -784,6 +787,11 @@ async def post_messages(request: Request) -> Response:
     forced = scenario_gate(state, choice, token, key=conversation.id)
     if forced is not None:
         return forced
+    from .livechat import bot_send_refused  # an agent has the conversation: 409
+
+    refused = bot_send_refused(request.app, conversation.id)
+    if refused is not None:
+        return failure_response(refused)
     plan = stream_plan(choice, text, str(request.base_url).rstrip("/"), state.config.delta_delay)
     user = content.user_message(text)
     assert isinstance(body, dict)  # parse_message accepted it
@@ -911,7 +919,10 @@ async def unexpected_exception(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: DevServerConfig | None = None) -> Starlette:
-    """The ASGI app. Its state (conversations, stats) lives at `app.state.devserver`."""
+    """The ASGI app. Its state (conversations, stats) lives at `app.state.devserver`, the
+    live-chat desk at `app.state.livechat`."""
+    from . import livechat  # it imports this module's helpers
+
     api_routes = [
         Route("/auth", post_auth, methods=["POST"]),
         Route("/auth/reset", post_auth_reset, methods=["POST"]),
@@ -921,6 +932,7 @@ def create_app(config: DevServerConfig | None = None) -> Starlette:
         Route("/actions", post_actions, methods=["POST"]),
         Route("/rate", post_rate, methods=["POST"]),
         Route("/export", get_export, methods=["GET"]),
+        *livechat.routes(),
     ]
     app = Starlette(
         routes=[
@@ -932,4 +944,5 @@ def create_app(config: DevServerConfig | None = None) -> Starlette:
         exception_handlers={HTTPException: http_exception, Exception: unexpected_exception},
     )
     app.state.devserver = DevServerState(config or DevServerConfig())
+    livechat.install(app)
     return app

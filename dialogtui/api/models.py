@@ -33,6 +33,8 @@ class _Drop(Exception):
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
+_FAST: dict[type, bool] = {}
+"""Structs msgspec cannot convert to in one go (they hold parts, which `to_part` reads)."""
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -62,9 +64,9 @@ def _convert(obj: Any, tp: Any, base_url: str | None, element: bool = False) -> 
             raise _Drop("not a list")
         (item_type,) = typing.get_args(tp)
         out = []
-        for element in obj:
+        for item in obj:
             try:
-                out.append(_convert(element, item_type, base_url, True))
+                out.append(_convert(item, item_type, base_url, True))
             except _Drop:
                 continue  # one bad element drops only itself
         return out
@@ -104,6 +106,15 @@ def _convert_struct(
     SDK's lossy arrays do; a required field missing always fails the struct."""
     if not isinstance(obj, dict):
         raise _Drop(f"{cls.__name__}: not an object")
+    if _FAST.get(cls, True):
+        try:
+            fast = msgspec.convert(obj, cls)
+        except msgspec.ValidationError:
+            pass  # something does not fit: the walk below keeps what does
+        except TypeError:
+            _FAST[cls] = False  # a type msgspec cannot convert to (a field holding parts)
+        else:
+            return _resolved(fast, base_url) if base_url is not None else fast
     hints = _hints(cls)
     tag_field = cls.__struct_config__.tag_field
     kwargs: dict[str, Any] = {}

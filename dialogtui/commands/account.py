@@ -65,10 +65,11 @@ def verify_api_key(base_url: str, chatbot_id: str, api_key: str, settings: Setti
     """
     import asyncio
 
-    from ..api.client import DialogClient
+    from ..api.client import DialogClient, forget_rejected_keys
     from ..target import Target
 
     timeouts = Target(base_url, chatbot_id, settings=settings).timeouts()
+    forget_rejected_keys()  # a login asks /auth afresh, even for a key refused before
 
     async def auth() -> str:
         async with DialogClient(base_url, chatbot_id, api_key=api_key, timeouts=timeouts) as client:

@@ -338,19 +338,20 @@ class LiveChat:
             self._notice(f"Could not end the live chat: {error.safe_message}", "error")
             self._start_polling()
             return False
-        if state is not None:
-            self._apply(state, closing=True)
-        else:
-            self.phase, self.closed_by = Phase.CLOSED, "customer"
-            self.agent_typing = False
-            self._changed()
-        if self.phase is not Phase.CLOSED:  # an answer without a state, or an old one
-            self.phase, self.closed_by = Phase.CLOSED, "customer"
-            self._changed()
-        if waiting:
-            self.rating_due = False  # nobody to rate
+        if waiting:  # no agent yet: nobody to rate
+            self.phase, self.closed_by, self.rating_due = Phase.CLOSED, "customer", False
+            if state is not None and state.state_version is not None:
+                self.last_version = state.state_version
             self._changed()
             self._notice("You withdrew the request for a human. The bot answers again.")
+            return True
+        if state is not None:
+            self._apply(state, closing=True)
+        if self.phase is not Phase.CLOSED:  # an answer without a state, or an old one
+            self.phase, self.closed_by, self.agent_typing = Phase.CLOSED, "customer", False
+            self.rating_due = True
+            self._changed()
+            self._notice("You ended the live chat. The bot answers again.")
         return True
 
     async def rate(self, stars: int, comment: str | None = None) -> bool:

@@ -39,6 +39,7 @@ from ...conversation.events import (
 from ...conversation.outcome import Outcome
 from ...target import Target, TargetError, configured_target, demo_target, with_secret
 from ..choices import ActionBar, Choice
+from ..livechat import HandoverChoice, LiveChatStatus
 from ..standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from ...api.retry import Operation, RetryPolicy
     from ...api.timeouts import Timeouts
     from ...conversation.core import Conversation
+    from ...conversation.livechat import Cadence, LiveChat, LiveChatEvent
     from ...session import ChatSession
     from ...store import Store
     from ..app import DialogApp
@@ -157,7 +159,11 @@ class MainScreen(Screen[None]):
         Binding("f3", "fresh_visitor", "Fresh visitor", show=False),
         Binding("ctrl+l", "reload_history", "Reload", show=False),
         Binding("ctrl+o", "open_form", "Open form", show=False),
+        Binding("f8", "ask_for_human", "Human"),
+        Binding("f9", "end_live_chat", "End chat"),
     ]
+    livechat_cadence: Cadence | None = None
+    """The live chat's polling rhythm (None: the SDK's); tests make it faster."""
 
     def __init__(
         self,
@@ -171,6 +177,9 @@ class MainScreen(Screen[None]):
         self._timeouts = timeouts
         self._policies = policies
         self.conversation: Conversation | None = None
+        self.live: LiveChat | None = None
+        """The live chat with a human agent, beside the conversation (made with it)."""
+        self._live_engaged = False
         from ..form_state import FormTracker
 
         self.forms = FormTracker()
@@ -208,6 +217,7 @@ class MainScreen(Screen[None]):
         with Bars():
             yield ActionBar(id="actions")
             yield ComposerStandIn()
+            yield LiveChatStatus(id="livechat")
             yield StatusLine(id="status")
             yield Footer()
 
@@ -338,6 +348,7 @@ class MainScreen(Screen[None]):
                 policies=self._policies,
                 on_session=self._watch_session,
             )
+            self._attach_live_chat(self.conversation)
         self.conversation.client  # noqa: B018  (the session opens with the conversation)
         return self.conversation
 
@@ -404,6 +415,8 @@ class MainScreen(Screen[None]):
         self.set_status("Ready")
         self.action_bar.show(_choices(event.followups))
         message = event.turn.assembler.message
+        if message is not None:
+            self._offer_handover(message, event.followups)
         if message is not None and self.forms.bot_message(message.parts):
             self.action_open_form()
 
@@ -487,6 +500,7 @@ class MainScreen(Screen[None]):
             self.set_status("Not connected")
             return
         self.set_status("Ready · Ctrl+O opens the bot's form" if self.forms.openable() else "Ready")
+        self._resume_live_chat()
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -504,6 +518,9 @@ class MainScreen(Screen[None]):
 
     @on(ActionBar.Chosen)
     def _chosen(self, event: ActionBar.Chosen) -> None:
+        if isinstance(event.choice, HandoverChoice):
+            self.action_ask_for_human(event.choice.part_id)
+            return
         if self.send(event.choice.send_text):
             self.composer.focus()  # for what the person types next
 
@@ -513,6 +530,10 @@ class MainScreen(Screen[None]):
             return self.retry_text is not None
         if action == "cancel_reply":
             return self.turn_running
+        if action == "end_live_chat":
+            return self.live is not None and self.live.engaged
+        if action == "ask_for_human":
+            return self.live is None or not self.live.engaged
         return True
 
     @property
@@ -537,6 +558,8 @@ class MainScreen(Screen[None]):
         ):
             self.notify("One moment: the conversation is still loading.", severity="warning")
             return False
+        if self.live is not None and self.live.active:
+            return self._send_to_agent(text)
         if self.turn_running:
             self.notify(
                 "A reply is still arriving. Wait for it, or press Esc to cancel it.",
@@ -728,6 +751,9 @@ class MainScreen(Screen[None]):
     def action_rate(self) -> None:
         from ..forms import RateScreen
 
+        if self.live is not None and self.live.rating_due:
+            self._prompt_live_rating()
+            return
         self.app.push_screen(RateScreen(), self._start_rating)
 
     def _start_rating(self, rating: Rating | None) -> None:
@@ -790,6 +816,8 @@ class MainScreen(Screen[None]):
 
     async def shut_down(self) -> None:
         """Stop the turn, close the connections, stop a built-in server switched to."""
+        if self.live is not None:
+            await self.live.stop()
         if self.conversation is not None:
             await self.conversation.close()
         self._servers.close()
@@ -797,6 +825,116 @@ class MainScreen(Screen[None]):
     @property
     def store(self) -> Store:
         return self.dialog_app.store
+
+    # -- live chat: a human agent takes over (the core's `LiveChat`; widgets in `ui.livechat`) --
+
+    def _attach_live_chat(self, conversation: Conversation) -> None:
+        from ...conversation.livechat import LiveChat
+
+        self.live = LiveChat(
+            conversation, cadence=self.livechat_cadence, listener=self.on_live_event
+        )
+
+    def on_live_event(self, event: LiveChatEvent) -> None:
+        """What the live chat tells, as widgets: the status line, agent turns, notes."""
+        from ...conversation.livechat import AgentMessage, LiveChatChanged, LiveChatSent
+        from ..livechat import status_text
+
+        if isinstance(event, LiveChatChanged):
+            self.query_one(LiveChatStatus).text = status_text(
+                event.phase, event.agent_name, event.agent_typing, event.closed_by,
+                event.rating_due,
+            )
+            engaged = self.live is not None and self.live.engaged
+            if engaged != self._live_engaged:
+                self._live_engaged = engaged
+                self.app.refresh_bindings()  # F8 / F9 swap in the footer
+            if event.rating_due and event.phase == "closed" and not self._rating_open:
+                self._prompt_live_rating()
+        elif isinstance(event, AgentMessage):
+            self._add_message(event.message)
+            self.transcript.scroll_end(animate=False)
+        elif isinstance(event, LiveChatSent):
+            if not event.ok:
+                self.transcript.add_notice(
+                    f"Not delivered to the agent: {event.error}", variant="error"
+                )
+                self.composer.restore(event.text)
+        else:
+            self.transcript.add_notice(event.text, variant=event.level)
+
+    _rating_open = False
+
+    def _offer_handover(self, message: Message, followups: tuple[FollowUp, ...]) -> None:
+        """The bot's `request_human_agent` part gets a button in the action bar."""
+        from ...api.models import HumanAgentPart
+        from ..livechat import handover_choice
+
+        markers = [p for p in message.parts if isinstance(p, HumanAgentPart)]
+        if markers and self.live is not None and not self.live.engaged:
+            self.action_bar.show([handover_choice(markers[-1].part_id), *_choices(followups)])
+
+    @work(group="livechat")
+    async def action_ask_for_human(self, part_id: str = "") -> None:
+        await self.secret_read.wait()
+        self.ensure_conversation()
+        assert self.live is not None
+        if await self.live.request(part_id=part_id or None):
+            self.action_bar.clear()
+
+    @work(group="livechat")
+    async def action_end_live_chat(self) -> None:
+        if self.live is not None and self.live.engaged:
+            await self.live.end()
+
+    @work(group="livechat")
+    async def _resume_live_chat(self) -> None:
+        if self.live is not None:
+            await self.live.resume()
+
+    def _send_to_agent(self, text: str) -> bool:
+        from ...api.models import TextPart
+
+        self.transcript.add_entry("user", [TextPart(text=text)])
+        self.transcript.scroll_end(animate=False)
+        self._agent_send(text)
+        return True
+
+    @work(group="livechat-send")
+    async def _agent_send(self, text: str) -> None:
+        if self.live is not None and self.live.active:
+            await self.live.send(text)
+
+    def on_text_area_changed(self, event: object) -> None:
+        # By name: the composer (a TextArea) is imported after the first frame.
+        composer = self._composer
+        live = self.live
+        if live is None or composer is None or not live.active:
+            return
+        typed_in = getattr(event, "text_area", None)
+        if composer.text.strip() and typed_in is composer:
+            live.typed()
+
+    def _prompt_live_rating(self) -> None:
+        from ..livechat_rating import LiveChatRateScreen
+
+        self._rating_open = True
+        name = self.live.agent_name if self.live is not None else ""
+        self.app.push_screen(LiveChatRateScreen(name), self._live_rated)
+
+    def _live_rated(self, rating: Rating | None) -> None:
+        self._rating_open = False
+        if self.live is None:
+            return
+        if rating is None:
+            self.live.dismiss_rating()
+            return
+        self._send_live_rating(rating)
+
+    @work(group="livechat")
+    async def _send_live_rating(self, rating: Rating) -> None:
+        if self.live is not None:
+            await self.live.rate(rating.stars, rating.feedback)
 
 
 def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:

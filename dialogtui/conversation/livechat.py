@@ -420,22 +420,33 @@ class LiveChat:
         """One round: the state, then the agent's new messages. False if it failed."""
         try:
             state = await self.client.livechat_state()
-            if state.status in ("active", "closed") or self.active:
-                await self._fetch_messages()
         except DialogError as error:
-            self.poll_errors += 1
-            if self.poll_errors == 1:
-                self._notice(
-                    f"Live chat: the server did not answer ({error.safe_message}); "
-                    "trying again, less often.",
-                    "warning",
-                )
-            return False
+            return self._poll_failed(error)
         if self.poll_errors:
             self.poll_errors = 0
             self._notice("Live chat: the server answers again.")
-        self._apply(state)
+        # "Joined" reads before the agent's first words, and their last words before "ended".
+        closing = state.status == "closed"
+        if not closing:
+            self._apply(state)
+        if closing or self.phase is Phase.ACTIVE:
+            try:
+                await self._fetch_messages()
+            except DialogError as error:
+                return self._poll_failed(error)
+        if closing:
+            self._apply(state)
         return True
+
+    def _poll_failed(self, error: DialogError) -> bool:
+        self.poll_errors += 1
+        if self.poll_errors == 1:
+            self._notice(
+                f"Live chat: the server did not answer ({error.safe_message}); "
+                "trying again, less often.",
+                "warning",
+            )
+        return False
 
     async def _fetch_state(self) -> LivechatState | None:
         try:

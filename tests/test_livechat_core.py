@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from dialogtui.api.errors import ApiHttpError
 from dialogtui.api.models import plain_text
 from dialogtui.conversation.core import Conversation
 from dialogtui.conversation.events import Notice
@@ -271,3 +272,55 @@ async def test_bot_answers_while_waiting_and_sends_go_to_the_agent_when_active(
     desk.agent_says("I'm here")
     await until(lambda: live.active)
     assert await live.send("great")
+
+
+async def test_the_waiting_room_form_is_fetched_once_and_saved(
+    server: DevServer, opened: tuple[LiveChat, Seen], desk: LiveDesk
+) -> None:
+    live, _ = opened
+    desk.settings.script = None
+    assert await live.request()
+    form = await live.waiting_form()
+    assert form is not None and [f.key for f in form.fields] == ["email", "order_number"]
+    assert await live.waiting_form() is form
+    assert server.stats.count("GET /forms/{id}") == 1
+    await live.save_waiting_values(form.form_id, {"email": " a@example.com ", "order_number": ""})
+    [session] = desk.sessions.values()
+    assert session.form_values == {"email": "a@example.com"}
+
+
+async def test_a_bot_send_refused_because_an_agent_took_over(
+    opened: tuple[LiveChat, Seen], desk: LiveDesk
+) -> None:
+    live, seen = opened
+    desk.settings.script = None
+    assert await live.request()
+    await live.stop()  # as between two polls: the agent's join is not seen yet
+    desk.agent_says("Hi, I'm here")
+    turn = await live.conversation.send("hello bot")
+    assert isinstance(turn.error, ApiHttpError) and turn.error.status == 409
+    await until(lambda: live.active)
+    assert "An agent has taken over" in seen.notices()
+    assert len(seen.of(AgentMessage)) == 1
+
+
+async def test_an_open_chat_is_picked_up_when_the_conversation_opens_again(
+    server: DevServer, opened: tuple[LiveChat, Seen], desk: LiveDesk
+) -> None:
+    live, _ = opened
+    desk.settings.script = None
+    assert await live.request()
+    token = live.client.visitor_token
+    target = Target(
+        server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, visitor_token=token,
+        environment="test",
+    )
+    again = Conversation(target)
+    resumed = LiveChat(again, cadence=FAST_CADENCE)
+    try:
+        assert await again.open()
+        assert await resumed.resume()
+        assert resumed.phase is Phase.WAITING and resumed.polling
+    finally:
+        await resumed.stop()
+        await again.close()

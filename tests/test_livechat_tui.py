@@ -247,3 +247,26 @@ async def test_a_new_conversation_stops_the_live_chat(server: DevServer, desk: L
         await send(pilot, "hello")
         await wait_for(pilot, turn_finished(app))
         assert server.stats.count("GET /livechat/state") == polls
+
+
+async def test_the_waiting_room_form_is_offered_and_saved(
+    server: DevServer, desk: LiveDesk
+) -> None:
+    from textual.widgets import Input
+
+    from dialogtui.ui.forms import FormScreen
+
+    desk.settings.script = None  # nobody joins: the form is for the wait
+    app = live_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: bool(app.action_bar.labels))
+        assert app.action_bar.labels == ["📝 While you wait: Waiting contact"]
+        await click_item(pilot, 0)
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        app.screen.query_one("#field-email", Input).value = "ada@example.com"
+        await click(pilot, "#send")
+        await wait_for(pilot, lambda: "Details saved." in all_text(app))
+        [session] = desk.sessions.values()
+        assert session.form_values == {"email": "ada@example.com"}

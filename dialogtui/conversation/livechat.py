@@ -26,13 +26,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..api.errors import ApiHttpError, DialogError
-from .events import ChangeReason, ConversationChanged, Event, Notice, NoticeLevel
+from .events import ChangeReason, ConversationChanged, Event, Notice, NoticeLevel, TurnEnded
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
     from ..api.client import DialogClient
-    from ..api.models import LivechatState, Message
+    from ..api.models import FormDefinition, LivechatState, Message
     from .core import Conversation
 
 
@@ -135,7 +135,8 @@ class LiveChat:
         self._waiting_since: float | None = None
         self._typing_sent = False
         self._typing_timer: asyncio.TimerHandle | None = None
-        self._chores: set[asyncio.Task[None]] = set()
+        self._chores: set[asyncio.Task[object]] = set()
+        self._waiting_form: FormDefinition | None = None
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         """How the poller waits between rounds (tests record the waits here)."""
         conversation.listen(self._on_conversation)
@@ -160,6 +161,20 @@ class LiveChat:
         )
 
     def _on_conversation(self, event: Event) -> None:
+        if isinstance(event, TurnEnded) and self.phase is Phase.WAITING:
+            error = event.error
+            if isinstance(error, ApiHttpError) and error.status == 409:
+                # The agent joined between two polls: the bot's server refuses the send.
+                self._notice(
+                    "An agent has taken over: that message did not reach the bot. Send it "
+                    "again: it goes to the agent.",
+                    "warning",
+                )
+                if self.polling:
+                    self._chore(self.poll_once())
+                else:
+                    self._start_polling()
+            return
         another = (
             isinstance(event, ConversationChanged) and event.reason is not ChangeReason.NEW_TOKEN
         )
@@ -321,10 +336,33 @@ class LiveChat:
         with contextlib.suppress(DialogError):  # a lost typing signal costs nothing
             await self.client.livechat_typing(typing)
 
-    def _chore(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _chore(self, coroutine: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
+
+    async def waiting_form(self) -> FormDefinition | None:
+        """The waiting-room form (`config.forms`, `trigger: livechat_waiting`), its fields
+        fetched once (`GET /forms/{id}`); None if the bot has none. Raises `DialogError`."""
+        config = self.conversation.config
+        forms = config.forms if config is not None else []
+        refs = [form for form in forms if form.trigger == "livechat_waiting"]
+        if not refs:
+            return None
+        ref = refs[0]
+        cached = self._waiting_form
+        if cached is None or cached.form_id != ref.form_id:
+            definition = await self.client.get_form(ref.form_id)
+            definition.form_id = ref.form_id
+            definition.name = definition.name or ref.name
+            self._waiting_form = cached = definition
+        return cached
+
+    async def save_waiting_values(self, form_id: str, values: dict[str, str]) -> None:
+        """The waiting-room form's values, for the agent (`PATCH /forms/{id}/values`); only
+        while waiting (the server answers 409 otherwise). Raises `DialogError`."""
+        filled = {key: value.strip() for key, value in values.items() if value.strip()}
+        await self.client.save_form_values(form_id, filled)
 
     async def end(self) -> bool:
         """The person ends the chat (or withdraws the request while waiting)."""

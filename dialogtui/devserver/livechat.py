@@ -43,7 +43,7 @@ POLLING_ERRORS = 3
 WAITING_FORM_ID = "livechatWaiting"
 WAITING_FORM: JSON = {
     "form_id": WAITING_FORM_ID,
-    "name": "While you wait",
+    "name": "Waiting contact",
     "trigger": "livechat_waiting",
     "fields": [
         {"key": "email", "label": "Email", "type": "email", "required": False},

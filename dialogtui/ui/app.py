@@ -309,6 +309,11 @@ class DialogApp(App[None]):
             "End live chat", "End the chat with the agent (F9)", main.action_end_live_chat
         )
         yield SystemCommand(
+            "Waiting-room form",
+            "Leave details for the live-chat agent while you wait",
+            main.action_waiting_form,
+        )
+        yield SystemCommand(
             "Reload history",
             "Fetch this conversation again from the server",
             main.action_reload_history,

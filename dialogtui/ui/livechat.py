@@ -29,6 +29,13 @@ class HandoverChoice(Choice):
     part_id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class WaitingFormChoice(Choice):
+    """The action bar's button for the waiting-room form (`trigger: livechat_waiting`)."""
+
+    form_id: str = ""
+
+
 def handover_choice(part_id: str) -> HandoverChoice:
     return HandoverChoice("👤 Talk to a human", "", part_id)
 

@@ -39,7 +39,7 @@ from ...conversation.events import (
 from ...conversation.outcome import Outcome
 from ...target import Target, TargetError, configured_target, demo_target, with_secret
 from ..choices import ActionBar, Choice
-from ..livechat import HandoverChoice, LiveChatStatus
+from ..livechat import HandoverChoice, LiveChatStatus, WaitingFormChoice
 from ..standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
@@ -521,6 +521,9 @@ class MainScreen(Screen[None]):
         if isinstance(event.choice, HandoverChoice):
             self.action_ask_for_human(event.choice.part_id)
             return
+        if isinstance(event.choice, WaitingFormChoice):
+            self.action_waiting_form()
+            return
         if self.send(event.choice.send_text):
             self.composer.focus()  # for what the person types next
 
@@ -846,6 +849,9 @@ class MainScreen(Screen[None]):
                 event.rating_due,
             )
             engaged = self.live is not None and self.live.engaged
+            if event.phase == "waiting" and self._live_phase != "waiting":
+                self._offer_waiting_form()
+            self._live_phase = event.phase
             if engaged != self._live_engaged:
                 self._live_engaged = engaged
                 self.app.refresh_bindings()  # F8 / F9 swap in the footer
@@ -864,6 +870,83 @@ class MainScreen(Screen[None]):
             self.transcript.add_notice(event.text, variant=event.level)
 
     _rating_open = False
+    _live_phase = "off"
+
+    @work(group="livechat")
+    async def _offer_waiting_form(self) -> None:
+        """While waiting: the waiting-room form's button, if the bot has one."""
+        from ...api.errors import DialogError
+        from ..livechat import WaitingFormChoice
+
+        live = self.live
+        if live is None:
+            return
+        try:
+            form = await live.waiting_form()
+        except DialogError:
+            return  # the form is a courtesy; the chat goes on without it
+        if form is None or not form.fields or not live.engaged or live.active:
+            return
+        label = f"📝 While you wait: {form.name or 'leave your details'}"
+        self.action_bar.show([WaitingFormChoice(label, "", form.form_id)])
+        self.transcript.add_notice(
+            "While you wait, you can leave details for the agent: the 📝 button above the "
+            "composer, or the palette's “Waiting-room form”.",
+            variant="info",
+        )
+
+    @work(group="livechat")
+    async def action_waiting_form(self) -> None:
+        from ...api.errors import DialogError
+        from ...api.models import FormPart
+        from ..forms import FormScreen
+
+        await self.secret_read.wait()
+        self.ensure_conversation()
+        live = self.live
+        assert live is not None
+        try:
+            form = await live.waiting_form()
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error", markup=False)
+            return
+        if form is None:
+            self.notify("This bot has no waiting-room form.")
+            return
+        marker = FormPart(
+            part_id=f"livechat-waiting-{form.form_id}",
+            form_id=form.form_id,
+            name=form.name or "While you wait",
+            fields=form.fields,
+            min_filled_fields=form.min_filled_fields,
+        )
+        self.app.push_screen(FormScreen(marker, self._save_waiting_form), self._waiting_form_closed)
+
+    async def _save_waiting_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
+        from ...api.errors import ApiHttpError, DialogError
+        from ...api.models import FormPart
+        from ..forms import SubmitOutcome
+
+        live = self.live
+        assert live is not None and isinstance(marker, FormPart)
+        texts = {key: value for key, value in values.items() if isinstance(value, str)}
+        try:
+            await live.save_waiting_values(marker.form_id, texts)
+        except ApiHttpError as error:
+            if error.status == 409:
+                return SubmitOutcome(error="This form is taken only while you wait for an agent.")
+            if error.params:
+                return SubmitOutcome(
+                    field_errors={_field_key(p.field): p.message for p in error.params}
+                )
+            return SubmitOutcome(error=error.safe_message)
+        except DialogError as error:
+            return SubmitOutcome(error=error.safe_message)
+        return SubmitOutcome(confirmation="The agent will see it when they join.")
+
+    def _waiting_form_closed(self, confirmation: str | None) -> None:
+        if confirmation is not None:
+            self.transcript.add_notice(f"Details saved. {confirmation}", variant="info")
 
     def _offer_handover(self, message: Message, followups: tuple[FollowUp, ...]) -> None:
         """The bot's `request_human_agent` part gets a button in the action bar."""

@@ -88,6 +88,9 @@ async def test_a_whole_live_chat_in_the_vendors_shapes(
     assert twice.value.status == 409
     final = await client.livechat_state()
     assert final.feedback.status == "submitted"
+    [exported] = (await client.export())["livechat_sessions"]
+    assert exported["status"] == "closed" and len(exported["messages"]) == 3
+    assert exported["form_values"] == {"email": "a@example.com"}
     assert server.stats.count("POST /livechat/feedback") == 3  # early, given, twice
 
 
@@ -149,3 +152,97 @@ async def test_bad_requests_get_the_envelope(client: DialogClient) -> None:
     with pytest.raises(ApiHttpError) as unknown:
         await client.get_form("nope")
     assert unknown.value.status == 404
+
+
+def test_the_state_reads_the_vendors_full_shape_and_odd_ones() -> None:
+    import msgspec
+
+    from dialogtui.api.models import to_livechat_state
+
+    full = {
+        "environment": "test",
+        "status": "closed",
+        "platform": "mobile_app",
+        "active_agent": {"agent_id": "a1", "display_name": " Alice Jensen ", "avatar_url": None},
+        "is_agent_typing": False,
+        "language": "english",
+        "feedback": {"status": "pending", "submitted_at": None},
+        "updated_at": "2026-01-01T10:00:00.000Z",
+        "agent_joined_at": "2026-01-01T09:58:00.000Z",
+        "closed_at": "2026-01-01T10:00:00.000Z",
+        "closed_by": "agent",
+        "closed_by_agent_id": None,
+        "close_reason": None,
+        "state_version": 7,
+    }
+    state = to_livechat_state(full)
+    assert (state.status, state.closed_by, state.state_version) == ("closed", "agent", 7)
+    assert state.agent_name == "Alice Jensen" and state.feedback.status == "pending"
+    bare = to_livechat_state({"status": "waiting"})
+    assert bare.state_version is None and bare.feedback.status == "not_available"
+    odd = to_livechat_state({"status": "queued", "is_agent_typing": "yes", "feedback": 3})
+    assert odd.status == "inactive" and odd.is_agent_typing is False
+    assert odd.feedback.status == "not_available"
+    with pytest.raises(msgspec.ValidationError):
+        to_livechat_state(["not", "an", "object"])
+
+
+async def test_a_person_plays_the_agent_with_serve_agent() -> None:
+    """`dialogtui serve --agent` as a child process: the visitor's doings on its stdout, each
+    line on its stdin sent as the agent's message, /close closing the chat."""
+    import asyncio
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dialogtui", "serve", "--agent", "--port", str(port)],
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    loop = asyncio.get_running_loop()
+
+    async def line_with(text: str) -> str:
+        assert child.stdout is not None
+        while True:
+            line = await loop.run_in_executor(None, child.stdout.readline)
+            assert line, f"the server ended before saying {text!r}"
+            if text in line:
+                return line
+
+    async def say(line: str) -> None:
+        assert child.stdin is not None
+        child.stdin.write(line + "\n")
+        child.stdin.flush()
+
+    try:
+        await line_with("Ctrl-C stops it.")
+        base_url = f"http://127.0.0.1:{port}"
+        async with DialogClient(base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY) as client:
+            await client.livechat_handover("manual_button")
+            await line_with("The visitor asks for a human (manual_button)")
+            await client.livechat_typing(True)
+            await line_with("visitor is typing")
+            await say("Hello, a person here")
+            await line_with("sent.")
+            state = await client.livechat_state()
+            assert state.status == "active"
+            [hello] = await client.livechat_messages(0)
+            assert plain_text(hello.parts) == "Hello, a person here" and hello.role == "agent"
+            await client.livechat_send("thanks")
+            assert "visitor: thanks" in await line_with("visitor:")
+            await say("/close")
+            await line_with("closed.")
+            closed = await client.livechat_state()
+            assert (closed.status, closed.closed_by) == ("closed", "agent")
+    finally:
+        child.terminate()
+        child.wait(timeout=10)

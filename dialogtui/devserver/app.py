@@ -707,6 +707,8 @@ async def get_export(
 ) -> Response:
     """The visitor's data in the vendor's export shape (its SDK's stand-in). The shape of one
     entry of `conversations` is not published; ours holds the id, the start and the messages."""
+    from .livechat import livechat_sessions
+
     return JSONResponse(
         {
             "generated_at": content.iso_utc(),
@@ -721,7 +723,7 @@ async def get_export(
                     "ratings": conversation.ratings,
                 }
             ],
-            "livechat_sessions": [],
+            "livechat_sessions": livechat_sessions(request.app, conversation.id),
             "attachments": [],
             "support_tickets": [
                 s for s in conversation.submissions if s["action"].get("type") == "support_ticket"

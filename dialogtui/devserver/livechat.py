@@ -595,6 +595,25 @@ def routes() -> list[Route]:
     ]
 
 
+def livechat_sessions(app: Starlette, conversation_id: str) -> list[JSON]:
+    """`GET /export`'s `livechat_sessions` (the entry's shape is not published; ours holds
+    the state, the messages, the waiting-room values and the rating)."""
+    desk = desk_of(app)
+    with desk.lock:
+        session = desk.sessions.get(conversation_id)
+        if session is None:
+            return []
+        return [
+            {
+                "livechat_session_id": session.id,
+                **session.snapshot(),
+                "messages": list(session.messages),
+                "form_values": dict(session.form_values),
+                "feedback_given": session.feedback_given,
+            }
+        ]
+
+
 def bot_send_refused(app: Starlette, conversation_id: str) -> HttpFailure | None:
     """`POST /messages` while an agent has the conversation: the vendor's 409."""
     if desk_of(app).blocks_bot(conversation_id):

@@ -378,20 +378,26 @@ def bench_app_class() -> type:
     class BenchApp(DialogApp):
         event_times: list[float]
 
-        def _new_session(self) -> Any:
-            session = super()._new_session()
-            client = session.client
-            original = client.send_message
+        def get_default_screen(self) -> Any:
+            screen = super().get_default_screen()
+            opened = screen.session_opened
             times_of = self
 
-            async def send_message(text: str, **kwargs: Any) -> Any:
-                clock = time.monotonic
-                async for event in original(text, **kwargs):
-                    yield event
-                    times_of.event_times.append(clock())
+            def session_opened(session: Any) -> None:
+                opened(session)
+                client = session.client
+                original = client.send_message
 
-            client.send_message = send_message
-            return session
+                async def send_message(text: str, **kwargs: Any) -> Any:
+                    clock = time.monotonic
+                    async for event in original(text, **kwargs):
+                        yield event
+                        times_of.event_times.append(clock())
+
+                client.send_message = send_message
+
+            screen.session_opened = session_opened
+            return screen
 
     return BenchApp
 

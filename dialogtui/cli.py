@@ -10,10 +10,50 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 from . import __version__
 
 Runner = Callable[[argparse.Namespace], int]
+
+_PATH_ARGUMENTS = frozenset({"file", "export_file", "output", "junit"})
+"""Arguments that name files: any bytes are a valid file name, so they are not checked as text."""
+
+
+def _checked(name: str) -> Callable[[str], object]:
+    """An argparse type from `inputs`, imported when an argument is parsed (not for --help)."""
+
+    def convert(value: str) -> object:
+        from . import inputs
+
+        checker: Callable[[str], object] = getattr(inputs, name)
+        return checker(value)
+
+    convert.__name__ = name  # argparse names the type in its error message
+    return convert
+
+
+_TEXT_ENVIRONMENT = (
+    "DIALOGTUI_BASE_URL",
+    "DIALOGTUI_CHATBOT_ID",
+    "DIALOGTUI_API_KEY",
+    "DIALOGTUI_VISITOR_TOKEN",
+)
+"""Environment variables read as text (the `*_DIR` ones name directories: any bytes go)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its messages (which quote one's own arguments) made safe for a terminal."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            from .text import sanitize
+
+            super()._print_message(sanitize(message), file)
+
 
 _DESCRIPTION = """\
 A terminal chat client for the Dialog Intelligens chatbot API.
@@ -98,7 +138,7 @@ def _add_save_option(parser: argparse.ArgumentParser, *, subcommand: bool = Fals
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dialogtui",
         description=_DESCRIPTION,
         epilog=_SECRETS_EPILOG,
@@ -148,6 +188,53 @@ def build_parser() -> argparse.ArgumentParser:
     _add_save_option(run_cmd, subcommand=True)
     run_cmd.set_defaults(run=_lazy("dialogtui.commands.run", "run_script", logs=True))
 
+    test = commands.add_parser(
+        "test",
+        help="play conversation test files (TOML) against the bot; report, JSON or JUnit",
+        description="Play each conversation test FILE (TOML: [[turns]] with send, choose or form, "
+        "and what each reply must be) as a new visitor, check every expectation and report the "
+        "ones that failed with the reply seen, then latency figures. Exit codes: 0 every "
+        "expectation held, 1 some failed, 2 usage or a bad test file, 3 credentials, "
+        "4 keyring, 5 network, 130 interrupted (the report is still written).",
+    )
+    test.add_argument("files", nargs="*", metavar="FILE", help="conversation test files (TOML)")
+    test.add_argument(
+        "--json", action="store_true", help="print one JSON object per turn (summary on stderr)"
+    )
+    test.add_argument("--junit", metavar="PATH", help="also write JUnit XML to PATH, for CI")
+    test.add_argument(
+        "--visitors",
+        type=int,
+        default=1,
+        metavar="N",
+        help="play each file as N visitors at once, each with a conversation of its own",
+    )
+    test.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="each visitor plays it K times",
+    )
+    test.add_argument(
+        "--concurrency",
+        type=int,
+        default=20,
+        metavar="C",
+        help="at most C conversations at once (default 20)",
+    )
+    test.add_argument(
+        "--record",
+        type=_checked("record_id"),
+        metavar="ID",
+        help="instead: write a test file from saved conversation ID (see `dialogtui history`)",
+    )
+    test.add_argument(
+        "-o", "--output", metavar="FILE", help="with --record: write to a new FILE, not stdout"
+    )
+    _add_target_options(test, subcommand=True)
+    test.set_defaults(run=_lazy("dialogtui.commands.test", "run_test", logs=True))
+
     replay = commands.add_parser(
         "replay",
         help="re-send an exported conversation's messages and compare old and new replies",
@@ -174,14 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
+        "--port",
+        type=_checked("port_number"),
+        default=8765,
+        help="port (default 8765; 0 picks a free one)",
     )
     serve.add_argument(
         "--scenario", default="ok", metavar="NAME", help="default scenario for every request"
     )
     serve.add_argument(
         "--delay",
-        type=float,
+        type=_checked("seconds"),
         default=0.02,
         metavar="SECONDS",
         help="pause between streamed events (default 0.02)",
@@ -220,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a saved conversation (an id from `dialogtui history`) as Markdown or "
         "JSON. Exports hold no secrets and no raw control characters.",
     )
-    export.add_argument("id", type=int, metavar="ID", help="the conversation's id")
+    export.add_argument(
+        "id", type=_checked("record_id"), metavar="ID", help="the conversation's id"
+    )
     export.add_argument(
         "--format", choices=("md", "json"), default="md", help="md (default) or json"
     )
@@ -285,10 +377,34 @@ def _lazy(module: str, function: str, *, logs: bool = False) -> Runner:
     return run
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Every text argument is UTF-8 (checked before the command runs: nothing is recorded or
+    sent for a refused one). File names may be any bytes, as the file system allows."""
+    from .inputs import check_text, check_token
+
+    for name, value in vars(args).items():
+        if isinstance(value, str) and name not in _PATH_ARGUMENTS and value != "-":
+            what = "The message" if name == "text" else f"--{name.replace('_', '-')}"
+            check_text(value, what)
+    for variable in _TEXT_ENVIRONMENT:
+        check_text(os.environ.get(variable, ""), variable)
+    token = os.environ.get("DIALOGTUI_VISITOR_TOKEN", "").strip()
+    if token:
+        check_token(token, "DIALOGTUI_VISITOR_TOKEN")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .inputs import InputError
+
     args = build_parser().parse_args(argv)
     try:
+        _check_arguments(args)
         return int(args.run(args))
+    except InputError as exc:
+        from .text import sanitize_line
+
+        print(f"dialogtui: {sanitize_line(exc.safe_message)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

@@ -136,7 +136,50 @@ def normalize_base_url(url: str) -> str:
     # Credentials in the URL would end up in the config file; refuse them outright.
     if parts.username or parts.password:
         raise ConfigError("The base URL must not contain a user name or password.")
-    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
+    normalized = urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
+    if not _plainly_valid(normalized, host):
+        problem = _httpx_refuses(normalized)
+        if problem is not None:
+            raise ConfigError(f"Not a valid base URL: {text!r} ({problem}).")
+    return normalized
+
+
+# A host name of ASCII letters, digits and hyphens: what every HTTP client accepts as is.
+_PLAIN_HOST: Final = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+
+
+def _plainly_valid(url: str, host: str) -> bool:
+    """Whether `url` is of a shape the HTTP client surely accepts, so that checking it needs
+    no httpx import (tens of ms before the app's first frame): printable ASCII, and a plain
+    host name or a valid IP literal. Anything else is asked of httpx itself."""
+    import ipaddress
+
+    if not (url.isascii() and url.isprintable()) or "xn--" in host:
+        return False
+    try:
+        if host.startswith("["):
+            ipaddress.IPv6Address(host.strip("[]"))
+            return True
+        if re.fullmatch(r"[0-9.]+", host):
+            ipaddress.IPv4Address(host)
+            return True
+    except ValueError:
+        return False
+    return re.fullmatch(_PLAIN_HOST, host) is not None
+
+
+def _httpx_refuses(url: str) -> str | None:
+    """httpx's own reason to refuse `url` (as the client will parse it), or None."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+        parsed.host  # noqa: B018 -- decoding an IDNA ("xn--") host can fail only here
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        from .text import sanitize_line
+
+        return sanitize_line(str(exc)).rstrip(".") or type(exc).__name__
+    return None
 
 
 # --- reading ---------------------------------------------------------------------------

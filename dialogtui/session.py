@@ -1,15 +1,16 @@
-"""One conversation with one bot: turns, their outcomes and their figures.
+"""One turn on the wire: the reply assembled, its outcome set, its figures kept.
 
-The UI, `dialogtui run` and the local store share this; it knows nothing of Textual.
+The conversation core (`conversation.core`) runs every turn of every front-end through
+`ChatSession.stream_turn`; it knows nothing of Textual, nor of the store.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import timing
 from .api.assembler import Change, ReplyAssembler
 from .api.errors import DialogError
 from .api.models import DoneEvent, PartDeltaEvent, PartEvent, StreamErrorEvent, StreamEvent
@@ -58,7 +59,7 @@ class Turn:
     assembler: ReplyAssembler = field(default_factory=ReplyAssembler)
     outcome: Outcome = Outcome.WAITING
     error: DialogError | None = None
-    figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=time.perf_counter()))
+    figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=timing.now()))
     token_used: str | None = None
     """The visitor token the message went out with (after any re-authentication), once the
     server answered: the server conversation this turn belongs to. Never written anywhere."""
@@ -74,9 +75,7 @@ class TurnUpdate(NamedTuple):
 class ChatSession:
     """Runs turns on a `DialogClient` and keeps the figures of the turn in flight."""
 
-    def __init__(
-        self, client: DialogClient, *, clock: Callable[[], float] = time.perf_counter
-    ) -> None:
+    def __init__(self, client: DialogClient, *, clock: Callable[[], float] = timing.now) -> None:
         self.client = client
         self._clock = clock
         self._current: Turn | None = None

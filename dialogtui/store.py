@@ -20,7 +20,10 @@ Failure policy: the store never breaks a chat. A file that is not a database, or
 unreadable, is renamed to `<name>.corrupt-<UTC time>` (never deleted) and a fresh one started;
 `store.warning` then says so in one safe sentence. If even that fails, `open_store` returns a
 `NullStore` carrying the warning. A write that fails later turns saving off for the rest of the
-run, with a warning, instead of raising into the caller.
+run, with a warning, instead of raising into the caller. A damaged page met later, by a read or
+a write (SQLITE_CORRUPT), also moves the file aside: that run stops saving (its ids point into
+the old file), and the next starts fresh. A healthy file this process may not write is opened
+read-only (`read_only`): history reads work, writes are skipped, `warning` says so.
 
 Schema versions live in `PRAGMA user_version`; `MIGRATIONS` holds every step from an empty file
 on. A shipped step is never edited: a change is a new step appended to the tuple.
@@ -28,6 +31,7 @@ on. A shipped step is never edited: a change is a new step appended to the tuple
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -68,7 +72,7 @@ from .api.models import (
 )
 from . import plaintext
 from .conversation.outcome import Outcome
-from .text import sanitize, sanitize_line
+from .text import FORMAT_CHARACTERS, sanitize, sanitize_line
 
 if TYPE_CHECKING:
     from .api.errors import DialogError
@@ -455,10 +459,19 @@ class TranscriptStore:
         *,
         flush_interval: float = FLUSH_INTERVAL,
         warning: str | None = None,
+        read_only: bool = False,
     ) -> None:
         self._db = db
         self.path = path
         self.flush_interval = flush_interval
+        self.read_only = read_only
+        """The file may be read but not written: history works, nothing new is saved."""
+        if read_only:
+            self.saving = False
+            warning = warning or (
+                f"The transcript database {path} is read-only: saved conversations can be "
+                "read, but nothing new is saved."
+            )
         self.warning = warning
         """One safe sentence about a problem (file moved aside, saving stopped), or None."""
         self.on_warning: Callable[[str], None] | None = None
@@ -466,6 +479,8 @@ class TranscriptStore:
         self._lock = threading.RLock()
         self._broken = False
         self._closed = False
+        self._identity = _identity(path)
+        """The file opened, so a damaged one found later is moved aside only if still there."""
         self._claims: dict[int, int] = {}  # conversation id -> the descriptor holding its lock
 
     # -- opening ---------------------------------------------------------------------------
@@ -483,7 +498,8 @@ class TranscriptStore:
         """Open (creating, migrating, or replacing a bad file as needed). Raises `StoreError`."""
         path = Path(path) if path is not None else cls.default_path()
         try:
-            return cls(_open_db(path), path, flush_interval=flush_interval)
+            db, read_only = _open_db(path)
+            return cls(db, path, flush_interval=flush_interval, read_only=read_only)
         except _BadFile as bad:
             aside = _move_aside(path, bad)
             warning = (
@@ -495,14 +511,16 @@ class TranscriptStore:
                 )
             )
             try:
-                db = _open_db(path)
+                db, read_only = _open_db(path)
             except (_BadFile, sqlite3.Error, OSError) as exc:
                 reason = exc.reason if isinstance(exc, _BadFile) else _describe(exc)
                 raise StoreError(
                     f"{warning or 'The transcript database could not be used.'} "
                     f"A new one could not be created either ({reason}); nothing is saved."
                 ) from None
-            return cls(db, path, flush_interval=flush_interval, warning=warning)
+            return cls(
+                db, path, flush_interval=flush_interval, warning=warning, read_only=read_only
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -522,6 +540,8 @@ class TranscriptStore:
     @property
     def status_note(self) -> str | None:
         """For a status line: None while saving works, else why nothing is saved."""
+        if self.read_only:
+            return "Not saving: the transcript database is read-only"
         return "Not saving: the transcript database failed" if self._broken else None
 
     # -- writing ---------------------------------------------------------------------------
@@ -531,11 +551,39 @@ class TranscriptStore:
             return
         self._broken = True
         self.saving = False
-        self.warning = (
-            f"Saving the transcript stopped: {_describe(exc)}. The chat goes on, unsaved."
-        )
+        aside = self._set_aside_if_damaged(exc)
+        if aside is not None:
+            self.warning = (
+                f"Saving the transcript stopped: the database is damaged ({_describe(exc)}). "
+                f"It was moved to {aside}; the next run starts a new one. "
+                "The chat goes on, unsaved."
+            )
+        else:
+            self.warning = (
+                f"Saving the transcript stopped: {_describe(exc)}. The chat goes on, unsaved."
+            )
         if self.on_warning is not None:
             self.on_warning(self.warning)
+
+    def _set_aside_if_damaged(self, exc: BaseException) -> Path | None:
+        """A damaged page found while reading or writing: the file is closed and moved aside
+        (never deleted), so that the next run starts a fresh one instead of failing again."""
+        if not isinstance(exc, sqlite3.Error) or _primary_code(exc) not in (
+            _SQLITE_CORRUPT,
+            _SQLITE_NOTADB,
+        ):
+            return None
+        self._broken = True
+        self.saving = False
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._closed = True
+        bad = _BadFile(_bad_reason(exc))
+        bad.identity = self._identity
+        try:
+            return _move_aside(self.path, bad)
+        except StoreError:
+            return None
 
     @contextmanager
     def _writing(self, *, skippable: bool = False) -> Iterator[sqlite3.Connection | None]:
@@ -546,7 +594,7 @@ class TranscriptStore:
         `skippable`: a database still busy after the timeout skips this write only.
         """
         with self._lock:
-            if self._broken or self._closed:
+            if self._broken or self._closed or self.read_only:
                 yield None
                 return
             db = self._db
@@ -568,7 +616,8 @@ class TranscriptStore:
                 raise
 
     def live_conversation(self, base_url: str, chatbot_id: str) -> int | None:
-        """The conversation new turns for this bot go to, if there is one."""
+        """The conversation last started for this bot, if there is one. (Not how the app and
+        the commands choose where a turn goes: see `thread_conversations` and the core.)"""
         row = self._read(
             "SELECT id FROM conversations WHERE base_url = ? AND chatbot_id = ? AND live = 1 "
             "ORDER BY id DESC LIMIT 1",
@@ -682,7 +731,8 @@ class TranscriptStore:
     def resume_or_start(
         self, base_url: str, chatbot_id: str, *, bot_name: str | None = None
     ) -> int:
-        """The live conversation for this bot, started if there is none (atomically)."""
+        """The conversation last started for this bot, started if there is none (atomically).
+        For tests and benchmarks that need a conversation; the core chooses by thread."""
         with self._writing() as db:
             if db is None:
                 return 0
@@ -802,6 +852,12 @@ class TranscriptStore:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
+                aside = self._set_aside_if_damaged(exc)
+                if aside is not None:
+                    raise StoreError(
+                        f"The transcript database is damaged ({_describe(exc)}). It was moved "
+                        f"to {aside}, never deleted; the next run starts a new one."
+                    ) from None
                 raise StoreError(
                     f"The transcript database could not be read ({_describe(exc)})."
                 ) from None
@@ -1039,13 +1095,16 @@ def _prepare_file(path: Path) -> None:
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
 
 
-def _open_db(path: Path) -> sqlite3.Connection:
-    """Connect, configure, migrate and check. `_BadFile` for a file to move aside."""
+def _open_db(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """Connect, configure, migrate and check; also whether the file is read-only.
+    `_BadFile` for a file to move aside."""
     try:
         _prepare_file(path)
     except PermissionError as exc:
         if path.exists():
-            raise _BadFile("it cannot be opened for writing") from exc
+            # A healthy file one may not write (chmod, a read-only mount) is not damaged:
+            # it is read as it is, and nothing new is saved.
+            return _open_read_only(path), True
         raise StoreError(
             f"The transcript database cannot be created in {path.parent} ({_describe(exc)})."
         ) from None
@@ -1082,6 +1141,13 @@ def _open_db(path: Path) -> sqlite3.Connection:
             raise StoreError(
                 "The transcript database is busy (another dialogtui holds it); nothing is saved."
             ) from None
+        if _primary_code(exc) in (_SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_PERM):
+            # The file could be opened but not written beside (a read-only directory holds no
+            # log): a healthy database is read as it is, not taken for a damaged one.
+            try:
+                return _open_read_only(path), True
+            except StoreError:
+                pass
         if _primary_code(exc) in _BAD_FILE_CODES or type(exc) is sqlite3.DatabaseError:
             bad = _BadFile(_bad_reason(exc))
             bad.identity = identity
@@ -1093,6 +1159,95 @@ def _open_db(path: Path) -> sqlite3.Connection:
         db.close()
         bad.identity = identity
         raise
+    except BaseException:
+        db.close()
+        raise
+    return db, False
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A database this process may read but not write: opened read-only, never migrated.
+
+    `_BadFile` if it is not a transcript database at all; `StoreError` if it is one that
+    cannot be read without writing (an older schema, a write-ahead log it cannot share).
+    """
+    identity = _identity(path)
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(
+            f"The transcript database {path} can be neither written nor read "
+            f"({_describe(exc)}); nothing is saved."
+        ) from None
+    if header != _SQLITE_HEADER:
+        bad = _BadFile("it is not a database")
+        bad.identity = identity
+        raise bad
+    try:
+        return _read_only_connection(path, identity, "mode=ro")
+    except _NeedsSharedMemory:
+        # A write-ahead-log database needs its shared-memory file, which a read-only directory
+        # cannot hold. With no log file beside it, the main file is the whole database, and no
+        # one can write it in WAL mode there: reading it as immutable is then exact.
+        if path.with_name(path.name + "-wal").exists():
+            raise StoreError(
+                f"The transcript database {path} is read-only, and its write-ahead log cannot "
+                "be read without writing; nothing is saved."
+            ) from None
+        return _read_only_connection(path, identity, "mode=ro&immutable=1")
+
+
+class _NeedsSharedMemory(Exception):
+    """A read-only open failed for want of the WAL's shared-memory file."""
+
+
+def _read_only_connection(
+    path: Path, identity: tuple[int, int] | None, options: str
+) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?{options}",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"The transcript database {path} is read-only and could not be opened "
+            f"({_describe(exc)}); nothing is saved."
+        ) from None
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = _user_version(db)
+        if version != SCHEMA_VERSION:
+            newer = version > SCHEMA_VERSION
+            raise StoreError(
+                f"The transcript database {path} is read-only and was written by "
+                f"{'a newer' if newer else 'an older'} version of dialogtui, so it cannot be "
+                "read as it is; nothing is saved."
+            )
+        _check_schema(db)
+        db.execute("SELECT count(*) FROM conversations").fetchone()
+    except _BadFile as bad:
+        db.close()
+        bad.identity = identity
+        raise
+    except sqlite3.Error as exc:
+        db.close()
+        code = _primary_code(exc)
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            damaged = _BadFile(_bad_reason(exc))
+            damaged.identity = identity
+            raise damaged from exc
+        # SQLITE_READONLY_DIRECTORY, or SQLITE_CANTOPEN in older SQLite versions.
+        if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY) and "immutable" not in options:
+            raise _NeedsSharedMemory() from exc
+        raise StoreError(
+            f"The transcript database {path} is read-only and could not be read "
+            f"({_describe(exc)}); nothing is saved."
+        ) from None
     except BaseException:
         db.close()
         raise
@@ -1470,7 +1625,8 @@ class _ExportDoc(msgspec.Struct):
 
 # Characters a terminal or editor may act on: C0 (json escapes those itself), DEL, C1, bidi
 # overrides and isolates, and the Unicode line/paragraph separators.
-_JSON_UNSAFE: Final = re.compile("[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# DEL, C1, and the invisible format characters of `text` (bidi, zero-width, lone surrogates).
+_JSON_UNSAFE: Final = re.compile(f"[\x7f-\x9f{FORMAT_CHARACTERS}]")
 
 
 def dumps_json(data: Any, *, indent: int | None = 2) -> str:

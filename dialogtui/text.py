@@ -1,35 +1,82 @@
-"""Make server-sent text inert before it reaches a terminal.
+"""The one rule for text that reaches a terminal (or a Markdown file a terminal may show).
 
-A reply may contain ESC, OSC or other control characters. Shown raw, they could move
-the cursor, rewrite the screen, set the clipboard or forge hyperlinks. They are replaced
-by visible Unicode "control pictures" so a developer can still see they were there.
+Text from a server, a config file or one's own arguments may contain ESC, OSC or other
+control characters. Shown raw, they could move the cursor, rewrite the screen, set the
+clipboard, the window title or forge hyperlinks. Bidi overrides and isolates reorder what is
+shown (`user<U+202E>txt.exe` reads as "userexe.txt"), and zero-width characters hide text.
+
+So every one of them is replaced by a visible, harmless stand-in: C0 controls by their Unicode
+"control pictures" (␛, ␇, ...), DEL by ␡, C1 controls by U+FFFD, and the invisible format
+characters by a marker naming their code point, e.g. ⟨U+202E⟩. A developer still sees they were
+there. A zero-width joiner between two pictographs stays: it only joins an emoji sequence.
+JSON output is not passed through here; it keeps such characters as \\u escapes.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
+# Bidi embeddings, overrides, isolates and marks; zero-width characters and invisible
+# operators; the line and paragraph separators (terminals differ on what they do).
+_FORMAT: Final = (
+    "\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    # Lone surrogates: bytes that were not UTF-8 (a file name, an argument), which a terminal
+    # cannot even be sent. Shown as the byte they stand for.
+    "\ud800-\udfff"
+)
+FORMAT_CHARACTERS: Final = _FORMAT
+"""The invisible format characters (and lone surrogates), as a regex class fragment: JSON
+output escapes these too (`store.dumps_json`)."""
 # C0 controls except TAB and LF, DEL, and the C1 range (U+0080..U+009F).
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
-_CONTROL_WITH_NEWLINES: Final = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")
+_UNSAFE: Final = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_FORMAT}]")
+_UNSAFE_WITH_NEWLINES: Final = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_FORMAT}]")
+_ZWJ: Final = "\u200d"
+_EMOJI_MODIFIERS: Final = "\ufe0f\ufe0e"
 
 
-def _picture(match: re.Match[str]) -> str:
-    code = ord(match.group())
+def marker(char: str) -> str:
+    """The visible stand-in for one unsafe character."""
+    code = ord(char)
     if code < 0x20:
         return chr(0x2400 + code)  # ␀..␟
     if code == 0x7F:
         return "\u2421"  # ␡
-    return "\ufffd"
+    if code <= 0x9F:
+        return "\ufffd"
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\u27e80x{code - 0xDC00:02X}\u27e9"  # ⟨0xE9⟩: the byte Python kept
+    return f"\u27e8U+{code:04X}\u27e9"  # ⟨U+202E⟩
+
+
+def _is_pictograph(char: str) -> bool:
+    return unicodedata.category(char) == "So" or 0x1F3FB <= ord(char) <= 0x1F3FF
+
+
+def _joins_emoji(text: str, at: int) -> bool:
+    """Whether the ZWJ at `at` sits inside an emoji sequence (👩‍💻), where it is harmless."""
+    before = text[at - 1] if at > 0 else ""
+    if before in _EMOJI_MODIFIERS and at > 1:
+        before = text[at - 2]
+    after = text[at + 1] if at + 1 < len(text) else ""
+    return bool(before and after) and _is_pictograph(before) and _is_pictograph(after)
+
+
+def _replace(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == _ZWJ and _joins_emoji(match.string, match.start()):
+        return char
+    return marker(char)
 
 
 def sanitize(text: str, *, keep_newlines: bool = True) -> str:
-    """Replace control characters with visible, harmless stand-ins. Tabs become spaces."""
-    pattern = _CONTROL if keep_newlines else _CONTROL_WITH_NEWLINES
+    """Replace control, bidi and zero-width characters with visible stand-ins. Tabs become
+    spaces; CR LF becomes LF."""
+    pattern = _UNSAFE if keep_newlines else _UNSAFE_WITH_NEWLINES
     if keep_newlines:
         text = text.replace("\r\n", "\n")
-    return pattern.sub(_picture, text).replace("\t", "    ")
+    return pattern.sub(_replace, text).replace("\t", "    ")
 
 
 def sanitize_line(text: str) -> str:

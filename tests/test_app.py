@@ -131,15 +131,6 @@ def has_retry(app: DialogApp) -> bool:
     return app.action_bar.has_retry
 
 
-async def test_branding_welcome_and_start_prompts(server: DevServer) -> None:
-    app = make_app(server)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        assert app.title == "Demo Bot"
-        assert "Welcome" in all_text(app) or app.transcript.entry_count == 1
-        assert len(choice_labels(app)) == 3
-
-
 async def test_keys_before_the_session_opens_are_refused_or_wait(server: DevServer) -> None:
     """The session (and its HTTP client) opens only after the first frame; what is pressed
     before then must not find it missing."""
@@ -294,25 +285,6 @@ async def test_garbage_collection_resumes_after_the_first_frame(server: DevServe
         gc.enable()
 
 
-async def test_reply_streams_and_renders_all_parts(server: DevServer) -> None:
-    app = make_app(server)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await send(pilot, "hello there, show me a table")
-        await wait_for(pilot, turn_finished(app))
-        assert app.composer.text == ""
-        text = all_text(app)
-        assert "hello there, show me a table" in text
-        reply = last_entry_text(app)
-        assert "You said" in reply
-        assert "DKK" in reply  # product cards with prices
-        assert "•" in reply  # the bullet list
-        assert not has_retry(app)
-        assert choice_labels(app), "suggestions are offered as choices"
-        # Per-turn figures are shown quietly under the reply.
-        assert "events" in reply
-
-
 async def test_choosing_a_suggestion_sends_its_prompt(server: DevServer) -> None:
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -379,17 +351,6 @@ async def test_errors_show_safe_message_and_retry_only_when_allowed(
         assert "⚠" in reply or "✖" in reply
         # What was typed is back in the composer.
         assert app.composer.text == typed
-
-
-async def test_stream_error_keeps_partial_reply(server: DevServer) -> None:
-    app = make_app(server)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await send(pilot, "partial please !stream_error_retryable")
-        await wait_for(pilot, turn_finished(app))
-        reply = last_entry_text(app)
-        assert "You said" in reply, "the partial text stays visible"
-        assert "could not be finished" in reply
 
 
 async def test_retry_resends_and_succeeds(server: DevServer) -> None:
@@ -1087,4 +1048,23 @@ async def test_restarts_and_new_conversations_never_mix_saved_turns(
     )
     assert [m["text"] for m in exported["messages"] if m["role"] == "user"] == ["after ctrl+n"]
     assert "after ctrl+n" in shown
+    store.close()
+
+
+async def test_a_token_renewed_under_a_turn_is_told_in_the_transcript(
+    server: DevServer, tmp_path: Path
+) -> None:
+    store = TranscriptStore.open(tmp_path / "transcripts.sqlite3")
+    app = make_app(server, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "before")
+        await wait_for(pilot, turn_finished(app))
+        before = app._conversation
+        await send(pilot, "after !expired_token")
+        await wait_for(pilot, turn_finished(app))
+        assert "The server started a new conversation" in all_text(app)
+        after = app._conversation
+    assert after != before
+    assert [m.text for m in store.messages(after) if m.role == "user"] == ["after !expired_token"]
     store.close()

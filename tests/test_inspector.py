@@ -473,6 +473,51 @@ async def test_the_list_publishes_and_ticks_again_when_shown_after_a_refresh_whi
         assert events.row_count == 7
 
 
+def test_kept_sse_data_is_capped_by_bytes_the_newest_kept() -> None:
+    """A reply of large events: the rows kept weigh at most `MAX_KEPT_BYTES` once trimmed,
+    however few rows that is; the oldest go first and are counted as dropped."""
+    events = EventList()
+    events.MAX_KEPT_BYTES = 100_000
+    data = "x" * 1000
+    events.begin_turn("big")
+    for n in range(500):  # 500 x 1.2 KB = 600 KB, far under MAX_ROWS
+        events.record_sse(SseEvent("part_delta", len(data), n / 1000, data))
+    events.record(RequestFinished(Operation.SEND, "ok", 0.6, 0, False))
+    weight = sum(EventList._weight(events._rows[i]) for i in range(events.row_count))
+    assert weight <= events.MAX_KEPT_BYTES
+    assert events.row_count < 100 and events.dropped == 502 - events.row_count
+    assert events.row(events.row_count - 1).kind == "DONE"
+    assert events.row(events.row_count - 2).ms == 499  # the newest event is kept
+    # Trimming keeps its own count right: more of the same stay within the cap too.
+    for n in range(500, 1000):
+        events.record(SseEvent("part_delta", len(data), n / 1000, data))
+    assert events._kept_bytes == sum(
+        EventList._weight(events._rows[i]) for i in range(events.row_count)
+    )
+    assert events._kept_bytes <= events.MAX_KEPT_BYTES
+    events.clear()
+    assert events.dropped == 0 and events._kept_bytes == 0
+
+
+async def test_the_title_says_when_older_rows_were_dropped() -> None:
+    app = InspectorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        inspector = app.inspector
+        events = inspector.event_list
+        events.MAX_KEPT_BYTES = 50_000
+        inspector.begin_turn("small")
+        await published(pilot, inspector)
+        title = app.query_one("#inspector-title").render()
+        assert "dropped" not in str(title)
+        data = "y" * 1000
+        for n in range(200):
+            inspector.record(SseEvent("part_delta", len(data), n / 1000, data))
+        await published(pilot, inspector)
+        title_text = str(app.query_one("#inspector-title").render())
+        assert f"{events.dropped:,} older dropped" in title_text
+        assert events.dropped > 100
+
+
 async def test_page_and_client_profile_show_in_the_request_rows(server: DevServer) -> None:
     app = InspectorApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -397,3 +397,64 @@ def test_the_remaining_part_kinds_and_events() -> None:
         "error", '{"code": "generation_failed", "message": "x", "retryable": true}'
     )
     assert isinstance(error, StreamErrorEvent) and error.retryable
+
+
+# ---------------------------------------------------------------------------------------------
+# Whatever the server sends, decoding never fails the parent: properties over random JSON
+
+
+def _json_values() -> Any:
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+def _vendor_keys_with_random_values() -> Any:
+    """Vendor-shaped objects whose values are replaced at random: the nastiest near misses."""
+    from hypothesis import strategies as st
+
+    samples = [
+        vendor.CONFIG,
+        vendor.CUSTOM_FORM,
+        vendor.SUPPORT_TICKET,
+        vendor.PRODUCTS,
+        vendor.IMAGE,
+        vendor.FILE,
+        vendor.TABLE,
+        vendor.UPLOAD_PROMPT,
+        *vendor.HISTORY_PAGE["messages"],
+    ]
+
+    @st.composite
+    def mutated(draw: Any) -> dict[str, Any]:
+        sample = dict(draw(st.sampled_from(samples)))
+        for key in draw(st.lists(st.sampled_from(sorted(sample)), max_size=3)):
+            sample[key] = draw(_json_values())
+        return sample
+
+    return mutated()
+
+
+def test_decoding_never_fails_the_parent() -> None:
+    from hypothesis import given, settings
+
+    @settings(max_examples=300, deadline=None)
+    @given(_vendor_keys_with_random_values())
+    def check(obj: dict[str, Any]) -> None:
+        part = to_part(obj, base_url=vendor.BASE)  # never raises
+        assert part is not None
+        to_config(obj)  # a dict always gives a config
+        message = to_message(obj, base_url=vendor.BASE)
+        assert isinstance(message.parts, list)
+        from dialogtui.plaintext import parts_text
+
+        parts_text([part, *message.parts])  # and every result renders as text
+
+    check()

@@ -21,7 +21,6 @@ import base64
 import hashlib
 import logging
 import ssl
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from .. import __version__
+from .. import __version__, timing
 from .errors import (
     ApiHttpError,
     ConnectError,
@@ -118,7 +117,7 @@ class _Call:
     method: str
     path: str
     auth: AuthScheme
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=timing.now)
     attempts: int = 0
     retries: int = 0
     status: int | None = None
@@ -127,7 +126,7 @@ class _Call:
     token_used: str | None = None
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return timing.now() - self.started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +168,8 @@ class DialogClient:
         self.base_url = str(url).rstrip("/")
         self.chatbot_id = chatbot_id
         self._api_key = api_key or None
+        self._key_rejected: ApiHttpError | None = None
+        """The server's 401/403 to this key on /auth: never sent again by this client."""
         self._token = _clean_token(visitor_token) if visitor_token else None
         self._timeouts = timeouts
         self._policies = policies
@@ -259,6 +260,7 @@ class DialogClient:
         async with self._auth_lock:
             if self._token is None:
                 return await self._authenticate_locked()
+            self._refuse_a_rejected_key()
             try:
                 body = await self._call(
                     Operation.RESET,
@@ -279,21 +281,36 @@ class DialogClient:
     async def _authenticate_locked(self) -> str:
         if self._api_key is None:
             raise MissingCredentialsError("Starting a conversation needs an API key.")
-        key = _key_fingerprint(self.base_url, self.chatbot_id, self._api_key)
-        if key in _REJECTED_KEYS:
-            raise KeyRejectedError()  # asked once per process: a refused key stays refused
+        self._refuse_a_rejected_key()
         try:
             body = await self._call(
                 Operation.AUTH, "POST", "/auth", "basic", json={"chatbot_id": self.chatbot_id}
             )
         except ApiHttpError as exc:
-            if exc.status != 401:
-                raise
-            _REJECTED_KEYS.add(key)
-            raise KeyRejectedError(request_id=exc.request_id) from exc
+            if exc.status == 401:
+                # The key itself was refused: said as such (it names `dialogtui login`), and
+                # remembered for this client and, by fingerprint, for this process.
+                rejected: ApiHttpError = KeyRejectedError(request_id=exc.request_id)
+                self._key_rejected = rejected
+                _REJECTED_KEYS.add(_key_fingerprint(self.base_url, self.chatbot_id, self._api_key))
+                raise rejected from exc
+            if exc.status == 403:
+                self._key_rejected = exc
+            raise
         token = _decode_token(body)
         self._set_token(token)
         return token
+
+    def _refuse_a_rejected_key(self) -> None:
+        """A key /auth refused is refused again without asking: the same key gets the same
+        answer, and each try would cost a request (and count against the key's rate limit)."""
+        if self._key_rejected is not None:
+            raise self._key_rejected.with_traceback(None)
+        if (
+            self._api_key is not None
+            and _key_fingerprint(self.base_url, self.chatbot_id, self._api_key) in _REJECTED_KEYS
+        ):
+            raise KeyRejectedError()  # refused to another client of this process
 
     async def _ensure_token(self) -> None:
         if self._token is not None:
@@ -767,7 +784,7 @@ class DialogClient:
                 call.op, call.method, call.path, call.attempts, _sent_facts(request_headers, json)
             )
         )
-        sent_at = time.monotonic()
+        sent_at = timing.now()
         try:
             response = await self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
@@ -776,7 +793,7 @@ class DialogClient:
         call.request_id = request_id_of(response.headers)
         self._emit(
             ResponseReceived(
-                call.op, response.status_code, time.monotonic() - sent_at, _trace_headers(response)
+                call.op, response.status_code, timing.now() - sent_at, _trace_headers(response)
             )
         )
         if response.is_success:

@@ -1,8 +1,10 @@
 """Retry policy as data, one entry per operation, following the vendor's decision table.
 
 Only 429 and 5xx are repeated, with bounded exponential backoff and full jitter,
-honouring `Retry-After` up to a cap. Timeouts are repeated only for reads: for a
-send, an action or a rating, the server may already have acted ("use care").
+honouring `Retry-After` up to a cap, and a connection that could not be made. A timed-out
+attempt is not repeated by default: for a send, an action or a rating the server may already
+have acted ("use care"), and for a read the person has already waited the whole configured
+timeout (`retry_timeouts` turns it on for a policy that wants it).
 """
 
 from __future__ import annotations
@@ -68,8 +70,12 @@ class RetryPolicy:
         return replace(self, base_delay=base_delay, max_delay=max_delay)
 
 
-_READ = RetryPolicy(retry_timeouts=True)
-_WRITE = RetryPolicy(retry_timeouts=False)
+# A timed-out attempt is not retried, not even a read: it has already kept the person waiting
+# the whole configured timeout, and a server that accepted the request and then said nothing
+# mostly says nothing again (three attempts at start-up were minutes of silence). Connect
+# failures, quick and with no byte sent, are still retried.
+_READ = RetryPolicy()
+_WRITE = RetryPolicy()
 
 DEFAULT_POLICIES: Final[dict[Operation, RetryPolicy]] = {
     Operation.AUTH: _READ,

@@ -37,7 +37,14 @@ from ..credentials import (
     ensure_secure_url,
     keyring_backend_usable,
 )
+from ..inputs import check_token, read_line
+from ..text import sanitize_line
 from .common import print_failure
+
+
+def _say(line: str) -> None:
+    """One line on stdout; it may hold one's own arguments or config, so made safe first."""
+    print(sanitize_line(line))
 
 
 class LoginFailed(Exception):
@@ -114,15 +121,12 @@ def _login_message(error: DialogError) -> str:
 
 def _ask(prompt: str, default: str | None) -> str:
     shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
-    try:
-        answer = input(shown).strip()
-    except EOFError:
-        answer = ""
+    answer = read_line(prompt.lower(), shown).strip()  # bounded, strict UTF-8: InputError
     return answer or (default or "")
 
 
 def _read_stdin_secret(what: str) -> str:
-    line = sys.stdin.readline().strip()
+    line = read_line(what).strip()
     if not line:
         raise LoginFailed(f"No {what} was given on stdin.", exitcodes.USAGE)
     return line
@@ -202,7 +206,7 @@ def _login(args: argparse.Namespace) -> None:
     store = CredentialStore(base_url, chatbot_id, use_env=False)
 
     if token_stdin:
-        token = _read_stdin_secret("visitor token")
+        token = check_token(_read_stdin_secret("visitor token"), "The visitor token")
         if _token_expired(token):
             raise LoginFailed(
                 "That visitor token has already expired. Mint a new one.", exitcodes.AUTH
@@ -219,8 +223,8 @@ def _login(args: argparse.Namespace) -> None:
         what = "API key"
 
     path = _save_target(base_url, chatbot_id)
-    print(f"Logged in to chatbot {chatbot_id} at {base_url}.")
-    print(f"The {what} is stored in the OS keyring; settings are in {path}.")
+    _say(f"Logged in to chatbot {chatbot_id} at {base_url}.")
+    _say(f"The {what} is stored in the OS keyring; settings are in {path}.")
     _warn_env_override()
 
 
@@ -301,9 +305,9 @@ def run_logout(args: argparse.Namespace) -> int:
         print_failure(exc.safe_message)
         return exitcodes.KEYRING
     if removed:
-        print(f"Removed the stored secrets of chatbot {chatbot_id} at {base_url}.")
+        _say(f"Removed the stored secrets of chatbot {chatbot_id} at {base_url}.")
     else:
-        print(f"No secrets were stored for chatbot {chatbot_id} at {base_url}.")
+        _say(f"No secrets were stored for chatbot {chatbot_id} at {base_url}.")
     for name in (ENV_API_KEY, ENV_VISITOR_TOKEN):
         if _env_set(name):
             print(
@@ -396,7 +400,7 @@ def _print_status(info: dict[str, Any]) -> None:
     ]
     width = max(len(label) for label, _ in rows) + 1
     for label, value in rows:
-        print(f"{label + ':':<{width}} {value}")
+        _say(f"{label + ':':<{width}} {value}")
 
 
 def run_status(args: argparse.Namespace) -> int:

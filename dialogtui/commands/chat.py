@@ -24,11 +24,17 @@ def run_chat(args: argparse.Namespace) -> int:
         with open_target(args, defer_secret=not _keyring_may_prompt_on_the_terminal()) as target:
             from ..ui.app import DialogApp
 
+            from ..signals import exit_on_signals
+
             app = DialogApp(target, open_store=partial(_open_store, no_save=args.no_save))
-            try:
-                app.run()
-            finally:
-                app.close_store()
+            # SIGTERM, SIGHUP and SIGQUIT quit the app as Ctrl+Q does: the terminal comes back.
+            with exit_on_signals(app) as signalled:
+                try:
+                    app.run()
+                finally:
+                    app.close_store()
+            if signalled.exit_status is not None:
+                return signalled.exit_status
             if app.startup_error is not None:
                 raise app.startup_error
     except StartupError as exc:

@@ -17,6 +17,7 @@ from ..api.errors import (
     StreamInterrupted,
     TransportError,
 )
+from ..inputs import check_token, read_line
 from ..target import Target, TargetError, configured_target, demo_target, with_switches
 
 # Commands catch one error type for every problem found before the first request.
@@ -34,9 +35,10 @@ def open_target(args: argparse.Namespace, *, defer_secret: bool = False) -> Iter
         return
     token = None
     if getattr(args, "visitor_token_stdin", False):
-        token = sys.stdin.readline().strip()
+        token = read_line("the visitor token").strip()
         if not token:
             raise TargetError("No visitor token was given on stdin.", exitcodes.USAGE)
+        check_token(token, "The visitor token on stdin")  # raises InputError (exit 2)
     yield configured_target(
         args.base_url,
         args.chatbot_id,
@@ -62,5 +64,8 @@ def exit_code_for(error: DialogError) -> int:
 
 
 def print_failure(message: str) -> None:
-    """One line on stderr: the safe message only, never a server body or a traceback."""
-    print(f"dialogtui: {message}", file=sys.stderr)
+    """One line on stderr: the safe message only, never a server body or a traceback; it may
+    quote one's own input, so it is made safe for the terminal."""
+    from ..text import sanitize_line
+
+    print(f"dialogtui: {sanitize_line(message)}", file=sys.stderr)

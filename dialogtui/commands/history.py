@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import exitcodes
+from ..conversation.outcome import Outcome
 from ..text import sanitize_line
 from .common import print_failure
 
@@ -98,10 +99,10 @@ def _local_time(stamp: str) -> str:
         return sanitize_line(stamp)[:16]
 
 
-_STATUS_WORDS = {
-    "incomplete": "reply incomplete",
-    "error": "reply failed",
-    "cancelled": "reply cancelled",
+_STATUS_WORDS: dict[str, str] = {
+    Outcome.INCOMPLETE: "reply incomplete",
+    Outcome.ERROR: "reply failed",
+    Outcome.CANCELLED: "reply cancelled",
 }
 
 

@@ -18,7 +18,6 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.cells import cell_len
@@ -28,6 +27,7 @@ from ..api.errors import DialogError
 from .. import plaintext
 from ..api.models import plain_text, to_part
 from ..conversation.outcome import Outcome
+from ..inputs import InputError, load_json, read_input
 from ..session import Turn, TurnFigures
 from ..target import Target
 from ..text import sanitize, sanitize_line
@@ -145,7 +145,7 @@ class ScriptRun:
         try:
             for result in self.results:
                 current[:] = [result]
-                result.outcome = "waiting"
+                result.outcome = Outcome.WAITING
                 await conversation.send(result.message)
                 on_result(result)
                 if store.warning and store.warning != warned:
@@ -206,7 +206,7 @@ def _opened_store(args: argparse.Namespace) -> Iterator[Store]:
 def run_script(args: argparse.Namespace) -> int:
     try:
         messages = read_script(args.file, stdin_taken=getattr(args, "visitor_token_stdin", False))
-    except ScriptError as exc:
+    except (ScriptError, InputError) as exc:
         print_failure(str(exc))
         return exitcodes.USAGE
     out = sys.stdout
@@ -233,26 +233,39 @@ def run_script(args: argparse.Namespace) -> int:
             if result.outcome == "skipped":
                 _print_json(out, _turn_json(result))
     else:
+        # The figures first: the table and its tally stay the last lines, as scripts read them.
+        out.write(latency_table(results))
         out.write(summary_table(results, shutil.get_terminal_size((100, 24)).columns))
     out.flush()
     return _exit_code(results, finished)
 
 
+def latency_table(results: Sequence[TurnResult]) -> str:
+    """p50, p95 and max of the turns' times to headers, first text and done; errors by code."""
+    from ..testing.report import Figures, figures_table
+
+    figures = Figures()
+    for result in results:
+        if result.figures is None:  # never sent
+            continue
+        failure = None
+        if not result.ok:
+            code = _error_code(result.error) if result.error is not None else None
+            failure = code or (result.error.kind if result.error is not None else result.outcome)
+        figures.add_times(
+            result.figures.to_headers,
+            result.figures.to_first_content,
+            result.figures.total,
+            failure=failure,
+        )
+    return figures_table(figures)
+
+
 def read_script(path: str, *, stdin_taken: bool = False) -> list[str]:
     """The non-empty lines of a script file (`-` for stdin), stripped."""
-    if path == "-":
-        if stdin_taken:
-            raise ScriptError("The script cannot come from stdin when the visitor token does.")
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ScriptError(f"{sanitize_line(path)} is not UTF-8 text.") from None
-        except OSError as exc:
-            raise ScriptError(
-                f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}."
-            ) from None
+    if path == "-" and stdin_taken:
+        raise ScriptError("The script cannot come from stdin when the visitor token does.")
+    text = read_input(path, "the script")  # bounded, strict UTF-8; raises InputError (exit 2)
     messages = [line.strip() for line in text.splitlines() if line.strip()]
     if not messages:
         raise ScriptError(f"Nothing to run: {sanitize_line(path)} has no non-empty lines.")
@@ -365,16 +378,7 @@ class ExportedTurn:
 
 
 def load_export(path: str) -> list[ExportedTurn]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ScriptError(f"{sanitize_line(path)} is not UTF-8 text.") from None
-    except json.JSONDecodeError as exc:
-        raise ScriptError(f"{sanitize_line(path)} is not JSON (line {exc.lineno}).") from None
-    except OSError as exc:
-        raise ScriptError(
-            f"Cannot read {sanitize_line(path)}: {exc.strerror or type(exc).__name__}."
-        ) from None
+    data = load_json(path, "the export")  # bounded size and depth, strict UTF-8; InputError
     turns = export_turns(data)
     if not turns:
         raise ScriptError(f"Nothing to replay: {sanitize_line(path)} has no user messages.")
@@ -420,7 +424,7 @@ def export_turns(data: Any) -> list[ExportedTurn]:
             turn = turns[-1]
             turn["before"] = text if turn["before"] is None else f"{turn['before']}\n\n{text}"
             status = record.get("status", record.get("outcome"))
-            turn["outcome"] = status if isinstance(status, str) else "done"
+            turn["outcome"] = status if isinstance(status, str) else Outcome.DONE
     return [ExportedTurn(t["text"], t["before"], t["outcome"]) for t in turns if t["text"].strip()]
 
 
@@ -443,7 +447,7 @@ def _record_text(record: dict[str, Any]) -> str:
 def run_replay(args: argparse.Namespace) -> int:
     try:
         exported = load_export(args.export_file)
-    except ScriptError as exc:
+    except (ScriptError, InputError) as exc:
         print_failure(str(exc))
         return exitcodes.USAGE
     out = sys.stdout

@@ -22,6 +22,7 @@ from ..api.models import (
 )
 from .. import plaintext
 from ..conversation.events import Event, Notice, Streamed, TurnEnded
+from ..inputs import read_message
 from ..text import sanitize
 from ..target import Target
 from .common import StartupError, exit_code_for, open_target, print_failure
@@ -39,7 +40,7 @@ def run_send(args: argparse.Namespace) -> int:
             "stdin cannot carry both the message and the visitor token: pass the message as text."
         )
         return exitcodes.USAGE
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = read_message(args.text)  # bounded, strict UTF-8; raises InputError (exit 2)
     if not text.strip():
         print_failure("Nothing to send: the message is empty.")
         return exitcodes.USAGE

@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from .. import exitcodes
+from ..text import sanitize_line
 from .common import print_failure
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print_failure(f"Unknown live-chat fault {fault!r}. See `dialogtui serve --list`.")
         return exitcodes.USAGE
     config = DevServerConfig(scenario=args.scenario, delta_delay=args.delay)
-    base_url = f"http://{args.host}:{args.port}"
-    print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {args.scenario})")
+    base_url = sanitize_line(f"http://{args.host}:{args.port}")  # the host is one's own input
+    print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {sanitize_line(args.scenario)})")
     print(f"  API key: {DEMO_API_KEY}   chatbot id: {DEMO_CHATBOT_ID}")
     print(
         f"  try: DIALOGTUI_API_KEY={DEMO_API_KEY} dialogtui send --base-url {base_url} "
@@ -60,14 +61,19 @@ def run_serve(args: argparse.Namespace) -> int:
         desk.settings.fault = fault
         if agent:
             desk.settings.script = None
-            desk.on_visitor = lambda line: print(line, flush=True)
+            desk.on_visitor = lambda line: print(sanitize_line(line), flush=True)
             # A daemon thread: a blocked read of stdin must not hold the process at Ctrl-C.
             threading.Thread(
                 target=_read_agent_lines, args=(desk,), name="dialogtui-agent", daemon=True
             ).start()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, args.host, args.port, on_app=prepare))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(config, args.host, args.port, on_app=prepare))
+    except OSError as exc:  # a host that does not resolve, a port taken or not ours to bind
+        reason = (exc.strerror or type(exc).__name__).lower()
+        print_failure(f"Cannot listen on {args.host}:{args.port} ({reason}).")
+        return exitcodes.USAGE
     return exitcodes.OK
 
 

@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import ApiHttpError, DialogError
+from ..api.errors import ApiHttpError, DialogError, TransportError
 from ..api.models import (
     ContactFormPart,
     FormPart,
@@ -189,7 +189,10 @@ class Conversation:
             self.config = await self.client.get_config()
         except DialogError as error:
             self._notice(error.safe_message, "error")
-            if isinstance(error, ApiHttpError) and error.status in (401, 403):
+            # Refused (401, 403), or unreachable (a timeout, no connection): history would
+            # only wait as long again.
+            refused = isinstance(error, ApiHttpError) and error.status in (401, 403)
+            if refused or isinstance(error, TransportError):
                 return False
         if self.record_id:
             self.store.set_bot_name(self.record_id, self.bot_name)

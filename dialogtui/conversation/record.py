@@ -1,9 +1,9 @@
 """A turn on record: the one path from a turn to the local store.
 
 The user's text is committed before it is sent; the reply's row exists from then on (status
-`incomplete`), its text is saved on a clock while it streams (at most every `flush_interval`,
-and once more when the stream goes quiet, so a kill -9 a moment after a pause loses nothing
-that was shown), and the final write gives it its outcome, parts, error and figures.
+`incomplete`), its text is saved on a clock while it streams (each `flush_interval` in which
+it changed, so a kill -9 a moment after the stream goes quiet loses nothing that was shown),
+and the final write gives it its outcome, parts, error and figures.
 """
 
 from __future__ import annotations
@@ -52,14 +52,13 @@ class TurnRecord:
 
     def _tick(self) -> None:
         # Growth is read off the reply's version, not reported per delta: thousands of deltas
-        # cost the record nothing each. A change the recorder held back (it writes at most once
-        # per interval) is written at the next tick that brings nothing new: a stalled stream
-        # has it on record within two intervals.
+        # cost the record nothing each. This clock is the throttle: a change is written at the
+        # tick after it (`flush` writes what the recorder's own throttle would hold back), so
+        # a stream that goes quiet has all it showed on record within one interval.
         version = self._turn.assembler.version
         if version != self._saved:
             self._saved = version
             self._recorder.update(self.reply_text)
-        else:
             self._recorder.flush()
         self._timer = self._loop.call_later(self._interval, self._tick)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from ..target import Target, TargetError
@@ -49,7 +49,7 @@ class DialogApp(App[None]):
     """`dialogtui` and `dialogtui --demo`."""
 
     TITLE = "dialogtui"
-    BINDINGS = [Binding("ctrl+t", "toggle_theme", "Theme", show=False)]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+t", "toggle_theme", "Theme", show=False)]
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from time import monotonic
+from itertools import islice
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import msgspec
@@ -36,6 +36,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
+from .. import timing
 from ..api.redaction import redact
 from ..api.retry import Operation
 from ..api.trace import (
@@ -296,6 +297,13 @@ class EventList(ScrollView, can_focus=True):
     """Beyond this the oldest rows go, down to nine tenths of it (so trimming stays amortised
     O(1)), at the next `record` or tick: rows `record_sse` adds while the panel is hidden
     wait for the end of their request."""
+    MAX_KEPT_BYTES: ClassVar[int] = 32 * 1024 * 1024
+    """What the kept rows may weigh, counted as each SSE event's data plus `ROW_BYTES` per row:
+    beyond it the oldest rows go, down to nine tenths, as for `MAX_ROWS`. A 10 MB reply is
+    half a million events; without this cap their rows would stay until 200,000 later ones
+    pushed them out."""
+    ROW_BYTES: ClassVar[int] = 200
+    """About what a row costs beside its data (the event's struct, its strings, the list slot)."""
 
     @dataclass
     class Highlighted(Message):
@@ -311,6 +319,8 @@ class EventList(ScrollView, can_focus=True):
 
         event_list: EventList
         count: int
+        dropped: int = 0
+        """Older rows dropped so far to keep within `MAX_ROWS` and `MAX_KEPT_BYTES`."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -332,6 +342,12 @@ class EventList(ScrollView, can_focus=True):
         self._published = 0
         self._flush_queued = False
         self._trimmed = False
+        self._kept_bytes = 0
+        """What the first `_counted` rows weigh (see `MAX_KEPT_BYTES`)."""
+        self._counted = 0
+        """Rows weighed so far: the ones `record_sse` appended since are weighed at a trim."""
+        self.dropped = 0
+        """Older rows dropped since the last `clear`, to keep within the caps."""
         self._programmatic_scroll = False
         self._styles: _Styles | None = None
         # On screen: while the panel is hidden, rows are only recorded, and published when
@@ -361,7 +377,7 @@ class EventList(ScrollView, can_focus=True):
             self._append(InspectorRow("DONE", trace.elapsed * 1000, trace))
         elif isinstance(trace, (RequestStarted, ResponseReceived, RetryScheduled)):
             # These carry no request-relative time, so stamp them here.
-            now = monotonic()
+            now = timing.now()
             if isinstance(trace, RequestStarted) and trace.attempt == 1:
                 self._starts[trace.op] = now
                 self._open.add(trace.op)
@@ -382,6 +398,7 @@ class EventList(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self._rows.clear()
+        self._kept_bytes = self._counted = self.dropped = 0
         self.cursor = None
         self.follow = True
         self._turns = 0
@@ -398,13 +415,37 @@ class EventList(ScrollView, can_focus=True):
             self._ticker.resume()
 
     def _trim_to_fit(self) -> None:
-        """Over MAX_ROWS, the oldest go, down to nine tenths of it (so trimming stays
-        amortised O(1))."""
+        """Over MAX_ROWS or MAX_KEPT_BYTES, the oldest go, down to nine tenths of the cap (so
+        trimming stays amortised O(1))."""
         excess = len(self._rows) - self.MAX_ROWS
         if excess > 0:
             self._trim(excess + self.MAX_ROWS // 10)
+        rows = self._rows
+        if self._counted < len(rows):
+            self._kept_bytes += sum(map(self._weight, islice(rows, self._counted, None)))
+            self._counted = len(rows)
+        if self._kept_bytes > self.MAX_KEPT_BYTES:
+            target = self._kept_bytes - self.MAX_KEPT_BYTES * 9 // 10
+            freed = count = 0
+            for row in rows:
+                if freed >= target:
+                    break
+                freed += self._weight(row)
+                count += 1
+            self._trim(count)
+
+    @classmethod
+    def _weight(cls, row: InspectorRow | SseEvent) -> int:
+        if type(row) is SseEvent:
+            return row.size + cls.ROW_BYTES
+        event = row.event  # type: ignore[union-attr]  # an InspectorRow, then
+        return (event.size if type(event) is SseEvent else 0) + cls.ROW_BYTES
 
     def _trim(self, count: int) -> None:
+        weighed = min(count, self._counted)
+        self._kept_bytes -= sum(map(self._weight, islice(self._rows, weighed)))
+        self._counted -= weighed
+        self.dropped += min(count, len(self._rows))
         del self._rows[:count]
         if self.cursor is not None:
             self.cursor = self.cursor - count if self.cursor >= count else None
@@ -441,7 +482,7 @@ class EventList(ScrollView, can_focus=True):
         self.refresh()
         if count != self._published:
             self._published = count
-            self.post_message(self.Flushed(self, count))
+            self.post_message(self.Flushed(self, count, self.dropped))
 
     def _scroll_quietly(self, y: int) -> None:
         self._programmatic_scroll = True
@@ -715,6 +756,8 @@ class Inspector(Widget):
     def _flushed(self, message: EventList.Flushed) -> None:
         message.stop()
         title = f"{self.TITLE} · {message.count:,} rows"
+        if message.dropped:
+            title += f" · {message.dropped:,} older dropped (kept: the latest)"
         self.query_one("#inspector-title", Static).update(Content(title))
 
     def _show(self, text: str) -> None:

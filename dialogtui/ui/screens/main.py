@@ -25,18 +25,6 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from ...background import in_daemon_thread
-from ...conversation.events import (
-    BlockGrew,
-    ChangeReason,
-    ConversationChanged,
-    Event,
-    FollowUp,
-    Notice,
-    PartChanged,
-    TurnEnded,
-    TurnStarted,
-)
-from ...conversation.outcome import Outcome
 from ...target import Target, TargetError, configured_target, demo_target, with_secret
 from ..choices import ActionBar, Choice
 from ..livechat import HandoverChoice, LiveChatStatus, WaitingFormChoice
@@ -50,6 +38,16 @@ if TYPE_CHECKING:
     from ...api.retry import Operation, RetryPolicy
     from ...api.timeouts import Timeouts
     from ...conversation.core import Conversation
+    from ...conversation.events import (
+        BlockGrew,
+        ConversationChanged,
+        Event,
+        FollowUp,
+        Notice,
+        PartChanged,
+        TurnEnded,
+        TurnStarted,
+    )
     from ...conversation.livechat import Cadence, LiveChat, LiveChatEvent
     from ...session import ChatSession
     from ...store import Store
@@ -59,12 +57,6 @@ if TYPE_CHECKING:
     from ..inspector import Inspector
     from ..switch import SwitchRequest
     from ..transcript import Transcript
-
-
-_ANOTHER_CONVERSATION = frozenset(
-    {ChangeReason.NEW_CONVERSATION, ChangeReason.FRESH_VISITOR, ChangeReason.SWITCHED}
-)
-"""Changes after which the inspector's record of requests starts afresh too."""
 
 
 class StatusLine(Widget):
@@ -186,6 +178,7 @@ class MainScreen(Screen[None]):
         """The bot's forms: which are current, sent, or drafted (`ui/form_state.py`)."""
         self._before_first_user_turn = False
         """No user turn in this conversation yet: start prompts show (and follow the page)."""
+        self._handlers: dict[type, Callable[[Any], None]] = {}
         self.turn_worker: Worker[None] | None = None
         self._entry = -1  # the transcript entry of the reply in flight
         self._streaming = False
@@ -340,57 +333,80 @@ class MainScreen(Screen[None]):
 
             if self.target.secret_pending:
                 raise RuntimeError("no conversation before the secret is read")
+            self._handlers = self._make_handlers()
             self.conversation = Conversation(
                 self.target,
                 store=self.dialog_app.store,
                 listener=self.on_core_event,
                 timeouts=self._timeouts,
                 policies=self._policies,
-                on_session=self._watch_session,
+                on_session=self.session_opened,
             )
             self._attach_live_chat(self.conversation)
         self.conversation.client  # noqa: B018  (the session opens with the conversation)
         return self.conversation
 
-    def _watch_session(self, session: ChatSession) -> None:
+    def session_opened(self, session: ChatSession) -> None:
+        """Each new session (the first, and one per switch): the inspector listens from here
+        on; tooling (the benchmarks) may wrap its client here too."""
         # The event list's own hooks: the inspector's would be one more call per SSE event.
         event_list = self.inspector.event_list
         session.add_listener(event_list.record, sse=False)
         session.add_sse_listener(event_list.record_sse)
 
     def on_core_event(self, event: Event) -> None:
-        """The one place where what the core tells becomes widgets."""
-        transcript = self.transcript
-        if isinstance(event, BlockGrew):
-            self._streams()
-            transcript.stream_block(
-                self._entry, event.part_index, event.block_index, event.turn.assembler
+        """The one place where what the core tells becomes widgets: one handler per event
+        type. (Made with the core, after the first frame: so are the event classes.)"""
+        self._handlers[type(event)](event)
+
+    def _make_handlers(self) -> dict[type, Callable[[Any], None]]:
+        from ...conversation import events
+
+        return {
+            events.BlockGrew: self._block_grew,
+            events.PartChanged: self._part_changed,
+            events.Streamed: lambda event: None,  # for views that print as they go
+            events.TurnStarted: self._turn_started,
+            events.TurnEnded: self._turn_ended,
+            events.Notice: self._notice,
+            events.ConversationChanged: self._conversation_changed,
+        }
+
+    def _block_grew(self, event: BlockGrew) -> None:
+        self._streams()
+        self.transcript.stream_block(
+            self._entry, event.part_index, event.block_index, event.turn.assembler
+        )
+
+    def _part_changed(self, event: PartChanged) -> None:
+        self._streams()
+        assembler = event.turn.assembler
+        if event.everything:
+            self.transcript.set_parts(self._entry, assembler.parts)
+        else:
+            self.transcript.set_part(
+                self._entry, event.part_index, assembler.part(event.part_index)
             )
-        elif isinstance(event, PartChanged):
-            self._streams()
-            assembler = event.turn.assembler
-            if event.everything:
-                transcript.set_parts(self._entry, assembler.parts)
-            else:
-                transcript.set_part(self._entry, event.part_index, assembler.part(event.part_index))
-        elif isinstance(event, TurnStarted):
-            self._before_first_user_turn = False
-            self.action_bar.clear()
-            self.set_status("Waiting for the reply… Esc cancels")
-            self.inspector.begin_turn(event.turn.text)
-        elif isinstance(event, TurnEnded):
-            self._turn_ended(event)
-        elif isinstance(event, Notice):
-            transcript.add_notice(event.text, variant=event.level)
-        elif isinstance(event, ConversationChanged):
-            self._conversation_changed(event)
+
+    def _turn_started(self, event: TurnStarted) -> None:
+        self._before_first_user_turn = False
+        self.action_bar.clear()
+        self.set_status("Waiting for the reply… Esc cancels")
+        self.inspector.begin_turn(event.turn.text)
+
+    def _notice(self, event: Notice) -> None:
+        self.transcript.add_notice(event.text, variant=event.level)
 
     def _streams(self) -> None:
         if not self._streaming:
+            from ...conversation.outcome import Outcome
+
             self._streaming = True
             self.transcript.set_state(self._entry, Outcome.STREAMING)
 
     def _turn_ended(self, event: TurnEnded) -> None:
+        from ...conversation.outcome import Outcome
+
         transcript, entry, error = self.transcript, self._entry, event.error
         summary = event.figures.summary()
         self.inspector.end_turn(summary)
@@ -421,6 +437,8 @@ class MainScreen(Screen[None]):
             self.action_open_form()
 
     def _conversation_changed(self, event: ConversationChanged) -> None:
+        from ...conversation.events import ChangeReason
+
         transcript = self.transcript
         if not event.clear:
             if event.note:
@@ -428,8 +446,12 @@ class MainScreen(Screen[None]):
             return
         self._apply_branding()
         transcript.clear()
-        if event.reason in _ANOTHER_CONVERSATION:
-            self.inspector.clear()
+        if event.reason in (
+            ChangeReason.NEW_CONVERSATION,
+            ChangeReason.FRESH_VISITOR,
+            ChangeReason.SWITCHED,
+        ):
+            self.inspector.clear()  # another conversation: its requests start afresh too
         self.forms.history(event.history)  # a form in history opens while it is the latest
         self._before_first_user_turn = not any(m.role == "user" for m in event.history)
         if event.history:
@@ -570,6 +592,7 @@ class MainScreen(Screen[None]):
             )
             return False
         from ...api.models import TextPart
+        from ...conversation.outcome import Outcome
 
         conversation = self.ensure_conversation()  # a start cancelled before it made one
         self.transcript.add_entry("user", [TextPart(text=text)])

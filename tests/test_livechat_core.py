@@ -324,3 +324,16 @@ async def test_an_open_chat_is_picked_up_when_the_conversation_opens_again(
     finally:
         await resumed.stop()
         await again.close()
+
+
+async def test_a_reload_keeps_the_chat_and_shows_the_agents_messages_again(
+    opened: tuple[LiveChat, Seen],
+) -> None:
+    live, seen = opened
+    assert await live.request()
+    await until(lambda: len(seen.of(AgentMessage)) == 1)
+    await live.conversation.reload()
+    assert live.active and live.polling
+    await until(lambda: len(seen.of(AgentMessage)) == 2)
+    first, again = seen.of(AgentMessage)
+    assert first.message.message_id == again.message.message_id

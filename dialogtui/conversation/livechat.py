@@ -98,6 +98,11 @@ class LiveChatSent:
 LiveChatEvent: TypeAlias = LiveChatChanged | AgentMessage | LiveChatSent | Notice
 Listener = Callable[[LiveChatEvent], None]
 
+_ANOTHER_CONVERSATION = frozenset(
+    {ChangeReason.NEW_CONVERSATION, ChangeReason.FRESH_VISITOR, ChangeReason.SWITCHED}
+)
+"""Changes after which the live chat (if any) belongs to a conversation no longer shown."""
+
 OFFLINE = "Live chat is offline right now: no agent can take the chat. The bot still answers."
 NOT_ENABLED = "This bot has no live chat."
 
@@ -175,13 +180,17 @@ class LiveChat:
                 else:
                     self._start_polling()
             return
-        another = (
-            isinstance(event, ConversationChanged) and event.reason is not ChangeReason.NEW_TOKEN
-        )
-        if another and (self.phase is not Phase.OFF or self.rating_due):
-            self._halt()
-            self._reset()
-            self._changed()
+        if not isinstance(event, ConversationChanged):
+            return
+        if event.reason in _ANOTHER_CONVERSATION:
+            if self.phase is not Phase.OFF or self.rating_due:
+                self._halt()
+                self._reset()
+                self._changed()
+        elif event.clear and self.engaged:
+            # The same conversation shown afresh (reload): the agent's messages come again.
+            self.last_sequence = 0
+            self._seen_ids.clear()
 
     # -- state --------------------------------------------------------------------------------
 

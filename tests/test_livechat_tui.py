@@ -270,3 +270,19 @@ async def test_the_waiting_room_form_is_offered_and_saved(
         await wait_for(pilot, lambda: "Details saved." in all_text(app))
         [session] = desk.sessions.values()
         assert session.form_values == {"email": "ada@example.com"}
+
+
+async def test_a_bot_without_live_chat_offers_no_key_and_says_so(
+    server: DevServer, desk: LiveDesk
+) -> None:
+    desk.settings.enabled = False
+    app = live_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.main.check_action("ask_for_human", ()) is False
+        await pilot.press("f8")  # not offered: nothing happens
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Ask for a human")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "This bot has no live chat." in all_text(app))
+        assert server.stats.count("POST /livechat/handover") == 0

@@ -104,7 +104,7 @@ _ANOTHER_CONVERSATION = frozenset(
 """Changes after which the live chat (if any) belongs to a conversation no longer shown."""
 
 OFFLINE = "Live chat is offline right now: no agent can take the chat. The bot still answers."
-NOT_ENABLED = "This bot has no live chat."
+NOT_ENABLED = "This bot has no live chat."  # ui.livechat has it too (no core import there)
 
 
 class LiveChat:

@@ -19,6 +19,8 @@ from .choices import Choice
 
 ASK_KEY = "F8"
 END_KEY = "F9"
+NOT_ENABLED = "This bot has no live chat."
+"""What the core's `LiveChat.availability()` says of a bot without live chat."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from textual.worker import Worker
 from ...background import in_daemon_thread
 from ...target import Target, TargetError, configured_target, demo_target, with_secret
 from ..choices import ActionBar, Choice
-from ..livechat import HandoverChoice, LiveChatStatus, WaitingFormChoice
+from ..livechat import NOT_ENABLED, HandoverChoice, LiveChatStatus, WaitingFormChoice
 from ..standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
@@ -557,8 +557,9 @@ class MainScreen(Screen[None]):
             return self.turn_running
         if action == "end_live_chat":
             return self.live is not None and self.live.engaged
-        if action == "ask_for_human":
-            return self.live is None or not self.live.engaged
+        if action == "ask_for_human":  # shown for a bot with live chat, until one is open
+            live = self.live
+            return live is not None and not live.engaged and live.availability() != NOT_ENABLED
         return True
 
     @property
@@ -995,6 +996,7 @@ class MainScreen(Screen[None]):
 
     @work(group="livechat")
     async def _resume_live_chat(self) -> None:
+        self.app.refresh_bindings()  # the config says now whether F8 is offered
         if self.live is not None:
             await self.live.resume()
 

@@ -299,9 +299,8 @@ async def test_a_bot_send_refused_because_an_agent_took_over(
     desk.agent_says("Hi, I'm here")
     turn = await live.conversation.send("hello bot")
     assert isinstance(turn.error, ApiHttpError) and turn.error.status == 409
-    await until(lambda: live.active)
-    assert "An agent has taken over" in seen.notices()
-    assert len(seen.of(AgentMessage)) == 1
+    await until(lambda: len(seen.of(AgentMessage)) == 1)  # the state first, then the words
+    assert live.active and "An agent has taken over" in seen.notices()
 
 
 async def test_an_open_chat_is_picked_up_when_the_conversation_opens_again(

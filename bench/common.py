@@ -37,8 +37,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,15 +315,6 @@ def one_paragraph_reply(deltas: int) -> list[Any]:
     return reply.events
 
 
-@contextmanager
-def in_process_server(history: int = 0) -> Iterator[str]:
-    """The dev server in a thread of this process (it shares the GIL with the code measured)."""
-    from dialogtui.devserver import DevServer, DevServerConfig
-
-    with DevServer(DevServerConfig(history_messages=history)) as server:
-        yield server.base_url
-
-
 # ---------------------------------------------------------------------------------------------
 # The client and the app
 
@@ -366,49 +356,29 @@ async def session_turn(client: Any, text: str) -> tuple[float, int]:
     return time.perf_counter() - started, turn.figures.events
 
 
-def bench_app_class() -> type:
-    """`DialogApp` recording the monotonic time at which it has processed each stream event.
-
-    The client's `send_message` is wrapped: the time is taken when the session asks for the
-    next event, i.e. when the session and the app are done with the previous one (the app
-    hears of a block's growth once, and reads the rest from the assembler at its frames,
-    which run while the client waits for the network: between these times too)."""
-    from dialogtui.ui.app import DialogApp
-
-    class BenchApp(DialogApp):
-        event_times: list[float]
-
-        def get_default_screen(self) -> Any:
-            screen = super().get_default_screen()
-            opened = screen.session_opened
-            times_of = self
-
-            def session_opened(session: Any) -> None:
-                opened(session)
-                client = session.client
-                original = client.send_message
-
-                async def send_message(text: str, **kwargs: Any) -> Any:
-                    clock = time.monotonic
-                    async for event in original(text, **kwargs):
-                        yield event
-                        times_of.event_times.append(clock())
-
-                client.send_message = send_message
-
-            screen.session_opened = session_opened
-            return screen
-
-    return BenchApp
-
-
 def make_app(base_url: str, *, store: Any = None, record_events: bool = True) -> Any:
+    """A `DialogApp` on the dev server; with `record_events`, `app_turn` fills
+    `app.event_times` (see `_record_event_times`)."""
     from dialogtui.ui.app import DialogApp
 
-    cls = bench_app_class() if record_events else DialogApp
-    app = cls(demo_target(base_url), store=store)
+    app = DialogApp(demo_target(base_url), store=store)
     app.event_times = []
+    app.records_events = record_events
     return app
+
+
+def _record_event_times(app: Any) -> None:
+    """Record the monotonic time at which the app's client hands out each stream event,
+    through the client's public SSE observer. The client reads event k+1 when the app asks
+    for it, i.e. once the session and the app are done with event k (the app hears of a
+    block's growth once, and reads the rest from the assembler at its frames, which run while
+    the client waits for the network: between these times too)."""
+    client = app.client
+    if getattr(app, "recorded_client", None) is client:
+        return
+    times_of, clock = app, time.monotonic
+    client.add_sse_observer(lambda _event: times_of.event_times.append(clock()))
+    app.recorded_client = client
 
 
 def status_text(app: Any) -> str:
@@ -451,6 +421,8 @@ async def app_turn(app: Any, text: str, *, final_paint: bool = True) -> TurnTimi
     """Send `text` in the app (as Enter in the composer does) and wait for the reply on screen
     (with `final_paint=False`, only until the turn's worker is done: the app paints on its own)."""
     app.event_times = []
+    if app.records_events:
+        _record_event_times(app)
     started = time.perf_counter()
     assert app._send(text), "a turn was still running"
     worker = app._turn_worker

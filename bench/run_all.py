@@ -1,11 +1,16 @@
 """Run every benchmark of the issue and print one summary table with targets and pass/fail.
 
-    .venv/bin/python bench/run_all.py [--quick] [--skip NAME ...] [--json FILE]
+    .venv/bin/python bench/run_all.py [--quick | --smoke] [--skip NAME ...] [--json FILE]
 
 Runs bench_render.py, bench_terminal.py, bench_long.py, bench_startup.py and bench_peers.py in turn,
 each in its own process (their full output is shown as it comes), then summarises. About 6
 minutes on a 2-core machine; --quick about 2. Every figure is a ratio or a median measured
-inside one run (see each script's docstring for its method); nothing here asserts.
+inside one run (see each script's docstring for its method); nothing here asserts a time.
+
+--smoke runs every script once with the least work (--quick with one round or run, and a
+5 s budget for the peers' 100 KB replies), and `ab_inprocess.py .` for one round: what
+.ci/run does, so that the scripts cannot rot. Its figures mean little. The exit status is 1
+if a script failed.
 """
 
 from __future__ import annotations
@@ -25,10 +30,18 @@ sys.path.insert(0, str(HERE))
 from common import machine, parse_result  # noqa: E402
 
 SCRIPTS = ("render", "terminal", "long", "startup", "peers")
+SMOKE: dict[str, list[str]] = {
+    "render": ["--rounds", "1"],
+    "terminal": ["--rounds", "1"],
+    "long": ["--rounds", "1"],
+    "startup": ["--runs", "1"],
+    "peers": ["--rounds", "1", "--budget", "5"],
+}
 
 
-def run(name: str, quick: bool) -> dict[str, Any]:
-    argv = [sys.executable, str(HERE / f"bench_{name}.py")] + (["--quick"] if quick else [])
+def run(name: str, options: list[str]) -> dict[str, Any] | None:
+    """The script's figures; None if it failed."""
+    argv = [sys.executable, str(HERE / f"bench_{name}.py"), *options]
     print(
         f"\n{'=' * 100}\n$ {' '.join(Path(a).name if a.endswith('.py') else a for a in argv)}\n",
         flush=True,
@@ -42,7 +55,7 @@ def run(name: str, quick: bool) -> dict[str, Any]:
             print(line, end="", flush=True)
     if proc.wait() != 0:
         print(f"bench_{name}.py failed with exit code {proc.returncode}")
-        return {}
+        return None
     return parse_result("".join(lines))
 
 
@@ -190,7 +203,9 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="every script with --quick")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="every script with --quick")
+    mode.add_argument("--smoke", action="store_true", help="every script once, least work")
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=SCRIPTS, help="scripts to leave out"
     )
@@ -198,27 +213,47 @@ def main() -> None:
     args = parser.parse_args()
     info = machine()
     started = time.perf_counter()
-    results = {name: run(name, args.quick) for name in SCRIPTS if name not in args.skip}
+    results: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
+    for name in SCRIPTS:
+        if name in args.skip:
+            continue
+        options = ["--quick", *SMOKE[name]] if args.smoke else ["--quick"] if args.quick else []
+        result = run(name, options)
+        if result is None:
+            failed.append(name)
+        results[name] = result or {}
+    if args.smoke:
+        argv = [sys.executable, str(HERE / "ab_inprocess.py"), ".", "--rounds", "1"]
+        print(f"\n{'=' * 100}\n$ ab_inprocess.py . --rounds 1\n", flush=True)
+        if subprocess.run(argv, cwd=HERE.parent).returncode != 0:
+            failed.append("ab_inprocess")
     elapsed = time.perf_counter() - started
+    kind = "smoke" if args.smoke else "quick" if args.quick else "full"
     table = rows(results)
     width = max(len(r[0]) for r in table) if table else 40
     measured = max(len(r[1]) for r in table) if table else 20
     print(
-        f"\n{'=' * 100}\nSUMMARY ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s): "
+        f"\n{'=' * 100}\nSUMMARY ({kind} run, {elapsed:.0f} s): "
         f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, Textual {info['textual']}, "
         f"{info['date']}\n"
     )
     print(f"  {'figure':{width}}  {'measured (median)':{measured}}  {'target':10}  result")
     for figure, value, target, mark in table:
-        print(f"  {figure:{width}}  {value:{measured}}  {target:10}  {mark}")
+        shown = "-" if args.smoke else mark  # one round decides nothing
+        print(f"  {figure:{width}}  {value:{measured}}  {target:10}  {shown}")
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"machine": info, "quick": args.quick, "seconds": elapsed, "results": results},
+                {"machine": info, "run": kind, "seconds": elapsed, "results": results},
                 indent=2,
             )
         )
         print(f"\nfigures written to {args.json}")
+    if failed:
+        names = [name if name == "ab_inprocess" else f"bench_{name}" for name in failed]
+        print(f"\nfailed: {', '.join(f'{name}.py' for name in names)}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,15 @@ import httpx
 from textual.widgets import Input, OptionList, Select, Static, TextArea
 
 from dialogtui.devserver import DEMO_API_KEY, DevServer
+from dialogtui.ui.app import DialogApp
 from dialogtui.ui.forms import FormPickerScreen, FormScreen
 
-from .test_app import SIZE, click, make_app, ready, send, turn_finished, wait_for
+from .test_app import SIZE, all_text, click, make_app, ready, send, turn_finished, wait_for
+
+
+def stale_lines(app: DialogApp) -> int:
+    """Form markers the transcript shows as no longer current (wrapped lines joined)."""
+    return " ".join(all_text(app).split()).count("— no longer current")
 
 
 def stale_shown(form: FormScreen) -> bool:
@@ -69,6 +75,8 @@ async def test_the_vendors_sample_forms_open_from_history_and_send(server: DevSe
         assert "Thanks — your lead is in." in app.transcript.entry_text(
             app.transcript.entry_ids[-1]
         )
+        text = all_text(app)
+        assert "📝 Form: Sales lead — E-mail*" in text and "— sent" in text, "the marker says so"
 
         # The support ticket, with its own fields; then the contact form.
         form = await open_from_history(pilot, app, "support ticket")
@@ -129,6 +137,11 @@ async def test_esc_keeps_a_draft_and_an_older_form_turns_read_only(server: DevSe
         assert isinstance(form, FormScreen) and stale_shown(form)
         assert form.query_one("#send").disabled and form.query_one("#field-name").disabled
         assert "no longer current" in str(form.query_one("#form-stale", Static).render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
+        assert "📝 Contact form — Name*, E-mail*, Topic, Message — no longer current" in all_text(
+            app
+        ), "the transcript's marker says it is no longer current"
 
 
 async def test_a_409_turns_the_form_read_only(server: DevServer) -> None:
@@ -189,3 +202,18 @@ async def test_min_filled_fields_is_checked_before_sending(server: DevServer) ->
         form.query_one("#field-c", Input).value = "3"
         await click(pilot, "#send")
         await wait_for(pilot, lambda: sent == [{"a": "1", "b": "", "c": "3"}])
+
+
+async def test_forms_in_history_a_newer_bot_message_superseded_say_so(server: DevServer) -> None:
+    server.config.seed_forms = True
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "no longer current" not in all_text(app)
+        await send(pilot, "thanks")
+        await wait_for(pilot, turn_finished(app))
+        assert stale_lines(app) == 3
+        await pilot.press("ctrl+l")  # the conversation afresh from the server's history
+        await wait_for(pilot, lambda: stale_lines(app) == 3)
+        await ready(pilot)
+        assert "Ctrl+O" not in str(app.query_one("#status").render()), "nothing to send now"

@@ -464,7 +464,7 @@ def test_junit_has_one_case_per_turn_and_parses_back_with_any_reply_text(tmp_pat
         ],
         many=False,
     )
-    other = parse('name = "Other & <more>"\n[[turns]]\nsend = "x\\u0000y"\n')
+    other = parse('name = "Other & <more>"\n[[turns]]\nsend = "x\\u0000y"\n', "other.toml")
     writer.add(CaseId(other, other.turns[0]), result(), [], many=False)
     writer.finish()
     root = ET.parse(path).getroot()
@@ -488,9 +488,13 @@ def test_junit_has_one_case_per_turn_and_parses_back_with_any_reply_text(tmp_pat
 
 
 def test_xml_text_replaces_what_xml_cannot_hold() -> None:
-    # The lone surrogate is marked by the one terminal-text rule (text.sanitize); U+FFFF,
-    # which XML 1.0 cannot hold, is replaced.
-    assert xml_text("ok\n\x00\x08\x0b\ud800\uffff") == "ok\n␀␈␋⟨U+D800⟩\ufffd"
+    # The lone surrogate is marked by the one terminal-text rule (text.sanitize); U+FFFF and
+    # U+FFFE, which XML 1.0 cannot hold, are replaced.
+    shown = xml_text("ok\n\x00\x08\x0b\ud800\uffff\ufffe")
+    assert shown == "ok\n␀␈␋⟨U+D800⟩\ufffd\ufffd"
+    assert not {"\ud800", "\uffff", "\ufffe"} & set(shown)
+    element = ET.fromstring(f"<r>{shown}</r>".encode())  # XML 1.0 takes it as it is
+    assert element.text == shown
 
 
 def test_junit_is_written_even_with_no_turns_played(tmp_path: Path) -> None:
@@ -554,3 +558,60 @@ def test_the_progress_line_is_redrawn_at_most_four_times_a_second_and_cleared() 
     assert stream.getvalue() == (
         "\r1 turns played, 0 failed \r3 turns played, 1 failed \r\x1b[K\r4 turns played, 1 failed "
     )
+
+
+def test_a_junit_file_that_cannot_be_written_is_said_at_the_end_not_mid_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = JUnitWriter(str(tmp_path / "j.xml"))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "gone"))  # cases cannot be kept
+    writer.add(case(1), result(), [], many=False)  # the run goes on
+    writer.add(case(2), result(), [], many=False)
+    with pytest.raises(OSError):
+        writer.finish()
+    assert not (tmp_path / "j.xml").exists()
+
+
+def test_a_recorded_file_round_trips_any_text_and_names_codes_as_the_runner_does() -> None:
+    from types import SimpleNamespace
+
+    from dialogtui.api.models import ProductsPart, RichTextPart
+    from dialogtui.testing.record import recorded_turns, test_file_text
+
+    def message(role: str, text: str, **fields: object) -> SimpleNamespace:
+        values: dict[str, object] = {"status": "done", "error": None, "figures": None}
+        values["parts"] = None
+        values.update(fields)
+        return SimpleNamespace(role=role, text=text, **values)
+
+    def stored_error(**fields: object) -> SimpleNamespace:
+        return SimpleNamespace(**({"code": None, "status": None, "kind": "http"} | fields))
+
+    hostile = 'a "quote" \\ back\x7f\x1b[2J tab\there\nnew line ø \ud800'
+    messages = [
+        message("assistant", "Welcome!"),  # before any user message: dropped
+        message("user", hostile),
+        message(
+            "assistant",
+            "Our blanket\x1b]52;c;x\x07 costs 399 DKK.",
+            parts=[RichTextPart(), ProductsPart()],
+            figures={"total": 2.5},
+        ),
+        message("user", "busy?"),
+        message("assistant", "", status="error", error=stored_error(status=429)),
+        message("user", "broken?"),
+        message("assistant", "", status="error", error=stored_error(status=502)),
+        message("user", "   "),  # nothing to send: dropped
+    ]
+    text = test_file_text(recorded_turns(messages), name='Bot "A"', source="saved 7")
+    test = parse_test_file(text.encode(), "rec.toml")
+    assert test.name == 'Bot "A"'
+    first, busy, broken = test.turns
+    assert first.send == hostile.replace("\ud800", "\ufffd")
+    assert (first.expect.parts, first.expect.max_seconds) == (("products",), 8.0)
+    assert (busy.expect.outcome, busy.expect.error_code) == ("error", "rate_limited")
+    assert broken.expect.error_code == "http_502"
+    assert "\x1b" not in text and "\x07" not in text
+    # The hint is a TOML string in a comment: escaped, ready to uncomment.
+    assert '# contains = ["Our blanket\\u001b]52;c;x\\u0007 costs 399"]' in text
+    assert "#   Our blanket␛]52;c;x␇ costs 399 DKK." in text

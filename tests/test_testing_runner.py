@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
 from dialogtui.target import Target
@@ -134,3 +135,39 @@ async def test_no_reply_outlives_its_turn_while_many_visitors_play(server: DevSe
     await Runner(target, report, on_turn=count, visitors=4).run(files)
     assert report.turns == 40
     assert alive[20] < 10 and alive[40] <= alive[20] + 1, alive
+
+
+class CountingRunner(Runner):
+    """Counts the conversations open at once."""
+
+    open_now = peak = 0
+
+    async def _conversation(self, *args: Any) -> None:
+        self.open_now += 1
+        self.peak = max(self.peak, self.open_now)
+        try:
+            await super()._conversation(*args)
+        finally:
+            self.open_now -= 1
+
+
+async def test_concurrency_is_bounded_and_every_play_is_played_once(server: DevServer) -> None:
+    test = parse_test_file(b'[[turns]]\nsend = "hi"\n[[turns]]\nsend = "again"\n', "c.toml")
+    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY)
+    for visitors, concurrency, peak in ((6, 2, 2), (3, 20, 3)):
+        plays: list[tuple[int, int, int]] = []
+        runner = CountingRunner(
+            target,
+            Report(many=True),
+            on_turn=lambda case, *_, plays=plays: plays.append(
+                (case.visitor, case.round, case.turn.number)
+            ),
+            visitors=visitors,
+            repeat=2,
+            concurrency=concurrency,
+        )
+        await runner.run([test])
+        assert runner.peak == peak
+        assert sorted(plays) == [
+            (v, r, t) for v in range(1, visitors + 1) for r in (1, 2) for t in (1, 2)
+        ]

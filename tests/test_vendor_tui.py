@@ -104,3 +104,14 @@ async def test_the_page_can_be_changed_in_the_app(server: DevServer) -> None:
         await send(pilot, "hello")
         await wait_for(pilot, turn_finished(app))
         assert server.stats.context_pages == ["https://shop.test/cart"]
+
+
+async def test_the_subtitle_and_privacy_link_show_under_the_welcome(server: DevServer) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        text = " ".join(all_text(app).split())
+        assert (
+            "ℹ Local demo server: nothing leaves your machine · Privacy: https://example.com/privacy"
+            in text
+        )

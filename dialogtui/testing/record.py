@@ -53,11 +53,20 @@ def recorded_turns(messages: Sequence[Any]) -> list[RecordedTurn]:
             turns[-1].update(
                 reply=message.text,
                 outcome=message.status,
-                error_code=(error.code or error.kind) if error is not None else None,
+                error_code=_stored_code(error) if error is not None else None,
                 part_types=tuple(sorted({part_type(p) for p in message.parts or []})),
                 seconds=float(total) if isinstance(total, (int, float)) else None,
             )
     return [RecordedTurn(**turn) for turn in turns]
+
+
+def _stored_code(error: Any) -> str:
+    """A saved error's code as the runner names codes (`player.error_code`)."""
+    if error.code:
+        return str(error.code)
+    if error.status is not None:
+        return "rate_limited" if error.status == 429 else f"http_{error.status}"
+    return str(error.kind)
 
 
 def test_file_text(turns: Sequence[RecordedTurn], *, name: str, source: str) -> str:

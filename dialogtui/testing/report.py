@@ -332,42 +332,59 @@ class JUnitWriter:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._cases: dict[str, tuple[IO[str], _SuiteCounts]] = {}
+        self._cases: dict[str, tuple[IO[str], _SuiteCounts, str]] = {}
+        self._error: OSError | None = None
+        """The first failure to write a case (a full disk): the run goes on, `finish` says."""
 
     def add(
         self, case: CaseId, result: TurnResult, failures: Sequence[Failure], *, many: bool
     ) -> None:
-        suite = case.file.name
-        if suite not in self._cases:
-            self._cases[suite] = (
+        if self._error is not None:
+            return
+        try:
+            self._add(case, result, failures, many=many)
+        except OSError as exc:
+            self._error = exc
+
+    def _add(
+        self, case: CaseId, result: TurnResult, failures: Sequence[Failure], *, many: bool
+    ) -> None:
+        key = case.file.path  # two files may share a name: each is a suite of its own
+        if key not in self._cases:
+            self._cases[key] = (
                 tempfile.TemporaryFile("w+", encoding="utf-8"),  # noqa: SIM115 (closed in finish)
                 _SuiteCounts(),
+                case.file.name,
             )
-        stream, counts = self._cases[suite]
+        stream, counts, suite = self._cases[key]
         seconds = result.total or 0.0
-        counts.tests += 1
-        counts.seconds += seconds
         attributes = (
             f'classname={_attr(suite)} name={_attr(case.name(many=many))} time="{seconds:.3f}"'
         )
         if not failures:
             stream.write(f"    <testcase {attributes}/>\n")
-            return
-        counts.failures += 1
-        message = "; ".join(str(f) for f in failures)
-        body = "\n".join([*(str(f) for f in failures), f"reply: {_reply_shown(result)}"])
-        stream.write(
-            f"    <testcase {attributes}>\n"
-            f"      <failure message={_attr(message)} type={_attr(failures[0].expectation)}>"
-            f"{escape(xml_text(body))}</failure>\n"
-            "    </testcase>\n"
-        )
+        else:
+            message = "; ".join(str(f) for f in failures)
+            body = "\n".join([*(str(f) for f in failures), f"reply: {_reply_shown(result)}"])
+            stream.write(
+                f"    <testcase {attributes}>\n"
+                f"      <failure message={_attr(message)} type={_attr(failures[0].expectation)}>"
+                f"{escape(xml_text(body))}</failure>\n"
+                "    </testcase>\n"
+            )
+            counts.failures += 1
+        counts.tests += 1
+        counts.seconds += seconds
 
     def finish(self) -> None:
-        """Write the document (also after an interruption: what was played is in it)."""
+        """Write the document (also after an interruption: what was played is in it).
+        Raises `OSError` if it, or a case on the way, could not be written."""
+        if self._error is not None:
+            self.close()
+            raise self._error
         target = Path(self.path)
         total = _SuiteCounts()
-        for _, counts in self._cases.values():
+        for _, counts, _ in self._cases.values():
             total.tests += counts.tests
             total.failures += counts.failures
             total.seconds += counts.seconds
@@ -380,7 +397,7 @@ class JUnitWriter:
                     f'<testsuites name="dialogtui test" tests="{total.tests}" '
                     f'failures="{total.failures}" errors="0" time="{total.seconds:.3f}">\n'
                 )
-                for suite, (stream, counts) in self._cases.items():
+                for stream, counts, suite in self._cases.values():
                     out.write(
                         f'  <testsuite name={_attr(suite)} tests="{counts.tests}" '
                         f'failures="{counts.failures}" errors="0" skipped="0" '
@@ -398,7 +415,7 @@ class JUnitWriter:
             self.close()
 
     def close(self) -> None:
-        for stream, _ in self._cases.values():
+        for stream, _, _ in self._cases.values():
             stream.close()
 
 

@@ -1,7 +1,8 @@
 """Playing test files: each as N visitors at once, K rounds each, with a shared back-off on 429.
 
 Every (visitor, round) is a conversation of its own (a new visitor: its own token), so
-visitors never see each other's turns. At most `concurrency` conversations run at once. When
+visitors never see each other's turns. As many conversations run at once as there are
+visitors, at most `concurrency`. When
 the server says 429, every visitor waits (as long as `Retry-After` says, else a growing pause)
 before its next request and the turn is sent again: a rate limit slows a run down instead of
 failing it, unless the turn expects `error_code = "rate_limited"`.
@@ -81,39 +82,65 @@ class Runner:
         repeat: int = 1,
         concurrency: int = DEFAULT_CONCURRENCY,
         gate: RateLimitGate | None = None,
+        connections: SharedConnections | None = None,
     ) -> None:
+        """`gate` and `connections` may be shared with other runners (the Locust user does);
+        by default each run has its own."""
         self.target = target
         self.report = report
         self.on_turn = on_turn
         self.visitors = visitors
         self.repeat = repeat
         self.concurrency = max(1, concurrency)
-        self._slots = asyncio.Semaphore(self.concurrency)
         self._gate = gate or RateLimitGate()
+        self._connections = connections
 
     async def run(self, files: Sequence[TestFile]) -> None:
         """Play every file, one after another. Raises `Stopped` (the report holds what was
         played); Ctrl+C cancels, and the report still holds every turn that ended."""
+        if self._connections is not None:
+            await self._play_all(files, self._connections)
+            return
         async with SharedConnections(self.concurrency) as connections:
-            for test in files:
-                try:
-                    async with asyncio.TaskGroup() as group:
-                        for visitor in range(1, self.visitors + 1):
-                            group.create_task(self._visitor(test, visitor, connections))
-                except* Stopped as stopped:
-                    raise stopped.exceptions[0] from None
+            await self._play_all(files, connections)
 
-    async def _visitor(self, test: TestFile, visitor: int, connections: SharedConnections) -> None:
-        for round_number in range(1, self.repeat + 1):
-            async with self._slots, Visitor(self.target, connections) as conversation:
-                for turn in test.turns:
-                    case = CaseId(test, turn, visitor, round_number)
-                    played = await self._step(conversation, turn)
-                    failures = evaluate(turn.expect, played.result)
-                    self.report.add(case, played.result, failures)
-                    self.on_turn(case, played.result, failures)
-                    if failures and played.fatal_exit is not None:
-                        raise Stopped(played.fatal_exit, played.message or "")
+    async def _play_all(self, files: Sequence[TestFile], connections: SharedConnections) -> None:
+        for test in files:
+            try:
+                await self._play(test, connections)
+            except* Stopped as stopped:
+                raise stopped.exceptions[0] from None
+
+    async def _play(self, test: TestFile, connections: SharedConnections) -> None:
+        """Every (visitor, round) of `test`, round by round, by a fixed number of workers: as
+        many conversations at once as there are visitors (at most `concurrency`), and memory
+        that does not grow with the visitors or rounds asked for."""
+        plays = (
+            (visitor, round_number)
+            for round_number in range(1, self.repeat + 1)
+            for visitor in range(1, self.visitors + 1)
+        )
+
+        async def worker() -> None:
+            for visitor, round_number in plays:  # one shared queue: each play taken once
+                await self._conversation(test, visitor, round_number, connections)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(self.concurrency, self.visitors)):
+                group.create_task(worker())
+
+    async def _conversation(
+        self, test: TestFile, visitor: int, round_number: int, connections: SharedConnections
+    ) -> None:
+        async with Visitor(self.target, connections) as conversation:
+            for turn in test.turns:
+                case = CaseId(test, turn, visitor, round_number)
+                played = await self._step(conversation, turn)
+                failures = evaluate(turn.expect, played.result)
+                self.report.add(case, played.result, failures)
+                self.on_turn(case, played.result, failures)
+                if failures and played.fatal_exit is not None:
+                    raise Stopped(played.fatal_exit, played.message or "")
 
     async def _step(self, conversation: Visitor, turn: TestTurn) -> Played:
         if turn.form is not None:

@@ -18,7 +18,7 @@ def form_markers(parts: Iterable[Part]) -> list[FormMarker]:
 
 
 class FormTracker:
-    __slots__ = ("_drafts", "current", "sent", "stale")
+    __slots__ = ("_drafts", "_told", "current", "places", "sent", "stale")
 
     def __init__(self) -> None:
         self.current: list[FormMarker] = []
@@ -26,26 +26,44 @@ class FormTracker:
         self.stale: list[FormMarker] = []
         """Markers of older messages, newest last: they open read-only."""
         self.sent: set[str] = set()
+        self.places: dict[str, tuple[int, int]] = {}
+        """Where each marker is shown: part id -> (transcript entry id, part index)."""
         self._drafts: dict[str, dict[str, str]] = {}
+        self._told: set[str] = set()  # markers already shown as no longer current
 
     def clear(self) -> None:
         self.current, self.stale = [], []
         self.sent.clear()
+        self.places.clear()
         self._drafts.clear()
+        self._told.clear()
 
-    def bot_message(self, parts: Sequence[Part]) -> list[FormMarker]:
-        """A new bot message: its markers become current (the older ones stale); returns them."""
+    def bot_message(self, parts: Sequence[Part], entry: int | None = None) -> list[FormMarker]:
+        """A new bot message (shown as transcript `entry`): its markers become current, the
+        older ones stale; returns its markers."""
         markers = form_markers(parts)
         self.stale.extend(self.current)
         self.current = markers
+        if entry is not None:
+            ids = {m.part_id for m in markers}
+            for index, part in enumerate(parts):
+                if part.part_id in ids:
+                    self.places[part.part_id] = (entry, index)
         return markers
 
-    def history(self, messages: Sequence[Message]) -> None:
-        """The conversation as loaded: the newest bot message decides what is current."""
+    def history(self, messages: Sequence[Message], entries: Sequence[int | None] = ()) -> None:
+        """The conversation as loaded (each message shown as `entries[i]`, if given): the
+        newest bot message decides what is current."""
         self.clear()
-        for message in messages:
+        for index, message in enumerate(messages):
             if message.role == "assistant":
-                self.bot_message(message.parts)
+                self.bot_message(message.parts, entries[index] if index < len(entries) else None)
+
+    def superseded(self) -> list[FormMarker]:
+        """Stale markers never sent and not reported yet: to be shown as no longer current."""
+        fresh = [m for m in self.stale if m.part_id not in self.sent | self._told]
+        self._told.update(m.part_id for m in fresh)
+        return fresh
 
     def openable(self) -> list[FormMarker]:
         """Current markers not sent yet."""

@@ -433,7 +433,9 @@ class MainScreen(Screen[None]):
         message = event.turn.assembler.message
         if message is not None:
             self._offer_handover(message, event.followups)
-        if message is not None and self.forms.bot_message(message.parts):
+        offered = self.forms.bot_message(message.parts, entry) if message is not None else []
+        self._show_superseded_forms()
+        if offered:
             self.action_open_form()
 
     def _conversation_changed(self, event: ConversationChanged) -> None:
@@ -452,32 +454,53 @@ class MainScreen(Screen[None]):
             ChangeReason.SWITCHED,
         ):
             self.inspector.clear()  # another conversation: its requests start afresh too
-        self.forms.history(event.history)  # a form in history opens while it is the latest
         self._before_first_user_turn = not any(m.role == "user" for m in event.history)
         if event.history:
-            for message in event.history:
-                self._add_message(message)
+            entries = [self._add_message(message) for message in event.history]
+            # A form in history opens while it is the latest; older ones say they are not.
+            self.forms.history(event.history, entries)
+            self._show_superseded_forms()
             # Start prompts until the first user turn; none once there is one.
             self.action_bar.show(_choices(event.followups))
         else:
             from ...api.models import TextPart
 
+            self.forms.clear()
             if event.welcome:
                 transcript.add_entry("assistant", [TextPart(text=event.welcome)])
+            about = _about_line(event.config)
+            if about:
+                transcript.add_notice(about)
             # Without a config, still show (no) prompts: what the bar held before goes.
             self.action_bar.show(_choices(event.followups))
         transcript.scroll_end(animate=False)
         self._refresh_bindings_if_changed()
         self.dialog_app.freeze_heap()
 
-    def _add_message(self, message: Message) -> None:
-        """A message from history: a system message reads as a note, an agent's by name."""
+    def _add_message(self, message: Message) -> int | None:
+        """A message from history: a system message reads as a note, an agent's by name.
+        Returns the entry it became (None for a note)."""
         if message.role == "system":
             from ...plaintext import parts_text
 
             self.transcript.add_notice(parts_text(message.parts) or "(system note)")
-        else:
-            self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
+            return None
+        return self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
+
+    def _show_form_state(self, marker: FormMarker, state: str) -> None:
+        """The form's line in the transcript says what became of it: sent, no longer current."""
+        place = self.forms.places.get(marker.part_id)
+        if place is None:
+            return
+        from ...api.models import TextPart
+        from ...plaintext import marker_text
+
+        line = f"📝 {marker_text(marker).removeprefix('[form] ')} — {state}"
+        self.transcript.set_part(place[0], place[1], TextPart(text=line))
+
+    def _show_superseded_forms(self) -> None:
+        for marker in self.forms.superseded():
+            self._show_form_state(marker, "no longer current")
 
     def _apply_branding(self) -> None:
         name = self.conversation.bot_name if self.conversation is not None else "Assistant"
@@ -652,6 +675,7 @@ class MainScreen(Screen[None]):
     def _form_closed(self, marker: FormMarker, confirmation: str | None) -> None:
         if confirmation is not None:
             self.forms.mark_sent(marker)
+            self._show_form_state(marker, "sent")
             self.transcript.add_notice(f"Form sent. {confirmation}", variant="info")
 
     def action_set_page(self) -> None:
@@ -689,6 +713,7 @@ class MainScreen(Screen[None]):
         except ApiHttpError as error:
             if error.status == 409:  # no longer the latest actionable part: read-only now
                 self.forms.mark_stale(marker)
+                self._show_superseded_forms()
                 return SubmitOutcome(stale=True)
             if error.params:
                 return SubmitOutcome(
@@ -1056,6 +1081,22 @@ def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:
 def _role(message: Message) -> str:
     # A human agent and a system note keep their role: they are not the bot speaking.
     return message.role if message.role in ("user", "agent", "system") else "assistant"
+
+
+def _about_line(config: Config | None) -> str:
+    """The bot's subtitle and privacy link, as the vendor's header shows them."""
+    if config is None:
+        return ""
+    display, pieces = config.display, []
+    subtitle = display.subtitle
+    if subtitle is not None and subtitle.text:
+        pieces.append(subtitle.text.strip())
+    if subtitle is not None and subtitle.link is not None:
+        pieces.append(f"{subtitle.link.text.strip()}: {subtitle.link.url.strip()}")
+    privacy = (display.privacy_policy_url or "").strip()
+    if privacy and not any(privacy in piece for piece in pieces):
+        pieces.append(f"Privacy policy: {privacy}")
+    return " · ".join(piece for piece in pieces if piece)
 
 
 def _speaker(message: Message) -> str | None:

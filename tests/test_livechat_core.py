@@ -153,7 +153,8 @@ async def test_typing_is_debounced_and_stops(
     assert server.stats.count("POST /livechat/typing") == 2
     live.typed()
     await until(lambda: session.visitor_typing)
-    assert await live.send("here")
+    assert await live.send("here")  # sending ends the typing: `false` goes out at once
+    await until(lambda: server.stats.count("POST /livechat/typing") == 4)
     assert not session.visitor_typing
 
 

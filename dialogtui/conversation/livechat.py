@@ -304,7 +304,9 @@ class LiveChat:
         if not self.active:
             raise RuntimeError("no agent to send to")
         self._cancel_typing_timer()
-        self._typing_sent = False  # a message ends the typing, on the server too
+        if self._typing_sent:  # a message ends the typing
+            self._typing_sent = False
+            self._chore(self._send_typing(False))
         try:
             sent = await self.client.livechat_send(text)
         except DialogError as error:

@@ -285,6 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="pause between streamed events (default 0.02)",
     )
     serve.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    serve.add_argument(
+        "--agent",
+        action="store_true",
+        help="play the live-chat agent from this terminal: lines you type go to the visitor "
+        "who asked for a human; /close ends the chat, /typing shows you typing",
+    )
+    serve.add_argument(
+        "--livechat-fault",
+        default=None,
+        metavar="FAULT",
+        help="a live-chat fault to play: offline, already_active, out_of_order, agent_leaves, "
+        "polling_errors",
+    )
     serve.set_defaults(run=_lazy("dialogtui.commands.serve", "run_serve"))
 
     history = commands.add_parser(

@@ -55,6 +55,9 @@ class Settings:
     client_profile: str | None = None
     """Sent as the `X-Diverge-Client-Profile` header: the features asked for (e.g.
     `product-recommendation`, which the vendor's app sends); the backend grants tools by it."""
+    livechat_wait: float = 600.0
+    """Seconds to wait for a live-chat agent before going back to the bot (polling must not
+    run forever, says the vendor's integration guide)."""
 
 
 # --- directories -----------------------------------------------------------------------
@@ -191,8 +194,9 @@ _FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "save_transcripts": (bool,),
     "page": (str,),
     "client_profile": (str,),
+    "livechat_wait": (int, float),
 }
-_TIMEOUT_FIELDS: Final = ("connect_timeout", "read_timeout", "stream_idle_timeout")
+_TIMEOUT_FIELDS: Final = ("connect_timeout", "read_timeout", "stream_idle_timeout", "livechat_wait")
 
 
 def _line_of_key(text: str, key: str) -> int | None:

@@ -151,6 +151,24 @@ def _png(width: int, height: int) -> bytes:
     )
 
 
+async def live_chat(app: DialogApp, pilot: Pilot[None]) -> None:
+    # The bot offers a human, the person takes it, the agent joins, answers and types again.
+    from dialogtui.conversation.livechat import Phase
+    from dialogtui.ui.livechat import LiveChatStatus
+
+    live = app.main.live
+    await _send(app, pilot, "My parcel never arrived. Can I talk to a human?")
+    await _until(pilot, _finished(app))
+    await pilot.press("f8")
+    await _until(pilot, lambda: live is not None and live.phase is Phase.ACTIVE)
+    await _until(pilot, lambda: "Hi, I'm Alice" in app.transcript.visible_text())
+    await _send(app, pilot, "Order 10442, sent to Copenhagen last Monday.")
+    await _until(pilot, lambda: "let me check" in app.transcript.visible_text())
+    await _send(app, pilot, "It says delivered, but it isn't here.")
+    await _until(pilot, lambda: "is typing" in app.query_one(LiveChatStatus).text)
+    await pilot.pause(0.3)
+
+
 SHOTS: dict[str, Callable[[DialogApp, Pilot[None]], Awaitable[None]]] = {
     "streaming": streaming,
     "products": products,
@@ -162,6 +180,7 @@ SHOTS: dict[str, Callable[[DialogApp, Pilot[None]], Awaitable[None]]] = {
     "agent-history": agent_history,
     "custom-form": custom_form,
     "attachment": attachment,
+    "live-chat": live_chat,
 }
 PAGES: dict[str, str] = {"attachment": "https://shop.example/products/mug"}
 """The page (`context.page`) a shot is taken on: banners and start prompts follow it."""
@@ -175,6 +194,13 @@ async def capture(name: str, server: DevServer) -> Path:
     server.config = CONFIGS.get(name, DevServerConfig(retry_after=1))
     # Slow enough to catch the reply half-way, as a person would see it.
     server.config.delta_delay = 0.08 if name == "streaming" else 0.0
+    if name == "live-chat":  # a quicker agent than the demo's, polled a little faster
+        from dialogtui.conversation.livechat import Cadence
+        from dialogtui.devserver.livechat import AgentScript, DeskSettings, desk_of
+        from dialogtui.ui.screens.main import MainScreen
+
+        desk_of(server.app).reset(DeskSettings(script=AgentScript(join_after=1.0, typing_for=2.5)))
+        MainScreen.livechat_cadence = Cadence().scaled(0.25)
     from dialogtui.config import Settings
 
     target = Target(

@@ -50,12 +50,16 @@ from .models import (
     Config,
     DoneEvent,
     FieldError,
+    HANDOVER_SOURCES,
+    HandoverResult,
+    LivechatState,
     Message,
     StreamErrorEvent,
     StreamEvent,
     UnknownPart,
     decode_event,
     to_config,
+    to_livechat_state,
     to_message,
 )
 from .page_models import (
@@ -95,6 +99,9 @@ MAX_HISTORY_PAGES: Final = 10_000
 _MAX_CODE_LENGTH: Final = 64
 _MAX_SERVER_MESSAGE: Final = 500
 _USER_AGENT: Final = f"dialogtui/{__version__}"
+LIVECHAT_PLATFORM: Final = "mobile_app"
+"""The `platform` of a handover: the value the vendor's SDK stand-in records (the only one on
+record; a terminal client has no better-known value)."""
 
 CLIENT_PROFILE_HEADER: Final = "X-Diverge-Client-Profile"
 """The vendor SDK's header naming the features a client asks for (e.g. `product-recommendation`);
@@ -461,6 +468,101 @@ class DialogClient:
         path = "/forms/" + quote(form_id, safe="")
         body = await self._call(Operation.FORM, "GET", path, "bearer")
         return decode_form_definition(_decode_json(body))
+
+    # -- live chat: a human agent takes over (the poller is conversation/livechat.py) ------------
+
+    async def livechat_handover(
+        self, source: str, *, part_id: str | None = None, platform: str = LIVECHAT_PLATFORM
+    ) -> HandoverResult:
+        """Ask for a human. `source`: `manual_button` (the person asked) or `assistant_marker`
+        (the bot's `request_human_agent` part, whose `part_id` goes along). A 409 means live
+        chat is offline or a session is already active."""
+        if source not in HANDOVER_SOURCES:
+            raise ValueError(f"unknown handover source {source!r}")
+        payload: dict[str, Any] = {"platform": platform, "source": source}
+        if part_id:
+            payload["part_id"] = part_id
+        if self.context_page:
+            payload["client_context"] = {"page": self.context_page}
+        body = await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/handover", "bearer", json=payload
+        )
+        data = _decode_json(body, allow_empty=True)
+        try:
+            return msgspec.convert(data, HandoverResult) if data is not None else HandoverResult()
+        except msgspec.ValidationError:
+            return HandoverResult()  # the handover succeeded (2xx); the receipt is a detail
+
+    async def livechat_state(self) -> LivechatState:
+        body = await self._call(Operation.LIVECHAT_POLL, "GET", "/livechat/state", "bearer")
+        try:
+            return to_livechat_state(_decode_json(body))
+        except msgspec.ValidationError as exc:
+            raise ProtocolError() from exc
+
+    async def livechat_messages(self, after_sequence_number: int = 0) -> list[Message]:
+        """The live chat's messages after `after_sequence_number`, in sequence order."""
+        body = await self._call(
+            Operation.LIVECHAT_POLL,
+            "GET",
+            "/livechat/messages",
+            "bearer",
+            params={"after_sequence_number": after_sequence_number},
+        )
+        data = _decode_json(body)
+        if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+            raise ProtocolError()
+        messages = [_lenient_message(obj, self.base_url) for obj in data["messages"]]
+        return sorted(messages, key=lambda m: m.sequence_number or 0)
+
+    async def livechat_send(self, text: str) -> Message | None:
+        """A message to the agent: the body of `POST /messages`, answered with JSON (the
+        message as stored), not a stream. None if the receipt cannot be read."""
+        payload: dict[str, Any] = {"message": {"parts": [{"type": "text", "text": text}]}}
+        if self.context_page:
+            payload["context"] = {"page": self.context_page}
+        body = await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/messages", "bearer", json=payload
+        )
+        data = _decode_json(body, allow_empty=True)
+        message = data.get("message") if isinstance(data, dict) else None
+        return _lenient_message(message, self.base_url) if isinstance(message, dict) else None
+
+    async def livechat_typing(self, is_typing: bool) -> None:
+        await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/typing", "bearer", json={"is_typing": is_typing}
+        )
+
+    async def livechat_close(self, reason: str | None = None) -> LivechatState | None:
+        """End the live chat (the person closes it). The new state, when the answer has one."""
+        payload: dict[str, Any] = {} if reason is None else {"reason": reason}
+        body = await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/close", "bearer", json=payload
+        )
+        try:
+            data = _decode_json(body, allow_empty=True)
+            return to_livechat_state(data) if isinstance(data, dict) and "status" in data else None
+        except (ProtocolError, msgspec.ValidationError):
+            return None
+
+    async def livechat_feedback(self, rating: int, feedback: str | None = None) -> None:
+        """The satisfaction prompt's answer, after a close (`feedback.status == pending`)."""
+        if not 1 <= rating <= 5:
+            raise ValueError("rating must be 1..5")
+        payload: dict[str, Any] = {"rating": rating}
+        if feedback is not None and feedback.strip():
+            payload["feedback"] = feedback.strip()
+        await self._call(Operation.LIVECHAT, "POST", "/livechat/feedback", "bearer", json=payload)
+
+    async def save_form_values(self, form_id: str, values: Mapping[str, str]) -> None:
+        """The waiting-room form's values (`PATCH /forms/{id}/values`), while waiting."""
+        await self._call(
+            Operation.LIVECHAT,
+            "PATCH",
+            f"/forms/{quote(form_id, safe='')}/values",
+            "bearer",
+            json={"values": dict(values)},
+        )
 
     # -- streaming ------------------------------------------------------------------------------
 

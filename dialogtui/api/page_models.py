@@ -103,10 +103,12 @@ def decode_session_state(data: Any) -> SessionState:
 
 
 class FormDefinition(Struct, omit_defaults=True):
-    """`GET /forms/{form_id}`: what a thin `show_form` marker leaves out."""
+    """`GET /forms/{form_id}`: what a thin `show_form` marker leaves out, and the live chat's
+    waiting-room form (`trigger` `livechat_waiting`)."""
 
     form_id: str
     name: str | None = None
+    trigger: str = ""
     fields: list[FormField] = []
     min_filled_fields: int = 0
 

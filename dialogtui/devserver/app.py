@@ -536,7 +536,10 @@ async def post_auth_reset(request: Request) -> Response:
 async def get_config(
     request: Request, state: DevServerState, conversation: Conversation
 ) -> Response:
-    return JSONResponse(content.branding(str(request.base_url).rstrip("/")))
+    from .livechat import amend_config
+
+    branding = content.branding(str(request.base_url).rstrip("/"))
+    return JSONResponse(amend_config(request.app, branding))
 
 
 def _encode_cursor(index: int) -> str:
@@ -716,6 +719,8 @@ async def get_export(
 ) -> Response:
     """The visitor's data in the vendor's export shape (its SDK's stand-in). The shape of one
     entry of `conversations` is not published; ours holds the id, the start and the messages."""
+    from .livechat import livechat_sessions
+
     return JSONResponse(
         {
             "generated_at": content.iso_utc(),
@@ -730,7 +735,7 @@ async def get_export(
                     "ratings": conversation.ratings,
                 }
             ],
-            "livechat_sessions": [],
+            "livechat_sessions": livechat_sessions(request.app, conversation.id),
             "attachments": [],
             "support_tickets": [
                 s for s in conversation.submissions if s["action"].get("type") == "support_ticket"
@@ -796,6 +801,11 @@ async def post_messages(request: Request) -> Response:
     forced = scenario_gate(state, choice, token, key=conversation.id)
     if forced is not None:
         return forced
+    from .livechat import bot_send_refused  # an agent has the conversation: 409
+
+    refused = bot_send_refused(request.app, conversation.id)
+    if refused is not None:
+        return failure_response(refused)
     from . import attachments_banners as uploads  # (it imports this module)
 
     assert isinstance(body, dict)  # parse_message accepted it
@@ -934,7 +944,10 @@ async def unexpected_exception(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: DevServerConfig | None = None) -> Starlette:
-    """The ASGI app. Its state (conversations, stats) lives at `app.state.devserver`."""
+    """The ASGI app. Its state (conversations, stats) lives at `app.state.devserver`, the
+    live-chat desk at `app.state.livechat`."""
+    from . import livechat  # it imports this module's helpers
+
     api_routes = [
         Route("/auth", post_auth, methods=["POST"]),
         Route("/auth/reset", post_auth_reset, methods=["POST"]),
@@ -944,6 +957,7 @@ def create_app(config: DevServerConfig | None = None) -> Starlette:
         Route("/actions", post_actions, methods=["POST"]),
         Route("/rate", post_rate, methods=["POST"]),
         Route("/export", get_export, methods=["GET"]),
+        *livechat.routes(),
     ]
     from .attachments_banners import ROUTES as ATTACHMENT_AND_BANNER_ROUTES
 
@@ -958,4 +972,5 @@ def create_app(config: DevServerConfig | None = None) -> Starlette:
         exception_handlers={HTTPException: http_exception, Exception: unexpected_exception},
     )
     app.state.devserver = DevServerState(config or DevServerConfig())
+    livechat.install(app)
     return app

@@ -289,6 +289,10 @@ async def get_banners(
 
 
 def _forms() -> dict[str, dict[str, Any]]:
+    """The definitions `GET /forms/{id}` knows: the sample custom form and the live chat's
+    waiting-room form (one route serves both)."""
+    from .livechat import WAITING_FORM
+
     form = content.custom_form_part()
     return {
         form["form_id"]: {
@@ -296,7 +300,8 @@ def _forms() -> dict[str, dict[str, Any]]:
             "name": form["name"],
             "fields": form["fields"],
             "min_filled_fields": form["min_filled_fields"],
-        }
+        },
+        WAITING_FORM["form_id"]: WAITING_FORM,
     }
 
 

@@ -357,6 +357,11 @@ def custom_form_part() -> JSON:
     }
 
 
+def human_agent_part() -> JSON:
+    """The bot offers a human (live chat): the SDK shows a button that asks for one."""
+    return {"type": "request_human_agent", "part_id": new_id("part")}
+
+
 def image_upload_part() -> JSON:
     return {
         "type": "request_image_upload",
@@ -431,6 +436,8 @@ def ok_reply(user_text: str, base_url: str, *, force_form: bool = False) -> Repl
         reply.whole(file_part(base_url))
     if _mentions(user_text, "upload", "photo"):
         reply.whole(image_upload_part())
+    if _mentions(user_text, "human", "person"):
+        reply.whole(human_agent_part())
     if _mentions(user_text, "forms"):
         # The vendor's three sample forms in one reply: each of them is the latest actionable.
         reply.whole(contact_form_part())

@@ -301,6 +301,19 @@ class DialogApp(App[None]):
             "Rate conversation", "Give this conversation 1–5 stars", main.action_rate
         )
         yield SystemCommand(
+            "Ask for a human",
+            "Hand the conversation to a live-chat agent (F8)",
+            main.action_ask_for_human,
+        )
+        yield SystemCommand(
+            "End live chat", "End the chat with the agent (F9)", main.action_end_live_chat
+        )
+        yield SystemCommand(
+            "Waiting-room form",
+            "Leave details for the live-chat agent while you wait",
+            main.action_waiting_form,
+        )
+        yield SystemCommand(
             "Reload history",
             "Fetch this conversation again from the server",
             main.action_reload_history,

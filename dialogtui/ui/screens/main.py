@@ -28,6 +28,7 @@ from ...background import in_daemon_thread
 from ...target import Target, TargetError, configured_target, demo_target, with_secret
 from ..attach_ui import BannerStrip, PendingAttachments
 from ..choices import ActionBar, Choice
+from ..livechat import NOT_ENABLED, HandoverChoice, LiveChatStatus, WaitingFormChoice
 from ..standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         TurnEnded,
         TurnStarted,
     )
+    from ...conversation.livechat import Cadence, LiveChat, LiveChatEvent
     from ...session import ChatSession
     from ...store import Store
     from ..app import DialogApp
@@ -154,7 +156,11 @@ class MainScreen(Screen[None]):
         Binding("ctrl+o", "open_form", "Open form", show=False),
         # Not in the footer (it is full); the palette and the README name it.
         Binding("f5", "attach", "Attach", show=False),
+        Binding("f8", "ask_for_human", "Human"),
+        Binding("f9", "end_live_chat", "End chat"),
     ]
+    livechat_cadence: Cadence | None = None
+    """The live chat's polling rhythm (None: the SDK's); tests make it faster."""
 
     def __init__(
         self,
@@ -168,6 +174,9 @@ class MainScreen(Screen[None]):
         self._timeouts = timeouts
         self._policies = policies
         self.conversation: Conversation | None = None
+        self.live: LiveChat | None = None
+        """The live chat with a human agent, beside the conversation (made with it)."""
+        self._live_engaged = False
         from ..form_state import FormTracker
 
         self.forms = FormTracker()
@@ -210,6 +219,7 @@ class MainScreen(Screen[None]):
             yield ActionBar(id="actions")
             yield PendingAttachments(id="pending")
             yield ComposerStandIn()
+            yield LiveChatStatus(id="livechat")
             yield StatusLine(id="status")
             yield Footer()
 
@@ -341,6 +351,7 @@ class MainScreen(Screen[None]):
                 policies=self._policies,
                 on_session=self.session_opened,
             )
+            self._attach_live_chat(self.conversation)
         self.conversation.client  # noqa: B018  (the session opens with the conversation)
         return self.conversation
 
@@ -433,6 +444,7 @@ class MainScreen(Screen[None]):
             from ..attach_ui import upload_prompt_of
 
             self.upload_prompt = upload_prompt_of(message.parts)
+            self._offer_handover(message, event.followups)
         offered = self.forms.bot_message(message.parts, entry) if message is not None else []
         self._show_superseded_forms()
         if offered:
@@ -552,6 +564,7 @@ class MainScreen(Screen[None]):
             return
         await self.fetch_banners()  # before "Ready": the requests keep one order
         self.set_status("Ready · Ctrl+O opens the bot's form" if self.forms.openable() else "Ready")
+        self._resume_live_chat()
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -569,6 +582,12 @@ class MainScreen(Screen[None]):
 
     @on(ActionBar.Chosen)
     def _chosen(self, event: ActionBar.Chosen) -> None:
+        if isinstance(event.choice, HandoverChoice):
+            self.action_ask_for_human(event.choice.part_id)
+            return
+        if isinstance(event.choice, WaitingFormChoice):
+            self.action_waiting_form()
+            return
         if self.send(event.choice.send_text):
             self.composer.focus()  # for what the person types next
 
@@ -578,6 +597,11 @@ class MainScreen(Screen[None]):
             return self.retry_text is not None
         if action == "cancel_reply":
             return self.turn_running
+        if action == "end_live_chat":
+            return self.live is not None and self.live.engaged
+        if action == "ask_for_human":  # shown for a bot with live chat, until one is open
+            live = self.live
+            return live is not None and not live.engaged and live.availability() != NOT_ENABLED
         return True
 
     @property
@@ -602,6 +626,8 @@ class MainScreen(Screen[None]):
         ):
             self.notify("One moment: the conversation is still loading.", severity="warning")
             return False
+        if self.live is not None and self.live.active:
+            return self._send_to_agent(text)
         if self.turn_running:
             self.notify(
                 "A reply is still arriving. Wait for it, or press Esc to cancel it.",
@@ -935,6 +961,9 @@ class MainScreen(Screen[None]):
     def action_rate(self) -> None:
         from ..forms import RateScreen
 
+        if self.live is not None and self.live.rating_due:
+            self._prompt_live_rating()
+            return
         self.app.push_screen(RateScreen(), self._start_rating)
 
     def _start_rating(self, rating: Rating | None) -> None:
@@ -997,6 +1026,8 @@ class MainScreen(Screen[None]):
 
     async def shut_down(self) -> None:
         """Stop the turn, close the connections, stop a built-in server switched to."""
+        if self.live is not None:
+            await self.live.stop()
         if self.conversation is not None:
             await self.conversation.close()
         self._servers.close()
@@ -1004,6 +1035,197 @@ class MainScreen(Screen[None]):
     @property
     def store(self) -> Store:
         return self.dialog_app.store
+
+    # -- live chat: a human agent takes over (the core's `LiveChat`; widgets in `ui.livechat`) --
+
+    def _attach_live_chat(self, conversation: Conversation) -> None:
+        from ...conversation.livechat import LiveChat
+
+        self.live = LiveChat(
+            conversation, cadence=self.livechat_cadence, listener=self.on_live_event
+        )
+
+    def on_live_event(self, event: LiveChatEvent) -> None:
+        """What the live chat tells, as widgets: the status line, agent turns, notes."""
+        from ...conversation.livechat import AgentMessage, LiveChatChanged, LiveChatSent
+        from ..livechat import status_text
+
+        if isinstance(event, LiveChatChanged):
+            self.query_one(LiveChatStatus).text = status_text(
+                event.phase, event.agent_name, event.agent_typing, event.closed_by,
+                event.rating_due,
+            )
+            engaged = self.live is not None and self.live.engaged
+            if event.phase == "waiting" and self._live_phase != "waiting":
+                self._offer_waiting_form()
+            self._live_phase = event.phase
+            if engaged != self._live_engaged:
+                self._live_engaged = engaged
+                self.app.refresh_bindings()  # F8 / F9 swap in the footer
+            if event.rating_due and event.phase == "closed" and not self._rating_open:
+                self._prompt_live_rating()
+        elif isinstance(event, AgentMessage):
+            self._add_message(event.message)
+            self.transcript.scroll_end(animate=False)
+        elif isinstance(event, LiveChatSent):
+            if not event.ok:
+                self.transcript.add_notice(
+                    f"Not delivered to the agent: {event.error}", variant="error"
+                )
+                self.composer.restore(event.text)
+        else:
+            self.transcript.add_notice(event.text, variant=event.level)
+
+    _rating_open = False
+    _live_phase = "off"
+
+    @work(group="livechat")
+    async def _offer_waiting_form(self) -> None:
+        """While waiting: the waiting-room form's button, if the bot has one."""
+        from ...api.errors import DialogError
+        from ..livechat import WaitingFormChoice
+
+        live = self.live
+        if live is None:
+            return
+        try:
+            form = await live.waiting_form()
+        except DialogError:
+            return  # the form is a courtesy; the chat goes on without it
+        if form is None or not form.fields or not live.engaged or live.active:
+            return
+        label = f"📝 While you wait: {form.name or 'leave your details'}"
+        self.action_bar.show([WaitingFormChoice(label, "", form.form_id)])
+        self.transcript.add_notice(
+            "While you wait, you can leave details for the agent: the 📝 button above the "
+            "composer, or the palette's “Waiting-room form”.",
+            variant="info",
+        )
+
+    @work(group="livechat")
+    async def action_waiting_form(self) -> None:
+        from ...api.errors import DialogError
+        from ...api.models import FormPart
+        from ..forms import FormScreen
+
+        await self.secret_read.wait()
+        self.ensure_conversation()
+        live = self.live
+        assert live is not None
+        try:
+            form = await live.waiting_form()
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error", markup=False)
+            return
+        if form is None:
+            self.notify("This bot has no waiting-room form.")
+            return
+        marker = FormPart(
+            part_id=f"livechat-waiting-{form.form_id}",
+            form_id=form.form_id,
+            name=form.name or "While you wait",
+            fields=form.fields,
+            min_filled_fields=form.min_filled_fields,
+        )
+        self.app.push_screen(FormScreen(marker, self._save_waiting_form), self._waiting_form_closed)
+
+    async def _save_waiting_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
+        from ...api.errors import ApiHttpError, DialogError
+        from ...api.models import FormPart
+        from ..forms import SubmitOutcome
+
+        live = self.live
+        assert live is not None and isinstance(marker, FormPart)
+        texts = {key: value for key, value in values.items() if isinstance(value, str)}
+        try:
+            await live.save_waiting_values(marker.form_id, texts)
+        except ApiHttpError as error:
+            if error.status == 409:
+                return SubmitOutcome(error="This form is taken only while you wait for an agent.")
+            if error.params:
+                return SubmitOutcome(
+                    field_errors={_field_key(p.field): p.message for p in error.params}
+                )
+            return SubmitOutcome(error=error.safe_message)
+        except DialogError as error:
+            return SubmitOutcome(error=error.safe_message)
+        return SubmitOutcome(confirmation="The agent will see it when they join.")
+
+    def _waiting_form_closed(self, confirmation: str | None) -> None:
+        if confirmation is not None:
+            self.transcript.add_notice(f"Details saved. {confirmation}", variant="info")
+
+    def _offer_handover(self, message: Message, followups: tuple[FollowUp, ...]) -> None:
+        """The bot's `request_human_agent` part gets a button in the action bar."""
+        from ...api.models import HumanAgentPart
+        from ..livechat import handover_choice
+
+        markers = [p for p in message.parts if isinstance(p, HumanAgentPart)]
+        if markers and self.live is not None and not self.live.engaged:
+            self.action_bar.show([handover_choice(markers[-1].part_id), *_choices(followups)])
+
+    @work(group="livechat")
+    async def action_ask_for_human(self, part_id: str = "") -> None:
+        await self.secret_read.wait()
+        self.ensure_conversation()
+        assert self.live is not None
+        if await self.live.request(part_id=part_id or None):
+            self.action_bar.clear()
+
+    @work(group="livechat")
+    async def action_end_live_chat(self) -> None:
+        if self.live is not None and self.live.engaged:
+            await self.live.end()
+
+    @work(group="livechat")
+    async def _resume_live_chat(self) -> None:
+        self.app.refresh_bindings()  # the config says now whether F8 is offered
+        if self.live is not None:
+            await self.live.resume()
+
+    def _send_to_agent(self, text: str) -> bool:
+        from ...api.models import TextPart
+
+        self.transcript.add_entry("user", [TextPart(text=text)])
+        self.transcript.scroll_end(animate=False)
+        self._agent_send(text)
+        return True
+
+    @work(group="livechat-send")
+    async def _agent_send(self, text: str) -> None:
+        if self.live is not None and self.live.active:
+            await self.live.send(text)
+
+    def on_text_area_changed(self, event: object) -> None:
+        # By name: the composer (a TextArea) is imported after the first frame.
+        composer = self._composer
+        live = self.live
+        if live is None or composer is None or not live.active:
+            return
+        typed_in = getattr(event, "text_area", None)
+        if composer.text.strip() and typed_in is composer:
+            live.typed()
+
+    def _prompt_live_rating(self) -> None:
+        from ..livechat_rating import LiveChatRateScreen
+
+        self._rating_open = True
+        name = self.live.agent_name if self.live is not None else ""
+        self.app.push_screen(LiveChatRateScreen(name), self._live_rated)
+
+    def _live_rated(self, rating: Rating | None) -> None:
+        self._rating_open = False
+        if self.live is None:
+            return
+        if rating is None:
+            self.live.dismiss_rating()
+            return
+        self._send_live_rating(rating)
+
+    @work(group="livechat")
+    async def _send_live_rating(self, rating: Rating) -> None:
+        if self.live is not None:
+            await self.live.rate(rating.stars, rating.feedback)
 
 
 def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:

@@ -173,9 +173,7 @@ async def test_offline_and_409_are_told_clearly(
     assert "409" in seen.notices() and live.phase is Phase.OFF and not live.polling
 
 
-async def test_an_open_session_is_picked_up(
-    opened: tuple[LiveChat, Seen], desk: LiveDesk
-) -> None:
+async def test_an_open_session_is_picked_up(opened: tuple[LiveChat, Seen], desk: LiveDesk) -> None:
     live, _ = opened
     desk.settings.script = None
     assert await live.request()
@@ -312,7 +310,10 @@ async def test_an_open_chat_is_picked_up_when_the_conversation_opens_again(
     assert await live.request()
     token = live.client.visitor_token
     target = Target(
-        server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, visitor_token=token,
+        server.base_url,
+        DEMO_CHATBOT_ID,
+        api_key=DEMO_API_KEY,
+        visitor_token=token,
         environment="test",
     )
     again = Conversation(target)

@@ -207,9 +207,7 @@ async def test_states_out_of_order_never_take_the_agent_away(
         assert phase(app) is Phase.ACTIVE and "Live chat with Alice Jensen" in status(app)
 
 
-async def test_polling_errors_are_told_once_and_recover(
-    server: DevServer, desk: LiveDesk
-) -> None:
+async def test_polling_errors_are_told_once_and_recover(server: DevServer, desk: LiveDesk) -> None:
     desk.settings.fault = "polling_errors"
     app = live_app(server)
     async with app.run_test(size=SIZE) as pilot:

@@ -246,14 +246,18 @@ class LiveDesk:
             return  # the person at `serve --agent` answers
         if _GOODBYE.search(text):
             self._schedule(
-                session, "Thanks for chatting! I'll close this chat now.", close=True,
+                session,
+                "Thanks for chatting! I'll close this chat now.",
+                close=True,
                 start=self.now(),
             )
         else:
             quoted = text if len(text) <= 80 else text[:79] + "…"
             self._schedule(
-                session, f"Thanks — about “{quoted}”: let me check that for you.",
-                close=False, start=self.now(),
+                session,
+                f"Thanks — about “{quoted}”: let me check that for you.",
+                close=False,
+                start=self.now(),
             )
 
     # -- the visitor's side (the routes) --------------------------------------------------------
@@ -350,7 +354,8 @@ class LiveDesk:
             session = self.sessions.get(conversation_id)
             if session is None or session.status != "closed":
                 return api_error(
-                    409, "conflict",
+                    409,
+                    "conflict",
                     "A closed livechat session is required before feedback can be submitted",
                 )
             if session.feedback == "submitted":
@@ -377,7 +382,8 @@ class LiveDesk:
             session = self.sessions.get(conversation_id)
             if session is None or session.status != "waiting":
                 return api_error(
-                    409, "conflict",
+                    409,
+                    "conflict",
                     "Session form values can only be saved while waiting for an agent",
                 )
             for key, value in values.items():

@@ -1052,7 +1052,10 @@ class MainScreen(Screen[None]):
 
         if isinstance(event, LiveChatChanged):
             self.query_one(LiveChatStatus).text = status_text(
-                event.phase, event.agent_name, event.agent_typing, event.closed_by,
+                event.phase,
+                event.agent_name,
+                event.agent_typing,
+                event.closed_by,
                 event.rating_due,
             )
             engaged = self.live is not None and self.live.engaged

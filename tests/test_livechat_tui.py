@@ -4,6 +4,7 @@ and each fault the server can play. The desk's agent and the poller run on a fas
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -284,3 +285,63 @@ async def test_a_bot_without_live_chat_offers_no_key_and_says_so(
         await pilot.press("enter")
         await wait_for(pilot, lambda: "This bot has no live chat." in all_text(app))
         assert server.stats.count("POST /livechat/handover") == 0
+
+
+async def test_files_go_to_the_agent_within_the_live_chats_limits(
+    server: DevServer, desk: LiveDesk, tmp_path: Path
+) -> None:
+    from dialogtui.ui.attach_ui import PendingAttachments
+
+    desk.settings.max_attachment_size = 1024  # `max_attachment_size_bytes`, tighter than 5 MiB
+    photo = tmp_path / "parcel.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000)
+    app = live_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await ask_and_wait_for_the_agent(pilot, app)
+        [session] = desk.sessions.values()
+        pending = app.query_one(PendingAttachments)
+        # Over the live chat's limit: refused with a word, the text and the file kept.
+        assert app.main.attach_path(str(big))
+        await send(pilot, "Too big?")
+        await wait_for(
+            pilot,
+            lambda: any("the live chat's limit" in str(n.message) for n in app._notifications),
+        )
+        assert server.stats.count("POST /livechat/messages") == 0
+        assert [f.filename for f in pending.files] == ["big.png"]
+        assert app.composer.text == "Too big?"
+        pending.set_files([])
+        # Within it: the photo goes with the text, as the SDK's image part.
+        assert app.main.attach_path(str(photo))
+        await send(pilot, "Here is the parcel")
+        await wait_for(pilot, lambda: server.stats.count("POST /livechat/messages") == 1)
+        await wait_for(pilot, lambda: any(m["role"] == "user" for m in session.messages))
+        [mine] = [m for m in session.messages if m["role"] == "user"]
+        assert [p["type"] for p in mine["parts"]][1:] == ["image"]
+        assert mine["parts"][1]["url"].startswith("data:image/png;base64,")
+        assert pending.files == []
+
+
+async def test_a_live_chat_without_attachments_refuses_files(
+    server: DevServer, desk: LiveDesk, tmp_path: Path
+) -> None:
+    from dialogtui.ui.attach_ui import PendingAttachments
+
+    desk.settings.attachments = False
+    photo = tmp_path / "parcel.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
+    app = live_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await ask_and_wait_for_the_agent(pilot, app)
+        assert app.main.attach_path(str(photo))
+        await send(pilot, "A photo")
+        await wait_for(
+            pilot,
+            lambda: any("takes no attachments" in str(n.message) for n in app._notifications),
+        )
+        assert server.stats.count("POST /livechat/messages") == 0
+        assert len(app.query_one(PendingAttachments).files) == 1

@@ -515,12 +515,13 @@ class DialogClient:
         messages = [_lenient_message(obj, self.base_url) for obj in data["messages"]]
         return sorted(messages, key=lambda m: m.sequence_number or 0)
 
-    async def livechat_send(self, text: str) -> Message | None:
-        """A message to the agent: the body of `POST /messages`, answered with JSON (the
-        message as stored), not a stream. None if the receipt cannot be read."""
-        payload: dict[str, Any] = {"message": {"parts": [{"type": "text", "text": text}]}}
-        if self.context_page:
-            payload["context"] = {"page": self.context_page}
+    async def livechat_send(
+        self, text: str, attachments: Sequence[Mapping[str, Any]] = ()
+    ) -> Message | None:
+        """A message to the agent: the body of `POST /messages` (`message_body`, attachments
+        included), answered with JSON (the message as stored), not a stream. None if the
+        receipt cannot be read."""
+        payload = message_body(text, attachments, self.context_page)
         body = await self._call(
             Operation.LIVECHAT, "POST", "/livechat/messages", "bearer", json=payload
         )

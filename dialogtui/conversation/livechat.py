@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..api.client import DialogClient
     from ..api.models import LivechatState, Message
     from ..api.page_models import FormDefinition
+    from ..attachments import Attachment
     from .core import Conversation
 
 
@@ -300,16 +301,41 @@ class LiveChat:
         self._changed()
         self._start_polling()
 
-    async def send(self, text: str) -> bool:
-        """Send the person's message to the agent (only while active). Tells `LiveChatSent`."""
+    def check_attachments(self, attachments: Sequence[Attachment]) -> None:
+        """Refuse what the live chat would refuse: any file when the bot's live chat takes
+        none (`config.livechat.attachments_enabled`), or one over its
+        `max_attachment_size_bytes` (or the API's limit for a message part). Raises
+        `AttachmentError`."""
+        from ..attachments import MESSAGE_MAX_BYTES, AttachmentError, check_count, check_size
+
+        if not attachments:
+            return
+        config = self.conversation.config
+        settings = config.livechat if config is not None else None
+        if settings is None or not settings.attachments_enabled:
+            raise AttachmentError("The live chat takes no attachments: send the text alone.")
+        check_count(len(attachments))
+        limit = settings.max_attachment_size_bytes or MESSAGE_MAX_BYTES
+        for attachment in attachments:
+            if limit < MESSAGE_MAX_BYTES:
+                check_size(attachment, limit, "the live chat's limit")
+            else:
+                check_size(attachment, MESSAGE_MAX_BYTES, "the API's limit for a message")
+
+    async def send(self, text: str, attachments: Sequence[Attachment] = ()) -> bool:
+        """Send the person's message, and any files, to the agent (only while active). Tells
+        `LiveChatSent`. Raises `AttachmentError` (nothing sent) for a file it refuses."""
         if not self.active:
             raise RuntimeError("no agent to send to")
+        self.check_attachments(attachments)
         self._cancel_typing_timer()
         if self._typing_sent:  # a message ends the typing
             self._typing_sent = False
             self._chore(self._send_typing(False))
         try:
-            sent = await self.client.livechat_send(text)
+            sent = await self.client.livechat_send(
+                text, [attachment.message_part() for attachment in attachments]
+            )
         except DialogError as error:
             self._emit(LiveChatSent(text, False, error.safe_message))
             if isinstance(error, ApiHttpError) and error.status == 409:

@@ -79,6 +79,10 @@ class DeskSettings:
     fault: str | None = None
     speed: float = 1.0
     """The script's clock runs this many times faster (tests)."""
+    attachments: bool = True
+    """`config.livechat.attachments_enabled`: the visitor may send the agent files."""
+    max_attachment_size: int = 5 * 1024 * 1024
+    """`config.livechat.max_attachment_size_bytes` (decoded), kept by `POST /livechat/messages`."""
 
 
 @dataclass
@@ -133,11 +137,12 @@ class LiveSession:
         self.previous = self.snapshot()
         self.version += 1
 
-    def post(self, role: str, text: str) -> JSON:
+    def post(self, role: str, text: str, files: list[JSON] | None = None) -> JSON:
+        """`files`: the visitor's attachments as history serves them back (`data:` URLs)."""
         message: JSON = {
             "message_id": content.new_id("lc"),
             "role": role,
-            "parts": [content._rich(text)],
+            "parts": [content._rich(text), *(files or [])],
             "created_at": content.iso_utc(),
             "sequence_number": len(self.messages) + 1,
         }
@@ -199,8 +204,8 @@ class LiveDesk:
             "availability_status": "live" if live else "offline",
             "availability_reason": "manual_live" if live else "manual_offline",
             "show_livechat_logo": False,
-            "attachments_enabled": False,
-            "max_attachment_size_bytes": 5 * 1024 * 1024,
+            "attachments_enabled": self.settings.attachments,
+            "max_attachment_size_bytes": self.settings.max_attachment_size,
         }
 
     # -- the script ---------------------------------------------------------------------------
@@ -307,14 +312,16 @@ class LiveDesk:
             found = [m for m in session.messages if m["sequence_number"] > after]
             return {"messages": found, "has_more": False}
 
-    def visitor_message(self, conversation_id: str, text: str) -> JSON | HttpFailure:
+    def visitor_message(
+        self, conversation_id: str, text: str, files: list[JSON] | None = None
+    ) -> JSON | HttpFailure:
         with self.lock:
             session = self.sessions.get(conversation_id)
             if session is not None:
                 self.advance(session)
             if session is None or session.status != "active":
                 return api_error(409, "conflict", "No active live chat session.")
-            message = session.post("user", text)
+            message = session.post("user", text, files)
             session.visitor_typing = False
             self._tell(f"[{session.id}] visitor: {text}")
             self._answer(session, text)
@@ -540,7 +547,10 @@ def routes() -> list[Route]:
             return failure_response(
                 validation_error("message.parts", "a text part with some text is required")
             )
-        return answer(desk_of(request.app).visitor_message(conversation.id, text))
+        files = _visitor_files(desk_of(request.app).settings, parts or [])
+        if isinstance(files, HttpFailure):
+            return failure_response(files)
+        return answer(desk_of(request.app).visitor_message(conversation.id, text, files))
 
     @bearer_route("POST /livechat/typing")
     async def post_typing(
@@ -590,6 +600,38 @@ def routes() -> list[Route]:
         Route("/livechat/feedback", post_feedback, methods=["POST"]),
         Route("/forms/{form_id}/values", patch_form_values, methods=["PATCH"]),
     ]
+
+
+def _visitor_files(settings: DeskSettings, parts: list[Any]) -> list[JSON] | HttpFailure:
+    """A live-chat message's image/file parts, checked as `POST /messages` checks them and
+    against the desk's settings (422 when it takes none, 413 over its size), as served back."""
+    import base64
+    import binascii
+
+    from .attachments_banners import visitor_file_part
+
+    files: list[JSON] = []
+    for index, part in enumerate(parts):
+        if not isinstance(part, dict) or part.get("type") not in ("image", "file"):
+            continue
+        where = f"message.parts.{index}"
+        if not settings.attachments:
+            return validation_error(where, "attachments are not enabled for live chat")
+        data, mime = part.get("data"), part.get("mime")
+        if not isinstance(data, str) or not isinstance(mime, str) or not mime:
+            return validation_error(where, "an attachment needs base64 data and a mime")
+        try:
+            size = len(base64.b64decode(data, validate=True))
+        except (binascii.Error, ValueError):
+            return validation_error(where + ".data", "data must be base64")
+        if size > settings.max_attachment_size:
+            return api_error(413, "payload_too_large", "The attachment is too large.")
+        filename = part.get("filename") if isinstance(part.get("filename"), str) else None
+        if part["type"] == "image":
+            files.append(content.visitor_image_part(mime, data, filename))
+        else:
+            files.append(visitor_file_part(part))
+    return files
 
 
 def livechat_sessions(app: Starlette, conversation_id: str) -> list[JSON]:

@@ -627,7 +627,7 @@ class MainScreen(Screen[None]):
             self.notify("One moment: the conversation is still loading.", severity="warning")
             return False
         if self.live is not None and self.live.active:
-            return self._send_to_agent(text)
+            return self._send_to_agent(text, self.live)
         if self.turn_running:
             self.notify(
                 "A reply is still arriving. Wait for it, or press Esc to cancel it.",
@@ -1186,18 +1186,34 @@ class MainScreen(Screen[None]):
         if self.live is not None:
             await self.live.resume()
 
-    def _send_to_agent(self, text: str) -> bool:
-        from ...api.models import TextPart
+    def _send_to_agent(self, text: str, live: LiveChat) -> bool:
+        """The composer's text, and the files attached (F5, a pasted path), to the agent:
+        checked against the live chat's own limits first, so a refused file loses nothing."""
+        from ...attachments import AttachmentError
+        from ..attach_ui import sent_parts
 
-        self.transcript.add_entry("user", [TextPart(text=text)])
+        pending = self.query_one(PendingAttachments)
+        files = tuple(pending.files)
+        try:
+            live.check_attachments(files)
+        except AttachmentError as error:
+            self.notify(error.safe_message, severity="error")
+            return False
+        pending.set_files([])
+        self.transcript.add_entry("user", sent_parts(text, list(files)))
         self.transcript.scroll_end(animate=False)
-        self._agent_send(text)
+        self._agent_send(text, files)
         return True
 
     @work(group="livechat-send")
-    async def _agent_send(self, text: str) -> None:
+    async def _agent_send(self, text: str, files: tuple[Attachment, ...] = ()) -> None:
+        from ...attachments import AttachmentError
+
         if self.live is not None and self.live.active:
-            await self.live.send(text)
+            try:
+                await self.live.send(text, files)
+            except AttachmentError as error:  # the config changed since the check
+                self.notify(error.safe_message, severity="error")
 
     def on_text_area_changed(self, event: object) -> None:
         # By name: the composer (a TextArea) is imported after the first frame.

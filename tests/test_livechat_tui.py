@@ -269,6 +269,11 @@ async def test_the_waiting_room_form_is_offered_and_saved(
         await wait_for(pilot, lambda: "Details saved." in all_text(app))
         [session] = desk.sessions.values()
         assert session.form_values == {"email": "ada@example.com"}
+        # The wait is over once the agent joins: the form's button goes with it.
+        assert app.action_bar.labels == ["📝 While you wait: Waiting contact"]
+        desk.agent_says("Hi, I'm Alice.")
+        await wait_for(pilot, lambda: phase(app) is Phase.ACTIVE)
+        await wait_for(pilot, lambda: app.action_bar.labels == [])
 
 
 async def test_a_bot_without_live_chat_offers_no_key_and_says_so(

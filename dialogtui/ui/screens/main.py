@@ -1061,6 +1061,8 @@ class MainScreen(Screen[None]):
             engaged = self.live is not None and self.live.engaged
             if event.phase == "waiting" and self._live_phase != "waiting":
                 self._offer_waiting_form()
+            elif event.phase != "waiting" and self._live_phase == "waiting":
+                self._withdraw_waiting_form()
             self._live_phase = event.phase
             if engaged != self._live_engaged:
                 self._live_engaged = engaged
@@ -1104,6 +1106,15 @@ class MainScreen(Screen[None]):
             "composer, or the palette's “Waiting-room form”.",
             variant="info",
         )
+
+    def _withdraw_waiting_form(self) -> None:
+        """The wait is over (an agent joined, or it was withdrawn): its form's button goes."""
+        from ..livechat import WaitingFormChoice
+
+        bar = self.action_bar
+        kept = [c for c in bar.choices if not isinstance(c, WaitingFormChoice)]
+        if len(kept) != len(bar.choices):
+            bar.show(kept, retry=bar.has_retry)
 
     @work(group="livechat")
     async def action_waiting_form(self) -> None:

@@ -101,7 +101,7 @@ def _add_target_options(parser: argparse.ArgumentParser, *, subcommand: bool = F
     )
     target.add_argument(
         "--scenario",
-        metavar="NAME",
+        metavar="NAME[:N]",
         default=default(None),
         help="with --demo: the server's fault scenario (see `dialogtui serve --list`)",
     )
@@ -275,7 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="port (default 8765; 0 picks a free one)",
     )
     serve.add_argument(
-        "--scenario", default="ok", metavar="NAME", help="default scenario for every request"
+        "--scenario",
+        default="ok",
+        metavar="NAME[:N]",
+        help="default scenario for every request; N for the numbered ones, e.g. fail_one_in:4",
     )
     serve.add_argument(
         "--delay",

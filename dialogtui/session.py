@@ -6,7 +6,7 @@ The conversation core (`conversation.core`) runs every turn of every front-end t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -22,6 +22,8 @@ from .target import Target
 if TYPE_CHECKING:
     # The client imports httpx (tens of ms, click and pygments included): the app imports
     # this module on its way to the first frame; only opening a session needs the client.
+    import httpx
+
     from .api.client import DialogClient
     from .api.timeouts import Timeouts
     from .attachments import Attachment
@@ -61,7 +63,7 @@ class Turn:
     outcome: Outcome = Outcome.WAITING
     error: DialogError | None = None
     figures: TurnFigures = field(default_factory=lambda: TurnFigures(started=timing.now()))
-    token_used: str | None = None
+    token_used: str | None = field(default=None, repr=False)
     """The visitor token the message went out with (after any re-authentication), once the
     server answered: the server conversation this turn belongs to. Never written anywhere."""
     attachments: tuple[Attachment, ...] = ()
@@ -106,7 +108,7 @@ class ChatSession:
 
     async def stream_turn(
         self, turn: Turn, *, every_delta: bool = True
-    ) -> AsyncIterator[TurnUpdate]:
+    ) -> AsyncGenerator[TurnUpdate, None]:
         """Send `turn.text` and yield each event with what it changed.
 
         With `every_delta=False`, for a consumer that follows growing blocks in
@@ -190,8 +192,10 @@ def open_session(
     *,
     timeouts: Timeouts | None = None,
     policies: Mapping[Operation, RetryPolicy] = DEFAULT_POLICIES,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ChatSession:
-    """A session on a new client for `target`; close it with `session.client.aclose()`."""
+    """A session on a new client for `target`; close it with `session.client.aclose()`.
+    `transport`: connections shared with other clients (the test runner's pool)."""
     from .api.client import DialogClient
 
     if target.before_connect is not None:
@@ -206,6 +210,7 @@ def open_session(
         on_token=target.save_token,
         context_page=target.settings.page,
         client_profile=target.settings.client_profile,
+        transport=transport,
     )
     session = ChatSession(client)
     client.add_observer(session.observe, sse=False)

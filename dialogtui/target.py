@@ -101,10 +101,8 @@ def demo_target(scenario: str | None = None) -> Iterator[Target]:
     from the first session on (see `Target.before_connect`)."""
     from .devserver.local import DEMO_API_KEY, DEMO_CHATBOT_ID, DeferredServer
 
-    if scenario is not None and scenario not in _scenario_names():
-        raise TargetError(
-            f"Unknown scenario {scenario!r}. See `dialogtui serve --list`.", exitcodes.USAGE
-        )
+    if scenario is not None:
+        _check_scenario(scenario)
     with DeferredServer(scenario=scenario or "ok", delta_delay=DEMO_DELTA_DELAY) as server:
         yield Target(
             server.base_url,
@@ -115,10 +113,14 @@ def demo_target(scenario: str | None = None) -> Iterator[Target]:
         )
 
 
-def _scenario_names() -> set[str]:
-    from .devserver.scenarios import SCENARIOS
+def _check_scenario(spec: str) -> None:
+    """`NAME` or `NAME:N`, else a usage error naming what is wrong."""
+    from .devserver.scenarios import parse_scenario
 
-    return set(SCENARIOS)
+    try:
+        parse_scenario(spec)
+    except ValueError as exc:
+        raise TargetError(str(exc), exitcodes.USAGE) from None
 
 
 def configured_target(

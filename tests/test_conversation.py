@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dialogtui.api.models import plain_text
 from dialogtui.conversation.core import Conversation
 from dialogtui.conversation.events import (
     BlockGrew,
@@ -126,6 +127,28 @@ async def test_a_quiet_stream_has_its_partial_reply_on_record_and_cancel_keeps_i
     user, reply = store.messages(store.conversations()[0].id)
     assert (user.text, reply.status, reply.text) == ("wait for it !stall", "cancelled", text)
     assert not conversation.busy
+    await conversation.close()
+
+
+async def test_a_view_that_fails_mid_reply_ends_the_turn_and_its_record(
+    server: DevServer, store: TranscriptStore
+) -> None:
+    # `dialogtui send ... | head -c 10`: the printer's write raises once the reader is gone.
+    # What arrived stays on record, as for a cancel, instead of an empty "incomplete" row.
+    conversation, _ = await opened(server, store, every_event=True)
+
+    def printer(event: Event) -> None:
+        if isinstance(event, Streamed) and event.turn.assembler.text_length:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    conversation.listen(printer)
+    with pytest.raises(BrokenPipeError):
+        await conversation.send("hello there")
+    turn = conversation.turn
+    assert turn is not None and turn.outcome is Outcome.CANCELLED and not conversation.busy
+    user, reply = store.messages(store.conversations()[0].id)
+    assert (user.text, reply.status) == ("hello there", "cancelled")
+    assert reply.text and reply.text == plain_text(turn.assembler.parts)
     await conversation.close()
 
 

@@ -786,6 +786,7 @@ def test_magic_words() -> None:
 def test_every_scenario_is_described_and_reachable(server: DevServer) -> None:
     assert all(isinstance(d, str) and d for d in SCENARIOS.values())
     skip = {"hang_headers", "hang_stream", "stall", "slow", "drop"}  # covered above with timeouts
+    skip |= {"slow_first_text", "jitter"}  # seconds at their defaults; test_load_scenarios.py
     for name in SCENARIOS.keys() - skip:
         token = auth(server)  # fresh: expired_token kills the token it sees
         with httpx.Client(timeout=10) as client:

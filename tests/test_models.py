@@ -29,3 +29,15 @@ def test_unreadable_error_event_still_ends_the_stream_not_retryable() -> None:
 def test_other_bad_events_are_kept_as_malformed_or_unknown() -> None:
     assert isinstance(decode_event("part_delta", "{broken"), MalformedEvent)
     assert isinstance(decode_event("typing", "{}"), UnknownEvent)
+
+
+def test_a_malformed_done_keeps_no_visitor_token() -> None:
+    # `done` carries the rotated token; a malformed one is still printed (`send --json`) and
+    # shown, so its raw data must not go along.
+    for data in (
+        '{"message": "oops", "visitor_token": "vt-rotated-secret"}',
+        '{"message": {"parts": 5}, "visitor_token": "vt-rotated-secret"',
+    ):
+        event = decode_event("done", data)
+        assert isinstance(event, MalformedEvent) and event.name == "done" and event.reason
+        assert "vt-rotated-secret" not in repr(event)

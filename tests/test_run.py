@@ -18,8 +18,18 @@ import pytest
 
 from dialogtui import exitcodes
 from dialogtui.api.client import DialogClient
-from dialogtui.commands.run import ExportedTurn, ScriptError, export_turns, run_replay, run_script
+from dialogtui.api.errors import ApiHttpError, DialogError, StreamError, StreamInterrupted
+from dialogtui.commands.run import (
+    ExportedTurn,
+    ScriptError,
+    TurnResult,
+    export_turns,
+    latency_table,
+    run_replay,
+    run_script,
+)
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
+from dialogtui.session import TurnFigures
 from dialogtui.store import DB_FILENAME, TranscriptStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -489,3 +499,23 @@ def test_the_summary_table_fits_the_terminal() -> None:
     assert lines[3].split()[:3] == ["3", "skipped", "-"]
     assert lines[-1] == "3 turns: 1 done, 1 error, 1 skipped"
     assert RAW_STREAM_ERROR not in table and "\x1b" not in table
+
+
+def test_the_latency_table_names_failures_as_the_test_command_does() -> None:
+    # One rule for both commands' "errors by code" line (`testing.player.error_code`): an
+    # HTTP failure without a server code is named by its status, a 429 as rate_limited.
+    def failed(number: int, error: DialogError, outcome: str = "error") -> TurnResult:
+        figures = TurnFigures(started=0.0, to_headers=0.01, total=0.02)
+        return TurnResult(number, "hi", outcome=outcome, error=error, figures=figures)
+
+    table = latency_table(
+        [
+            failed(1, ApiHttpError(502)),
+            failed(2, ApiHttpError(429)),
+            failed(3, StreamError("generation_failed", retryable=False)),
+            failed(4, StreamInterrupted(), "incomplete"),
+        ]
+    )
+    assert "errors by code: http_502 1, rate_limited 1, generation_failed 1, interrupted 1" in (
+        table
+    )

@@ -81,3 +81,16 @@ async def test_a_stream_error_is_yielded_before_it_is_raised(server: DevServer) 
             raise AssertionError("the stream error was not raised")
     assert seen[-1] == "StreamErrorEvent"
     assert turn.outcome == "error" and turn.assembler.text_length > 0, "the partial reply stays"
+
+
+async def test_a_turns_repr_never_shows_the_visitor_token_it_went_out_with(
+    server: DevServer,
+) -> None:
+    # A turn lands in assertion messages, tracebacks with locals and debug logs by its repr.
+    async with DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY) as client:
+        session = ChatSession(client)
+        client.add_observer(session.observe, sse=False)
+        turn = Turn(text="hi")
+        async for _ in session.stream_turn(turn):
+            pass
+    assert turn.token_used and turn.token_used not in repr(turn)

@@ -213,6 +213,8 @@ def test_a_bad_test_file_exits_2_with_its_line(
         ((), "Give at least one test file"),
         (("x.toml", "--visitors", "0"), "--visitors must be at least 1."),
         (("x.toml", "--junit", "/nonexistent/dir/j.xml"), "--junit: there is no folder"),
+        (("x.toml", "--junit", "/tmp"), "--junit: /tmp is a folder; give a file name"),
+        (("x.toml", "--junit", "reports/"), "--junit: reports/ is a folder; give a file name"),
         (("--record", "1", "x.toml"), "--record writes a test file: give no test files with it."),
     ],
 )
@@ -388,3 +390,18 @@ def test_run_ends_with_the_latency_figures_and_errors_by_code(
     assert lines[header + 4] == "errors by code: generation_failed 1"
     assert lines[header + 5].startswith("#  outcome")  # then the table, its tally last
     assert lines[-1] == "3 turns: 2 done, 1 error"
+
+
+def test_contains_sees_what_send_prints_table_cells_and_product_prices(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
+    # A person checks what the bot showed: a table's cells and a card's price count as much
+    # as the text (they were invisible to `contains` when it read the text parts only).
+    source = """\
+[[turns]]
+send = "show me a table"
+expect = { contains = ["Starter", "Let's talk", "399.00 DKK"], parts = ["table"] }
+"""
+    done = dialogtui("test", *bot(server), write_test_file(tmp_path, source), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout

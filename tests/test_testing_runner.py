@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from dialogtui.config import Settings
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
 from dialogtui.target import Target
 from dialogtui.testing.expect import Failure, TurnResult
@@ -171,3 +172,14 @@ async def test_concurrency_is_bounded_and_every_play_is_played_once(server: DevS
         assert sorted(plays) == [
             (v, r, t) for v in range(1, visitors + 1) for r in (1, 2) for t in (1, 2)
         ]
+
+
+async def test_the_runner_sends_the_page_and_client_profile_in_force(server: DevServer) -> None:
+    # The runner shares connections between visitors; its sessions still carry the target's
+    # settings, as every other front-end's do.
+    test = parse_test_file(b'[[turns]]\nsend = "hello"\n', "p.toml")
+    settings = Settings(page="https://shop.test/cart", client_profile="product-recommendation")
+    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, settings=settings)
+    await Runner(target, Report(), on_turn=lambda *_: None).run([test])
+    assert server.stats.context_pages == ["https://shop.test/cart"]
+    assert server.stats.client_profiles == ["product-recommendation"]

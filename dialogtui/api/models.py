@@ -764,6 +764,8 @@ def decode_event(name: str, data: str, *, base_url: str | None = None) -> Stream
         if name == "error":
             # Still the end of the stream: unreadable, so not retryable, and never "cut off".
             return StreamErrorEvent(code="unreadable", message="", retryable=False)
+        if name == "done":
+            data = ""  # it carries the rotated visitor token: never passed on
         return MalformedEvent(name=name, data=data, reason=str(exc))
     return UnknownEvent(name=name, data=data)
 

@@ -254,6 +254,7 @@ def run_script(args: argparse.Namespace) -> int:
 
 def latency_table(results: Sequence[TurnResult]) -> str:
     """p50, p95 and max of the turns' times to headers, first text and done; errors by code."""
+    from ..testing.player import error_code  # codes named as `dialogtui test` names them
     from ..testing.report import Figures, figures_table
 
     figures = Figures()
@@ -262,8 +263,7 @@ def latency_table(results: Sequence[TurnResult]) -> str:
             continue
         failure = None
         if not result.ok:
-            code = _error_code(result.error) if result.error is not None else None
-            failure = code or (result.error.kind if result.error is not None else result.outcome)
+            failure = error_code(result.error) or result.outcome
         figures.add_times(
             result.figures.to_headers,
             result.figures.to_first_content,

@@ -27,6 +27,7 @@ AGENT_HELP = (
 def run_serve(args: argparse.Namespace) -> int:
     from ..devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, SCENARIOS, DevServerConfig, serve
     from ..devserver.livechat import FAULTS, desk_of
+    from ..devserver.scenarios import parse_scenario
 
     if args.list:
         width = max(map(len, SCENARIOS))
@@ -36,8 +37,10 @@ def run_serve(args: argparse.Namespace) -> int:
         for name, description in FAULTS.items():
             print(f"{name:<{width}}  {description}")
         return exitcodes.OK
-    if args.scenario not in SCENARIOS:
-        print_failure(f"Unknown scenario {args.scenario!r}. See `dialogtui serve --list`.")
+    try:
+        parse_scenario(args.scenario)
+    except ValueError as exc:
+        print_failure(str(exc))
         return exitcodes.USAGE
     fault = getattr(args, "livechat_fault", None)
     if fault is not None and fault not in FAULTS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -59,6 +60,9 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
             return f"--{name} must be at least 1."
     junit = getattr(args, "junit", None)
     if junit is not None:
+        # Said now, not after the whole run: a folder cannot be written as the report.
+        if junit.endswith(("/", os.sep)) or Path(junit).is_dir():
+            return f"--junit: {sanitize_line(junit)} is a folder; give a file name."
         folder = Path(junit).parent
         if not folder.is_dir():
             return f"--junit: there is no folder {sanitize_line(str(folder))}."

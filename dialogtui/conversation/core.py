@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..api.errors import ApiHttpError, DialogError, TransportError
+from ..api.retry import DEFAULT_POLICIES
 from ..api.models import (
     ContactFormPart,
     FormPart,
@@ -157,7 +158,7 @@ class Conversation:
             self.session = open_session(
                 self.target,
                 timeouts=self._timeouts,
-                **({"policies": self._policies} if self._policies is not None else {}),
+                policies=self._policies if self._policies is not None else DEFAULT_POLICIES,
             )
             if self._on_session is not None:
                 self._on_session(self.session)
@@ -227,6 +228,10 @@ class Conversation:
                     "server (`dialogtui data-export` downloads them all)."
                 )
             return
+        self._show_welcome(reason)
+
+    def _show_welcome(self, reason: ChangeReason) -> None:
+        """A conversation with nothing in it yet: the bot's welcome and start prompts."""
         config = self.config
         self.followups = self.start_prompts(config) if config is not None else ()
         welcome = config.display.welcome_message if config is not None else None
@@ -372,28 +377,35 @@ class Conversation:
     async def _play(self, session: ChatSession, turn: Turn, record: TurnRecord) -> None:
         emit, every_event = self._emit, self._every_event
         bound = False
+        # Closed on the way out, whatever ends the loop: a listener that raises (a printer
+        # whose reader went away) ends the stream as a cancel would, and the turn is settled.
+        updates = session.stream_turn(turn, every_delta=every_event)
         try:
-            async for update in session.stream_turn(turn, every_delta=every_event):
-                if not bound and turn.token_used is not None:
-                    bound = True
-                    self._bind_server_conversation(turn, record)
-                change = update.change
-                if every_event:
-                    emit(Streamed(turn, update.event, change))
-                if change is None:
-                    continue
-                block_index = change.block_index
-                if block_index is not None and not change.structural:
-                    version = turn.assembler.block_version(change.part_index, block_index)
-                    emit(BlockGrew(turn, change.part_index, block_index, version))
-                else:
-                    emit(PartChanged(turn, change.part_index))
+            async with contextlib.aclosing(updates):
+                async for update in updates:
+                    if not bound and turn.token_used is not None:
+                        bound = True
+                        self._bind_server_conversation(turn, record)
+                    change = update.change
+                    if every_event:
+                        emit(Streamed(turn, update.event, change))
+                    if change is None:
+                        continue
+                    block_index = change.block_index
+                    if block_index is not None and not change.structural:
+                        version = turn.assembler.block_version(change.part_index, block_index)
+                        emit(BlockGrew(turn, change.part_index, block_index, version))
+                    else:
+                        emit(PartChanged(turn, change.part_index))
         except DialogError:
             pass  # the turn holds the error and its outcome
         except asyncio.CancelledError:
             self._end(turn, record, bound)
             if self._cancelling:
                 return  # `cancel()`: the turn ended, the caller goes on
+            raise
+        except BaseException:
+            self._end(turn, record, bound)  # what arrived is recorded; the failure goes on
             raise
         self._end(turn, record, bound)
 
@@ -457,14 +469,7 @@ class Conversation:
         self.form = None
         self.retry_text = None
         self.last_reply = ""
-        config = self.config
-        self.followups = self.start_prompts(config) if config is not None else ()
-        welcome = config.display.welcome_message if config is not None else None
-        self._emit(
-            ConversationChanged(
-                reason, True, (), config, welcome=welcome or None, followups=self.followups
-            )
-        )
+        self._show_welcome(reason)
         return True
 
     async def reload(self) -> None:

@@ -36,10 +36,12 @@ from .scenarios import (
     Done,
     HttpFailure,
     StreamPlan,
+    TurnMemory,
     api_error,
     http_failure,
     internal_error,
     magic_word,
+    parse_scenario,
     rate_limited,
     sse,
     stream_plan,
@@ -63,13 +65,19 @@ TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
 
 @dataclass
 class DevServerConfig:
-    scenario: str = "ok"  # server-wide default scenario
+    scenario: str = "ok"  # server-wide default scenario; "NAME:N" is split into it and scenario_arg
     api_key: str = DEMO_API_KEY
     chatbot_id: str = DEMO_CHATBOT_ID
     delta_delay: float = 0.0  # seconds between streamed events in normal scenarios
     history_messages: int = 0  # pre-seeded messages in every new conversation
     seed_forms: bool = False  # a new conversation opens with the vendor's three sample forms
     retry_after: int = 1  # seconds sent in Retry-After for rate_limited
+    scenario_arg: int | None = None  # the N of a numbered scenario (long, fail_one_in, ...)
+
+    def __post_init__(self) -> None:
+        if ":" in self.scenario:
+            choice = parse_scenario(self.scenario)  # ValueError: callers validate first
+            self.scenario, self.scenario_arg = choice.name, choice.arg
 
 
 @dataclass
@@ -230,6 +238,7 @@ class DevServerState:
         self.conversations: dict[str, Conversation] = {}
         self.tokens: dict[str, TokenInfo] = {}
         self.toggles: dict[tuple[str, str], bool] = {}  # flaky / rate_limited_once memory
+        self.turn_memory = TurnMemory()  # per_visitor_limit / fail_one_in memory
         self.pending_replacements = 0  # tokens killed by expired_token awaiting a replacement
         self.shutting_down = False
         self._released = asyncio.Event()
@@ -299,6 +308,7 @@ class DevServerState:
 
     def reset_scenario_memory(self) -> None:
         self.toggles.clear()
+        self.turn_memory.clear()
         self.pending_replacements = 0
 
     # shutdown: hung and slow handlers wait on this so stopping the server ends them promptly
@@ -796,7 +806,7 @@ async def post_messages(request: Request) -> Response:
     if isinstance(text, HttpFailure):
         state.record(request, route, state.config.scenario, token)
         return failure_response(text)
-    choice = magic_word(text) or Choice(state.config.scenario)
+    choice = magic_word(text) or Choice(state.config.scenario, state.config.scenario_arg)
     state.record(request, route, choice.name, token)
     forced = scenario_gate(state, choice, token, key=conversation.id)
     if forced is not None:
@@ -806,6 +816,10 @@ async def post_messages(request: Request) -> Response:
     refused = bot_send_refused(request.app, conversation.id)
     if refused is not None:
         return failure_response(refused)
+    played = state.turn_memory.before_turn(choice, conversation.id, state.config.retry_after)
+    if isinstance(played, HttpFailure):
+        return failure_response(played)
+    choice = played
     from . import attachments_banners as uploads  # (it imports this module)
 
     assert isinstance(body, dict)  # parse_message accepted it
@@ -872,7 +886,7 @@ async def stream_body(
 ) -> AsyncIterator[bytes]:
     for index, frame in enumerate(plan.frames):
         if index:
-            await state.pause(plan.delay)
+            await state.pause(plan.gap_before(index))
         if frame is Control.DROP:
             raise DeliberateDrop("drop scenario")
         if frame is Control.HANG:

@@ -327,7 +327,6 @@ MARKER_TYPES = frozenset(
         "request_image_upload",
     }
 )
-FORM_MARKER_TYPES = frozenset({"show_contact_form", "show_support_ticket", "show_form"})
 
 
 def contact_form_part() -> JSON:

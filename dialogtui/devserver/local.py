@@ -100,9 +100,8 @@ class DeferredServer:
                     raise RuntimeError("stopped before it started")
                 self._server = server
             server.start(sock=sock)
-        except (
-            BaseException
-        ) as exc:  # not raised: a thread's traceback would land on the app's screen
+        except BaseException as exc:
+            # Not raised: a thread's traceback would land on the app's screen.
             self.error = exc
             sock.close()
             # The person sees "cannot connect"; the log says why.

@@ -1,14 +1,21 @@
 """Scenarios: the ways the dev server can answer, good and bad.
 
 A scenario is chosen per message by a magic word in the user text (`hello !rate_limited`,
-`!long:250`), else by the server-wide `DevServerConfig.scenario`. This module is pure: it says
-*what* to answer (an HttpFailure, or a StreamPlan of frames); app.py does the HTTP and the state.
+`!long:250`), else by the server-wide `DevServerConfig.scenario` (`NAME` or `NAME:N`, see
+`parse_scenario`). This module says *what* to answer (an HttpFailure, or a StreamPlan of
+frames); app.py does the HTTP and the state. The one exception is `TurnMemory`: the counts the
+load-testing scenarios (per_visitor_limit, fail_one_in) keep between turns.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import random
 import re
+import time
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -70,11 +77,45 @@ SCENARIOS: dict[str, str] = {
         "is tighter than the client's)"
     ),
     "no_banners": "GET /banners answers 404 (a server older than banners)",
+    # For load tests (`dialogtui test --visitors N`); N in NAME:N also works with --scenario.
+    "slow_first_text": (
+        "ok reply that waits 3 s after the status events before its first part "
+        "(slow_first_text:<ms> for another wait)"
+    ),
+    "jitter": (
+        "ok reply with a random 0-200 ms gap before each event, the same for the same text "
+        "(jitter:<ms> for another most)"
+    ),
+    "per_visitor_limit": (
+        "a visitor's 4th turn in a minute gets 429 rate_limited with Retry-After; after that "
+        "wait, 3 more (per_visitor_limit:<turns>)"
+    ),
+    "fail_one_in": (
+        "every 3rd turn of each conversation streams some deltas, then a retryable error "
+        "(fail_one_in:<n>)"
+    ),
 }
 
 DEFAULT_LONG_DELTAS, MAX_LONG_DELTAS = 5000, 200_000
 DEFAULT_SLOW_MS, MAX_SLOW_MS = 1000, 60_000
 DEFAULT_HUGE_KB, MAX_HUGE_KB = 1024, 16 * 1024
+DEFAULT_FIRST_TEXT_MS, MAX_FIRST_TEXT_MS = 3000, 600_000
+DEFAULT_JITTER_MS, MAX_JITTER_MS = 200, 60_000
+DEFAULT_VISITOR_TURNS, MAX_VISITOR_TURNS = 3, 1_000_000
+DEFAULT_FAIL_ONE_IN, MAX_FAIL_ONE_IN = 3, 1_000_000
+VISITOR_LIMIT_WINDOW = 60.0  # seconds in which per_visitor_limit counts a visitor's turns
+
+# Scenarios taking a number (`!NAME:N`, `--scenario NAME:N`): (default, least, most).
+# A magic word's number is clamped to these; a server-wide one out of range is refused.
+NUMBERED: dict[str, tuple[int, int, int]] = {
+    "long": (DEFAULT_LONG_DELTAS, 1, MAX_LONG_DELTAS),
+    "slow": (DEFAULT_SLOW_MS, 0, MAX_SLOW_MS),
+    "huge_event": (DEFAULT_HUGE_KB, 1, MAX_HUGE_KB),
+    "slow_first_text": (DEFAULT_FIRST_TEXT_MS, 0, MAX_FIRST_TEXT_MS),
+    "jitter": (DEFAULT_JITTER_MS, 0, MAX_JITTER_MS),
+    "per_visitor_limit": (DEFAULT_VISITOR_TURNS, 1, MAX_VISITOR_TURNS),
+    "fail_one_in": (DEFAULT_FAIL_ONE_IN, 1, MAX_FAIL_ONE_IN),
+}
 STREAM_ERROR_AFTER = (
     8  # events streamed before a failure, so the client has a partial reply to keep
 )
@@ -99,6 +140,25 @@ def magic_word(text: str) -> Choice | None:
             arg = match.group(2)
             return Choice(match.group(1), int(arg) if arg is not None else None)
     return None
+
+
+def parse_scenario(spec: str) -> Choice:
+    """A server-wide scenario: `NAME` or `NAME:N` (N only for the numbered ones, in range).
+    Raises ValueError with a message fit to show as it is."""
+    name, colon, number = spec.partition(":")
+    if name not in SCENARIOS:
+        raise ValueError(f"Unknown scenario {name!r}. See `dialogtui serve --list`.")
+    if not colon:
+        return Choice(name)
+    if name not in NUMBERED:
+        numbered = ", ".join(sorted(NUMBERED))
+        raise ValueError(f"Scenario {name!r} takes no :N (these do: {numbered}).")
+    _, least, most = NUMBERED[name]
+    if not number.isascii() or not number.isdigit() or not least <= int(number) <= most:
+        raise ValueError(
+            f"Scenario {name}:N needs a whole number from {least} to {most}, not {number!r}."
+        )
+    return Choice(name, int(number))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,14 +249,6 @@ def internal_error() -> HttpFailure:
     return api_error(500, "internal", "An unexpected error occurred.")
 
 
-# Scenarios that also apply (server-wide) to Bearer routes other than POST /messages.
-# flaky, rate_limited_once, expired_token and hang_headers need server state, so app.py runs them.
-STATEFUL_HTTP = frozenset({"flaky", "rate_limited_once", "expired_token", "hang_headers"})
-HTTP_SCENARIOS = (
-    frozenset(name for name in SCENARIOS if http_failure(name, 1) is not None) | STATEFUL_HTTP
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # Stream plans (after a 200)
 
@@ -223,6 +275,10 @@ class StreamPlan:
     delay: float  # seconds between frames
     media_type: str = "text/event-stream"
     line_ending: str = "\n"
+    gaps: dict[int, float] = field(default_factory=dict)  # frame index -> its own pause before
+
+    def gap_before(self, index: int) -> float:
+        return self.gaps.get(index, self.delay)
 
 
 def sse(name: str, data: Any, line_ending: str = "\n") -> bytes:
@@ -286,6 +342,28 @@ def _unknown_events_plan(user_text: str, delay: float) -> StreamPlan:
 def _arg(choice: Choice, default: int, maximum: int) -> int:
     # Clamped: a typo like !long:99999999 must not eat the machine's memory.
     return min(choice.arg if choice.arg is not None else default, maximum)
+
+
+def numbered_arg(choice: Choice) -> int:
+    """The N of a numbered scenario: its own, clamped into range, else the default."""
+    default, least, most = NUMBERED[choice.name]
+    return max(least, _arg(choice, default, most))
+
+
+def first_text_index(frames: list[Frame]) -> int:
+    """The frame that starts the reply (its first part or part delta, after the status events):
+    what a client times as the first text. Else the last frame."""
+    for index, frame in enumerate(frames):
+        if isinstance(frame, tuple) and frame[0] in ("part", "part_delta"):
+            return index
+    return len(frames) - 1
+
+
+def jitter_gaps(frame_count: int, most_ms: int, seed: str) -> dict[int, float]:
+    """A random 0..most_ms gap before every frame but the first, seeded by `seed`: the same
+    text gets the same gaps, so a test of it is repeatable."""
+    rng = random.Random(zlib.crc32(seed.encode()))
+    return {index: rng.uniform(0, most_ms) / 1000 for index in range(1, frame_count)}
 
 
 def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: float) -> StreamPlan:
@@ -356,5 +434,84 @@ def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: floa
             plan = _normal(content.ok_reply(user_text, base_url).events, delta_delay)
             plan.line_ending = "\r\n"
             return plan
+        case "slow_first_text":
+            plan = _normal(content.ok_reply(user_text, base_url).events, delta_delay)
+            plan.gaps[first_text_index(plan.frames)] = numbered_arg(choice) / 1000
+            return plan
+        case "jitter":
+            plan = _normal(content.ok_reply(user_text, base_url).events, delta_delay)
+            plan.gaps = jitter_gaps(len(plan.frames), numbered_arg(choice), user_text)
+            return plan
     # ok, and the stateful HTTP scenarios on the request where they let the request through.
     return _normal(content.ok_reply(user_text, base_url).events, delta_delay)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory between turns: per_visitor_limit and fail_one_in
+
+MAX_REMEMBERED = 10_000  # visitors or conversations; then forgotten, so the server stays bounded
+
+
+@dataclass
+class _VisitorWindow:
+    started: float  # when the window's first turn came
+    turns: int = 0
+    refused_until: float | None = None  # set by the first refusal: the end of its Retry-After
+
+
+class TurnMemory:
+    """What the counting scenarios remember, per conversation (one visitor's, as each /auth and
+    /auth/reset starts a conversation of a new visitor, and its rotated tokens stay with it).
+
+    per_visitor_limit:N: a visitor may start N turns in VISITOR_LIMIT_WINDOW seconds; the next
+    gets 429 rate_limited with Retry-After; once that wait is over, N more. Refusing by count
+    (not by how fast the turns came) makes the refused turn the same on a slow or a fast machine.
+
+    fail_one_in:N: a conversation's Nth, 2Nth, ... turn under the scenario fails with a retryable
+    stream error; the others are normal replies. Counted per conversation, so which turn fails
+    does not depend on how concurrent visitors interleave.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._windows: dict[str, _VisitorWindow] = {}
+        self._turns: dict[str, int] = {}
+
+    def before_turn(
+        self, choice: Choice, conversation_id: str, retry_after: int
+    ) -> Choice | HttpFailure:
+        """The 429 that refuses this turn, or the scenario that plays it."""
+        if choice.name == "per_visitor_limit":
+            return self._limit(conversation_id, numbered_arg(choice), retry_after) or Choice("ok")
+        if choice.name == "fail_one_in":
+            turns = self._turns[conversation_id] = self._turns.get(conversation_id, 0) + 1
+            _forget_oldest(self._turns)
+            failing = turns % numbered_arg(choice) == 0
+            return Choice("stream_error_retryable" if failing else "ok")
+        return choice
+
+    def _limit(self, visitor: str, allowed: int, retry_after: int) -> HttpFailure | None:
+        now = self._clock()
+        window = self._windows.get(visitor)
+        if (
+            window is None
+            or now - window.started >= VISITOR_LIMIT_WINDOW
+            or (window.refused_until is not None and now >= window.refused_until)
+        ):
+            window = self._windows[visitor] = _VisitorWindow(now)
+            _forget_oldest(self._windows)
+        if window.turns < allowed:
+            window.turns += 1
+            return None
+        if window.refused_until is None:
+            window.refused_until = now + max(retry_after, 1)
+        return rate_limited(max(1, math.ceil(window.refused_until - now)))
+
+    def clear(self) -> None:
+        self._windows.clear()
+        self._turns.clear()
+
+
+def _forget_oldest(memory: dict[str, Any]) -> None:
+    while len(memory) > MAX_REMEMBERED:
+        del memory[next(iter(memory))]

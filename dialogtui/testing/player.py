@@ -20,15 +20,11 @@ from ..api.models import (
     ContactFormPart,
     FormMarker,
     FormPart,
-    ImagePart,
     Part,
-    ProductsPart,
-    QuickRepliesPart,
-    SuggestionsPart,
     UnknownPart,
-    plain_text,
 )
 from ..api.retry import DEFAULT_POLICIES, RetryPolicy
+from ..plaintext import parts_text
 from .expect import TurnResult
 
 if TYPE_CHECKING:
@@ -135,30 +131,16 @@ class Visitor:
         self._conversation: Conversation | None = None
 
     async def __aenter__(self) -> Visitor:
-        from ..api.client import DialogClient
         from ..conversation.core import Conversation
-        from ..session import ChatSession
+        from ..session import open_session
 
         target = self._target
         conversation = Conversation(target, policies=_POLICIES)
         if self._connections is not None:
-            # The core opens its session with `session.open_session`, which has no way to
-            # share connections: it is given one made the same way, on the shared pool.
-            if target.before_connect is not None:
-                target.before_connect()
-            client = DialogClient(
-                target.base_url,
-                target.chatbot_id,
-                api_key=target.api_key,
-                visitor_token=target.visitor_token,
-                timeouts=target.timeouts(),
-                policies=_POLICIES,
-                on_token=target.save_token,
-                transport=self._connections.transport,
+            # The core opens a session of its own on new connections: given one on the pool.
+            conversation.session = open_session(
+                target, policies=_POLICIES, transport=self._connections.transport
             )
-            session = ChatSession(client)
-            client.add_observer(session.observe, sse=False)
-            conversation.session = session
         self._conversation = conversation
         return self
 
@@ -269,22 +251,7 @@ def part_type(part: Part) -> str:
 
 
 def readable_text(parts: list[Part]) -> str:
-    """What `contains` and `regex` look at: the reply's text, then product titles and prices,
-    suggestion titles, quick replies and image captions, one per line."""
-    lines = [plain_text(parts)]
-    for part in parts:
-        if isinstance(part, ProductsPart):
-            for product in part.products:
-                price = product.price
-                lines.append(
-                    f"{product.title} {price.amount} {price.currency}".rstrip()
-                    if price is not None
-                    else product.title
-                )
-        elif isinstance(part, SuggestionsPart):
-            lines.extend(s.title or s.prompt_text for s in part.suggestions)
-        elif isinstance(part, QuickRepliesPart):
-            lines.extend(part.replies)
-        elif isinstance(part, ImagePart) and part.caption:
-            lines.append(part.caption)
-    return "\n".join(line for line in lines if line)
+    """What `contains` and `regex` look at: the reply as `send` prints it (plaintext.py), so
+    a table's cells, product cards with prices, suggestions, quick replies and attachments
+    count as much as the text."""
+    return parts_text(parts)

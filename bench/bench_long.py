@@ -19,6 +19,8 @@ conversation is pre-seeded with 1,000 history messages (`DevServerConfig(history
   shows the 1,000 messages versus into the app with the empty conversation, both after the
   background layout has finished; fresh apps, interleaved. Target: as fast (ratio <= 1.1x).
   Per-event streaming cost is compared as well.
+* Search (a report): Ctrl+F's search over the 1,000 messages shown, timed in the same app
+  before its append: a word in no message (first query, then again) and one in most.
 * The local store: the app reads history from the server, not from the store, so there is no
   app figure for it; for reference, reading a 1,000-message conversation back from a
   `TranscriptStore` (`messages()` and each one's `display_parts`) is timed.
@@ -94,12 +96,34 @@ async def measure_append(base_url: str, expect: int) -> dict[str, float]:
     _, app, context = await open_app(base_url, expect)
     try:
         await wait_until(lambda: laid_out(app), timeout=60)
+        searches = time_searches(app.transcript)
         await asyncio.sleep(0.05)
         timing = await app_turn(app, APPEND)
     finally:
         await context.__aexit__(None, None, None)
     times = timing.event_times
-    return {"wall": timing.total, "per_event": (times[-1] - times[0]) / (len(times) - 1)}
+    return {
+        "wall": timing.total,
+        "per_event": (times[-1] - times[0]) / (len(times) - 1),
+        **searches,
+    }
+
+
+def time_searches(transcript: Any) -> dict[str, float]:
+    """Ctrl+F over what is shown: a word in no message (the first query, when each entry's
+    search text is made, then again), and a word in most of them (their lines scanned)."""
+    out: dict[str, float] = {}
+    for key, query in (
+        ("search_first", "zqxjv"),
+        ("search_again", "zqxjv"),
+        ("search_common", "earlier"),
+    ):
+        transcript.end_search()
+        started = time.perf_counter()
+        transcript.search(query)
+        out[key] = time.perf_counter() - started
+    transcript.end_search()
+    return out
 
 
 async def measure_fetch(base_url: str) -> float:
@@ -279,6 +303,18 @@ async def main_async(rounds: int, memory_runs: int) -> dict[str, Any]:
             f"{median([r['wall'] for r in appended['empty']]) * 1e3:.0f} ms)"
         )
         print(f"    per event:         {per_event.fmt()}")
+        full_runs = appended["after 1,000"]
+        search = {
+            key: median([r[key] for r in full_runs]) * 1e3
+            for key in full_runs[0]
+            if key.startswith("search")
+        }
+        print(
+            "\n  search (Ctrl+F) over the 1,000 messages: first query "
+            f"{search['search_first']:.1f} ms, again {search['search_again']:.1f} ms, "
+            f"a word in most messages {search['search_common']:.1f} ms"
+        )
+        result.update({f"{key}_ms": value for key, value in search.items()})
         result.update(
             append_ratio=wall.median,
             append_ratio_min=wall.min,

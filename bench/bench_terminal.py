@@ -17,6 +17,14 @@ wrote per second. `--vs DIR` runs a second copy of the package (a directory hold
 `dialogtui/`, e.g. an export of an earlier commit: `git archive REV dialogtui | tar -x -C DIR`)
 in the same rounds, through PYTHONPATH, and prints its figures beside.
 
+`--keys` measures figure 6 instead: keypress-to-screen latency. While the reply streams at
+R deltas a second, this script types one character into the composer every ~120 ms (a
+character the stream never contains, a different one each time) and times, per keypress,
+from the write to the pty until the character's bytes come back in what the app writes:
+the time a person waits to see what they typed. The same with no stream (idle) for
+reference. Printed: median and p95 over all keypresses of all rounds; the goal is a p95 of
+at most one 60 Hz frame (16 ms) while streaming at 50 and 200 deltas a second.
+
 Prints the figures and, last, one `RESULT {json}` line. Asserts nothing.
 """
 
@@ -206,12 +214,128 @@ async def figure_1c(paces: tuple[int, ...], rounds: int, other: Path | None) -> 
     return out
 
 
+# Characters no stream contains, each drawn one cell wide: each keypress types the next one.
+KEY_CHARS = "ʘʬʭʮʯʤʥʦʧʨʩʪʫ"
+
+
+def _wait_for_bytes(app: TerminalApp, marker: bytes, timeout: float = 2.0) -> float | None:
+    """Read until `marker` shows up; the monotonic time it did (None on a timeout)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not select.select([app.master], [], [], 0.002)[0]:
+            continue
+        data = os.read(app.master, 65536)
+        now = time.monotonic()
+        seen = seen[-8:] + data
+        if marker in seen:
+            return now
+    return None
+
+
+def keys_in_a_pty(
+    server: ServerProcess, env: dict[str, str], text: str | None, keys: int
+) -> list[float]:
+    """Keypress-to-screen latencies (seconds) of `keys` keypresses while `text`'s reply
+    streams (None: idle)."""
+    app = TerminalApp(server.base_url, env)
+    latencies: list[float] = []
+    try:
+        app.read_until(b"Ready")
+        time.sleep(0.3)
+        app.drain()
+        if text is not None:
+            app.type(text + "\r")
+            app.read_until(b"Esc cancels")  # the status line while the reply comes
+            time.sleep(0.3)  # and it streams from here
+        for number in range(keys):
+            char = KEY_CHARS[number % len(KEY_CHARS)]
+            if number and number % len(KEY_CHARS) == 0:
+                app.type("\x15")  # Ctrl+U: empty the composer, so every character is new
+                time.sleep(0.05)
+                app.drain()
+            sent = time.monotonic()
+            app.type(char)
+            shown = _wait_for_bytes(app, char.encode())
+            if shown is not None:
+                latencies.append(shown - sent)
+            time.sleep(0.08 + 0.04 * (number % 3) / 2)  # not in step with the frames
+        if text is not None:
+            app.read_until(b"Ready")
+    finally:
+        app.close()
+    if text is not None:
+        server.pace_report()
+    return latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def figure_6(paces: tuple[int, ...], rounds: int, other: Path | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess() as server:
+        from dialogtui.devserver import DEMO_API_KEY
+
+        env = dict(
+            os.environ,
+            TERM="xterm-256color",
+            COLORTERM="truecolor",
+            LINES="40",
+            COLUMNS="100",
+            DIALOGTUI_API_KEY=DEMO_API_KEY,
+            DIALOGTUI_CONFIG_DIR=str(Path(tmp) / "config"),
+            DIALOGTUI_DATA_DIR=str(Path(tmp) / "data"),
+            DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"),
+            PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"),
+        )
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        variants = {"app": env}
+        if other is not None:
+            variants[f"app ({other.name})"] = dict(env, PYTHONPATH=str(other))
+        keys = 30
+        print(
+            "figure 6: keypress-to-screen latency in a pty (100x40), "
+            f"{keys} keypresses a round, {rounds} rounds (variants interleaved)\n"
+        )
+        print(f"  {'stream':>14} {'variant':24} {'median':>8} {'p95':>8} {'max':>8} {'keys':>6}")
+        cases: list[tuple[str, str | None]] = [("idle", None)]
+        for pace in paces:
+            # Long enough for every keypress to land while the reply streams.
+            deltas = int(pace * (keys * 0.14 + 2))
+            cases.append((f"{pace} deltas/s", f"bench !long:{deltas} @rate={pace}"))
+        for label, text in cases:
+            latencies: dict[str, list[float]] = {name: [] for name in variants}
+            for round_number in range(rounds):
+                order = list(variants) if round_number % 2 == 0 else list(reversed(variants))
+                for name in order:
+                    latencies[name] += await asyncio.to_thread(
+                        keys_in_a_pty, server, variants[name], text, keys
+                    )
+            for name, values in latencies.items():
+                p50, p95 = median(values), percentile(values, 0.95)
+                print(
+                    f"  {label:>14} {name:24} {p50 * 1000:6.1f} ms {p95 * 1000:6.1f} ms "
+                    f"{max(values) * 1000:6.1f} ms {len(values):6}"
+                )
+                key = label.split()[0]
+                prefix = "keys" if name == "app" else "keys_other"
+                out[f"{prefix}_{key}_p50_ms"] = p50 * 1000
+                out[f"{prefix}_{key}_p95_ms"] = p95 * 1000
+    return out
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round, one pace (~30 s)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
     parser.add_argument(
         "--vs", type=Path, default=None, help="a directory holding another dialogtui/ to compare"
+    )
+    parser.add_argument(
+        "--keys", action="store_true", help="figure 6: keypress-to-screen latency instead"
     )
     args = parser.parse_args()
     info = machine()
@@ -221,7 +345,11 @@ async def main() -> None:
     )
     started = time.perf_counter()
     paces = (50,) if args.quick else (50, 200)
-    result = await figure_1c(paces, args.rounds or (1 if args.quick else 3), args.vs)
+    rounds = args.rounds or (1 if args.quick else 3)
+    if args.keys:
+        result = await figure_6((50, 200), rounds, args.vs)
+    else:
+        result = await figure_1c(paces, rounds, args.vs)
     result["seconds"] = time.perf_counter() - started
     print(f"\n({result['seconds']:.0f} s)")
     emit(result)

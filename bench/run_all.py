@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/run_all.py [--quick | --smoke] [--skip NAME ...] [--json FILE]
 
-Runs bench_render.py, bench_terminal.py, bench_long.py, bench_startup.py and bench_peers.py in turn,
-each in its own process (their full output is shown as it comes), then summarises. About 6
-minutes on a 2-core machine; --quick about 2. Every figure is a ratio or a median measured
-inside one run (see each script's docstring for its method); nothing here asserts a time.
+Runs bench_render.py, bench_terminal.py (figure 1c, then `--keys` for figure 6), bench_long.py,
+bench_startup.py and bench_peers.py in turn, each in its own process (their full output is
+shown as it comes), then summarises. About 8 minutes on a 2-core machine; --quick about 2.5.
+Every figure is a ratio or a median measured inside one run (see each script's docstring for
+its method); nothing here asserts a time.
 
 --smoke runs every script once with the least work (--quick with one round or run, and a
 5 s budget for the peers' 100 KB replies), and `ab_inprocess.py .` for one round: what
@@ -29,10 +30,13 @@ sys.path.insert(0, str(HERE))
 
 from common import machine, parse_result  # noqa: E402
 
-SCRIPTS = ("render", "terminal", "long", "startup", "peers")
+SCRIPTS = ("render", "terminal", "keys", "long", "startup", "peers")
+# Names that run another script's mode: name -> (script, its arguments).
+MODES: dict[str, tuple[str, list[str]]] = {"keys": ("terminal", ["--keys"])}
 SMOKE: dict[str, list[str]] = {
     "render": ["--rounds", "1"],
     "terminal": ["--rounds", "1"],
+    "keys": ["--rounds", "1"],
     "long": ["--rounds", "1"],
     "startup": ["--runs", "1"],
     "peers": ["--rounds", "1", "--budget", "5"],
@@ -41,7 +45,8 @@ SMOKE: dict[str, list[str]] = {
 
 def run(name: str, options: list[str]) -> dict[str, Any] | None:
     """The script's figures; None if it failed."""
-    argv = [sys.executable, str(HERE / f"bench_{name}.py"), *options]
+    script, extra = MODES.get(name, (name, []))
+    argv = [sys.executable, str(HERE / f"bench_{script}.py"), *extra, *options]
     print(
         f"\n{'=' * 100}\n$ {' '.join(Path(a).name if a.endswith('.py') else a for a in argv)}\n",
         flush=True,
@@ -54,7 +59,7 @@ def run(name: str, options: list[str]) -> dict[str, Any] | None:
         if not line.startswith("RESULT "):
             print(line, end="", flush=True)
     if proc.wait() != 0:
-        print(f"bench_{name}.py failed with exit code {proc.returncode}")
+        print(f"bench_{script}.py {' '.join(extra)} failed with exit code {proc.returncode}")
         return None
     return parse_result("".join(lines))
 
@@ -126,6 +131,17 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
                 + f"; writes {t['pty_50_app_kib_s']:.0f} KiB/s",
                 "report",
                 "-",
+            )
+        )
+    k = results.get("keys", {})
+    if k:
+        out.append(
+            (
+                "6 keypress to screen in a pty while streaming, p95",
+                f"{k['keys_50_p95_ms']:.1f} ms at 50 deltas/s, {k['keys_200_p95_ms']:.1f} ms at "
+                f"200/s (idle {k['keys_idle_p95_ms']:.1f} ms)",
+                "<= 16 ms",
+                verdict(max(k["keys_50_p95_ms"], k["keys_200_p95_ms"]), lambda v: v <= 16),
             )
         )
     lg = results.get("long", {})

@@ -2,8 +2,10 @@
 
 One place decides how a product card, a table, an attachment or a form marker reads without a
 screen: prices and links, cart links, attachments with their kind, name, size and expiry (an
-expired link is marked), the upload prompt with what it accepts. A `data:` URL (a visitor's own
-photo in history) is described, never printed: it is hundreds of lines of base64.
+expired link is marked), the upload prompt with what it accepts. A product card's price and
+links are decided here for Markdown too (`product_markdown`: the export and a copied reply).
+A `data:` URL (a visitor's own photo in history) is described, never printed: it is hundreds
+of lines of base64.
 
 Pure functions of the wire models; no Textual, no Rich. Every string from the server passes
 `sanitize`/`sanitize_line`, so no control character reaches a terminal or a file.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -170,32 +173,91 @@ def _cell_image(block: Block) -> str:
 # Products, tables, attachments, markers
 
 
-def product_text(product: Product, *, open_label: str | None = None) -> str:
-    """A product card as a few lines: title and badge, price (with the old one and the
-    discount), description, the product link and the add-to-cart link."""
-    title = sanitize_line(product.title).strip() or "(untitled product)"
-    head = f"* {title}"
-    if product.splash:
-        head += f" [{sanitize_line(product.splash).strip()}]"
-    lines = [head]
+@dataclass(frozen=True)
+class CardText:
+    """A product card's words, made safe, decided once for the plain text and the Markdown."""
+
+    title: str
+    badge: str
+    price: str  # '' when the card has none
+    was: str  # the original price when it differs from `price`, else ''
+    percent: int | None  # the discount, when both prices are numbers
+    description: str
+    url: str
+    cart: str  # 'SKU url' (the add-to-cart link), or ''
+
+
+def card_text(product: Product) -> CardText:
+    price = was = ""
+    percent = None
     if product.price is not None:
         price = format_price(product.price)
         original = product.original_price
         if original is not None and format_price(original) != price:
+            was = format_price(original)
             percent = discount_percent(product.price, original)
-            price += f" (was {format_price(original)}"
-            price += f", -{percent} %)" if percent is not None else ")"
-        lines.append(f"  {price}")
-    if product.description:
-        lines.append("  " + " ".join(sanitize(product.description).split()))
-    if product.url:
-        label = sanitize_line(open_label or "").strip()
-        lines.append(f"  {label + ': ' if label else ''}{sanitize_line(product.url)}")
+    cart = ""
     if product.add_to_cart is not None:
-        cart = f"  Add to cart: {sanitize_line(product.add_to_cart.sku)}"
+        cart = sanitize_line(product.add_to_cart.sku)
         if product.add_to_cart.url:
             cart += f" {sanitize_line(product.add_to_cart.url)}"
-        lines.append(cart)
+    return CardText(
+        title=sanitize_line(product.title).strip() or "(untitled product)",
+        badge=sanitize_line(product.splash or "").strip(),
+        price=price,
+        was=was,
+        percent=percent,
+        description=" ".join(sanitize(product.description or "").split()),
+        url=sanitize_line(product.url or ""),
+        cart=cart,
+    )
+
+
+def product_text(product: Product, *, open_label: str | None = None) -> str:
+    """A product card as a few lines: title and badge, price (with the old one and the
+    discount), description, the product link and the add-to-cart link."""
+    card = card_text(product)
+    head = f"* {card.title}"
+    if card.badge:
+        head += f" [{card.badge}]"
+    lines = [head]
+    if card.price:
+        price = card.price
+        if card.was:
+            price += f" (was {card.was}"
+            price += f", -{card.percent} %)" if card.percent is not None else ")"
+        lines.append(f"  {price}")
+    if card.description:
+        lines.append("  " + card.description)
+    if card.url:
+        label = sanitize_line(open_label or "").strip()
+        lines.append(f"  {label + ': ' if label else ''}{card.url}")
+    if card.cart:
+        lines.append(f"  Add to cart: {card.cart}")
+    return "\n".join(lines)
+
+
+def product_markdown(product: Product) -> str:
+    """The same card as a Markdown list item (the export and a copied reply): the title in
+    bold, the old price struck through, the links as autolinks."""
+    card = card_text(product)
+    head = f"- **{card.title}**"
+    if card.badge:
+        head += f" [{card.badge}]"
+    if card.price:
+        head += f" — {card.price}"
+        if card.was:
+            head += f" ~~{card.was}~~"
+        if card.percent is not None:
+            head += f" -{card.percent} %"
+    if card.url:
+        head += f" <{card.url}>"
+    lines = [head]
+    if card.description:
+        lines.append("  " + card.description)
+    if card.cart:
+        sku, _, url = card.cart.partition(" ")
+        lines.append(f"  Add to cart: {sku}" + (f" <{url}>" if url else ""))
     return "\n".join(lines)
 
 

@@ -1680,7 +1680,7 @@ def render_markdown(summary: ConversationSummary, messages: list[StoredMessage])
     for message in messages:
         label = plaintext.role_label(message.role, bot)
         section = [f"## {label} · {_md_time(message.created_at)}"]
-        body = _markdown_parts(message.parts) if message.parts else sanitize(message.text).strip()
+        body = markdown_parts(message.parts) if message.parts else sanitize(message.text).strip()
         if body:
             section.append(body)
         if message.role != "user":
@@ -1735,7 +1735,8 @@ def _md_cell(cell: Any) -> str:
     return _md_line(plaintext.cell_text(cell)).replace("|", "\\|")
 
 
-def _markdown_parts(parts: list[Part]) -> str:
+def markdown_parts(parts: list[Part]) -> str:
+    """Parts as Markdown (also what the app copies to the clipboard)."""
     chunks: list[str] = []
     for part in parts:
         chunks.append(_markdown_part(part))
@@ -1748,8 +1749,9 @@ def _markdown_part(part: Part) -> str:
     if isinstance(part, RichTextPart):
         return _md_blocks(part.blocks)
     if isinstance(part, ProductsPart):
-        # The plain-text card (price, discount, badge, product and cart links) as a list item.
-        return "\n".join(plaintext.product_text(p) for p in part.products)
+        # The card's words (price, struck old price, discount, badge, links) from plaintext,
+        # which also writes them for send, run and history.
+        return "\n".join(plaintext.product_markdown(p) for p in part.products)
     if isinstance(part, SuggestionsPart):
         return "\n".join(f"- → {_md_line(s.title or s.prompt_text)}" for s in part.suggestions)
     if isinstance(part, QuickRepliesPart):

@@ -18,7 +18,7 @@ import pytest
 from dialogtui import exitcodes
 from dialogtui.api.models import AgentIdentity, to_message, to_part
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
-from dialogtui.plaintext import part_text, parts_text, role_label
+from dialogtui.plaintext import part_text, parts_text, product_markdown, role_label
 
 from . import vendor_payloads as vendor
 
@@ -44,6 +44,17 @@ def test_a_product_card_reads_with_price_badge_and_links() -> None:
         f"  Se produkt: {vendor.BASE}/products/classic-tee",
         "  Add to cart: SKU-TEE-001 https://shop.test/cart/SKU-TEE-001",
         "* Classic Hat",
+    ]
+
+
+def test_a_product_card_as_markdown_says_what_the_plain_card_says() -> None:
+    # The export and a copied reply (F4): the same price, discount, badge and links.
+    tee = to_part(vendor.PRODUCTS).products[0]  # type: ignore[attr-defined]
+    assert product_markdown(tee).splitlines() == [
+        f"- **Classic Tee** [60% Deal] — 199.00 DKK ~~299.00 DKK~~ -33 % "
+        f"<{vendor.BASE}/products/classic-tee>",
+        "  Soft cotton.",
+        "  Add to cart: SKU-TEE-001 <https://shop.test/cart/SKU-TEE-001>",
     ]
 
 

@@ -577,6 +577,7 @@ def test_a_recorded_file_round_trips_any_text_and_names_codes_as_the_runner_does
 
     from dialogtui.api.models import ProductsPart, RichTextPart
     from dialogtui.testing.record import recorded_turns, test_file_text
+    from dialogtui.text import FORMAT_CHARACTERS
 
     def message(role: str, text: str, **fields: object) -> SimpleNamespace:
         values: dict[str, object] = {"status": "done", "error": None, "figures": None}
@@ -587,13 +588,13 @@ def test_a_recorded_file_round_trips_any_text_and_names_codes_as_the_runner_does
     def stored_error(**fields: object) -> SimpleNamespace:
         return SimpleNamespace(**({"code": None, "status": None, "kind": "http"} | fields))
 
-    hostile = 'a "quote" \\ back\x7f\x1b[2J tab\there\nnew line ø \ud800'
+    hostile = 'a "quote" \\ back\x7f\x1b[2J tab\there\nnew line ø \ud800 \x9b2J \u202eevil'
     messages = [
         message("assistant", "Welcome!"),  # before any user message: dropped
         message("user", hostile),
         message(
             "assistant",
-            "Our blanket\x1b]52;c;x\x07 costs 399 DKK.",
+            "Our\x8d blanket\x1b]52;c;x\x07 costs 399 DKK.",
             parts=[RichTextPart(), ProductsPart()],
             figures={"total": 2.5},
         ),
@@ -611,7 +612,8 @@ def test_a_recorded_file_round_trips_any_text_and_names_codes_as_the_runner_does
     assert (first.expect.parts, first.expect.max_seconds) == (("products",), 8.0)
     assert (busy.expect.outcome, busy.expect.error_code) == ("error", "rate_limited")
     assert broken.expect.error_code == "http_502"
-    assert "\x1b" not in text and "\x07" not in text
+    # No control or format character is written raw (TOML would take C1 and bidi raw).
+    assert not re.search(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{FORMAT_CHARACTERS}]", text)
     # The hint is a TOML string in a comment: escaped, ready to uncomment.
-    assert '# contains = ["Our blanket\\u001b]52;c;x\\u0007 costs 399"]' in text
-    assert "#   Our blanket␛]52;c;x␇ costs 399 DKK." in text
+    assert '# contains = ["Our\\u008d blanket\\u001b]52;c;x\\u0007 costs 399"]' in text
+    assert "#   Our\ufffd blanket␛]52;c;x␇ costs 399 DKK." in text  # quoted, as shown

@@ -43,6 +43,9 @@ _HTTP_STATUS_MESSAGES: Final[dict[int, str]] = {
     429: _HTTP_CODE_MESSAGES["rate_limited"],
 }
 _SERVER_ERROR_MESSAGE: Final = "The chatbot is temporarily unavailable. Please try again."
+_VALIDATION_WITHOUT_FIELDS: Final = (
+    "The chatbot did not accept what was sent. Change it and try again."
+)
 
 # Stream `error` event codes: a different enum from the HTTP one.
 _STREAM_CODE_MESSAGES: Final[dict[str, str]] = {
@@ -80,7 +83,11 @@ class ApiHttpError(DialogError):
         retry_after: float | None = None,
         server_message: str | None = None,
     ) -> None:
-        super().__init__(http_safe_message(status, code), retryable=status in RETRYABLE_STATUSES)
+        message = http_safe_message(status, code)
+        if message == _HTTP_CODE_MESSAGES["validation"] and not params:
+            # No field named: there is nothing highlighted to check (a chat message, say).
+            message = _VALIDATION_WITHOUT_FIELDS
+        super().__init__(message, retryable=status in RETRYABLE_STATUSES)
         self.status = status
         self.code = code
         self.params = params or []

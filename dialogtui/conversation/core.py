@@ -168,7 +168,8 @@ class Conversation:
 
     async def open(self, *, reason: ChangeReason = ChangeReason.OPENED) -> bool:
         """Connect: the saved conversation for the current token, the bot's config, the
-        history. False if the bot refuses this client (401, 403 on the config)."""
+        history. False if the bot refuses this client (401, 403 on the config) or cannot be
+        reached."""
         self._ensure_session()
         note = self._resume_record()
         if not await self._load_config():
@@ -193,7 +194,8 @@ class Conversation:
         except DialogError as error:
             self._notice(error.safe_message, "error")
             # Refused (401, 403), or unreachable (a timeout, no connection): history would
-            # only wait as long again.
+            # only wait as long again and fail with a second notice, and a welcome screen
+            # would clear the first and look ready.
             refused = isinstance(error, ApiHttpError) and error.status in (401, 403)
             if refused or isinstance(error, TransportError):
                 return False

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..text import sanitize_line
+from ..text import FORMAT_CHARACTERS, sanitize_line
 
 _QUOTED_LINES: Final = 6
 _QUOTED_CHARS: Final = 100
 _HINT_WORDS: Final = 4
 # Parts every reply has: demanding them says nothing.
 _PLAIN_PARTS: Final = frozenset({"text", "rich_text"})
+# What json.dumps leaves raw but must not reach a terminal (surrogates are replaced before).
+_ESCAPE_IN_TOML: Final = re.compile(f"[\\x7f-\\x9f{FORMAT_CHARACTERS}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,9 @@ def _shorten(text: str) -> str:
 
 def toml_string(text: str) -> str:
     """A TOML basic string holding exactly `text` (JSON's escapes are TOML's, but TOML also
-    wants DEL escaped, and no surrogate can be written at all)."""
+    wants DEL escaped, and no surrogate can be written at all). DEL, the C1 controls and the
+    invisible format characters are escaped too (TOML allows C1 raw, but the file is printed
+    and shown in terminals), so the text stays exact and inert."""
     text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _ESCAPE_IN_TOML.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)

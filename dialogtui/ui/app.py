@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -49,7 +51,10 @@ class DialogApp(App[None]):
     """`dialogtui` and `dialogtui --demo`."""
 
     TITLE = "dialogtui"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+t", "toggle_theme", "Theme", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+t", "toggle_theme", "Toggle the dark / light theme", show=False),
+    ]
 
     def __init__(
         self,
@@ -244,6 +249,36 @@ class DialogApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
+    def watch_theme(self, theme: str) -> None:
+        """Remember the theme for the next start (the config file; nothing secret in it)."""
+        if not self.is_running or theme == self._initial_target.settings.theme:
+            return
+        from dataclasses import replace
+
+        from ..config import ConfigError, load_settings, save_settings
+
+        with suppress(ConfigError):  # unwritable: the theme is then this session's only
+            save_settings(replace(load_settings(), theme=theme))
+
+    # -- keys, copy and help (the behaviour: ui/composer, ui/clipboard, ui/help) ---------------
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.screen.query("Composer"):
+            return  # none here (yet): nothing to import for it
+        from .composer import forward_typing
+
+        forward_typing(self.screen, event)  # a printable key no widget took goes to the composer
+
+    def copy_to_clipboard(self, text: str) -> None:
+        from .clipboard import copy_with_notice
+
+        copy_with_notice(self, text)  # a system tool first, else OSC 52 (wrapped for tmux)
+
+    def action_help(self) -> None:
+        from .help import show_help
+
+        show_help(self)
+
     def action_rate(self) -> None:
         self.main.action_rate()
 
@@ -319,8 +354,12 @@ class DialogApp(App[None]):
             main.action_reload_history,
         )
         yield SystemCommand(
-            "Copy last reply", "Copy the last reply to the clipboard", main.action_copy_reply
+            "Copy last reply",
+            "Copy the last reply (or the message pointed at) as Markdown",
+            main.action_copy_message,
         )
+        yield SystemCommand("Find", "Find text in the conversation", main.action_find)
+        yield SystemCommand("Keys", "Every key and what it does", self.action_help)
         yield SystemCommand("Open form", "Reopen the bot's form", main.action_open_form)
         yield SystemCommand(
             "Session values and form definitions",

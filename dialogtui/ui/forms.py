@@ -572,6 +572,14 @@ class RateScreen(ModalScreen[Rating | None]):
         feedback = self.query_one("#feedback", Input).value.strip()
         self.dismiss(Rating(self.stars, feedback or None))
 
+    @on(Input.Submitted, "#feedback")
+    def _feedback_submitted(self) -> None:
+        # Enter after the feedback sends the rating, as a person expects from a dialog.
+        if self.stars:
+            self._send()
+        else:
+            self.notify("Choose 1–5 stars first (the keys 1 to 5 work too).")
+
     @on(Button.Pressed, "#cancel")
     def action_close(self) -> None:
         self.dismiss(None)

@@ -26,8 +26,8 @@ def _summary_line(conversation: ConversationSummary) -> str:
     last = sanitize_line(conversation.last_text)[:60]
     return (
         f"#{conversation.id}  {sanitize_line(conversation.title)} · {conversation.environment} · "
-        f"{conversation.started_at[:16].replace('T', ' ')} · {conversation.turns} turns"
-        + (f" · {last}" if last else "")
+        f"{conversation.started_at[:16].replace('T', ' ')} · {conversation.turns} "
+        f"turn{'' if conversation.turns == 1 else 's'}" + (f" · {last}" if last else "")
     )
 
 
@@ -80,7 +80,35 @@ class ConversationPicker(ModalScreen[int | None]):
 class SavedConversationScreen(Screen[None]):
     """A past conversation from the local store, shown with the same transcript, read-only."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        # The live conversation's actions do not apply here: say so rather than act on it.
+        Binding("f2", "read_only", "Rate (not for a saved conversation)", show=False),
+        Binding("ctrl+r", "read_only", show=False),
+        Binding("ctrl+o", "read_only", show=False),
+        # What reads or copies works on what is on screen: this conversation.
+        Binding("ctrl+f", "find", "Find"),
+        Binding("f4", "copy_message(True)", "Copy", tooltip="Copy the reply as Markdown"),
+        Binding("shift+f4", "copy_message(False)", "Copy the reply as plain text", show=False),
+        Binding("alt+up", "message_cursor(-1)", "Point at the previous message", show=False),
+        Binding("alt+down", "message_cursor(1)", "Point at the next message", show=False),
+    ]
+
+    def action_read_only(self) -> None:
+        self.notify("This saved conversation is read-only: Esc goes back to the live one.")
+
+    def action_find(self) -> None:
+        from .search import open_search
+
+        open_search(self.query_one(Transcript))
+
+    def action_copy_message(self, markdown: bool = True) -> None:
+        from .clipboard import copy_message
+
+        copy_message(self.app, self.query_one(Transcript), markdown=markdown)
+
+    def action_message_cursor(self, step: int) -> None:
+        self.query_one(Transcript).move_cursor(step)
 
     def __init__(
         self, conversation: ConversationSummary, messages: Sequence[StoredMessage]

@@ -9,6 +9,8 @@ from textual.geometry import Region, Size
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 
+from .textual_hooks import size_updated_without_layout
+
 # ScrollBarRender's own fallbacks, for a style without colours.
 DEFAULT_BACK = Color.parse("#555555")
 DEFAULT_BAR = Color.parse("bright_magenta")
@@ -70,4 +72,4 @@ class StripScrollBar(ScrollBar):
     ) -> bool:
         # Textual lays the screen out a second time when a widget's virtual size changes;
         # a scrollbar has nothing inside to lay out, and the transcript's grows with the view.
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
+        return size_updated_without_layout(self, size, virtual_size, container_size)

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from ..composer import Composer
     from ..forms import Rating, SubmitOutcome
     from ..inspector import Inspector
+    from ..recall import InputRecall
     from ..switch import SwitchRequest
     from ..transcript import Transcript
 
@@ -146,18 +147,23 @@ class MainScreen(Screen[None]):
         # footer that changed at every turn would be rebuilt (and the screen reflowed) twice.
         Binding("escape", "cancel_reply", "Cancel reply", show=False),
         Binding("ctrl+r", "retry", "Retry"),
+        # The footer's five with the app's F1 (and Retry when it applies); F1 lists them all.
+        Binding("ctrl+f", "find", "Find"),
+        Binding("f4", "copy_message(True)", "Copy", tooltip="Copy the reply as Markdown"),
         Binding("ctrl+n", "new_conversation", "New chat"),
-        Binding("f2", "rate", "Rate"),
-        Binding("f4", "copy_reply", "Copy reply"),
         Binding("ctrl+b", "switch_bot", "Switch bot"),
-        Binding("f12", "toggle_inspector", "Inspector"),
+        Binding("shift+f4", "copy_message(False)", "Copy the reply as plain text", show=False),
+        Binding("alt+up", "message_cursor(-1)", "Point at the previous message", show=False),
+        Binding("alt+down", "message_cursor(1)", "Point at the next message", show=False),
+        Binding("f2", "rate", "Rate the conversation", show=False),
+        Binding("f12", "toggle_inspector", "Inspector", show=False),
         Binding("f3", "fresh_visitor", "Fresh visitor", show=False),
-        Binding("ctrl+l", "reload_history", "Reload", show=False),
+        Binding("ctrl+l", "reload_history", "Reload the conversation's history", show=False),
         Binding("ctrl+o", "open_form", "Open form", show=False),
-        # Not in the footer (it is full); the palette and the README name it.
-        Binding("f5", "attach", "Attach", show=False),
-        Binding("f8", "ask_for_human", "Human"),
-        Binding("f9", "end_live_chat", "End chat"),
+        Binding("f5", "attach", "Attach a file to the next message", show=False),
+        # In the footer while they apply (one of the two at a time; see check_action).
+        Binding("f8", "ask_for_human", "Human", tooltip="Ask for a human agent (live chat)"),
+        Binding("f9", "end_live_chat", "End chat", tooltip="End the live chat with the agent"),
     ]
     livechat_cadence: Cadence | None = None
     """The live chat's polling rhythm (None: the SDK's); tests make it faster."""
@@ -267,6 +273,7 @@ class MainScreen(Screen[None]):
         stand_in.remove()
         composer_stand_in = self.query_one(ComposerStandIn)
         self._composer = composer = Composer(id="composer")
+        composer.recall = self._recall()
         mounting = _mount_in_place(composer_stand_in, composer)
         self.call_later(self._hand_over, composer_stand_in, composer, mounting)
 
@@ -436,6 +443,7 @@ class MainScreen(Screen[None]):
         transcript.set_footer(entry, summary)
         if event.outcome is Outcome.CANCELLED:
             self.set_status("Reply cancelled")
+            self.composer.restore(event.turn.text)  # as a failed send does
             return
         self.set_status("Ready")
         self.action_bar.show(_choices(event.followups))
@@ -466,6 +474,8 @@ class MainScreen(Screen[None]):
             ChangeReason.SWITCHED,
         ):
             self.inspector.clear()  # another conversation: its requests start afresh too
+        if event.reason is ChangeReason.SWITCHED and self._composer is not None:
+            self._composer.recall = self._recall()  # Up/Down recall what was sent to this bot
         self._before_first_user_turn = not any(m.role == "user" for m in event.history)
         from ..attach_ui import upload_prompt_of
 
@@ -983,6 +993,33 @@ class MainScreen(Screen[None]):
             return
         self.notify("Thanks for your rating.")
 
+    # -- copy, find, the message cursor, recall (behaviour in ui/clipboard, search, recall) --
+
+    def action_copy_message(self, markdown: bool = True) -> None:
+        from ..clipboard import copy_message
+
+        copy_message(self.app, self.transcript, markdown=markdown)
+
+    def action_message_cursor(self, step: int) -> None:
+        self.transcript.move_cursor(step)
+
+    def action_find(self) -> None:
+        from ..search import open_search
+
+        open_search(self.transcript)
+
+    def on_composer_help_requested(self) -> None:
+        self.dialog_app.action_help()
+
+    def _recall(self) -> InputRecall:
+        """Earlier messages to this bot, on disk unless saving is off."""
+        from ...config import data_dir
+        from ...store import conversation_key
+        from ..recall import InputRecall
+
+        saving = self.dialog_app.store.saving
+        return InputRecall.for_bot(data_dir() if saving else None, *conversation_key(self.target))
+
     @work(exclusive=True, group="data-export")
     async def action_download_data(self) -> None:
         """The visitor's data as the server keeps it (GET /export), to a private JSON file in
@@ -1008,15 +1045,6 @@ class MainScreen(Screen[None]):
             self.notify("The server's data could not be written.", severity="error")
             return
         self.notify(f"The server's data for this visitor: {path}", timeout=8, markup=False)
-
-    def action_copy_reply(self) -> None:
-        reply = self.conversation.last_reply if self.conversation is not None else ""
-        if not reply:
-            self.notify("There is no reply to copy yet.")
-            return
-        # OSC 52: the terminal, not this process, owns the clipboard.
-        self.app.copy_to_clipboard(reply)
-        self.notify("Copied the last reply.")
 
     def action_toggle_inspector(self) -> None:
         inspector = self.inspector

@@ -154,10 +154,17 @@ def test_corrupt_and_bomb_images_give_no_picture() -> None:
 # --- the app --------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def truecolor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal that says it draws 24-bit colour (read when the app makes its console)."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+
+
 def pictures_done(app: DialogApp) -> bool:
     return not [w for w in app.workers if w.group == "pictures" and not w.is_finished]
 
 
+@pytest.mark.usefixtures("truecolor")
 async def test_a_reply_with_an_image_shows_picture_rows_then_its_line(server: DevServer) -> None:
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -173,6 +180,7 @@ async def test_a_reply_with_an_image_shows_picture_rows_then_its_line(server: De
         assert server.stats.file_requests_with_authorization == 0
 
 
+@pytest.mark.usefixtures("truecolor")
 async def test_a_broken_image_shows_only_its_line(server: DevServer) -> None:
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -186,6 +194,24 @@ async def test_a_broken_image_shows_only_its_line(server: DevServer) -> None:
         assert "📷 A broken image" in text and UPPER_HALF not in text
 
 
+async def test_a_16_colour_terminal_gets_the_text_line_and_no_fetch(
+    server: DevServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLORTERM", raising=False)
+    monkeypatch.setenv("TERM", "xterm")  # Rich reads this as 16 colours
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.console.color_system == "standard"
+        await ready(pilot)
+        await send(pilot, "show me an image")
+        await wait_for(pilot, turn_finished(app))
+        await wait_for(pilot, lambda: pictures_done(app))
+        text = app.transcript.entry_text(app.transcript.entry_ids[-1])
+        assert "📷 A tiny demo image" in text and UPPER_HALF not in text
+        assert server.stats.count("GET /cdn") == 0
+
+
+@pytest.mark.usefixtures("truecolor")
 async def test_images_off_fetches_nothing(server: DevServer) -> None:
     target = Target(
         server.base_url,

@@ -492,6 +492,8 @@ class MainScreen(Screen[None]):
         """Fetch and decode the entry's images in the background; each shows when ready."""
         if not self.target.settings.images:
             return
+        if self.app.console.color_system not in ("256", "truecolor"):
+            return  # in 16 colours or none, half blocks draw noise: the text line is better
         from ...api.models import ImagePart
 
         for index, part in enumerate(parts):
@@ -502,11 +504,18 @@ class MainScreen(Screen[None]):
 
     async def _load_picture(self, entry: int, index: int, part: ImagePart) -> None:
         from ...api.images import ImageFetchError, fetch_image
+        from ...api.models import is_data_url
         from ..pictures import decode_picture
 
         async with self._picture_slots:  # a history full of images fetches a few at a time
             try:
-                data = await fetch_image(part.url, part.url_expires_at)
+                # The thumbnail when there is one: the same picture, fewer bytes.
+                source = (
+                    part.thumbnail_url
+                    if part.thumbnail_url and not is_data_url(part.url)
+                    else part.url
+                )
+                data = await fetch_image(source, part.url_expires_at)
             except ImageFetchError:
                 return  # the text line says what the image is; no picture
             picture = await asyncio.to_thread(decode_picture, data)

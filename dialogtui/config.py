@@ -49,6 +49,8 @@ class Settings:
     stream_idle_timeout: float = 60.0
     theme: str = "textual-dark"
     save_transcripts: bool = True
+    images: bool = True
+    """Draw small pictures of images in replies (fetched from their signed URLs)."""
     page: str | None = None
     """Sent as `context.page` with every message: the page the visitor is on (start prompts
     and banners match their `url_pattern` against it)."""
@@ -192,6 +194,7 @@ _FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "stream_idle_timeout": (int, float),
     "theme": (str,),
     "save_transcripts": (bool,),
+    "images": (bool,),
     "page": (str,),
     "client_profile": (str,),
     "livechat_wait": (int, float),

@@ -92,6 +92,7 @@ class ServerStats:
     actions: list[dict[str, Any]] = field(default_factory=list)  # accepted /actions bodies
     file_requests_with_authorization: int = 0  # /cdn downloads that carried an Authorization header
     attachments: list[dict[str, Any]] = field(default_factory=list)  # image/file parts received
+    file_request_headers: list[list[str]] = field(default_factory=list)  # names, each /cdn GET
     _routes: Counter[str] = field(default_factory=Counter, repr=False)
     _scenarios: Counter[str] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -130,11 +131,13 @@ class ServerStats:
             self.attachments.extend(summaries)
             del self.attachments[:-MAX_STATS_LOG]
 
-    def record_file_download(self, authorization: str | None) -> None:
+    def record_file_download(self, authorization: str | None, header_names: list[str]) -> None:
         with self._lock:
             self._routes["GET /cdn"] += 1
             if authorization is not None:
                 self.file_requests_with_authorization += 1
+            self.file_request_headers.append(header_names)
+            del self.file_request_headers[:-MAX_STATS_LOG]
 
     def count(self, route: str) -> int:
         with self._lock:
@@ -156,6 +159,7 @@ class ServerStats:
             self.attachments.clear()
             self.last_authorization = None
             self.file_requests_with_authorization = 0
+            self.file_request_headers.clear()
 
 
 class DeliberateDrop(Exception):
@@ -907,7 +911,9 @@ async def stream_body(
 async def get_cdn_file(request: Request) -> Response:
     """Serves the demo image/file parts. Not an API route: a client must not send its token here."""
     state = get_state(request)
-    state.stats.record_file_download(request.headers.get("authorization"))
+    state.stats.record_file_download(
+        request.headers.get("authorization"), sorted(request.headers.keys())
+    )
     found = content.CDN_FILES.get(request.path_params["name"])
     expires = request.query_params.get("expires", "")
     if found is None:

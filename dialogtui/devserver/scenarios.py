@@ -24,7 +24,7 @@ from . import content
 from .content import Event
 
 SCENARIOS: dict[str, str] = {
-    "ok": "normal streamed reply (mention table/form/contact/quick/image/file for extra parts)",
+    "ok": "normal streamed reply (mention table/form/contact/quick/image/broken/file: extra parts)",
     # HTTP errors before any stream; also applied to every Bearer route when set server-wide.
     "unauthorized": "401 unauthorized on Bearer routes (/auth still works)",
     "forbidden": "403 forbidden",

@@ -8,7 +8,7 @@ tells into the transcript, the action bar and the status line.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,7 +35,15 @@ if TYPE_CHECKING:
     # Imported where first used, after the first frame (see `ui.app`): the core brings the
     # session, the store and the wire models; the widgets bring TextArea and the renderer.
     from ...api.client import DialogClient
-    from ...api.models import Config, FormMarker, FormPart, ImageUploadPart, Message
+    from ...api.models import (
+        Config,
+        FormMarker,
+        FormPart,
+        ImagePart,
+        ImageUploadPart,
+        Message,
+        Part,
+    )
     from ...api.retry import Operation, RetryPolicy
     from ...api.timeouts import Timeouts
     from ...attachments import Attachment
@@ -194,6 +202,7 @@ class MainScreen(Screen[None]):
         self._handlers: dict[type, Callable[[Any], None]] = {}
         self.turn_worker: Worker[None] | None = None
         self._entry = -1  # the transcript entry of the reply in flight
+        self._picture_slots = asyncio.Semaphore(2)
         self._streaming = False
         self._status = ""
         self._retry_shown = False
@@ -447,6 +456,7 @@ class MainScreen(Screen[None]):
             return
         self.set_status("Ready")
         self.action_bar.show(_choices(event.followups))
+        self._load_pictures(entry, event.turn.assembler.parts)
         message = event.turn.assembler.message
         if message is not None:
             from ..attach_ui import upload_prompt_of
@@ -513,7 +523,43 @@ class MainScreen(Screen[None]):
 
             self.transcript.add_notice(parts_text(message.parts) or "(system note)")
             return None
-        return self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
+        entry = self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
+        self._load_pictures(entry, message.parts)
+        return entry
+
+    def _load_pictures(self, entry: int, parts: Sequence[Part]) -> None:
+        """Fetch and decode the entry's images in the background; each shows when ready."""
+        if not self.target.settings.images:
+            return
+        if self.app.console.color_system not in ("256", "truecolor"):
+            return  # in 16 colours or none, half blocks draw noise: the text line is better
+        from ...api.models import ImagePart
+
+        for index, part in enumerate(parts):
+            if isinstance(part, ImagePart) and part.url:
+                self.run_worker(
+                    self._load_picture(entry, index, part), group="pictures", exit_on_error=False
+                )
+
+    async def _load_picture(self, entry: int, index: int, part: ImagePart) -> None:
+        from ...api.images import ImageFetchError, fetch_image
+        from ...api.models import is_data_url
+        from ..pictures import decode_picture
+
+        async with self._picture_slots:  # a history full of images fetches a few at a time
+            try:
+                # The thumbnail when there is one: the same picture, fewer bytes.
+                source = (
+                    part.thumbnail_url
+                    if part.thumbnail_url and not is_data_url(part.url)
+                    else part.url
+                )
+                data = await fetch_image(source, part.url_expires_at)
+            except ImageFetchError:
+                return  # the text line says what the image is; no picture
+            picture = await asyncio.to_thread(decode_picture, data)
+        if picture is not None:
+            self.transcript.show_picture(entry, index, part.url, picture)
 
     def _show_form_state(self, marker: FormMarker, state: str) -> None:
         """The form's line in the transcript says what became of it: sent, no longer current."""

@@ -62,6 +62,7 @@ from .document import (
     EntryState,
     HeightIndex,
     NoticeVariant,
+    OlderEntry,
     TranscriptDocument,
     plain,
 )
@@ -206,6 +207,9 @@ class Transcript(ScrollView, can_focus=True):
         self._search = _Search()
         self._cursor: int | None = None  # entry index of the message cursor
         self._held_selection: tuple[tuple[int, int], tuple[int, int]] | None = None
+        # Where the reader was before entries went on top (`prepend`): the next layout keeps
+        # that line in place rather than the line now at the old scroll offset.
+        self._pinned: _Anchor | None = None
 
     # The model's parts, by the names the widget (and its tests) always used.
 
@@ -285,6 +289,64 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._doc.new_notice(text, variant)
         self._append(entry)
         return self._doc.entry_id(entry)
+
+    def prepend(self, items: Sequence[OlderEntry]) -> list[int]:
+        """Put entries above every entry (older history), in order; their ids. The lines the
+        reader is looking at stay where they are on screen; the selection, the search
+        matches and the message cursor stay on the text they were on."""
+        doc = self._doc
+        added = [
+            doc.new_notice(item.text, item.variant)
+            if item.role == "notice"
+            else doc.new_entry(item.role, item.parts, Outcome.DONE, label=item.label)
+            for item in items
+        ]
+        if not added:
+            return []
+        count = len(added)
+        mounted = self.is_mounted and self._flush_now()
+        # Where everything is before it moves, in places that survive the move.
+        anchor = None if self._follow or not mounted else self._anchor()
+        held = self._hold_selection() if mounted else None
+        search = self._search
+        current = search.matches[search.current] if search.query and search.matches else None
+        doc.prepend(added, self._layout.estimate)
+
+        def moved(index: int, line: int) -> tuple[int, int]:
+            # The entry that was first gets the gap line that separates entries.
+            return index + count, line + (1 if index == 0 else 0)
+
+        if anchor is not None:
+            index, offset = moved(anchor.index, anchor.offset)
+            grown = offset - anchor.offset  # the gap line, if it was the first entry
+            self._pinned = _Anchor(index, offset, anchor.height + grown)
+        if held is not None:
+            (start, start_count), (end, end_count) = held
+            self._held_selection = ((start + count, start_count), (end + count, end_count))
+        spinning = self._layout.spinning
+        shifted = {index + count for index in spinning}
+        spinning.clear()
+        spinning.update(shifted)
+        if self._cursor is not None:
+            self._cursor += count
+        if self._away_from is not None:
+            self._away_from = (self._away_from[0] + count, self._away_from[1])
+        self._bg_cursor = max(self._bg_cursor + count, count)
+        if self._bg_timer is not None:
+            self._bg_timer.resume()
+        self._mark_repaint(0)
+        if mounted:
+            self._flush()
+        else:
+            self._schedule(urgent=True)
+        if current is not None:
+            self._search.run(self, self._search.query)
+            index, line = moved(current[0], current[1])
+            place = (index, line, current[2], current[3])
+            matches = self._search.matches
+            self._search.current = matches.index(place) if place in matches else len(matches) - 1
+            self._update_marking()
+        return [doc.entry_id(entry) for entry in added]
 
     def set_part(self, entry_id: int, part_index: int, part: Part) -> None:
         """Add (at index == count) or replace one part."""
@@ -449,7 +511,7 @@ class Transcript(ScrollView, can_focus=True):
         if width <= 0:
             return
         self._sync_generation(width)
-        anchor = None if self._follow else self._anchor()
+        anchor = self._reader_anchor()
         self._rebuilt.clear()
         doc, layout = self._doc, self._layout
         entries, heights = doc.entries, doc.heights
@@ -560,6 +622,13 @@ class Transcript(ScrollView, can_focus=True):
 
     def _viewport_height(self) -> int:
         return self.scrollable_content_region.height
+
+    def _reader_anchor(self) -> _Anchor | None:
+        """The line to keep in place in this layout: None while following the end."""
+        pinned, self._pinned = self._pinned, None
+        if self._follow:
+            return None
+        return pinned if pinned is not None else self._anchor()
 
     def _anchor(self) -> _Anchor | None:
         total = self._heights.total
@@ -853,7 +922,7 @@ class Transcript(ScrollView, can_focus=True):
             if self._bg_timer is not None:
                 self._bg_timer.pause()
             return
-        anchor = None if self._follow else self._anchor()
+        anchor = self._reader_anchor()
         self._rebuilt.clear()
         deadline = monotonic() + self.BACKGROUND_BUDGET
         built = False

@@ -124,6 +124,8 @@ class Conversation:
         self._shown_ids: set[str] = set()
         self._older_load: asyncio.Task[int] | None = None
         self._history_epoch = 0  # bumped whenever the history is shown afresh
+        self.older_stopped = False
+        """Paging back stopped short of the start (the server repeated a cursor)."""
 
     def start_prompts(self, config: Config) -> tuple[FollowUp, ...]:
         """The start prompts for the page in force (`context.page`), by the vendor's rule."""
@@ -218,6 +220,7 @@ class Conversation:
             self._notice(error.safe_message, "error")
             history = []
         self._history_epoch += 1
+        self.older_stopped = False
         self.older_cursor = self.client.history_cursor if history else None
         self._shown_ids = {m.message_id for m in history if m.message_id}
         self.form = None
@@ -279,8 +282,16 @@ class Conversation:
             return 0
         if epoch != self._history_epoch or cursor != self.older_cursor:
             return 0  # the history was shown afresh meanwhile: this page belongs to no one
-        # A server that hands back a cursor it gave before would page forever: stop there.
-        self.older_cursor = next_cursor if next_cursor != cursor else None
+        if next_cursor is not None and next_cursor == cursor:
+            # A server that hands back the cursor it was given would page forever: stop, and
+            # say so rather than claim the start was reached.
+            self.older_stopped = True
+            next_cursor = None
+            self._notice(
+                "The server sent the same page of history twice; older messages stop here.",
+                "warning",
+            )
+        self.older_cursor = next_cursor
         older = []
         for message in reversed(newest_first):
             if message.message_id and message.message_id in self._shown_ids:
@@ -295,6 +306,7 @@ class Conversation:
         """A conversation with nothing in it yet: the bot's welcome and start prompts."""
         self._history_epoch += 1
         self.older_cursor = None
+        self.older_stopped = False
         self._shown_ids = set()
         config = self.config
         self.followups = self.start_prompts(config) if config is not None else ()

@@ -42,6 +42,7 @@ from rich.style import Style
 from textual import events
 from textual.cache import LRUCache
 from textual.geometry import Offset, Region, Size
+from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
@@ -161,6 +162,18 @@ class Transcript(ScrollView, can_focus=True):
     reading pace (a delta every 20 ms) costs half the frames it would at 60."""
     BACKGROUND_BUDGET: float = 0.008
     """Seconds of background re-wrapping per tick after a width change."""
+
+    class NearTop(Message):
+        """The person scrolled up to within a screen of the top: time for older history.
+        `at_top`: up to the very first line."""
+
+        def __init__(self, at_top: bool) -> None:
+            super().__init__()
+            self.at_top = at_top
+
+    class LeftTop(Message):
+        """The first line is no longer at the top of the view (scrolled, or older entries
+        went above it)."""
 
     bot_name: var[str] = var("Assistant")
     """The label of assistant entries (the chatbot's display name)."""
@@ -306,7 +319,19 @@ class Transcript(ScrollView, can_focus=True):
         count = len(added)
         mounted = self.is_mounted and self._flush_now()
         # Where everything is before it moves, in places that survive the move.
-        anchor = None if self._follow or not mounted else self._anchor()
+        anchor = None
+        if mounted and not self._follow:
+            # Where the reader is going, if a scroll is under way (Home glides to the top):
+            # the glide stops there, and the page goes above that line.
+            line = round(self.scroll_target_y)
+            animator = self.app.animator
+            if animator.is_being_animated(self, "scroll_y"):
+                self._programmatic_scroll = True  # not the person scrolling: no NearTop
+                try:
+                    animator.force_stop_animation(self, "scroll_y")
+                finally:
+                    self._programmatic_scroll = False
+            anchor = self._anchor(line)
         held = self._hold_selection() if mounted else None
         search = self._search
         current = search.matches[search.current] if search.query and search.matches else None
@@ -630,11 +655,13 @@ class Transcript(ScrollView, can_focus=True):
             return None
         return pinned if pinned is not None else self._anchor()
 
-    def _anchor(self) -> _Anchor | None:
+    def _anchor(self, line: int | None = None) -> _Anchor | None:
+        """The entry line at the top of the view (or at `line`)."""
         total = self._heights.total
         if not total:
             return None
-        index, offset = self._heights.find(min(self.scroll_offset.y, total - 1))
+        top = self.scroll_offset.y if line is None else line
+        index, offset = self._heights.find(max(0, min(top, total - 1)))
         return _Anchor(index, offset, self._heights.value(index))
 
     def _anchor_offset(self, anchor: _Anchor) -> int:
@@ -859,8 +886,12 @@ class Transcript(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if old_value < 1 <= new_value:
+            self.post_message(self.LeftTop())
         if self._programmatic_scroll:
             return
+        if new_value < old_value and new_value < self._viewport_height():
+            self.post_message(self.NearTop(at_top=new_value < 1))
         if new_value >= self.max_scroll_y:
             self._follow = True
             self._set_new_below(False)

@@ -328,7 +328,7 @@ async def test_older_pages_load_in_order_never_twice_and_stop_at_the_start(
     from dialogtui.conversation import core
     from dialogtui.conversation.events import OlderHistory
 
-    server.config.history_messages = 140
+    server.config.history_messages = 260
     monkeypatch.setattr(core, "HISTORY_LIMIT", 30)  # the cap, small enough to page past
     token = await _seeded_token(server)
     conversation, seen = await opened(server, store, token)
@@ -343,11 +343,11 @@ async def test_older_pages_load_in_order_never_twice_and_stop_at_the_start(
         assert await conversation.load_older() > 0
     assert await conversation.load_older() == 0  # at the start: no request, nothing
     pages = seen.of(OlderHistory)
-    assert [len(p.messages) for p in pages] == [50, 50, 10]
+    assert [len(p.messages) for p in pages] == [100, 100, 30]
     assert [p.more for p in pages] == [True, True, False]
     for page in reversed(pages):  # each page goes above what is shown
         shown[:0] = [m.message_id for m in page.messages]
-    assert len(shown) == len(set(shown)) == 140
+    assert len(shown) == len(set(shown)) == 260
     texts = [plain_text(m.parts) for p in reversed(pages) for m in p.messages]
     assert texts[0] == "Earlier question #1" and "Earlier answer #1." in texts[1]
     await conversation.close()

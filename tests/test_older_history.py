@@ -20,8 +20,8 @@ def edge_text(app) -> str:  # type: ignore[no-untyped-def]
 async def test_scrolling_to_the_top_loads_older_pages_and_keeps_the_view(
     server: DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server.config.history_messages = 140
-    monkeypatch.setattr(core, "HISTORY_LIMIT", 30)  # shown at open; 110 older to page through
+    server.config.history_messages = 260
+    monkeypatch.setattr(core, "HISTORY_LIMIT", 30)  # shown at open; 230 older to page through
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -33,7 +33,7 @@ async def test_scrolling_to_the_top_loads_older_pages_and_keeps_the_view(
         assert conversation is not None
         shown = transcript.entry_count
         requests = server.stats.count("GET /messages")
-        expected = iter([50, 50, 10])
+        expected = iter([100, 100, 30])
         while True:
             first = transcript.entry_ids[0]
             reading = transcript.entry_text(first)

@@ -63,8 +63,9 @@ if TYPE_CHECKING:
 
 HISTORY_LIMIT = 1000
 """Messages of history shown when a conversation opens."""
-OLDER_PAGE_SIZE = 50
-"""Messages per older page loaded at the top (the vendor's SDK pages by 50 too)."""
+OLDER_PAGE_SIZE = 100
+"""Messages per older page loaded at the top: the vendor's SDK asks for 100 (`limit=100`,
+`ChatService.historyPageLimit`)."""
 
 Listener = Callable[[Event], None]
 

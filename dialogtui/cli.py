@@ -162,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--json", action="store_true", help="print the typed stream events as JSON lines"
     )
+    send.add_argument(
+        "--attach",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="send the file with the message: an image part for PNG, JPEG, WebP and GIF, "
+        "a file part otherwise (at most 5 MiB each, 8 in all; repeatable)",
+    )
     _add_target_options(send, subcommand=True)
     _add_save_option(send, subcommand=True)
     send.set_defaults(run=_lazy("dialogtui.commands.send", "run_send", logs=True))
@@ -280,6 +288,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="pause between streamed events (default 0.02)",
     )
     serve.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    serve.add_argument(
+        "--agent",
+        action="store_true",
+        help="play the live-chat agent from this terminal: lines you type go to the visitor "
+        "who asked for a human; /close ends the chat, /typing shows you typing",
+    )
+    serve.add_argument(
+        "--livechat-fault",
+        default=None,
+        metavar="FAULT",
+        help="a live-chat fault to play: offline, already_active, out_of_order, agent_leaves, "
+        "polling_errors",
+    )
     serve.set_defaults(run=_lazy("dialogtui.commands.serve", "run_serve"))
 
     history = commands.add_parser(

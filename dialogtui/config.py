@@ -49,12 +49,17 @@ class Settings:
     stream_idle_timeout: float = 60.0
     theme: str = "textual-dark"
     save_transcripts: bool = True
+    images: bool = True
+    """Draw small pictures of images in replies (fetched from their signed URLs)."""
     page: str | None = None
     """Sent as `context.page` with every message: the page the visitor is on (start prompts
     and banners match their `url_pattern` against it)."""
     client_profile: str | None = None
     """Sent as the `X-Diverge-Client-Profile` header: the features asked for (e.g.
     `product-recommendation`, which the vendor's app sends); the backend grants tools by it."""
+    livechat_wait: float = 600.0
+    """Seconds to wait for a live-chat agent before going back to the bot (polling must not
+    run forever, says the vendor's integration guide)."""
 
 
 # --- directories -----------------------------------------------------------------------
@@ -189,10 +194,12 @@ _FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "stream_idle_timeout": (int, float),
     "theme": (str,),
     "save_transcripts": (bool,),
+    "images": (bool,),
     "page": (str,),
     "client_profile": (str,),
+    "livechat_wait": (int, float),
 }
-_TIMEOUT_FIELDS: Final = ("connect_timeout", "read_timeout", "stream_idle_timeout")
+_TIMEOUT_FIELDS: Final = ("connect_timeout", "read_timeout", "stream_idle_timeout", "livechat_wait")
 
 
 def _line_of_key(text: str, key: str) -> int | None:

@@ -104,6 +104,17 @@ def read_input(path: str, what: str, *, limit: int = MAX_INPUT_BYTES) -> str:
     return decode_utf8(data, where)
 
 
+def read_binary(path: str, what: str, *, limit: int) -> bytes:
+    """The bytes of file `path`, at most `limit` (a file to attach: `dialogtui.attachments`)."""
+    where = _label(path, what)
+    try:
+        with open(path, "rb") as stream:
+            return _read_bounded(stream, where, limit)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise InputError(f"Cannot read {where}: {reason}.") from None
+
+
 def read_message(text: str, *, limit: int = MAX_INPUT_BYTES) -> str:
     """A message given as an argument, or read from stdin when it is `-`."""
     if text == "-":

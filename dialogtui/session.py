@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from .api.client import DialogClient
     from .api.timeouts import Timeouts
+    from .attachments import Attachment
 
 
 @dataclass
@@ -65,6 +66,8 @@ class Turn:
     token_used: str | None = field(default=None, repr=False)
     """The visitor token the message went out with (after any re-authentication), once the
     server answered: the server conversation this turn belongs to. Never written anywhere."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files sent with the text (image/file parts), read and checked already."""
 
 
 class TurnUpdate(NamedTuple):
@@ -132,7 +135,15 @@ class ChatSession:
         # hands back the very same object, and that is most deltas).
         growing: Change | None = None
         try:
-            async for event in self.client.send_message(turn.text):
+            # Only with files: a plain turn calls the client as it always has (stand-ins too).
+            stream = (
+                self.client.send_message(
+                    turn.text, attachments=[a.message_part() for a in turn.attachments]
+                )
+                if turn.attachments
+                else self.client.send_message(turn.text)
+            )
+            async for event in stream:
                 events += 1
                 change = feed(event)
                 if change is not None and (change is growing or change == growing):

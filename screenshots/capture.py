@@ -114,6 +114,61 @@ async def escapes(app: DialogApp, pilot: Pilot[None]) -> None:
     await pilot.pause(0.3)
 
 
+async def attachment(app: DialogApp, pilot: Pilot[None]) -> None:
+    """A banner for the page; the bot asks for a photo; one is attached (F5) and sent."""
+    import tempfile
+
+    from dialogtui.ui.attach_ui import PendingAttachments
+
+    await _send(app, pilot, "My order arrived damaged, can you help? Do you need an upload?")
+    await _until(pilot, _finished(app))
+    folder = Path(tempfile.mkdtemp())
+    photo = folder / "damaged-mug.png"
+    photo.write_bytes(_png(96, 64))
+    assert app.screen.attach_path(str(photo))  # type: ignore[attr-defined]
+    await _until(pilot, lambda: bool(app.screen.query_one(PendingAttachments).files))
+    await _send(app, pilot, "Here is a photo of the mug")
+    await _until(pilot, lambda: "I received your photo" in app.transcript.visible_text())
+    await _until(pilot, _finished(app))
+    await pilot.pause(0.3)
+
+
+def _png(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        body = tag + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xc8\x50\x30" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def live_chat(app: DialogApp, pilot: Pilot[None]) -> None:
+    # The bot offers a human, the person takes it, the agent joins, answers and types again.
+    from dialogtui.conversation.livechat import Phase
+    from dialogtui.ui.livechat import LiveChatStatus
+
+    live = app.main.live
+    await _send(app, pilot, "My parcel never arrived. Can I talk to a human?")
+    await _until(pilot, _finished(app))
+    await pilot.press("f8")
+    await _until(pilot, lambda: live is not None and live.phase is Phase.ACTIVE)
+    await _until(pilot, lambda: "Hi, I'm Alice" in app.transcript.visible_text())
+    await _send(app, pilot, "Order 10442, sent to Copenhagen last Monday.")
+    await _until(pilot, lambda: "let me check" in app.transcript.visible_text())
+    await _send(app, pilot, "It says delivered, but it isn't here.")
+    await _until(pilot, lambda: "is typing" in app.query_one(LiveChatStatus).text)
+    await pilot.pause(0.3)
+
+
 SHOTS: dict[str, Callable[[DialogApp, Pilot[None]], Awaitable[None]]] = {
     "streaming": streaming,
     "products": products,
@@ -124,7 +179,11 @@ SHOTS: dict[str, Callable[[DialogApp, Pilot[None]], Awaitable[None]]] = {
     "escapes-inert": escapes,
     "agent-history": agent_history,
     "custom-form": custom_form,
+    "attachment": attachment,
+    "live-chat": live_chat,
 }
+PAGES: dict[str, str] = {"attachment": "https://shop.example/products/mug"}
+"""The page (`context.page`) a shot is taken on: banners and start prompts follow it."""
 CONFIGS: dict[str, DevServerConfig] = {
     "agent-history": DevServerConfig(retry_after=1, history_messages=10),
     "custom-form": DevServerConfig(retry_after=1, seed_forms=True),
@@ -135,7 +194,22 @@ async def capture(name: str, server: DevServer) -> Path:
     server.config = CONFIGS.get(name, DevServerConfig(retry_after=1))
     # Slow enough to catch the reply half-way, as a person would see it.
     server.config.delta_delay = 0.08 if name == "streaming" else 0.0
-    target = Target(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY, environment="demo")
+    if name == "live-chat":  # a quicker agent than the demo's, polled a little faster
+        from dialogtui.conversation.livechat import Cadence
+        from dialogtui.devserver.livechat import AgentScript, DeskSettings, desk_of
+        from dialogtui.ui.screens.main import MainScreen
+
+        desk_of(server.app).reset(DeskSettings(script=AgentScript(join_after=1.0, typing_for=2.5)))
+        MainScreen.livechat_cadence = Cadence().scaled(0.25)
+    from dialogtui.config import Settings
+
+    target = Target(
+        server.base_url,
+        DEMO_CHATBOT_ID,
+        api_key=DEMO_API_KEY,
+        environment="demo",
+        settings=Settings(page=PAGES.get(name)),
+    )
     app = DialogApp(target, timeouts=Timeouts(read=5, stream_idle=5))
     async with app.run_test(size=SIZE) as pilot:
         await _ready(app, pilot)

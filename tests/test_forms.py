@@ -84,6 +84,7 @@ async def test_the_vendors_sample_forms_open_from_history_and_send(server: DevSe
             "field-name-label",
             "field-email-label",
             "field-message-label",
+            "field-attachments-label",  # the ticket accepts attachments (form_files.py)
         ]
         form.query_one("#field-name", Input).value = "Ada"
         form.query_one("#field-email", Input).value = "ada@example.com"

@@ -278,6 +278,8 @@ async def test_f1_and_question_mark_show_every_key_from_the_bindings(server: Dev
             if binding.description:
                 assert (binding.tooltip or binding.description) in text, binding
         assert "Ctrl+F" in text and "Find" in text
+        assert all(f"  {key}  " in text for key in ("F5", "F8", "F9"))  # attach, live chat
+        assert "Paste a path" in text  # the composer's own attach, handled in code
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)

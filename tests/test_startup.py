@@ -41,6 +41,7 @@ AFTER_FIRST_FRAME = (
     "dialogtui.api.models",
     "dialogtui.ui.transcript",
     "dialogtui.ui.render",
+    "PIL",
 )
 
 

@@ -21,11 +21,12 @@ import base64
 import hashlib
 import logging
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar, cast
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -49,13 +50,25 @@ from .models import (
     Config,
     DoneEvent,
     FieldError,
+    HANDOVER_SOURCES,
+    HandoverResult,
+    LivechatState,
     Message,
     StreamErrorEvent,
     StreamEvent,
     UnknownPart,
     decode_event,
     to_config,
+    to_livechat_state,
     to_message,
+)
+from .page_models import (
+    Banner,
+    FormDefinition,
+    SessionState,
+    decode_banners,
+    decode_form_definition,
+    decode_session_state,
 )
 from .retry import DEFAULT_POLICIES, Operation, RetryPolicy, parse_retry_after
 from .sse import SSEEventTooLong, SSEGuard, event_source
@@ -86,6 +99,9 @@ MAX_HISTORY_PAGES: Final = 10_000
 _MAX_CODE_LENGTH: Final = 64
 _MAX_SERVER_MESSAGE: Final = 500
 _USER_AGENT: Final = f"dialogtui/{__version__}"
+LIVECHAT_PLATFORM: Final = "mobile_app"
+"""The `platform` of a handover: the value the vendor's SDK stand-in records (the only one on
+record; a terminal client has no better-known value)."""
 
 CLIENT_PROFILE_HEADER: Final = "X-Diverge-Client-Profile"
 """The vendor SDK's header naming the features a client asks for (e.g. `product-recommendation`);
@@ -427,10 +443,136 @@ class DialogClient:
             raise ProtocolError()
         return data
 
+    # -- banners, session values, form definitions ---------------------------------------------
+
+    async def get_banners(self, page: str | None = None) -> list[Banner] | None:
+        """The banners for `page` (`context.page` when None); None from a server that has no
+        banners (404: older than them), which is no failure."""
+        page = page if page is not None else self.context_page
+        params = {"url": page} if page else None
+        try:
+            body = await self._call(Operation.BANNERS, "GET", "/banners", "bearer", params=params)
+        except ApiHttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return decode_banners(_decode_json(body))
+
+    async def get_session_state(self) -> SessionState:
+        """The visitor's session values (`GET /session`)."""
+        body = await self._call(Operation.SESSION, "GET", "/session", "bearer")
+        return decode_session_state(_decode_json(body))
+
+    async def get_form(self, form_id: str) -> FormDefinition:
+        """A form's definition (`GET /forms/{id}`): hydrates a thin `show_form` marker."""
+        path = "/forms/" + quote(form_id, safe="")
+        body = await self._call(Operation.FORM, "GET", path, "bearer")
+        return decode_form_definition(_decode_json(body))
+
+    # -- live chat: a human agent takes over (the poller is conversation/livechat.py) ------------
+
+    async def livechat_handover(
+        self, source: str, *, part_id: str | None = None, platform: str = LIVECHAT_PLATFORM
+    ) -> HandoverResult:
+        """Ask for a human. `source`: `manual_button` (the person asked) or `assistant_marker`
+        (the bot's `request_human_agent` part, whose `part_id` goes along). A 409 means live
+        chat is offline or a session is already active."""
+        if source not in HANDOVER_SOURCES:
+            raise ValueError(f"unknown handover source {source!r}")
+        payload: dict[str, Any] = {"platform": platform, "source": source}
+        if part_id:
+            payload["part_id"] = part_id
+        if self.context_page:
+            payload["client_context"] = {"page": self.context_page}
+        body = await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/handover", "bearer", json=payload
+        )
+        data = _decode_json(body, allow_empty=True)
+        try:
+            return msgspec.convert(data, HandoverResult) if data is not None else HandoverResult()
+        except msgspec.ValidationError:
+            return HandoverResult()  # the handover succeeded (2xx); the receipt is a detail
+
+    async def livechat_state(self) -> LivechatState:
+        body = await self._call(Operation.LIVECHAT_POLL, "GET", "/livechat/state", "bearer")
+        try:
+            return to_livechat_state(_decode_json(body))
+        except msgspec.ValidationError as exc:
+            raise ProtocolError() from exc
+
+    async def livechat_messages(self, after_sequence_number: int = 0) -> list[Message]:
+        """The live chat's messages after `after_sequence_number`, in sequence order."""
+        body = await self._call(
+            Operation.LIVECHAT_POLL,
+            "GET",
+            "/livechat/messages",
+            "bearer",
+            params={"after_sequence_number": after_sequence_number},
+        )
+        data = _decode_json(body)
+        if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+            raise ProtocolError()
+        messages = [_lenient_message(obj, self.base_url) for obj in data["messages"]]
+        return sorted(messages, key=lambda m: m.sequence_number or 0)
+
+    async def livechat_send(
+        self, text: str, attachments: Sequence[Mapping[str, Any]] = ()
+    ) -> Message | None:
+        """A message to the agent: the body of `POST /messages` (`message_body`, attachments
+        included), answered with JSON (the message as stored), not a stream. None if the
+        receipt cannot be read."""
+        payload = message_body(text, attachments, self.context_page)
+        body = await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/messages", "bearer", json=payload
+        )
+        data = _decode_json(body, allow_empty=True)
+        message = data.get("message") if isinstance(data, dict) else None
+        return _lenient_message(message, self.base_url) if isinstance(message, dict) else None
+
+    async def livechat_typing(self, is_typing: bool) -> None:
+        await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/typing", "bearer", json={"is_typing": is_typing}
+        )
+
+    async def livechat_close(self, reason: str | None = None) -> LivechatState | None:
+        """End the live chat (the person closes it). The new state, when the answer has one."""
+        payload: dict[str, Any] = {} if reason is None else {"reason": reason}
+        body = await self._call(
+            Operation.LIVECHAT, "POST", "/livechat/close", "bearer", json=payload
+        )
+        try:
+            data = _decode_json(body, allow_empty=True)
+            return to_livechat_state(data) if isinstance(data, dict) and "status" in data else None
+        except (ProtocolError, msgspec.ValidationError):
+            return None
+
+    async def livechat_feedback(self, rating: int, feedback: str | None = None) -> None:
+        """The satisfaction prompt's answer, after a close (`feedback.status == pending`)."""
+        if not 1 <= rating <= 5:
+            raise ValueError("rating must be 1..5")
+        payload: dict[str, Any] = {"rating": rating}
+        if feedback is not None and feedback.strip():
+            payload["feedback"] = feedback.strip()
+        await self._call(Operation.LIVECHAT, "POST", "/livechat/feedback", "bearer", json=payload)
+
+    async def save_form_values(self, form_id: str, values: Mapping[str, str]) -> None:
+        """The waiting-room form's values (`PATCH /forms/{id}/values`), while waiting."""
+        await self._call(
+            Operation.LIVECHAT,
+            "PATCH",
+            f"/forms/{quote(form_id, safe='')}/values",
+            "bearer",
+            json={"values": dict(values)},
+        )
+
     # -- streaming ------------------------------------------------------------------------------
 
     def send_message(
-        self, text: str, *, context_page: str | None = None
+        self,
+        text: str,
+        *,
+        context_page: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
     ) -> AsyncIterator[StreamEvent]:
         """Send one user turn and yield every stream event in order, the terminal one included.
 
@@ -439,11 +581,8 @@ class DialogClient:
         yielding an `error` event, `StreamInterrupted` if the body ends without either. Stop early
         with `aclose()` on the returned generator (or cancel the task): the response is closed.
         """
-        payload: dict[str, Any] = {"message": {"parts": [{"type": "text", "text": text}]}}
         page = context_page if context_page is not None else self.context_page
-        if page:
-            payload["context"] = {"page": page}
-        return self._stream(payload)
+        return self._stream(message_body(text, attachments, page))
 
     async def _stream(self, payload: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
         await self._ensure_token()
@@ -740,6 +879,18 @@ def _check_base_url(base_url: str) -> tuple[httpx.URL, bool]:
     return url.copy_with(query=None, fragment=None), loopback
 
 
+def message_body(
+    text: str, attachments: Sequence[Mapping[str, Any]] = (), page: str | None = None
+) -> dict[str, Any]:
+    """The body of `POST /messages`: the text part first, then any image/file parts (bare
+    base64, built by `dialogtui.attachments`), and the page as `context.page`."""
+    parts: list[Mapping[str, Any]] = [{"type": "text", "text": text}, *attachments]
+    payload: dict[str, Any] = {"message": {"parts": parts}}
+    if page:
+        payload["context"] = {"page": page}
+    return payload
+
+
 def _sent_facts(headers: Mapping[str, str], body: Any) -> dict[str, str]:
     """The page and client profile a request carries (for the inspector's request rows)."""
     facts: dict[str, str] = {}
@@ -749,7 +900,24 @@ def _sent_facts(headers: Mapping[str, str], body: Any) -> dict[str, str]:
     profile = headers.get(CLIENT_PROFILE_HEADER)
     if profile:
         facts["client profile"] = profile
+    attached = _attachment_facts(body)
+    if attached:
+        facts["attachments"] = attached
     return facts
+
+
+def _attachment_facts(body: Any) -> str:
+    """The image/file parts a send carries, named and sized (never their data)."""
+    message = body.get("message") if isinstance(body, dict) else None
+    parts = message.get("parts") if isinstance(message, dict) else None
+    named: list[str] = []
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, Mapping) and part.get("type") in ("image", "file"):
+            data = part.get("data")
+            size = len(data) * 3 // 4 if isinstance(data, str) else 0
+            name = part.get("filename") or part["type"]
+            named.append(f"{name} ({part.get('mime')}, {size:,} bytes)")
+    return ", ".join(named)
 
 
 def forget_rejected_keys() -> None:

@@ -35,7 +35,10 @@ _HTTP_STATUS_MESSAGES: Final[dict[int, str]] = {
     403: _HTTP_CODE_MESSAGES["forbidden"],
     404: _HTTP_CODE_MESSAGES["not_found"],
     409: _HTTP_CODE_MESSAGES["conflict"],
-    413: "The message is too large. Shorten it and try again.",
+    413: (
+        "The message or its attachment is too large for the server. "
+        "Shorten it, or attach a smaller file."
+    ),
     422: _HTTP_CODE_MESSAGES["validation"],
     429: _HTTP_CODE_MESSAGES["rate_limited"],
 }

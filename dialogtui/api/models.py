@@ -793,3 +793,52 @@ def blocks_text(blocks: list[Block]) -> str:
         elif block.type == "bullet_list":
             out.append("\n".join(f"- {spans_text(item.spans)}" for item in block.items))
     return "\n\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Live chat: a human agent takes over (the SDK's shapes; see the contract's "Live chat")
+
+LIVECHAT_STATUSES: Final = frozenset({"inactive", "waiting", "active", "closed"})
+HANDOVER_SOURCES: Final = frozenset({"manual_button", "assistant_marker"})
+
+
+class LivechatFeedback(Struct, omit_defaults=True):
+    status: str = "not_available"
+    """`not_available`, `pending` (the satisfaction prompt is due) or `submitted`."""
+    submitted_at: str | None = None
+
+
+class LivechatState(Struct, omit_defaults=True):
+    """`GET /livechat/state` (and the state some writes answer with)."""
+
+    status: str = "inactive"
+    active_agent: AgentIdentity | None = None
+    is_agent_typing: bool = False
+    agent_joined_at: str | None = None
+    closed_by: str | None = None
+    """`customer` or `agent` once closed."""
+    close_reason: str | None = None
+    feedback: LivechatFeedback = msgspec.field(default_factory=LivechatFeedback)
+    state_version: int | None = None
+    """Grows with every change: an answer with a smaller one is older than one already seen."""
+
+    @property
+    def agent_name(self) -> str:
+        agent = self.active_agent
+        return agent.display_name.strip() if agent is not None else ""
+
+
+def to_livechat_state(obj: Any) -> LivechatState:
+    """The state, leniently: a field of the wrong shape falls back to its default; an
+    unknown status reads as `inactive` (nothing to poll for)."""
+    if not isinstance(obj, dict):
+        raise msgspec.ValidationError("the live-chat state must be an object")
+    state: LivechatState = convert(obj, LivechatState)
+    if state.status not in LIVECHAT_STATUSES:
+        state.status = "inactive"
+    return state
+
+
+class HandoverResult(Struct, omit_defaults=True):
+    status: str = "waiting"
+    livechat_session_id: str | None = None

@@ -27,6 +27,13 @@ class Operation(enum.Enum):
     ACTION = "action"
     RATE = "rate"
     EXPORT = "export"
+    BANNERS = "banners"
+    SESSION = "session"
+    FORM = "form"
+    LIVECHAT = "livechat"
+    """A live-chat write: handover, a message to the agent, typing, close, feedback."""
+    LIVECHAT_POLL = "livechat poll"
+    """A live-chat read while polling: not retried here, the poller backs off itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,11 @@ DEFAULT_POLICIES: Final[dict[Operation, RetryPolicy]] = {
     Operation.ACTION: _WRITE,
     Operation.RATE: _WRITE,
     Operation.EXPORT: _READ,
+    Operation.BANNERS: _READ,
+    Operation.SESSION: _READ,
+    Operation.FORM: _READ,
+    Operation.LIVECHAT: _WRITE,
+    Operation.LIVECHAT_POLL: RetryPolicy(max_attempts=1),
 }
 
 

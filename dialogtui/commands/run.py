@@ -34,6 +34,7 @@ from ..text import sanitize, sanitize_line
 from .common import StartupError, open_target, print_failure
 
 if TYPE_CHECKING:
+    from ..attachments import Attachment
     from ..store import Store
 
 _MIN_MESSAGE_COLUMN = 24
@@ -125,7 +126,9 @@ class ScriptRun:
         *,
         stop_on_error: bool,
         on_result: Callable[[TurnResult], None],
+        attachments: Sequence[tuple[Attachment, ...]] = (),
     ) -> None:
+        """`attachments[i]`: the files sent with `messages[i]` (none past its end)."""
         from ..conversation.core import Conversation
         from ..conversation.events import Event, Notice, TurnEnded
         from ..store import NullStore
@@ -143,10 +146,11 @@ class ScriptRun:
 
         conversation = Conversation(self.target, store=store, listener=on_event)
         try:
-            for result in self.results:
+            for index, result in enumerate(self.results):
                 current[:] = [result]
                 result.outcome = Outcome.WAITING
-                await conversation.send(result.message)
+                files = attachments[index] if index < len(attachments) else ()
+                await conversation.send(result.message, files)
                 on_result(result)
                 if store.warning and store.warning != warned:
                     warned = store.warning  # saving broke mid-run: say so once, and go on
@@ -175,10 +179,15 @@ def _run_async(
     *,
     stop_on_error: bool,
     on_result: Callable[[TurnResult], None],
+    attachments: Sequence[tuple[Attachment, ...]] = (),
 ) -> bool:
     """Run the turns; False if Ctrl-C stopped them (the results so far stay in `conversation`)."""
     try:
-        asyncio.run(conversation.run(messages, stop_on_error=stop_on_error, on_result=on_result))
+        asyncio.run(
+            conversation.run(
+                messages, stop_on_error=stop_on_error, on_result=on_result, attachments=attachments
+            )
+        )
     except KeyboardInterrupt:
         return False
     return True
@@ -205,7 +214,9 @@ def _opened_store(args: argparse.Namespace) -> Iterator[Store]:
 
 def run_script(args: argparse.Namespace) -> int:
     try:
-        messages = read_script(args.file, stdin_taken=getattr(args, "visitor_token_stdin", False))
+        lines = read_script(args.file, stdin_taken=getattr(args, "visitor_token_stdin", False))
+        # Files named by `@attach` lines are read and checked now: one refused sends nothing.
+        messages, attachments = script_turns(lines, args.file)
     except (ScriptError, InputError) as exc:
         print_failure(str(exc))
         return exitcodes.USAGE
@@ -222,6 +233,7 @@ def run_script(args: argparse.Namespace) -> int:
                 messages,
                 stop_on_error=bool(getattr(args, "stop_on_error", False)),
                 on_result=on_result,
+                attachments=attachments,
             )
     except StartupError as exc:
         print_failure(exc.safe_message)
@@ -270,6 +282,42 @@ def read_script(path: str, *, stdin_taken: bool = False) -> list[str]:
     if not messages:
         raise ScriptError(f"Nothing to run: {sanitize_line(path)} has no non-empty lines.")
     return messages
+
+
+ATTACH_DIRECTIVE = "@attach "
+"""A script line `@attach PATH` sends file PATH with the next message line (repeatable;
+a relative PATH is taken from the script's folder). `\\@attach` sends the words themselves."""
+
+
+def script_turns(
+    lines: Sequence[str], script_path: str
+) -> tuple[list[str], list[tuple[Attachment, ...]]]:
+    """The messages of a script's lines and the files each carries, read and checked."""
+    import os
+
+    from ..attachments import AttachmentError, check_count, load
+
+    base = "" if script_path == "-" else os.path.dirname(script_path)
+    messages: list[str] = []
+    attachments: list[tuple[Attachment, ...]] = []
+    pending: list[Attachment] = []
+    for number, line in enumerate(lines, start=1):
+        if line.startswith(ATTACH_DIRECTIVE):
+            path = os.path.join(base, os.path.expanduser(line[len(ATTACH_DIRECTIVE) :].strip()))
+            try:
+                pending.append(load(path))
+                check_count(len(pending))
+            except AttachmentError as exc:
+                raise ScriptError(f"Script line {number}: {exc.safe_message}") from None
+            continue
+        messages.append(line[1:] if line.startswith("\\@") else line)
+        attachments.append(tuple(pending))
+        pending = []
+    if pending:
+        raise ScriptError("The script ends with `@attach` lines but no message to send them with.")
+    if not messages:
+        raise ScriptError("Nothing to run: the script has only `@attach` lines.")
+    return messages, attachments
 
 
 def _exit_code(results: Sequence[TurnResult], finished: bool) -> int:

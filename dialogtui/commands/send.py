@@ -28,6 +28,9 @@ from ..target import Target
 from .common import StartupError, exit_code_for, open_target, print_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..attachments import Attachment
     from ..store import Store
 
 
@@ -44,6 +47,13 @@ def run_send(args: argparse.Namespace) -> int:
     if not text.strip():
         print_failure("Nothing to send: the message is empty.")
         return exitcodes.USAGE
+    paths: list[str] = getattr(args, "attach", None) or []
+    attachments: tuple[Attachment, ...] = ()
+    if paths:
+        from ..attachments import load_all
+
+        # Read and checked before anything opens: a refused file sends and records nothing.
+        attachments = load_all(paths)  # raises AttachmentError (an InputError: exit 2)
     try:
         with open_target(args) as target:
             from ..store import open_store
@@ -53,7 +63,9 @@ def run_send(args: argparse.Namespace) -> int:
             if store.warning:
                 print_failure(store.warning)
             try:
-                return asyncio.run(_send(target, text, as_json=args.json, store=store))
+                return asyncio.run(
+                    _send(target, text, as_json=args.json, store=store, attachments=attachments)
+                )
             finally:
                 store.close()
     except StartupError as exc:
@@ -61,7 +73,14 @@ def run_send(args: argparse.Namespace) -> int:
         return exc.exit_code
 
 
-async def _send(target: Target, text: str, *, as_json: bool, store: Store | None = None) -> int:
+async def _send(
+    target: Target,
+    text: str,
+    *,
+    as_json: bool,
+    store: Store | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> int:
     """One turn through the conversation core, its events printed as they come."""
     from ..conversation.core import Conversation
     from ..store import NullStore
@@ -71,7 +90,7 @@ async def _send(target: Target, text: str, *, as_json: bool, store: Store | None
     printer = _JsonPrinter(sys.stdout) if as_json else _PlainPrinter(sys.stdout)
     conversation = Conversation(target, store=store, listener=printer.on_event, every_event=True)
     try:
-        turn = await conversation.send(text)
+        turn = await conversation.send(text, attachments)
     finally:
         printer.close()
         await conversation.close()

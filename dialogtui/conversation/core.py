@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..api.errors import ApiHttpError, DialogError, TransportError
@@ -57,6 +57,7 @@ from .record import TurnRecord, thread_of
 
 if TYPE_CHECKING:
     from ..api.client import DialogClient
+    from ..attachments import Attachment
     from ..api.models import ActionResult, Config, FormMarker
     from ..api.retry import Operation, RetryPolicy
     from ..api.timeouts import Timeouts
@@ -106,6 +107,7 @@ class Conversation:
         """The turn running, or the last one."""
         self.retry_text: str | None = None
         """What Retry would send again: the last turn's text, if it failed retryably."""
+        self._retry_attachments: tuple[Attachment, ...] = ()  # and the files sent with it
         self.followups: tuple[FollowUp, ...] = ()
         self.form: FormMarker | None = None
         """The last form the bot opened and the person has not submitted yet."""
@@ -388,14 +390,18 @@ class Conversation:
 
     # -- turns --------------------------------------------------------------------------------
 
-    async def send(self, text: str) -> Turn:
-        """Send `text` and stream the reply to the listeners; returns the ended turn. Errors
-        end the turn (see its outcome and error) and are not raised; a cancel from outside
-        (Ctrl-C) is recorded, then raised; `cancel()` ends the turn as cancelled."""
+    async def send(self, text: str, attachments: Sequence[Attachment] = ()) -> Turn:
+        """Send `text` (with image/file `attachments`, read by `dialogtui.attachments`) and
+        stream the reply to the listeners; returns the ended turn. Errors end the turn (see
+        its outcome and error) and are not raised; a cancel from outside (Ctrl-C) is recorded,
+        then raised; `cancel()` ends the turn as cancelled. Attachments the bot cannot take
+        raise `AttachmentError` before anything is sent or recorded."""
         if self.busy:
             raise Busy("a reply is still arriving")
+        if attachments:
+            self.check_attachments(attachments)
         session = self._ensure_session()
-        turn = Turn(text=text)
+        turn = Turn(text=text, attachments=tuple(attachments))
         self.turn = turn
         self.retry_text = None
         self.followups = ()
@@ -416,10 +422,20 @@ class Conversation:
             self._task = None
         return turn
 
+    def check_attachments(self, attachments: Sequence[Attachment]) -> None:
+        """Refuse what the API would refuse: too many, or too large for a message part.
+        Raises `AttachmentError`. (`config.image_enabled` is not read as a refusal: what it
+        governs is not published, and the demo server turns it off yet takes photos.)"""
+        from ..attachments import MESSAGE_MAX_BYTES, check_count, check_size
+
+        check_count(len(attachments))
+        for attachment in attachments:
+            check_size(attachment, MESSAGE_MAX_BYTES, "the API's limit for a message")
+
     async def retry(self) -> Turn | None:
         """Send the failed turn's text again; None if there is nothing to retry."""
         text = self.retry_text
-        return None if text is None else await self.send(text)
+        return None if text is None else await self.send(text, self._retry_attachments)
 
     def cancel(self) -> bool:
         """Stop the reply in flight; what arrived stays, marked cancelled. False if none."""
@@ -481,6 +497,7 @@ class Conversation:
         self._follow_rotation()
         error = turn.error
         self.retry_text = turn.text if error is not None and error.retryable else None
+        self._retry_attachments = turn.attachments if self.retry_text is not None else ()
         message = turn.assembler.message
         if turn.outcome is Outcome.DONE and message is not None:
             self.last_reply = plain_text(message.parts)

@@ -91,6 +91,8 @@ class ServerStats:
     client_profiles: list[str | None] = field(default_factory=list)  # its client-profile header
     actions: list[dict[str, Any]] = field(default_factory=list)  # accepted /actions bodies
     file_requests_with_authorization: int = 0  # /cdn downloads that carried an Authorization header
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # image/file parts received
+    file_request_headers: list[list[str]] = field(default_factory=list)  # names, each /cdn GET
     _routes: Counter[str] = field(default_factory=Counter, repr=False)
     _scenarios: Counter[str] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -124,11 +126,18 @@ class ServerStats:
             self.actions.append(body)
             del self.actions[:-MAX_STATS_LOG]
 
-    def record_file_download(self, authorization: str | None) -> None:
+    def note_attachments(self, summaries: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.attachments.extend(summaries)
+            del self.attachments[:-MAX_STATS_LOG]
+
+    def record_file_download(self, authorization: str | None, header_names: list[str]) -> None:
         with self._lock:
             self._routes["GET /cdn"] += 1
             if authorization is not None:
                 self.file_requests_with_authorization += 1
+            self.file_request_headers.append(header_names)
+            del self.file_request_headers[:-MAX_STATS_LOG]
 
     def count(self, route: str) -> int:
         with self._lock:
@@ -147,8 +156,10 @@ class ServerStats:
             self.context_pages.clear()
             self.client_profiles.clear()
             self.actions.clear()
+            self.attachments.clear()
             self.last_authorization = None
             self.file_requests_with_authorization = 0
+            self.file_request_headers.clear()
 
 
 class DeliberateDrop(Exception):
@@ -539,7 +550,10 @@ async def post_auth_reset(request: Request) -> Response:
 async def get_config(
     request: Request, state: DevServerState, conversation: Conversation
 ) -> Response:
-    return JSONResponse(content.branding(str(request.base_url).rstrip("/")))
+    from .livechat import amend_config
+
+    branding = content.branding(str(request.base_url).rstrip("/"))
+    return JSONResponse(amend_config(request.app, branding))
 
 
 def _encode_cursor(index: int) -> str:
@@ -671,6 +685,11 @@ async def post_actions(
     problems = action_problems(marker, action)
     if problems:
         return failure_response(api_error(422, "validation", "Validation failed", problems))
+    from .attachments_banners import action_attachment_problem
+
+    refused = action_attachment_problem(action)
+    if refused is not None:
+        return failure_response(refused)
     # A marker answers once; a repeated submit is a duplicate and gets 409 like a stale one.
     conversation.actionable.discard(part_id)
     state.stats.note_action({"part_id": part_id, "action": action})
@@ -714,6 +733,8 @@ async def get_export(
 ) -> Response:
     """The visitor's data in the vendor's export shape (its SDK's stand-in). The shape of one
     entry of `conversations` is not published; ours holds the id, the start and the messages."""
+    from .livechat import livechat_sessions
+
     return JSONResponse(
         {
             "generated_at": content.iso_utc(),
@@ -728,7 +749,7 @@ async def get_export(
                     "ratings": conversation.ratings,
                 }
             ],
-            "livechat_sessions": [],
+            "livechat_sessions": livechat_sessions(request.app, conversation.id),
             "attachments": [],
             "support_tickets": [
                 s for s in conversation.submissions if s["action"].get("type") == "support_ticket"
@@ -794,18 +815,34 @@ async def post_messages(request: Request) -> Response:
     forced = scenario_gate(state, choice, token, key=conversation.id)
     if forced is not None:
         return forced
+    from .livechat import bot_send_refused  # an agent has the conversation: 409
+
+    refused = bot_send_refused(request.app, conversation.id)
+    if refused is not None:
+        return failure_response(refused)
     played = state.turn_memory.before_turn(choice, conversation.id, state.config.retry_after)
     if isinstance(played, HttpFailure):
         return failure_response(played)
     choice = played
-    plan = stream_plan(choice, text, str(request.base_url).rstrip("/"), state.config.delta_delay)
-    user = content.user_message(text)
+    from . import attachments_banners as uploads  # (it imports this module)
+
     assert isinstance(body, dict)  # parse_message accepted it
+    received = uploads.check_attachments(state, choice.name, body["message"]["parts"][1:])
+    if isinstance(received, HttpFailure):
+        return failure_response(received)
+    plan = stream_plan(choice, text, str(request.base_url).rstrip("/"), state.config.delta_delay)
+    if received and plan.frames and isinstance(plan.frames[-1], Done):
+        # The reply says what arrived, just before `done`.
+        ack = uploads.acknowledgement(received)
+        plan.frames.insert(len(plan.frames) - 1, ("part", {"part": ack}))
+    user = content.user_message(text)
     for part in body["message"]["parts"][1:]:
         if part["type"] == "image":  # history serves a visitor's photo back as a data: URL
             user["parts"].append(
                 content.visitor_image_part(part["mime"], part["data"], part.get("filename"))
             )
+        else:
+            user["parts"].append(uploads.visitor_file_part(part))
     context = body.get("context")
     state.stats.note_send(
         context.get("page") if isinstance(context, dict) else None,
@@ -874,7 +911,9 @@ async def stream_body(
 async def get_cdn_file(request: Request) -> Response:
     """Serves the demo image/file parts. Not an API route: a client must not send its token here."""
     state = get_state(request)
-    state.stats.record_file_download(request.headers.get("authorization"))
+    state.stats.record_file_download(
+        request.headers.get("authorization"), sorted(request.headers.keys())
+    )
     found = content.CDN_FILES.get(request.path_params["name"])
     expires = request.query_params.get("expires", "")
     if found is None:
@@ -925,7 +964,10 @@ async def unexpected_exception(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: DevServerConfig | None = None) -> Starlette:
-    """The ASGI app. Its state (conversations, stats) lives at `app.state.devserver`."""
+    """The ASGI app. Its state (conversations, stats) lives at `app.state.devserver`, the
+    live-chat desk at `app.state.livechat`."""
+    from . import livechat  # it imports this module's helpers
+
     api_routes = [
         Route("/auth", post_auth, methods=["POST"]),
         Route("/auth/reset", post_auth_reset, methods=["POST"]),
@@ -935,7 +977,11 @@ def create_app(config: DevServerConfig | None = None) -> Starlette:
         Route("/actions", post_actions, methods=["POST"]),
         Route("/rate", post_rate, methods=["POST"]),
         Route("/export", get_export, methods=["GET"]),
+        *livechat.routes(),
     ]
+    from .attachments_banners import ROUTES as ATTACHMENT_AND_BANNER_ROUTES
+
+    api_routes.extend(ATTACHMENT_AND_BANNER_ROUTES)
     app = Starlette(
         routes=[
             Route("/", get_index, methods=["GET"]),
@@ -946,4 +992,5 @@ def create_app(config: DevServerConfig | None = None) -> Starlette:
         exception_handlers={HTTPException: http_exception, Exception: unexpected_exception},
     )
     app.state.devserver = DevServerState(config or DevServerConfig())
+    livechat.install(app)
     return app

@@ -11,7 +11,7 @@ import re
 import secrets
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -356,6 +356,11 @@ def custom_form_part() -> JSON:
     }
 
 
+def human_agent_part() -> JSON:
+    """The bot offers a human (live chat): the SDK shows a button that asks for one."""
+    return {"type": "request_human_agent", "part_id": new_id("part")}
+
+
 def image_upload_part() -> JSON:
     return {
         "type": "request_image_upload",
@@ -371,7 +376,12 @@ def _signed_url(base_url: str, name: str, expires: datetime) -> str:
     return f"{base_url}/cdn/{name}?expires={expiry}&signature={secrets.token_hex(16)}"
 
 
-def image_part(base_url: str, expires: datetime | None = None) -> JSON:
+def image_part(
+    base_url: str,
+    expires: datetime | None = None,
+    name: str = "demo.png",
+    caption: str = "A tiny demo image",
+) -> JSON:
     """An image as the API saves one: an attachment id, a signed URL and thumbnail that expire."""
     expires = expires or datetime.now(UTC) + FILE_URL_LIFETIME
     attachment_id = new_id("att")
@@ -379,12 +389,12 @@ def image_part(base_url: str, expires: datetime | None = None) -> JSON:
         "type": "image",
         "part_id": new_id("part"),
         "attachment_id": attachment_id,
-        "url": _signed_url(base_url, "demo.png", expires),
-        "thumbnail_url": _signed_url(base_url, "demo.png", expires),
+        "url": _signed_url(base_url, name, expires),
+        "thumbnail_url": _signed_url(base_url, name, expires),
         "mime_type": "image/png",
-        "size_bytes": len(DEMO_PNG),
+        "size_bytes": len(CDN_FILES[name][0]),
         "url_expires_at": iso_utc(expires),
-        "caption": "A tiny demo image",
+        "caption": caption,
     }
 
 
@@ -424,12 +434,16 @@ def ok_reply(user_text: str, base_url: str, *, force_form: bool = False) -> Repl
     _suggestions(reply)
     if _mentions(user_text, "quick"):
         reply.whole(quick_replies_part())
-    if _mentions(user_text, "image"):
+    if _mentions(user_text, "broken"):
+        reply.whole(image_part(base_url, name="broken.png", caption="A broken image"))
+    elif _mentions(user_text, "image"):
         reply.whole(image_part(base_url))
     if _mentions(user_text, "file"):
         reply.whole(file_part(base_url))
     if _mentions(user_text, "upload", "photo"):
         reply.whole(image_upload_part())
+    if _mentions(user_text, "human", "person"):
+        reply.whole(human_agent_part())
     if _mentions(user_text, "forms"):
         # The vendor's three sample forms in one reply: each of them is the latest actionable.
         reply.whole(contact_form_part())
@@ -785,25 +799,40 @@ def seed_history(count: int) -> list[JSON]:
     return messages
 
 
-def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+def _png(width: int, height: int, pixel: Callable[[int, int], tuple[int, int, int]]) -> bytes:
+    """An RGB PNG written by hand (zlib and struct), so the server needs no image library."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
             struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
 
-    row = b"\x00" + bytes(rgb) * width
+    rows = b"".join(
+        b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height)
+    )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
 
 
-DEMO_PNG = _png(16, 16, (0x2F, 0x6F, 0xED))
+def _demo_pixel(x: int, y: int) -> tuple[int, int, int]:
+    """A sunset: a sky going from blue to orange, a yellow sun, a dark green hill."""
+    if (x - 22) ** 2 + (y - 9) ** 2 <= 16:
+        return (0xFF, 0xD5, 0x4A)
+    if y > 16 + ((x - 12) ** 2) // 40:
+        return (0x1E, 0x5B, 0x2E)
+    return (0x2F + 7 * y, 0x6F + y, max(0, 0xED - 9 * y))
+
+
+DEMO_PNG = _png(32, 24, _demo_pixel)
 DEMO_TXT = b"Hello from the dialogtui dev server.\n"
 CDN_FILES: dict[str, tuple[bytes, str]] = {
     "demo.png": (DEMO_PNG, "image/png"),
     "demo.txt": (DEMO_TXT, "text/plain"),
+    # A web page where an image should be (a CDN's error page): a client must show no picture.
+    "broken.png": (b"<!doctype html><title>Oops</title><p>Not an image.</p>", "image/png"),
 }

@@ -24,7 +24,7 @@ from . import content
 from .content import Event
 
 SCENARIOS: dict[str, str] = {
-    "ok": "normal streamed reply (mention table/form/contact/quick/image/file for extra parts)",
+    "ok": "normal streamed reply (mention table/form/contact/quick/image/broken/file: extra parts)",
     # HTTP errors before any stream; also applied to every Bearer route when set server-wide.
     "unauthorized": "401 unauthorized on Bearer routes (/auth still works)",
     "forbidden": "403 forbidden",
@@ -71,6 +71,12 @@ SCENARIOS: dict[str, str] = {
     "no_rotation": "ok reply whose done carries no visitor_token",
     "whole_parts": "parts arrive only whole (no deltas); done adds an attachment never streamed",
     "crlf": "ok reply framed with CRLF line endings",
+    # Attachments and banners (devserver/attachments_banners.py).
+    "upload_too_large": (
+        "413 payload_too_large for a send that carries an attachment (a server whose limit "
+        "is tighter than the client's)"
+    ),
+    "no_banners": "GET /banners answers 404 (a server older than banners)",
     # For load tests (`dialogtui test --visitors N`); N in NAME:N also works with --scenario.
     "slow_first_text": (
         "ok reply that waits 3 s after the status events before its first part "

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 from uvicorn.config import LOGGING_CONFIG
 
 from .app import DeliberateDrop, DevServerConfig, DevServerState, ServerStats, app_state, create_app
@@ -178,6 +179,7 @@ async def serve(
     *,
     on_ready: Callable[[str], None] | None = None,
     log_level: str = "warning",
+    on_app: Callable[[Starlette], None] | None = None,
 ) -> None:
     """Serve until cancelled (or until uvicorn handles Ctrl-C when run on the main thread).
 
@@ -187,6 +189,8 @@ async def serve(
     """
     sock = _bind(host, port)
     app = create_app(config)
+    if on_app is not None:  # e.g. `serve --agent` wires the live-chat desk to the terminal
+        on_app(app)
     server = _Server(
         _uvicorn_config(app, log_config=LOGGING_CONFIG, log_level=log_level), app_state(app)
     )

@@ -336,6 +336,19 @@ class DialogApp(App[None]):
             "Rate conversation", "Give this conversation 1–5 stars", main.action_rate
         )
         yield SystemCommand(
+            "Ask for a human",
+            "Hand the conversation to a live-chat agent (F8)",
+            main.action_ask_for_human,
+        )
+        yield SystemCommand(
+            "End live chat", "End the chat with the agent (F9)", main.action_end_live_chat
+        )
+        yield SystemCommand(
+            "Waiting-room form",
+            "Leave details for the live-chat agent while you wait",
+            main.action_waiting_form,
+        )
+        yield SystemCommand(
             "Reload history",
             "Fetch this conversation again from the server",
             main.action_reload_history,
@@ -353,6 +366,14 @@ class DialogApp(App[None]):
         yield SystemCommand("Find", "Find text in the conversation", main.action_find)
         yield SystemCommand("Keys", "Every key and what it does", self.action_help)
         yield SystemCommand("Open form", "Reopen the bot's form", main.action_open_form)
+        yield SystemCommand(
+            "Session values and form definitions",
+            "Ask the server (GET /session, GET /forms/{id}); shown in the inspector",
+            main.action_show_session,
+        )
+        yield SystemCommand(
+            "Attach a file (F5)", "Send a photo or a file with the next message", main.action_attach
+        )
         yield SystemCommand(
             "Set page", "The page the visitor is on (context.page)", main.action_set_page
         )

@@ -143,6 +143,11 @@ class ActionBar(Widget, can_focus=True):
         self.show(())
 
     @property
+    def choices(self) -> list[Choice]:
+        """What it offers, Retry left out."""
+        return [item.choice for item in self._items if item.choice is not None]
+
+    @property
     def labels(self) -> list[str]:
         """The choices' labels as shown, Retry left out."""
         return [item.label for item in self._items if item.choice is not None]

@@ -53,6 +53,23 @@ class Composer(TextArea):
         self.recall = InputRecall()
         """Earlier messages for Up/Down; the app gives it the one kept on disk for its bot."""
 
+    @dataclass
+    class PathDropped(Message):
+        """A path to an existing file was dropped or pasted (terminals paste dropped files)."""
+
+        composer: Composer
+        path: str
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        # Runs before TextArea's own paste handler, which Textual calls next unless told not to.
+        from ..attachments import dropped_file
+
+        path = dropped_file(event.text)
+        if path is not None:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.PathDropped(self, path))
+
     async def _on_key(self, event: events.Key) -> None:
         key = event.key
         if key == "enter":

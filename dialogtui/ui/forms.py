@@ -109,16 +109,24 @@ def local_errors(
 
 
 def action_for(marker: FormMarker, values: dict[str, Any]) -> dict[str, Any]:
-    """The `/actions` body for a marker; field keys are sent verbatim, hidden fields not."""
-    values = submitted_values(marker_fields(marker), values)
+    """The `/actions` body for a marker; field keys are sent verbatim, hidden fields not.
+    Files read by `form_files.read_files` go in the SDK's `files` / `attachments`."""
+    from .form_files import with_files
+
+    sent = submitted_values(marker_fields(marker), values)
+    texts = {key: value for key, value in sent.items() if isinstance(value, str)}
+    action: dict[str, Any]
     if isinstance(marker, ContactFormPart):
-        return {"type": "contact_form", "fields": values}
-    if isinstance(marker, FormPart):
-        return {"type": "form_submission", "form_id": marker.form_id, "values": values}
-    return {
-        "type": "support_ticket",
-        **{key: values.get(key, "") for key in ("name", "email", "message")},
-    }
+        action = {"type": "contact_form", "fields": texts}
+    elif isinstance(marker, FormPart):
+        action = {"type": "form_submission", "form_id": marker.form_id, "values": texts}
+    else:
+        action = {
+            "type": "support_ticket",
+            **{key: texts.get(key, "") for key in ("name", "email", "message")},
+        }
+    with_files(marker, action, {**values, **sent})
+    return action
 
 
 def _field_id(key: str) -> str:
@@ -200,6 +208,11 @@ class FormScreen(ModalScreen[str | None]):
         self.marker = marker
         self._submit = submit
         self._fields = list(marker_fields(marker))
+        from .form_files import ticket_attachments_field
+
+        extra = ticket_attachments_field(marker)  # a ticket's attachments: a field of ours
+        if extra is not None:
+            self._fields.append(extra)
         self.current = current
         self._draft = dict(draft or {})
         self._keep_draft = keep_draft
@@ -260,11 +273,9 @@ class FormScreen(ModalScreen[str | None]):
             area.placeholder = placeholder
             return area
         if form_field.type == "file":
-            return Input(
-                id=widget_id,
-                placeholder="File uploads are not supported in the terminal",
-                disabled=True,
-            )
+            # A path typed or pasted; read and checked on Send (`form_files`).
+            several = "paths separated by ; " if form_field.key == "attachments" else "a path "
+            return Input(value, id=widget_id, placeholder=f"{several}to a file, up to 2 MiB")
         return Input(
             value,
             id=widget_id,
@@ -341,10 +352,18 @@ class FormScreen(ModalScreen[str | None]):
         if errors or general:
             self.show_errors(errors, general)
             return
-        self._send(submitted_values(self._fields, values))
+        from .form_files import read_files
+
+        sent, file_errors = read_files(
+            self.marker, self._fields, submitted_values(self._fields, values)
+        )
+        if file_errors:
+            self.show_errors(file_errors)
+            return
+        self._send(sent)
 
     @work(exclusive=True, group="form-submit")
-    async def _send(self, values: dict[str, str]) -> None:
+    async def _send(self, values: dict[str, Any]) -> None:
         send_button = self.query_one("#send", Button)
         send_button.disabled = True
         try:

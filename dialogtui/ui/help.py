@@ -25,6 +25,7 @@ EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Message box", "ctrl+j", "New line (also Shift+Enter where the terminal reports it)"),
     ("Message box", "up,down", "Earlier / later sent messages (in an empty box)"),
     ("Message box", "?", "This help (in an empty box)"),
+    ("Message box", "paste a path", "A file's path pasted (or dropped) attaches the file, as F5"),
     ("Anywhere", "any letter", "Typed into the message box, wherever the focus is"),
     ("Transcript", "mouse drag", "Select text; double-click a word, triple-click a block"),
     ("Transcript", "ctrl+c", "Copy the selection"),

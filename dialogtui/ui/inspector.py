@@ -721,7 +721,9 @@ class Inspector(Widget):
         yield Static(Content(self.TITLE), id="inspector-title")
         yield self.event_list
         with VerticalScroll(id="inspector-detail"):
-            yield Static(Content("Select a row to see its detail."), id="inspector-detail-text")
+            # A note shown before the panel was first mounted (`show_note`) is kept.
+            shown = self.detail_text or "Select a row to see its detail."
+            yield Static(Content(shown), id="inspector-detail-text")
 
     # -- the API the app calls --------------------------------------------------------------------
 
@@ -744,6 +746,10 @@ class Inspector(Widget):
     @property
     def row_count(self) -> int:
         return self.event_list.row_count
+
+    def show_note(self, text: str) -> None:
+        """Show `text` in the detail pane (session values, form definitions)."""
+        self._show(redact(text))
 
     # -- detail -----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ tells into the transcript, the action bar and the status line.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,16 +26,27 @@ from textual.worker import Worker
 
 from ...background import in_daemon_thread
 from ...target import Target, TargetError, configured_target, demo_target, with_secret
+from ..attach_ui import BannerStrip, PendingAttachments
 from ..choices import ActionBar, Choice
+from ..livechat import NOT_ENABLED, HandoverChoice, LiveChatStatus, WaitingFormChoice
 from ..standins import ComposerStandIn, TranscriptStandIn
 
 if TYPE_CHECKING:
     # Imported where first used, after the first frame (see `ui.app`): the core brings the
     # session, the store and the wire models; the widgets bring TextArea and the renderer.
     from ...api.client import DialogClient
-    from ...api.models import Config, FormMarker, Message
+    from ...api.models import (
+        Config,
+        FormMarker,
+        FormPart,
+        ImagePart,
+        ImageUploadPart,
+        Message,
+        Part,
+    )
     from ...api.retry import Operation, RetryPolicy
     from ...api.timeouts import Timeouts
+    from ...attachments import Attachment
     from ...conversation.core import Conversation
     from ...conversation.events import (
         BlockGrew,
@@ -48,9 +59,11 @@ if TYPE_CHECKING:
         TurnEnded,
         TurnStarted,
     )
+    from ...conversation.livechat import Cadence, LiveChat, LiveChatEvent
     from ...session import ChatSession
     from ...store import Store
     from ..app import DialogApp
+    from ..attach_ui import AttachRequest
     from ..composer import Composer
     from ..forms import Rating, SubmitOutcome
     from ..inspector import Inspector
@@ -157,7 +170,13 @@ class MainScreen(Screen[None]):
         Binding("f3", "fresh_visitor", "Fresh visitor", show=False),
         Binding("ctrl+l", "reload_history", "Reload the conversation's history", show=False),
         Binding("ctrl+o", "open_form", "Open form", show=False),
+        Binding("f5", "attach", "Attach a file to the next message", show=False),
+        # In the footer while they apply (one of the two at a time; see check_action).
+        Binding("f8", "ask_for_human", "Human", tooltip="Ask for a human agent (live chat)"),
+        Binding("f9", "end_live_chat", "End chat", tooltip="End the live chat with the agent"),
     ]
+    livechat_cadence: Cadence | None = None
+    """The live chat's polling rhythm (None: the SDK's); tests make it faster."""
 
     def __init__(
         self,
@@ -171,15 +190,21 @@ class MainScreen(Screen[None]):
         self._timeouts = timeouts
         self._policies = policies
         self.conversation: Conversation | None = None
+        self.live: LiveChat | None = None
+        """The live chat with a human agent, beside the conversation (made with it)."""
+        self._live_engaged = False
         from ..form_state import FormTracker
 
         self.forms = FormTracker()
         """The bot's forms: which are current, sent, or drafted (`ui/form_state.py`)."""
         self._before_first_user_turn = False
         """No user turn in this conversation yet: start prompts show (and follow the page)."""
+        self.upload_prompt: ImageUploadPart | None = None
+        """The photo the bot's newest reply asks for (F5 then checks against what it takes)."""
         self._handlers: dict[type, Callable[[Any], None]] = {}
         self.turn_worker: Worker[None] | None = None
         self._entry = -1  # the transcript entry of the reply in flight
+        self._picture_slots = asyncio.Semaphore(2)
         self._streaming = False
         self._status = ""
         self._retry_shown = False
@@ -202,13 +227,16 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Bars():
             yield Header(show_clock=False)
+            yield BannerStrip(id="banners")
         with MainPane(id="main"):
             # The transcript and the composer replace these right after the first frame.
             yield TranscriptStandIn()
             # The inspector joins on first F12 (see `inspector`): hidden, it was only work.
         with Bars():
             yield ActionBar(id="actions")
+            yield PendingAttachments(id="pending")
             yield ComposerStandIn()
+            yield LiveChatStatus(id="livechat")
             yield StatusLine(id="status")
             yield Footer()
 
@@ -341,6 +369,7 @@ class MainScreen(Screen[None]):
                 policies=self._policies,
                 on_session=self.session_opened,
             )
+            self._attach_live_chat(self.conversation)
         self.conversation.client  # noqa: B018  (the session opens with the conversation)
         return self.conversation
 
@@ -430,7 +459,13 @@ class MainScreen(Screen[None]):
             return
         self.set_status("Ready")
         self.action_bar.show(_choices(event.followups))
+        self._load_pictures(entry, event.turn.assembler.parts)
         message = event.turn.assembler.message
+        if message is not None:
+            from ..attach_ui import upload_prompt_of
+
+            self.upload_prompt = upload_prompt_of(message.parts)
+            self._offer_handover(message, event.followups)
         offered = self.forms.bot_message(message.parts, entry) if message is not None else []
         self._show_superseded_forms()
         if offered:
@@ -455,6 +490,12 @@ class MainScreen(Screen[None]):
         if event.reason is ChangeReason.SWITCHED and self._composer is not None:
             self._composer.recall = self._recall()  # Up/Down recall what was sent to this bot
         self._before_first_user_turn = not any(m.role == "user" for m in event.history)
+        from ..attach_ui import upload_prompt_of
+
+        # A photo request in history stands while it is the newest message.
+        last = event.history[-1] if event.history else None
+        asks = last is not None and last.role == "assistant"
+        self.upload_prompt = upload_prompt_of(last.parts) if last is not None and asks else None
         if event.history:
             entries = [self._add_message(message) for message in event.history]
             # A form in history opens while it is the latest; older ones say they are not.
@@ -485,7 +526,43 @@ class MainScreen(Screen[None]):
 
             self.transcript.add_notice(parts_text(message.parts) or "(system note)")
             return None
-        return self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
+        entry = self.transcript.add_entry(_role(message), message.parts, label=_speaker(message))
+        self._load_pictures(entry, message.parts)
+        return entry
+
+    def _load_pictures(self, entry: int, parts: Sequence[Part]) -> None:
+        """Fetch and decode the entry's images in the background; each shows when ready."""
+        if not self.target.settings.images:
+            return
+        if self.app.console.color_system not in ("256", "truecolor"):
+            return  # in 16 colours or none, half blocks draw noise: the text line is better
+        from ...api.models import ImagePart
+
+        for index, part in enumerate(parts):
+            if isinstance(part, ImagePart) and part.url:
+                self.run_worker(
+                    self._load_picture(entry, index, part), group="pictures", exit_on_error=False
+                )
+
+    async def _load_picture(self, entry: int, index: int, part: ImagePart) -> None:
+        from ...api.images import ImageFetchError, fetch_image
+        from ...api.models import is_data_url
+        from ..pictures import decode_picture
+
+        async with self._picture_slots:  # a history full of images fetches a few at a time
+            try:
+                # The thumbnail when there is one: the same picture, fewer bytes.
+                source = (
+                    part.thumbnail_url
+                    if part.thumbnail_url and not is_data_url(part.url)
+                    else part.url
+                )
+                data = await fetch_image(source, part.url_expires_at)
+            except ImageFetchError:
+                return  # the text line says what the image is; no picture
+            picture = await asyncio.to_thread(decode_picture, data)
+        if picture is not None:
+            self.transcript.show_picture(entry, index, part.url, picture)
 
     # -- older history: loaded when the person scrolls to the top --------------------------------
 
@@ -611,7 +688,9 @@ class MainScreen(Screen[None]):
             self._apply_branding()
             self.set_status("Not connected")
             return
+        await self.fetch_banners()  # before "Ready": the requests keep one order
         self.set_status("Ready · Ctrl+O opens the bot's form" if self.forms.openable() else "Ready")
+        self._resume_live_chat()
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -629,6 +708,12 @@ class MainScreen(Screen[None]):
 
     @on(ActionBar.Chosen)
     def _chosen(self, event: ActionBar.Chosen) -> None:
+        if isinstance(event.choice, HandoverChoice):
+            self.action_ask_for_human(event.choice.part_id)
+            return
+        if isinstance(event.choice, WaitingFormChoice):
+            self.action_waiting_form()
+            return
         if self.send(event.choice.send_text):
             self.composer.focus()  # for what the person types next
 
@@ -638,6 +723,11 @@ class MainScreen(Screen[None]):
             return self.retry_text is not None
         if action == "cancel_reply":
             return self.turn_running
+        if action == "end_live_chat":
+            return self.live is not None and self.live.engaged
+        if action == "ask_for_human":  # shown for a bot with live chat, until one is open
+            live = self.live
+            return live is not None and not live.engaged and live.availability() != NOT_ENABLED
         return True
 
     @property
@@ -662,33 +752,153 @@ class MainScreen(Screen[None]):
         ):
             self.notify("One moment: the conversation is still loading.", severity="warning")
             return False
+        if self.live is not None and self.live.active:
+            return self._send_to_agent(text, self.live)
         if self.turn_running:
             self.notify(
                 "A reply is still arriving. Wait for it, or press Esc to cancel it.",
                 severity="warning",
             )
             return False
-        from ...api.models import TextPart
+        from ...attachments import AttachmentError
+        from ..attach_ui import sent_parts
         from ...conversation.outcome import Outcome
 
         conversation = self.ensure_conversation()  # a start cancelled before it made one
-        self.transcript.add_entry("user", [TextPart(text=text)])
+        pending = self.query_one(PendingAttachments)
+        files = pending.files
+        try:
+            conversation.check_attachments(files)
+        except AttachmentError as error:
+            self.notify(error.safe_message, severity="error")
+            return False
+        pending.set_files([])
+        self.transcript.add_entry("user", sent_parts(text, files))
         self._entry = self.transcript.add_entry("assistant", state=Outcome.WAITING)
         self._streaming = False
-        self.turn_worker = self._run_turn(conversation, text)
+        self.upload_prompt = None
+        self.turn_worker = self._run_turn(conversation, text, tuple(files))
         return True
 
     @work(group="turn")
-    async def _run_turn(self, conversation: Conversation, text: str) -> None:
+    async def _run_turn(
+        self, conversation: Conversation, text: str, files: tuple[Attachment, ...] = ()
+    ) -> None:
         app = self.dialog_app
         hold = app.hold_young_collections()
         try:
-            await conversation.send(text)
+            await conversation.send(text, files)
         finally:
             # The collection held back while the reply streamed runs once the reply's last
             # frame is on screen, not before it. (A callback lost with a screen popped before
             # its frame leaves it to the next turn, or to quitting.)
             self.call_after_refresh(app.release_young_collections, hold)
+
+    # -- attachments and banners (ui/attach_ui.py) ---------------------------------------------
+
+    def action_attach(self) -> None:
+        """F5: a file for the next message, from a path or the folder tree."""
+        from ..attach_ui import AttachScreen, attach_start_folder
+
+        pending = len(self.query_one(PendingAttachments).files)
+        screen = AttachScreen(attach_start_folder(), prompt=self.upload_prompt, pending=pending)
+        self.app.push_screen(screen, self._attach_chosen)
+
+    def _attach_chosen(self, request: AttachRequest | None) -> None:
+        if request is None:
+            return
+        if request.clear:
+            self.query_one(PendingAttachments).set_files([])
+            self.notify("Attachments removed.")
+        elif request.path is not None:
+            self.attach_path(request.path)
+
+    def attach_path(self, path: str) -> bool:
+        """Read and check file `path` for the next message (against the bot's photo request,
+        if its newest reply made one); a clear word and nothing attached if it is refused."""
+        from ...attachments import (
+            MESSAGE_MAX_BYTES,
+            AttachmentError,
+            check_count,
+            clean_path,
+            load,
+        )
+
+        prompt = self.upload_prompt
+        pending = self.query_one(PendingAttachments)
+        try:
+            check_count(len(pending.files) + 1)
+            if prompt is not None:
+                file = load(
+                    clean_path(path),
+                    limit=min(prompt.max_size_bytes, MESSAGE_MAX_BYTES),
+                    accepted=prompt.accepted_types,
+                    limit_source="the bot's limit for this photo",
+                )
+            else:
+                file = load(clean_path(path))
+        except AttachmentError as error:
+            self.notify(error.safe_message, severity="error", timeout=8)
+            return False
+        pending.set_files([*pending.files, file])
+        self.composer.focus()
+        return True
+
+    def on_composer_path_dropped(self, event: Composer.PathDropped) -> None:
+        """A path dropped or pasted into the composer: the file goes with the next message."""
+        self.attach_path(event.path)
+
+    @work(exclusive=True, group="session-values")
+    async def action_show_session(self) -> None:
+        """The visitor's session values and the bot's form definitions, in the inspector
+        (its rows show the requests; its detail pane what they answered)."""
+        from ...api.errors import ApiHttpError, DialogError
+        from ...api.models import FormPart
+        from ..attach_ui import session_text
+
+        await self.secret_read.wait()
+        client = self.ensure_conversation().client
+        try:
+            state = await client.get_session_state()
+        except ApiHttpError as error:
+            if error.status != 404:
+                self.notify(error.safe_message, severity="error")
+                return
+            state = None  # a server older than session values
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error")
+            return
+        config = self.bot_config
+        form_ids = [f.form_id for f in config.forms] if config is not None else []
+        markers = [*self.forms.stale, *self.forms.current]
+        form_ids += [m.form_id for m in markers if isinstance(m, FormPart) and m.form_id]
+        forms: list[tuple[str, Any]] = []
+        for form_id in dict.fromkeys(form_ids):  # each once, in order
+            try:
+                forms.append((form_id, await client.get_form(form_id)))
+            except DialogError as error:
+                forms.append((form_id, error.safe_message))
+        if not self.inspector.has_class("-shown"):
+            self.action_toggle_inspector()
+        self.inspector.show_note(session_text(state, forms))
+
+    @work(exclusive=True, group="banners")
+    async def load_banners(self) -> None:
+        """The banners for the page in force, in a worker (after the page changed)."""
+        await self.fetch_banners()
+
+    async def fetch_banners(self) -> None:
+        """The banners for the page in force; none from a server older than banners."""
+        from ...api.errors import DialogError
+
+        conversation = self.conversation
+        if conversation is None or conversation.session is None:
+            return
+        try:
+            banners = await conversation.client.get_banners()
+        except DialogError:
+            return  # banners are an extra: a failure leaves the conversation as it is
+        self.query_one(BannerStrip).set_banners(banners or [])
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -713,7 +923,12 @@ class MainScreen(Screen[None]):
             self.notify("There is no form in this conversation.")
 
     def _open_form(self, marker: FormMarker) -> None:
+        from ...api.models import FormPart
         from ..forms import FormScreen
+
+        if isinstance(marker, FormPart) and not marker.fields and marker.form_id:
+            self._hydrate_form(marker)  # a thin marker: its fields come from GET /forms/{id}
+            return
 
         current = self.forms.is_current(marker) and marker.part_id not in self.forms.sent
         screen = FormScreen(
@@ -724,6 +939,21 @@ class MainScreen(Screen[None]):
             keep_draft=self.forms.keep_draft,
         )
         self.app.push_screen(screen, lambda confirmation: self._form_closed(marker, confirmation))
+
+    @work(exclusive=True, group="form-definition")
+    async def _hydrate_form(self, marker: FormPart) -> None:
+        from ...api.errors import DialogError
+        from ...api.page_models import hydrate
+
+        try:
+            definition = await self.ensure_conversation().client.get_form(marker.form_id)
+        except DialogError as error:
+            self.notify(f"The form could not be loaded. {error.safe_message}", severity="error")
+            return
+        if not definition.fields:
+            self.notify("The server's definition of this form has no fields.", severity="error")
+            return
+        self._open_form(hydrate(marker, definition))
 
     def _form_closed(self, marker: FormMarker, confirmation: str | None) -> None:
         if confirmation is not None:
@@ -750,6 +980,7 @@ class MainScreen(Screen[None]):
             if conversation.session is not None:
                 conversation.client.context_page = page or None
         self.notify(f"Page: {page}" if page else "No page is sent now.")
+        self.load_banners()
         config = self.bot_config
         if conversation is not None and config is not None and self._before_first_user_turn:
             conversation.followups = conversation.start_prompts(config)
@@ -856,6 +1087,9 @@ class MainScreen(Screen[None]):
     def action_rate(self) -> None:
         from ..forms import RateScreen
 
+        if self.live is not None and self.live.rating_due:
+            self._prompt_live_rating()
+            return
         self.app.push_screen(RateScreen(), self._start_rating)
 
     def _start_rating(self, rating: Rating | None) -> None:
@@ -936,6 +1170,8 @@ class MainScreen(Screen[None]):
 
     async def shut_down(self) -> None:
         """Stop the turn, close the connections, stop a built-in server switched to."""
+        if self.live is not None:
+            await self.live.stop()
         if self.conversation is not None:
             await self.conversation.close()
         self._servers.close()
@@ -943,6 +1179,227 @@ class MainScreen(Screen[None]):
     @property
     def store(self) -> Store:
         return self.dialog_app.store
+
+    # -- live chat: a human agent takes over (the core's `LiveChat`; widgets in `ui.livechat`) --
+
+    def _attach_live_chat(self, conversation: Conversation) -> None:
+        from ...conversation.livechat import LiveChat
+
+        self.live = LiveChat(
+            conversation, cadence=self.livechat_cadence, listener=self.on_live_event
+        )
+
+    def on_live_event(self, event: LiveChatEvent) -> None:
+        """What the live chat tells, as widgets: the status line, agent turns, notes."""
+        from ...conversation.livechat import AgentMessage, LiveChatChanged, LiveChatSent
+        from ..livechat import status_text
+
+        if isinstance(event, LiveChatChanged):
+            self.query_one(LiveChatStatus).text = status_text(
+                event.phase,
+                event.agent_name,
+                event.agent_typing,
+                event.closed_by,
+                event.rating_due,
+            )
+            engaged = self.live is not None and self.live.engaged
+            if event.phase == "waiting" and self._live_phase != "waiting":
+                self._offer_waiting_form()
+            elif event.phase != "waiting" and self._live_phase == "waiting":
+                self._withdraw_waiting_form()
+            self._live_phase = event.phase
+            if engaged != self._live_engaged:
+                self._live_engaged = engaged
+                self.app.refresh_bindings()  # F8 / F9 swap in the footer
+            if event.rating_due and event.phase == "closed" and not self._rating_open:
+                self._prompt_live_rating()
+        elif isinstance(event, AgentMessage):
+            self._add_message(event.message)
+            self.transcript.scroll_end(animate=False)
+        elif isinstance(event, LiveChatSent):
+            if not event.ok:
+                self.transcript.add_notice(
+                    f"Not delivered to the agent: {event.error}", variant="error"
+                )
+                self.composer.restore(event.text)
+        else:
+            self.transcript.add_notice(event.text, variant=event.level)
+
+    _rating_open = False
+    _live_phase = "off"
+
+    @work(group="livechat")
+    async def _offer_waiting_form(self) -> None:
+        """While waiting: the waiting-room form's button, if the bot has one."""
+        from ...api.errors import DialogError
+        from ..livechat import WaitingFormChoice
+
+        live = self.live
+        if live is None:
+            return
+        try:
+            form = await live.waiting_form()
+        except DialogError:
+            return  # the form is a courtesy; the chat goes on without it
+        if form is None or not form.fields or not live.engaged or live.active:
+            return
+        label = f"📝 While you wait: {form.name or 'leave your details'}"
+        self.action_bar.show([WaitingFormChoice(label, "", form.form_id)])
+        self.transcript.add_notice(
+            "While you wait, you can leave details for the agent: the 📝 button above the "
+            "composer, or the palette's “Waiting-room form”.",
+            variant="info",
+        )
+
+    def _withdraw_waiting_form(self) -> None:
+        """The wait is over (an agent joined, or it was withdrawn): its form's button goes."""
+        from ..livechat import WaitingFormChoice
+
+        bar = self.action_bar
+        kept = [c for c in bar.choices if not isinstance(c, WaitingFormChoice)]
+        if len(kept) != len(bar.choices):
+            bar.show(kept, retry=bar.has_retry)
+
+    @work(group="livechat")
+    async def action_waiting_form(self) -> None:
+        from ...api.errors import DialogError
+        from ...api.models import FormPart
+        from ..forms import FormScreen
+
+        await self.secret_read.wait()
+        self.ensure_conversation()
+        live = self.live
+        assert live is not None
+        try:
+            form = await live.waiting_form()
+        except DialogError as error:
+            self.notify(error.safe_message, severity="error", markup=False)
+            return
+        if form is None:
+            self.notify("This bot has no waiting-room form.")
+            return
+        marker = FormPart(
+            part_id=f"livechat-waiting-{form.form_id}",
+            form_id=form.form_id,
+            name=form.name or "While you wait",
+            fields=form.fields,
+            min_filled_fields=form.min_filled_fields,
+        )
+        self.app.push_screen(FormScreen(marker, self._save_waiting_form), self._waiting_form_closed)
+
+    async def _save_waiting_form(self, marker: FormMarker, values: dict[str, Any]) -> SubmitOutcome:
+        from ...api.errors import ApiHttpError, DialogError
+        from ...api.models import FormPart
+        from ..forms import SubmitOutcome
+
+        live = self.live
+        assert live is not None and isinstance(marker, FormPart)
+        texts = {key: value for key, value in values.items() if isinstance(value, str)}
+        try:
+            await live.save_waiting_values(marker.form_id, texts)
+        except ApiHttpError as error:
+            if error.status == 409:
+                return SubmitOutcome(error="This form is taken only while you wait for an agent.")
+            if error.params:
+                return SubmitOutcome(
+                    field_errors={_field_key(p.field): p.message for p in error.params}
+                )
+            return SubmitOutcome(error=error.safe_message)
+        except DialogError as error:
+            return SubmitOutcome(error=error.safe_message)
+        return SubmitOutcome(confirmation="The agent will see it when they join.")
+
+    def _waiting_form_closed(self, confirmation: str | None) -> None:
+        if confirmation is not None:
+            self.transcript.add_notice(f"Details saved. {confirmation}", variant="info")
+
+    def _offer_handover(self, message: Message, followups: tuple[FollowUp, ...]) -> None:
+        """The bot's `request_human_agent` part gets a button in the action bar."""
+        from ...api.models import HumanAgentPart
+        from ..livechat import handover_choice
+
+        markers = [p for p in message.parts if isinstance(p, HumanAgentPart)]
+        if markers and self.live is not None and not self.live.engaged:
+            self.action_bar.show([handover_choice(markers[-1].part_id), *_choices(followups)])
+
+    @work(group="livechat")
+    async def action_ask_for_human(self, part_id: str = "") -> None:
+        await self.secret_read.wait()
+        self.ensure_conversation()
+        assert self.live is not None
+        if await self.live.request(part_id=part_id or None):
+            self.action_bar.clear()
+
+    @work(group="livechat")
+    async def action_end_live_chat(self) -> None:
+        if self.live is not None and self.live.engaged:
+            await self.live.end()
+
+    @work(group="livechat")
+    async def _resume_live_chat(self) -> None:
+        self.app.refresh_bindings()  # the config says now whether F8 is offered
+        if self.live is not None:
+            await self.live.resume()
+
+    def _send_to_agent(self, text: str, live: LiveChat) -> bool:
+        """The composer's text, and the files attached (F5, a pasted path), to the agent:
+        checked against the live chat's own limits first, so a refused file loses nothing."""
+        from ...attachments import AttachmentError
+        from ..attach_ui import sent_parts
+
+        pending = self.query_one(PendingAttachments)
+        files = tuple(pending.files)
+        try:
+            live.check_attachments(files)
+        except AttachmentError as error:
+            self.notify(error.safe_message, severity="error")
+            return False
+        pending.set_files([])
+        self.transcript.add_entry("user", sent_parts(text, list(files)))
+        self.transcript.scroll_end(animate=False)
+        self._agent_send(text, files)
+        return True
+
+    @work(group="livechat-send")
+    async def _agent_send(self, text: str, files: tuple[Attachment, ...] = ()) -> None:
+        from ...attachments import AttachmentError
+
+        if self.live is not None and self.live.active:
+            try:
+                await self.live.send(text, files)
+            except AttachmentError as error:  # the config changed since the check
+                self.notify(error.safe_message, severity="error")
+
+    def on_text_area_changed(self, event: object) -> None:
+        # By name: the composer (a TextArea) is imported after the first frame.
+        composer = self._composer
+        live = self.live
+        if live is None or composer is None or not live.active:
+            return
+        typed_in = getattr(event, "text_area", None)
+        if composer.text.strip() and typed_in is composer:
+            live.typed()
+
+    def _prompt_live_rating(self) -> None:
+        from ..livechat_rating import LiveChatRateScreen
+
+        self._rating_open = True
+        name = self.live.agent_name if self.live is not None else ""
+        self.app.push_screen(LiveChatRateScreen(name), self._live_rated)
+
+    def _live_rated(self, rating: Rating | None) -> None:
+        self._rating_open = False
+        if self.live is None:
+            return
+        if rating is None:
+            self.live.dismiss_rating()
+            return
+        self._send_live_rating(rating)
+
+    @work(group="livechat")
+    async def _send_live_rating(self, rating: Rating) -> None:
+        if self.live is not None:
+            await self.live.rate(rating.stars, rating.feedback)
 
 
 def _mount_in_place(stand_in: Widget, widget: Widget) -> AwaitMount:

@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 from rich.console import Console
 
+from dialogtui.api.models import ImagePart
 from dialogtui.text import sanitize_line
+from dialogtui.ui.pictures import Picture, picture_lines
 from dialogtui.ui.render import (
     Frame,
     Line,
@@ -50,6 +52,8 @@ class EntryLayout:
         # Entries showing the waiting spinner, by index; `on_waiting` is told of each.
         self.spinning: set[int] = set()
         self.on_waiting: Callable[[], None] = lambda: None
+        # Decoded pictures of image parts, by URL: drawn above the part's text line.
+        self.pictures: dict[str, Picture] = {}
         self._console = console
 
     def sync(self, width: int, styles: RenderStyles, labels_changed: bool) -> bool:
@@ -149,7 +153,12 @@ class EntryLayout:
             slot.chunks = [Chunk(layout.lines, True) for layout in slot.layouts]
         else:
             slot.layouts = []
-            slot.chunks = [Chunk(render_part(slot.part, frame, styles, console), True)]
+            lines = render_part(slot.part, frame, styles, console)
+            part = slot.part
+            picture = self.pictures.get(part.url) if isinstance(part, ImagePart) else None
+            if picture is not None:
+                lines = picture_lines(picture, frame, console) + lines
+            slot.chunks = [Chunk(lines, True)]
         slot.dirty = False
         slot.dirty_blocks.clear()
 

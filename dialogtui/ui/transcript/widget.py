@@ -53,6 +53,7 @@ from textual.timer import Timer
 
 from dialogtui.api.models import Block, Part, TextPart, plain_text
 from dialogtui.conversation.outcome import Outcome
+from dialogtui.ui.pictures import Picture
 from dialogtui.ui.render import Line, RenderStyles
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.textual_hooks import install_vertical_scrollbar, set_virtual_height_quietly
@@ -380,6 +381,18 @@ class Transcript(ScrollView, can_focus=True):
             self._doc.set_part(entry, part_index, part)
             self._schedule()
 
+    def show_picture(self, entry_id: int, part_index: int, url: str, picture: Picture) -> None:
+        """Draw `picture` above an image part's text line, if the part still shows `url`."""
+        entry = self._doc.entry(entry_id)
+        if entry is None or entry.role == "notice":
+            return
+        parts = entry.parts()
+        if part_index >= len(parts) or getattr(parts[part_index], "url", None) != url:
+            return
+        self._layout.pictures[url] = picture
+        self._doc.set_part(entry, part_index, parts[part_index])  # laid out again, with it
+        self._schedule()
+
     def set_parts(self, entry_id: int, parts: Sequence[Part]) -> None:
         """Replace all parts. Blocks equal to what is shown keep their layout."""
         entry = self._doc.entry(entry_id)
@@ -434,6 +447,7 @@ class Transcript(ScrollView, can_focus=True):
         """Remove every entry. Ids go on counting: calls for a removed entry are ignored."""
         self._doc.clear()
         self._layout.spinning.clear()
+        self._layout.pictures.clear()
         self._follow = True
         self._bg_cursor = -1
         self._repaint_from = 0

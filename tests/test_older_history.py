@@ -38,6 +38,8 @@ async def test_scrolling_to_the_top_loads_older_pages_and_keeps_the_view(
             first = transcript.entry_ids[0]
             reading = transcript.entry_text(first)
             transcript.focus()
+            # The keys go to the transcript (the composer takes focus once, as it takes over).
+            await wait_for(pilot, lambda: app.focused is transcript)
             await pilot.press("home")
             step = next(expected, 0)
             if not step:

@@ -12,18 +12,17 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from .. import exitcodes
 from ..api.errors import ApiHttpError, ConnectError, DialogError, StreamError
 from ..api.models import (
-    ContactFormPart,
     FormMarker,
-    FormPart,
     Part,
     UnknownPart,
 )
 from ..api.retry import DEFAULT_POLICIES, RetryPolicy
+from ..conversation.forms import action_body
 from ..plaintext import parts_text
 from .expect import TurnResult
 
@@ -194,7 +193,7 @@ class Visitor:
         started = self._clock()
         try:
             receipt = await self.conversation.submit_action(
-                marker.part_id, action_for(marker, values)
+                marker.part_id, action_body(marker, values)
             )
         except DialogError as error:
             total = self._clock() - started
@@ -217,19 +216,6 @@ def _played(result: TurnResult, error: DialogError | None) -> Played:
     if isinstance(error, ApiHttpError) and error.status == 429:
         retry_after = error.retry_after
     return Played(result, retry_after=retry_after, fatal_exit=fatal, message=error.safe_message)
-
-
-def action_for(marker: FormMarker, values: dict[str, FormValue]) -> dict[str, Any]:
-    """The `/actions` body answering a form marker (as the app's form sends it: `ui/forms.py`
-    builds the same, but imports Textual)."""
-    if isinstance(marker, ContactFormPart):
-        return {"type": "contact_form", "fields": dict(values)}
-    if isinstance(marker, FormPart):
-        return {"type": "form_submission", "form_id": marker.form_id, "values": dict(values)}
-    return {
-        "type": "support_ticket",
-        **{key: values.get(key, "") for key in ("name", "email", "message")},
-    }
 
 
 def error_code(error: DialogError | None) -> str | None:

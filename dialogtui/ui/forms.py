@@ -10,7 +10,6 @@ with 409.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -25,14 +24,16 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from ..api.models import ContactFormPart, FormField, FormMarker, FormPart, SupportTicketPart
-from ..text import sanitize_line
-
-SUPPORT_TICKET_FIELDS = (
-    FormField(key="name", label="Name", type="text", required=True),
-    FormField(key="email", label="E-mail", type="email", required=True),
-    FormField(key="message", label="Message", type="textarea", required=True),
+from ..api.models import FormField, FormMarker, FormPart
+from ..conversation.forms import (
+    action_body,
+    is_visible,
+    local_errors,
+    marker_fields,
+    marker_title,
+    submitted_values,
 )
+from ..text import sanitize_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,57 +56,6 @@ Submitter = Callable[[FormMarker, dict[str, Any]], Awaitable[SubmitOutcome]]
 
 
 STALE_MESSAGE = "This form is no longer current: the bot has moved on. It cannot be sent."
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def marker_fields(marker: FormMarker) -> Sequence[FormField]:
-    if isinstance(marker, SupportTicketPart):
-        return marker.fields or SUPPORT_TICKET_FIELDS  # a ticket names its own fields
-    return marker.fields
-
-
-def marker_title(marker: FormMarker) -> str:
-    if isinstance(marker, SupportTicketPart):
-        return "Create a support ticket"
-    if isinstance(marker, FormPart):
-        return sanitize_line(marker.name).strip() or "Form"
-    return "Contact us"
-
-
-def is_visible(form_field: FormField, values: Mapping[str, str]) -> bool:
-    """`visible_when`: every condition holds. `equals` is the one operator there is; a
-    condition with an operator this client does not know keeps the field hidden."""
-    return all(
-        condition.operator == "equals" and values.get(condition.field, "") == condition.value
-        for condition in form_field.visible_when
-    )
-
-
-def submitted_values(fields: Sequence[FormField], values: Mapping[str, str]) -> dict[str, str]:
-    """What is sent: the visible fields only, keys verbatim."""
-    return {f.key: values[f.key] for f in fields if f.key in values and is_visible(f, values)}
-
-
-def local_errors(
-    marker: FormMarker, values: Mapping[str, str]
-) -> tuple[dict[str, str], str | None]:
-    """Problems found before sending: per field (required, e-mail) and for the whole form
-    (`min_filled_fields`). Hidden fields are not checked."""
-    fields = [f for f in marker_fields(marker) if is_visible(f, values)]
-    errors: dict[str, str] = {}
-    for f in fields:
-        value = values.get(f.key, "")
-        if f.required and f.type != "file" and not value:
-            errors[f.key] = "This field is required."
-        elif f.type == "email" and value and not EMAIL.match(value):
-            errors[f.key] = "Enter a valid e-mail address."
-    general = None
-    if isinstance(marker, FormPart) and marker.min_filled_fields > 0:
-        filled = sum(1 for f in fields if values.get(f.key))
-        if filled < marker.min_filled_fields:
-            count = marker.min_filled_fields
-            general = f"Fill in at least {count} field{'s' if count != 1 else ''}."
-    return errors, general
 
 
 def action_for(marker: FormMarker, values: dict[str, Any]) -> dict[str, Any]:
@@ -113,19 +63,8 @@ def action_for(marker: FormMarker, values: dict[str, Any]) -> dict[str, Any]:
     Files read by `form_files.read_files` go in the SDK's `files` / `attachments`."""
     from .form_files import with_files
 
-    sent = submitted_values(marker_fields(marker), values)
-    texts = {key: value for key, value in sent.items() if isinstance(value, str)}
-    action: dict[str, Any]
-    if isinstance(marker, ContactFormPart):
-        action = {"type": "contact_form", "fields": texts}
-    elif isinstance(marker, FormPart):
-        action = {"type": "form_submission", "form_id": marker.form_id, "values": texts}
-    else:
-        action = {
-            "type": "support_ticket",
-            **{key: texts.get(key, "") for key in ("name", "email", "message")},
-        }
-    with_files(marker, action, {**values, **sent})
+    action = action_body(marker, values)
+    with_files(marker, action, {**values, **submitted_values(marker_fields(marker), values)})
     return action
 
 

@@ -320,3 +320,62 @@ async def test_with_saving_off_the_person_is_still_told_when_the_server_starts_o
     assert changed.note and "saved" not in changed.note
     assert conversation.record_id == 0
     await conversation.close()
+
+
+async def test_older_pages_load_in_order_never_twice_and_stop_at_the_start(
+    server: DevServer, store: TranscriptStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dialogtui.conversation import core
+    from dialogtui.conversation.events import OlderHistory
+
+    server.config.history_messages = 260
+    monkeypatch.setattr(core, "HISTORY_LIMIT", 30)  # the cap, small enough to page past
+    token = await _seeded_token(server)
+    conversation, seen = await opened(server, store, token)
+    [changed] = seen.of(ConversationChanged)
+    assert len(changed.history) == 30 and conversation.has_older
+    assert any("older ones load when you scroll to the top" in n.text for n in seen.of(Notice))
+    shown = [m.message_id for m in changed.history]
+    # Two asks at once: one request, the second brings nothing.
+    first, second = await asyncio.gather(conversation.load_older(), conversation.load_older())
+    assert (first, second) == (core.OLDER_PAGE_SIZE, 0)
+    while conversation.has_older:
+        assert await conversation.load_older() > 0
+    assert await conversation.load_older() == 0  # at the start: no request, nothing
+    pages = seen.of(OlderHistory)
+    assert [len(p.messages) for p in pages] == [100, 100, 30]
+    assert [p.more for p in pages] == [True, True, False]
+    for page in reversed(pages):  # each page goes above what is shown
+        shown[:0] = [m.message_id for m in page.messages]
+    assert len(shown) == len(set(shown)) == 260
+    texts = [plain_text(m.parts) for p in reversed(pages) for m in p.messages]
+    assert texts[0] == "Earlier question #1" and "Earlier answer #1." in texts[1]
+    await conversation.close()
+
+
+async def test_a_failed_older_page_is_a_notice_and_can_be_asked_again(
+    server: DevServer, store: TranscriptStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dialogtui.conversation import core
+    from dialogtui.conversation.events import OlderHistory
+
+    server.config.history_messages = 60
+    monkeypatch.setattr(core, "HISTORY_LIMIT", 20)
+    token = await _seeded_token(server)
+    conversation, seen = await opened(server, store, token)
+    cursor = conversation.older_cursor
+    server.config.scenario = "bad_request"
+    assert await conversation.load_older() == 0
+    assert conversation.older_cursor == cursor and not seen.of(OlderHistory)
+    assert any("Older messages could not be loaded" in n.text for n in seen.of(Notice))
+    server.config.scenario = "ok"
+    assert await conversation.load_older() == 40 and not conversation.has_older
+    await conversation.close()
+
+
+async def _seeded_token(server: DevServer) -> str:
+    """A visitor token whose conversation holds the seeded history."""
+    from dialogtui.api.client import DialogClient
+
+    async with DialogClient(server.base_url, DEMO_CHATBOT_ID, api_key=DEMO_API_KEY) as client:
+        return await client.authenticate()

@@ -70,7 +70,7 @@ async def test_a_history_cap_is_said_on_screen(server: DevServer, monkeypatch) -
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         text = all_text(app)
-        assert "ℹ Showing the latest 6 messages; older ones are on the server" in text
+        assert "ℹ Showing the latest 6 messages; older ones load when you scroll to the top" in text
         older, cursor = await app.client.get_history_page(limit=5, cursor=app.client.history_cursor)
         assert cursor is None and len(older) == 3, "the three left out, one page"
         assert [m.role for m in older][-1] == "user"

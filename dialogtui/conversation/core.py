@@ -46,6 +46,7 @@ from .events import (
     FollowUp,
     Notice,
     NoticeLevel,
+    OlderHistory,
     PartChanged,
     Streamed,
     TurnEnded,
@@ -63,6 +64,9 @@ if TYPE_CHECKING:
 
 HISTORY_LIMIT = 1000
 """Messages of history shown when a conversation opens."""
+OLDER_PAGE_SIZE = 100
+"""Messages per older page loaded at the top: the vendor's SDK asks for 100 (`limit=100`,
+`ChatService.historyPageLimit`)."""
 
 Listener = Callable[[Event], None]
 
@@ -116,6 +120,15 @@ class Conversation:
         self._record_chosen = False  # looked up for the token (`open`, or the first send)
         self._task: asyncio.Task[None] | None = None
         self._cancelling = False
+        # Paging back through history: the cursor of the page before the oldest shown (None:
+        # the start of the conversation is shown), the ids shown (a page never adds one twice),
+        # and the load running, if any (one at a time).
+        self.older_cursor: str | None = None
+        self._shown_ids: set[str] = set()
+        self._older_load: asyncio.Task[int] | None = None
+        self._history_epoch = 0  # bumped whenever the history is shown afresh
+        self.older_stopped = False
+        """Paging back stopped short of the start (the server repeated a cursor)."""
 
     def start_prompts(self, config: Config) -> tuple[FollowUp, ...]:
         """The start prompts for the page in force (`context.page`), by the vendor's rule."""
@@ -209,6 +222,10 @@ class Conversation:
         except DialogError as error:
             self._notice(error.safe_message, "error")
             history = []
+        self._history_epoch += 1
+        self.older_stopped = False
+        self.older_cursor = self.client.history_cursor if history else None
+        self._shown_ids = {m.message_id for m in history if m.message_id}
         self.form = None
         self.retry_text = None
         replies = [m for m in history if m.role != "user"]
@@ -226,14 +243,74 @@ class Conversation:
             )
             if self.client.history_cursor is not None:  # a cap is said, never silent
                 self._notice(
-                    f"Showing the latest {len(history):,} messages; older ones are on the "
-                    "server (`dialogtui data-export` downloads them all)."
+                    f"Showing the latest {len(history):,} messages; older ones load when you "
+                    "scroll to the top (`dialogtui data-export` downloads them all)."
                 )
             return
         self._show_welcome(reason)
 
+    @property
+    def has_older(self) -> bool:
+        """Older messages are on the server, not shown yet."""
+        return self.older_cursor is not None
+
+    @property
+    def loading_older(self) -> bool:
+        return self._older_load is not None and not self._older_load.done()
+
+    async def load_older(self) -> int:
+        """Fetch the page before the oldest message shown and emit it (`OlderHistory`); the
+        number of messages it brought. One load at a time (a second call waits for the first
+        and brings nothing); nothing once the start of the conversation is shown. A failure
+        is a `Notice` and keeps the cursor, so the same page can be asked again; what is
+        shown stays."""
+        running = self._older_load
+        if running is not None and not running.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)
+            return 0
+        if self.older_cursor is None:
+            return 0
+        self._older_load = asyncio.ensure_future(self._load_older_page())
+        return await asyncio.shield(self._older_load)
+
+    async def _load_older_page(self) -> int:
+        cursor, epoch = self.older_cursor, self._history_epoch
+        try:
+            newest_first, next_cursor = await self.client.get_history_page(
+                limit=OLDER_PAGE_SIZE, cursor=cursor
+            )
+        except DialogError as error:
+            self._notice(f"Older messages could not be loaded: {error.safe_message}", "error")
+            return 0
+        if epoch != self._history_epoch or cursor != self.older_cursor:
+            return 0  # the history was shown afresh meanwhile: this page belongs to no one
+        if next_cursor is not None and next_cursor == cursor:
+            # A server that hands back the cursor it was given would page forever: stop, and
+            # say so rather than claim the start was reached.
+            self.older_stopped = True
+            next_cursor = None
+            self._notice(
+                "The server sent the same page of history twice; older messages stop here.",
+                "warning",
+            )
+        self.older_cursor = next_cursor
+        older = []
+        for message in reversed(newest_first):
+            if message.message_id and message.message_id in self._shown_ids:
+                continue  # a page that overlaps what is shown adds nothing twice
+            if message.message_id:
+                self._shown_ids.add(message.message_id)
+            older.append(message)
+        self._emit(OlderHistory(tuple(older), more=self.older_cursor is not None))
+        return len(older)
+
     def _show_welcome(self, reason: ChangeReason) -> None:
         """A conversation with nothing in it yet: the bot's welcome and start prompts."""
+        self._history_epoch += 1
+        self.older_cursor = None
+        self.older_stopped = False
+        self._shown_ids = set()
         config = self.config
         self.followups = self.start_prompts(config) if config is not None else ()
         welcome = config.display.welcome_message if config is not None else None

@@ -126,6 +126,22 @@ class ConversationChanged:
     note: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OlderHistory:
+    """A page of older history, loaded when the person scrolled to the top: `messages`
+    (oldest first) go above what is shown. `more`: older ones are still on the server."""
+
+    messages: tuple[Message, ...]
+    more: bool
+
+
 Event: TypeAlias = (
-    TurnStarted | PartChanged | BlockGrew | Streamed | TurnEnded | Notice | ConversationChanged
+    TurnStarted
+    | PartChanged
+    | BlockGrew
+    | Streamed
+    | TurnEnded
+    | Notice
+    | ConversationChanged
+    | OlderHistory
 )

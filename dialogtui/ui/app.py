@@ -358,6 +358,11 @@ class DialogApp(App[None]):
             "Copy the last reply (or the message pointed at) as Markdown",
             main.action_copy_message,
         )
+        yield SystemCommand(
+            "Load older messages",
+            "Load the page of history before the oldest message shown",
+            main.action_load_older,
+        )
         yield SystemCommand("Find", "Find text in the conversation", main.action_find)
         yield SystemCommand("Keys", "Every key and what it does", self.action_help)
         yield SystemCommand("Open form", "Reopen the bot's form", main.action_open_form)

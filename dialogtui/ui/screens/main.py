@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         Event,
         FollowUp,
         Notice,
+        OlderHistory,
         PartChanged,
         TurnEnded,
         TurnStarted,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from ..composer import Composer
     from ..forms import Rating, SubmitOutcome
     from ..inspector import Inspector
+    from ..history_edge import HistoryEdge
     from ..recall import InputRecall
     from ..switch import SwitchRequest
     from ..transcript import Transcript
@@ -395,6 +397,7 @@ class MainScreen(Screen[None]):
             events.TurnEnded: self._turn_ended,
             events.Notice: self._notice,
             events.ConversationChanged: self._conversation_changed,
+            events.OlderHistory: self._older_history,
         }
 
     def _block_grew(self, event: BlockGrew) -> None:
@@ -560,6 +563,73 @@ class MainScreen(Screen[None]):
             picture = await asyncio.to_thread(decode_picture, data)
         if picture is not None:
             self.transcript.show_picture(entry, index, part.url, picture)
+
+    # -- older history: loaded when the person scrolls to the top --------------------------------
+
+    def _older_history(self, event: OlderHistory) -> None:
+        """A page of older messages goes above what is shown; the view stays where it is."""
+        from ..transcript import OlderEntry
+
+        items = []
+        for message in event.messages:
+            if message.role == "system":
+                from ...plaintext import parts_text
+
+                note = parts_text(message.parts) or "(system note)"
+                items.append(OlderEntry("notice", text=note))
+            else:
+                items.append(OlderEntry(_role(message), message.parts, _speaker(message)))
+        self.transcript.prepend(items)
+
+    # By name: the transcript is imported after the first frame.
+    def on_transcript_near_top(self, event: Transcript.NearTop) -> None:
+        if event.at_top:
+            self._history_edge_update(at_top=True)
+        self.action_load_older()
+
+    def on_transcript_left_top(self, event: Transcript.LeftTop) -> None:
+        self._history_edge_update(at_top=False)
+
+    def action_load_older(self) -> None:
+        """Load the page of history before the oldest message shown, if there is one."""
+        conversation = self.conversation
+        if conversation is None or not conversation.has_older or conversation.loading_older:
+            return
+        self.run_worker(self._load_older(conversation), group="older-history")
+
+    async def _load_older(self, conversation: Conversation) -> None:
+        from ..history_edge import LOADING
+
+        self._history_edge().show(LOADING)
+        try:
+            await conversation.load_older()
+        finally:
+            self._history_edge_update(at_top=self.transcript.scroll_y < 1)
+
+    def _history_edge(self) -> HistoryEdge:
+        """The line above the transcript, mounted the first time it is needed."""
+        from ..history_edge import HistoryEdge
+
+        for edge in self.query(HistoryEdge):
+            return edge
+        edge = HistoryEdge(id="history-edge")
+        self.query(Bars).first().mount(edge)
+        return edge
+
+    def _history_edge_update(self, *, at_top: bool) -> None:
+        """What lies beyond the top, said while the top is in view (or older ones load)."""
+        from ..history_edge import LOADING, MORE, START, STOPPED
+
+        conversation = self.conversation
+        if conversation is not None and conversation.loading_older:
+            self._history_edge().show(LOADING)
+        elif not at_top or conversation is None:
+            for edge in self.query("#history-edge"):
+                edge.display = False
+        elif conversation.has_older:
+            self._history_edge().show(MORE)
+        else:
+            self._history_edge().show(STOPPED if conversation.older_stopped else START)
 
     def _show_form_state(self, marker: FormMarker, state: str) -> None:
         """The form's line in the transcript says what became of it: sent, no longer current."""

@@ -5,7 +5,14 @@
 * `widget.py`: the thin Line-API widget (scrolling, painting, timers).
 """
 
-from .document import BlockSource, EntryState, HeightIndex, NoticeVariant, TranscriptDocument
+from .document import (
+    BlockSource,
+    EntryState,
+    HeightIndex,
+    NoticeVariant,
+    OlderEntry,
+    TranscriptDocument,
+)
 from .widget import Transcript
 
 __all__ = [
@@ -13,6 +20,7 @@ __all__ = [
     "EntryState",
     "HeightIndex",
     "NoticeVariant",
+    "OlderEntry",
     "Transcript",
     "TranscriptDocument",
 ]

@@ -6,8 +6,8 @@ them; this module only records what changed, in O(1) per call.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
-from typing import Literal, Protocol, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple, Protocol, TypeAlias
 
 from dialogtui.api.models import Block, Part, RichTextPart
 from dialogtui.conversation.outcome import Outcome
@@ -29,6 +29,17 @@ class BlockSource(Protocol):
 
 
 IN_PROGRESS = (Outcome.WAITING, Outcome.STREAMING)
+
+
+class OlderEntry(NamedTuple):
+    """An entry to put above the others (`Transcript.prepend`): a finished message, or a
+    notice (`role` "notice", with `text` and `variant`)."""
+
+    role: str
+    parts: Sequence[Part] = ()
+    label: str | None = None
+    text: str = ""
+    variant: NoticeVariant = "info"
 
 
 class HeightIndex:
@@ -281,16 +292,24 @@ class Entry:
         return chunk if 0 <= local < len(chunk.lines) else None
 
 
+PREPEND_ROOM = 1 << 40
+"""Ids left free below the first entry after a `clear`, for entries put above it (older
+history): they never take the id of an entry cleared before."""
+
+
 class TranscriptDocument:
     """The entries of one transcript and what changed since the last layout.
 
     Mutators take an `Entry` (found by `entry(entry_id)`), record the change and mark the
-    entry `dirty`: O(1). Ids are positions plus the count of entries cleared before, so they
-    are never reused and a late call for a cleared entry finds nothing."""
+    entry `dirty`: O(1). Ids are positions plus `id_base`: `clear` moves the base past every
+    id given so far (and `PREPEND_ROOM` more), `prepend` moves it down by the entries it puts
+    on top. So ids are never reused, an entry keeps its id whatever goes above it, and a late
+    call for a cleared entry finds nothing."""
 
     def __init__(self) -> None:
         self.entries: list[Entry] = []
-        self.id_base = 0  # entries removed by `clear` so far: public ids are never reused
+        self.id_base = 0  # the id of the first entry
+        self.id_floor = -PREPEND_ROOM  # the lowest id a prepended entry may take
         self.heights = HeightIndex()
         self.dirty: dict[int, Entry] = {}  # entries changed since the last layout, by index
         self.live: dict[int, Entry] = {}  # entries with followed blocks, by index
@@ -374,8 +393,43 @@ class TranscriptDocument:
         entry.footer_dirty = True
         self._changed(entry)
 
+    def prepend(self, added: Sequence[Entry], estimate: Callable[[Entry], int]) -> int:
+        """Put `added` (made by `new_entry`/`new_notice`, in order) above every entry; the
+        number of lines they add (by `estimate`, asked once each in place). Entries already
+        there keep their ids; their positions, the height index and the dirty and live tables
+        move down with them.
+        The entry that was first gets a gap line above it now: it is marked for a new layout
+        (`gen` -1), and its height in the index grows by that line. O(n)."""
+        count = len(added)
+        if not count:
+            return 0
+        if self.id_base - count < self.id_floor:
+            raise OverflowError("no ids left above the first entry")
+        old = self.entries
+        if old:
+            first = old[0]
+            first.gen = -1  # its gap (no gap above the very first entry) changes
+            first_height = self.heights.value(0) + 1
+        heights = []
+        for position, entry in enumerate(added):
+            entry.index = position  # before estimating: the first entry has no gap above
+            heights.append(estimate(entry))
+        for entry in old:
+            entry.index += count
+        self.entries = [*added, *old]
+        values = [*heights, *(self.heights.value(i) for i in range(len(old)))]
+        if old:
+            values[count] = first_height
+        self.heights.rebuild(values)
+        self.dirty = {index + count: entry for index, entry in self.dirty.items()}
+        self.live = {index + count: entry for index, entry in self.live.items()}
+        self.id_base -= count
+        self.version += 1
+        return sum(heights) + (1 if old else 0)
+
     def clear(self) -> None:
-        self.id_base += len(self.entries)
+        self.id_base += len(self.entries) + PREPEND_ROOM
+        self.id_floor = self.id_base - PREPEND_ROOM
         self.entries = []
         self.dirty.clear()
         self.live.clear()

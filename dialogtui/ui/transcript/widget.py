@@ -42,6 +42,7 @@ from rich.style import Style
 from textual import events
 from textual.cache import LRUCache
 from textual.geometry import Offset, Region, Size
+from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
@@ -63,6 +64,7 @@ from .document import (
     EntryState,
     HeightIndex,
     NoticeVariant,
+    OlderEntry,
     TranscriptDocument,
     plain,
 )
@@ -162,6 +164,18 @@ class Transcript(ScrollView, can_focus=True):
     BACKGROUND_BUDGET: float = 0.008
     """Seconds of background re-wrapping per tick after a width change."""
 
+    class NearTop(Message):
+        """The person scrolled up to within a screen of the top: time for older history.
+        `at_top`: up to the very first line."""
+
+        def __init__(self, at_top: bool) -> None:
+            super().__init__()
+            self.at_top = at_top
+
+    class LeftTop(Message):
+        """The first line is no longer at the top of the view (scrolled, or older entries
+        went above it)."""
+
     bot_name: var[str] = var("Assistant")
     """The label of assistant entries (the chatbot's display name)."""
 
@@ -207,6 +221,9 @@ class Transcript(ScrollView, can_focus=True):
         self._search = _Search()
         self._cursor: int | None = None  # entry index of the message cursor
         self._held_selection: tuple[tuple[int, int], tuple[int, int]] | None = None
+        # Where the reader was before entries went on top (`prepend`): the next layout keeps
+        # that line in place rather than the line now at the old scroll offset.
+        self._pinned: _Anchor | None = None
 
     # The model's parts, by the names the widget (and its tests) always used.
 
@@ -286,6 +303,76 @@ class Transcript(ScrollView, can_focus=True):
         entry = self._doc.new_notice(text, variant)
         self._append(entry)
         return self._doc.entry_id(entry)
+
+    def prepend(self, items: Sequence[OlderEntry]) -> list[int]:
+        """Put entries above every entry (older history), in order; their ids. The lines the
+        reader is looking at stay where they are on screen; the selection, the search
+        matches and the message cursor stay on the text they were on."""
+        doc = self._doc
+        added = [
+            doc.new_notice(item.text, item.variant)
+            if item.role == "notice"
+            else doc.new_entry(item.role, item.parts, Outcome.DONE, label=item.label)
+            for item in items
+        ]
+        if not added:
+            return []
+        count = len(added)
+        mounted = self.is_mounted and self._flush_now()
+        # Where everything is before it moves, in places that survive the move.
+        anchor = None
+        if mounted and not self._follow:
+            # Where the reader is going, if a scroll is under way (Home glides to the top):
+            # the glide stops there, and the page goes above that line.
+            line = round(self.scroll_target_y)
+            animator = self.app.animator
+            if animator.is_being_animated(self, "scroll_y"):
+                self._programmatic_scroll = True  # not the person scrolling: no NearTop
+                try:
+                    animator.force_stop_animation(self, "scroll_y")
+                finally:
+                    self._programmatic_scroll = False
+            anchor = self._anchor(line)
+        held = self._hold_selection() if mounted else None
+        search = self._search
+        current = search.matches[search.current] if search.query and search.matches else None
+        doc.prepend(added, self._layout.estimate)
+
+        def moved(index: int, line: int) -> tuple[int, int]:
+            # The entry that was first gets the gap line that separates entries.
+            return index + count, line + (1 if index == 0 else 0)
+
+        if anchor is not None:
+            index, offset = moved(anchor.index, anchor.offset)
+            grown = offset - anchor.offset  # the gap line, if it was the first entry
+            self._pinned = _Anchor(index, offset, anchor.height + grown)
+        if held is not None:
+            (start, start_count), (end, end_count) = held
+            self._held_selection = ((start + count, start_count), (end + count, end_count))
+        spinning = self._layout.spinning
+        shifted = {index + count for index in spinning}
+        spinning.clear()
+        spinning.update(shifted)
+        if self._cursor is not None:
+            self._cursor += count
+        if self._away_from is not None:
+            self._away_from = (self._away_from[0] + count, self._away_from[1])
+        self._bg_cursor = max(self._bg_cursor + count, count)
+        if self._bg_timer is not None:
+            self._bg_timer.resume()
+        self._mark_repaint(0)
+        if mounted:
+            self._flush()
+        else:
+            self._schedule(urgent=True)
+        if current is not None:
+            self._search.run(self, self._search.query)
+            index, line = moved(current[0], current[1])
+            place = (index, line, current[2], current[3])
+            matches = self._search.matches
+            self._search.current = matches.index(place) if place in matches else len(matches) - 1
+            self._update_marking()
+        return [doc.entry_id(entry) for entry in added]
 
     def set_part(self, entry_id: int, part_index: int, part: Part) -> None:
         """Add (at index == count) or replace one part."""
@@ -463,7 +550,7 @@ class Transcript(ScrollView, can_focus=True):
         if width <= 0:
             return
         self._sync_generation(width)
-        anchor = None if self._follow else self._anchor()
+        anchor = self._reader_anchor()
         self._rebuilt.clear()
         doc, layout = self._doc, self._layout
         entries, heights = doc.entries, doc.heights
@@ -575,11 +662,20 @@ class Transcript(ScrollView, can_focus=True):
     def _viewport_height(self) -> int:
         return self.scrollable_content_region.height
 
-    def _anchor(self) -> _Anchor | None:
+    def _reader_anchor(self) -> _Anchor | None:
+        """The line to keep in place in this layout: None while following the end."""
+        pinned, self._pinned = self._pinned, None
+        if self._follow:
+            return None
+        return pinned if pinned is not None else self._anchor()
+
+    def _anchor(self, line: int | None = None) -> _Anchor | None:
+        """The entry line at the top of the view (or at `line`)."""
         total = self._heights.total
         if not total:
             return None
-        index, offset = self._heights.find(min(self.scroll_offset.y, total - 1))
+        top = self.scroll_offset.y if line is None else line
+        index, offset = self._heights.find(max(0, min(top, total - 1)))
         return _Anchor(index, offset, self._heights.value(index))
 
     def _anchor_offset(self, anchor: _Anchor) -> int:
@@ -804,8 +900,12 @@ class Transcript(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if old_value < 1 <= new_value:
+            self.post_message(self.LeftTop())
         if self._programmatic_scroll:
             return
+        if new_value < old_value and new_value < self._viewport_height():
+            self.post_message(self.NearTop(at_top=new_value < 1))
         if new_value >= self.max_scroll_y:
             self._follow = True
             self._set_new_below(False)
@@ -867,7 +967,7 @@ class Transcript(ScrollView, can_focus=True):
             if self._bg_timer is not None:
                 self._bg_timer.pause()
             return
-        anchor = None if self._follow else self._anchor()
+        anchor = self._reader_anchor()
         self._rebuilt.clear()
         deadline = monotonic() + self.BACKGROUND_BUDGET
         built = False

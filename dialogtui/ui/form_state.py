@@ -59,6 +59,22 @@ class FormTracker:
             if message.role == "assistant":
                 self.bot_message(message.parts, entries[index] if index < len(entries) else None)
 
+    def older(self, messages: Sequence[Message], entries: Sequence[int]) -> None:
+        """A page of older history shown above (message i as `entries[i]`): the bot's markers
+        there are older than any already known, so they are stale from the start."""
+        older: list[FormMarker] = []
+        for message, entry in zip(messages, entries, strict=True):
+            if message.role != "assistant":
+                continue
+            markers = form_markers(message.parts)
+            ids = {m.part_id for m in markers}
+            for index, part in enumerate(message.parts):
+                if part.part_id in ids:
+                    self.places.setdefault(part.part_id, (entry, index))
+            older.extend(markers)
+        known = {m.part_id for m in (*self.stale, *self.current)}
+        self.stale[:0] = [m for m in older if m.part_id not in known]
+
     def superseded(self) -> list[FormMarker]:
         """Stale markers never sent and not reported yet: to be shown as no longer current."""
         fresh = [m for m in self.stale if m.part_id not in self.sent | self._told]

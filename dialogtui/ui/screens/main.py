@@ -579,7 +579,11 @@ class MainScreen(Screen[None]):
                 items.append(OlderEntry("notice", text=note))
             else:
                 items.append(OlderEntry(_role(message), message.parts, _speaker(message)))
-        self.transcript.prepend(items)
+        entries = self.transcript.prepend(items)
+        if len(entries) == len(event.messages):
+            # Forms on an older page were superseded long ago: they say so, and open read-only.
+            self.forms.older(event.messages, entries)
+            self._show_superseded_forms()
 
     # By name: the transcript is imported after the first frame.
     def on_transcript_near_top(self, event: Transcript.NearTop) -> None:

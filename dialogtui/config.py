@@ -51,6 +51,8 @@ class Settings:
     save_transcripts: bool = True
     images: bool = True
     """Draw small pictures of images in replies (fetched from their signed URLs)."""
+    probe_emoji_widths: bool = True
+    """Ask the terminal at start-up how wide it draws emoji sequences (`ui/glyph_widths.py`)."""
     page: str | None = None
     """Sent as `context.page` with every message: the page the visitor is on (start prompts
     and banners match their `url_pattern` against it)."""
@@ -195,6 +197,7 @@ _FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "theme": (str,),
     "save_transcripts": (bool,),
     "images": (bool,),
+    "probe_emoji_widths": (bool,),
     "page": (str,),
     "client_profile": (str,),
     "livechat_wait": (int, float),

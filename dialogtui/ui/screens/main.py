@@ -303,7 +303,9 @@ class MainScreen(Screen[None]):
         stand_in.remove()
 
     def on_mount(self) -> None:
-        self.query_one(ComposerStandIn).focus()
+        stand_in = self.query_one(ComposerStandIn)
+        stand_in.text, self.dialog_app.typed_ahead = self.dialog_app.typed_ahead, ""
+        stand_in.focus()
         self.set_status("Connecting…")
         self._start()
 

@@ -516,7 +516,10 @@ class MainScreen(Screen[None]):
                 transcript.add_notice(about)
             # Without a config, still show (no) prompts: what the bar held before goes.
             self.action_bar.show(_choices(event.followups))
-        transcript.scroll_end(animate=False)
+        # The end is shown at the next layout. (Not `scroll_end`: Textual runs it after the
+        # next refresh, which on a busy machine can come after the person pressed Home or
+        # scrolled up, and it would throw them back to the end.)
+        transcript.follow = True
         self._refresh_bindings_if_changed()
         self.dialog_app.freeze_heap()
 
@@ -589,7 +592,14 @@ class MainScreen(Screen[None]):
 
     # By name: the transcript is imported after the first frame.
     def on_transcript_near_top(self, event: Transcript.NearTop) -> None:
-        if event.at_top:
+        # Judged by where the view is now, not where it was when the message was posted: a
+        # glide to the top posts one per frame, and one still queued when a page lands above
+        # (the view moved down by that page) would load a page the person never scrolled to.
+        transcript = self.transcript
+        top = transcript.scroll_y
+        if top >= transcript.scrollable_content_region.height:
+            return
+        if top < 1:
             self._history_edge_update(at_top=True)
         self.action_load_older()
 
@@ -1231,7 +1241,7 @@ class MainScreen(Screen[None]):
                 self._prompt_live_rating()
         elif isinstance(event, AgentMessage):
             self._add_message(event.message)
-            self.transcript.scroll_end(animate=False)
+            self.transcript.follow = True  # to the end at the next layout, not a refresh later
         elif isinstance(event, LiveChatSent):
             if not event.ok:
                 self.transcript.add_notice(
@@ -1372,7 +1382,7 @@ class MainScreen(Screen[None]):
             return False
         pending.set_files([])
         self.transcript.add_entry("user", sent_parts(text, list(files)))
-        self.transcript.scroll_end(animate=False)
+        self.transcript.follow = True
         self._agent_send(text, files)
         return True
 

@@ -76,6 +76,15 @@ async def wait_for(
     raise AssertionError("condition not met in time")
 
 
+async def inspector_published(pilot: Pilot[None], app: DialogApp) -> None:
+    """Every event the inspector recorded is on its list. Its rows are published on a timer
+    (batched), which a busy machine can run late: wait for them, not for a time."""
+    inspector = app.inspector
+    events = inspector.event_list
+    await wait_for(pilot, lambda: events.virtual_size.height == inspector.row_count)
+    await pilot.pause()
+
+
 def screen_text(app: DialogApp) -> str:
     return app.transcript.visible_text()
 
@@ -757,7 +766,7 @@ async def test_inspector_shows_events_of_the_turn(server: DevServer) -> None:
         before = app.inspector.row_count
         await send(pilot, "inspect me !rate_limited_once")
         await wait_for(pilot, turn_finished(app))
-        await pilot.pause(0.1)
+        await inspector_published(pilot, app)
         rows = app.inspector.query_one("EventList").visible_rows()  # type: ignore[attr-defined]
         text = "\n".join(rows)
         assert app.inspector.row_count > before + 10
@@ -838,7 +847,7 @@ async def test_inspector_opened_later_shows_what_happened_while_hidden(server: D
         await send(pilot, text)
         await wait_for(pilot, turn_finished(app))
         await pilot.press("f12")
-        await pilot.pause(0.1)
+        await inspector_published(pilot, app)
         return "\n".join(app.inspector.query_one("EventList").visible_rows())  # type: ignore[attr-defined]
 
     async with app.run_test(size=SIZE) as pilot:

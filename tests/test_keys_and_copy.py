@@ -308,7 +308,8 @@ async def test_new_messages_marker_while_reading_history() -> None:
         assert "New messages below" in last_row.text
         transcript.focus()
         await pilot.press("end")
-        await pilot.pause()
+        # End glides there, from after the next refresh: wait for it to arrive, not for time.
+        await wait_for(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y)
         assert not transcript.new_messages_below
         assert "fresh" in transcript.visible_text()
 

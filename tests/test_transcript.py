@@ -429,7 +429,9 @@ async def test_follow_keeps_the_end_visible_until_the_user_scrolls_up() -> None:
         await pilot.pause()
         assert transcript.visible_text() == before  # the user's place is kept
 
-        transcript.scroll_end(animate=False)
+        # Now, not after the next refresh (Textual's default for `scroll_end`), which a bare
+        # pause does not wait for on a busy machine.
+        transcript.scroll_end(animate=False, immediate=True)
         await pilot.pause()
         assert transcript.follow
         assert transcript.visible_text().splitlines()[-1].strip() == "another question"
@@ -924,7 +926,7 @@ async def test_a_thousand_entries_scroll_top_and_bottom() -> None:
         await pilot.pause()
         assert transcript.visible_text().splitlines()[:2] == ["You", "question 0000"]
 
-        transcript.scroll_end(animate=False)
+        transcript.scroll_end(animate=False, immediate=True)  # now, not after a refresh
         await pilot.pause()
         assert transcript.follow
         assert transcript.visible_text().splitlines()[-1].startswith("answer 0999")
@@ -1030,7 +1032,7 @@ async def test_scrollbar_draws_the_same_cells_as_textuals_and_still_drags() -> N
         bar.mouse_over = False
 
         # The thumb's segments still carry Textual's mouse actions: dragging it scrolls.
-        transcript.scroll_end(animate=False)
+        transcript.scroll_end(animate=False, immediate=True)  # now, not after a refresh
         await pilot.pause()
         bottom = transcript.scroll_offset.y
         assert bottom == transcript.max_scroll_y > 20

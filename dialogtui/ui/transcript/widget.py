@@ -1122,10 +1122,9 @@ class Transcript(ScrollView, can_focus=True):
             piece = text[begin:stop].rstrip() if stop > begin else ""
             if join == JOIN_HARD or number == first:
                 lines.append(piece)
-            elif piece:
+            elif piece:  # the line above goes on here (its trailing blanks are gone)
                 above = lines[-1]
-                space = join == JOIN_SPACE and above and not above.endswith(" ")
-                lines[-1] = f"{above} {piece}" if space else above + piece
+                lines[-1] = f"{above} {piece}" if join == JOIN_SPACE and above else above + piece
         return "\n".join(lines), "\n"
 
     def _text_place(self, offset: Offset) -> tuple[int, int] | None:

@@ -150,8 +150,15 @@ async def test_a_word_cut_to_fit_copies_whole(server: DevServer, width: int) -> 
         # The message as sent, in its band (plain ASCII: the fast wrapping path).
         start = _find(transcript, "before")
         end = _last_cell(_find(transcript, "after", after=start.y), "after")
-        assert end.y - start.y >= 2, "the word is cut over several lines"
+        assert end.y - start.y >= 3, "the word is cut over several lines"
         assert await _drag_copy(pilot, app, start, end) == message
+        # A double click on a piece of it selects the word: all of it.
+        middle = start.y + 2
+        assert _screen_lines(transcript)[middle].strip().isdigit()
+        y = middle - transcript.scroll_offset.y
+        await pilot.click(Transcript, offset=(transcript.gutter.left + 9, y), times=2)
+        await pilot.pause()
+        assert app.screen.get_selected_text() == long_word
         # Echoed in the reply between curly quotes (the general wrapping path).
         start = _find(transcript, "You said:")
         end = _last_cell(_find(transcript, "after”.", after=start.y), "after”.")

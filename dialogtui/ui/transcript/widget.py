@@ -54,7 +54,7 @@ from textual.timer import Timer
 from dialogtui.api.models import Block, Part, TextPart, plain_text
 from dialogtui.conversation.outcome import Outcome
 from dialogtui.ui.pictures import Picture
-from dialogtui.ui.render import JOIN_HARD, JOIN_SPACE, Line, RenderStyles
+from dialogtui.ui.render import JOIN_CHOP, JOIN_HARD, JOIN_SPACE, Line, RenderStyles
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.textual_hooks import install_vertical_scrollbar, set_virtual_height_quietly
 
@@ -1208,7 +1208,9 @@ class Transcript(ScrollView, can_focus=True):
         await self.broker_event("click", event)
 
     def _word_at(self, number: int, column: int) -> Selection | None:
-        _, line = self._entry_line_at(number)
+        """The word at a place. A word cut to fit the width (a long URL) is taken whole,
+        over the lines it was cut into."""
+        entry, line = self._entry_line_at(number)
         text = "".join(piece for piece, _ in line)
         if not 0 <= column < len(text) or text[column].isspace():
             return None
@@ -1218,7 +1220,26 @@ class Transcript(ScrollView, can_focus=True):
         end = column
         while end < len(text) and not text[end].isspace():
             end += 1
-        return Selection(Offset(start, number), Offset(end, number))
+        first = last = number
+        if entry is not None:
+            top = self._doc.heights.prefix(entry.index)
+            # While the piece starts its line and the line goes on from a word cut above.
+            shown = text
+            while not shown[:start].strip() and entry.join(first - top) == JOIN_CHOP:
+                first -= 1
+                shown = plain(entry.line(first - top))
+                start = len(shown)
+                while start > 0 and not shown[start - 1].isspace():
+                    start -= 1
+            # While the piece ends its line and the line below goes on with the word.
+            shown = text
+            while not shown[end:].strip() and entry.join(last + 1 - top) == JOIN_CHOP:
+                last += 1
+                shown = "".join(piece for piece, _ in entry.line(last - top))
+                end = len(shown) - len(shown.lstrip())
+                while end < len(shown) and not shown[end].isspace():
+                    end += 1
+        return Selection(Offset(start, first), Offset(end, last))
 
     def _block_at(self, number: int) -> Selection | None:
         """The chunk (a paragraph, list, table, card…) holding line `number`."""

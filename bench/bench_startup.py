@@ -64,7 +64,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ServerProcess, Stat, emit, machine, median, ratios
+from common import ServerProcess, Stat, answer_cursor_queries, emit, machine, median, ratios
 
 BIN = Path(sys.executable).parent
 DIALOGTUI = str(BIN / "dialogtui")
@@ -203,6 +203,7 @@ def first_paint(
             except OSError:
                 break
             now = time.perf_counter()
+            answer_cursor_queries(master, data)
             seen = seen[-16:] + data
             if painted is None and FRAME in seen:
                 painted = now - started

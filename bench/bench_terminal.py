@@ -50,7 +50,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ServerProcess, bare_turn, emit, interleave, machine, make_client, median
+from common import (
+    ServerProcess,
+    answer_cursor_queries,
+    bare_turn,
+    emit,
+    interleave,
+    machine,
+    make_client,
+    median,
+)
 
 DIALOGTUI = str(Path(sys.executable).parent / "dialogtui")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -91,6 +100,7 @@ class TerminalApp:
                     break
                 continue
             data = os.read(self.master, 65536)
+            answer_cursor_queries(self.master, data)
             count += len(data)
             self.tail = self.tail[-64:] + data
             if marker in self.tail:

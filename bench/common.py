@@ -53,6 +53,17 @@ SIZE = (100, 40)
 # Statistics: every figure is a median over interleaved rounds, with the min beside it.
 
 
+CURSOR_QUERY = b"\x1b[6n"
+
+
+def answer_cursor_queries(master: int, data: bytes) -> None:
+    """Answer the cursor-position queries in `data` as a terminal would: the app asks them at
+    start-up (how wide the terminal draws emoji, `dialogtui/ui/glyph_widths.py`) and waits for
+    the answers. Each says column 3: every sample two cells wide, Rich's own measure."""
+    for _ in range(data.count(CURSOR_QUERY)):
+        os.write(master, b"\x1b[1;3R")
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

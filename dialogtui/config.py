@@ -51,6 +51,8 @@ class Settings:
     save_transcripts: bool = True
     images: bool = True
     """Draw small pictures of images in replies (fetched from their signed URLs)."""
+    probe_emoji_widths: bool = True
+    """Ask the terminal at start-up how wide it draws emoji sequences (`ui/glyph_widths.py`)."""
     page: str | None = None
     """Sent as `context.page` with every message: the page the visitor is on (start prompts
     and banners match their `url_pattern` against it)."""
@@ -113,26 +115,27 @@ def normalize_base_url(url: str) -> str:
     set of stored secrets.
     """
     text = url.strip()
+    shown = shown_url(text)
     try:
         parts = urlsplit(text)
     except ValueError:  # e.g. an unclosed IPv6 bracket
         raise ConfigError(
-            f"Not a valid base URL: {text!r}. Use a full address such as {PRODUCTION_URL}."
+            f"Not a valid base URL: {shown!r}. Use a full address such as {PRODUCTION_URL}."
         ) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"Not a valid base URL: {text!r}. Use a full address such as {PRODUCTION_URL}."
+            f"Not a valid base URL: {shown!r}. Use a full address such as {PRODUCTION_URL}."
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"The base URL must not contain '?' or '#': {text!r}.")
+        raise ConfigError(f"The base URL must not contain '?' or '#': {shown!r}.")
     host = parts.hostname.lower()
     if ":" in host:  # IPv6 literal: brackets were stripped by urlsplit
         host = f"[{host}]"
     try:
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"Not a valid port in base URL {text!r}.") from exc
+        raise ConfigError(f"Not a valid port in base URL {shown!r}.") from exc
     default_port = 443 if scheme == "https" else 80
     netloc = host if port in (None, default_port) else f"{host}:{port}"
     # Credentials in the URL would end up in the config file; refuse them outright.
@@ -142,8 +145,17 @@ def normalize_base_url(url: str) -> str:
     if not _plainly_valid(normalized, host):
         problem = _httpx_refuses(normalized)
         if problem is not None:
-            raise ConfigError(f"Not a valid base URL: {text!r} ({problem}).")
+            raise ConfigError(f"Not a valid base URL: {shown!r} ({problem}).")
     return normalized
+
+
+_USERINFO: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
+
+
+def shown_url(url: str) -> str:
+    """`url` as an error message may quote it: a user name or password in it (which may be an
+    API key typed in the wrong place) hidden, as `https://<hidden>@host`."""
+    return _USERINFO.sub(lambda match: f"{match.group(1) or ''}<hidden>@", url)
 
 
 # A host name of ASCII letters, digits and hyphens: what every HTTP client accepts as is.
@@ -195,6 +207,7 @@ _FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "theme": (str,),
     "save_transcripts": (bool,),
     "images": (bool,),
+    "probe_emoji_widths": (bool,),
     "page": (str,),
     "client_profile": (str,),
     "livechat_wait": (int, float),

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from . import exitcodes
 from .api.errors import InsecureTransportError
 from .api.urls import is_loopback
-from .config import ConfigError, normalize_base_url
+from .config import ConfigError, normalize_base_url, shown_url
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -84,7 +84,7 @@ def ensure_secure_url(base_url: str) -> None:
         if parts.hostname and is_loopback(parts.hostname):
             return
         raise InsecureTransportError()
-    raise ConfigError(f"Not a valid base URL: {base_url!r}. It must start with https://.")
+    raise ConfigError(f"Not a valid base URL: {shown_url(base_url)!r}. It must start with https://.")
 
 
 # --- backend checks --------------------------------------------------------------------

@@ -130,17 +130,44 @@ MAX_LINE_CHARS: Final = 64 * 1024
 
 
 def read_line(what: str, prompt: str | None = None) -> str:
-    """One line of stdin, strict UTF-8; "" at the end of input. Bounded, except an answer to
-    `prompt`, which `input` reads (with line editing on a terminal)."""
+    """One line of stdin without its line end, strict UTF-8, at most `MAX_LINE_CHARS`; "" at
+    the end of input. `prompt` is written first; on a terminal `input` reads the answer (line
+    editing; the terminal's own line limit holds), anywhere else it is read bounded too."""
+    stdin = sys.stdin
+    if stdin is None:  # no stdin at all (pythonw): nothing to read
+        return ""
     try:
-        line = input(prompt) if prompt is not None else sys.stdin.readline(MAX_LINE_CHARS + 1)
+        if prompt is not None and stdin.isatty():
+            line = input(prompt)
+        else:
+            if prompt is not None:
+                sys.stdout.write(prompt)
+                sys.stdout.flush()
+            # One more than allowed: a longer line is refused without reading the rest of it.
+            line = stdin.readline(MAX_LINE_CHARS + 1)
     except EOFError:
         return ""
     except UnicodeDecodeError:
         raise InputError(f"stdin ({what}) is not UTF-8 text.") from None
+    line = line.removesuffix("\n")
     if len(line) > MAX_LINE_CHARS:
         raise InputError(f"stdin ({what}) is a line longer than {MAX_LINE_CHARS:,} characters.")
     return line
+
+
+def terminal_available() -> bool:
+    """Whether `getpass` can ask on a terminal (typing hidden). Without one it falls back to
+    reading stdin, unbounded and echoed: callers read stdin with `read_line` instead."""
+    import os
+
+    if os.name != "posix":
+        return True  # Windows' getpass reads the console itself, never stdin
+    try:
+        descriptor = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(descriptor)
+    return True
 
 
 def load_json(path: str, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:

@@ -85,3 +85,38 @@ def sanitize(text: str, *, keep_newlines: bool = True) -> str:
 def sanitize_line(text: str) -> str:
     """For one-line places (titles, labels, status lines): no newlines either."""
     return sanitize(text, keep_newlines=False)
+
+
+def _may_join_next(char: str) -> bool:
+    """Whether `char` or what follows it may be shown differently together than apart: CR
+    (CR LF is one line end), the joiner, and what a joiner after it would join (a pictograph,
+    or the variation selector after one)."""
+    return char in _HOLD_BACK or _is_pictograph(char)
+
+
+_HOLD_BACK: Final = "\r" + _ZWJ + _EMOJI_MODIFIERS
+
+
+class StreamSanitizer:
+    """`sanitize` for text that arrives in pieces (streamed deltas): the pieces `feed` and
+    `flush` return, joined, equal `sanitize` of the whole text.
+
+    Only CR and the joiner are shown depending on their neighbours, so a piece's tail that
+    could combine with the next piece (see `_may_join_next`) is held back until more text
+    comes or `flush` is called; the rest is sanitized and returned at once.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        text = self._held + text
+        cut = len(text)
+        while cut > 0 and _may_join_next(text[cut - 1]):
+            cut -= 1
+        self._held = text[cut:]
+        return sanitize(text[:cut]) if cut else ""
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return sanitize(held) if held else ""

@@ -185,6 +185,20 @@ async def test_keys_typed_before_the_composer_is_mounted_move_into_it(server: De
         assert "You said" in last_entry_text(app) and app.composer.text == ""
 
 
+async def test_text_typed_while_the_terminal_was_probed_lands_in_the_composer(
+    server: DevServer,
+) -> None:
+    """`dialogtui` asks the terminal how it draws emoji before the app starts; keys typed
+    meanwhile are read with the answers (`glyph_widths.probe`) and given to the app."""
+    app = make_app(server)
+    app.typed_ahead = "hé!"
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("x")
+        assert app.composer.text == "hé!x"
+        assert app.typed_ahead == ""
+
+
 @pytest.mark.parametrize("where", ["queued at the stand-in", "sent to the app"])
 async def test_keys_and_a_paste_around_the_swap_all_reach_the_composer(
     server: DevServer, monkeypatch: pytest.MonkeyPatch, where: str

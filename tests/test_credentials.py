@@ -461,19 +461,18 @@ def test_login_interactive_stores_key_and_token(
 ) -> None:
     from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID
 
-    answers = iter([str(devserver.base_url) + "/", DEMO_CHATBOT_ID])
-    prompts: list[str] = []
-
-    def fake_input(prompt: str = "") -> str:
-        prompts.append(prompt)
-        return next(answers)
-
-    monkeypatch.setattr("builtins.input", fake_input)
+    # The answers on stdin (not a terminal: read bounded, `inputs.read_line`); the key as
+    # typed on a terminal, which cannot run here.
+    feed_stdin(monkeypatch, f"{devserver.base_url}/\n{DEMO_CHATBOT_ID}\n")
+    monkeypatch.setattr(account, "terminal_available", lambda: True)
     monkeypatch.setattr("getpass.getpass", lambda prompt="": DEMO_API_KEY)
 
     assert account.run_login(ns()) == exitcodes.OK
 
-    assert prompts[0] == f"Base URL [{PRODUCTION_URL}]: "  # the default is shown
+    printed = capsys.readouterr()
+    asked = printed.out
+    assert asked.startswith(f"Base URL [{PRODUCTION_URL}]: ")  # the default is shown
+    assert "Chatbot id: " in asked
     s = CredentialStore(devserver.base_url, DEMO_CHATBOT_ID)
     secrets = s.load()
     assert secrets.api_key == DEMO_API_KEY
@@ -481,9 +480,9 @@ def test_login_interactive_stores_key_and_token(
     assert devserver.stats.count("POST /auth") == 1  # exactly one verification call
     settings = load_settings()
     assert (settings.base_url, settings.chatbot_id) == (devserver.base_url, DEMO_CHATBOT_ID)
-    out = capsys.readouterr()
-    assert DEMO_CHATBOT_ID in out.out
-    assert DEMO_API_KEY not in out.out + out.err and secrets.visitor_token not in out.out + out.err
+    assert DEMO_CHATBOT_ID in asked
+    assert DEMO_API_KEY not in asked + printed.err
+    assert secrets.visitor_token not in asked + printed.err
     assert files_containing(isolated, DEMO_API_KEY, secrets.visitor_token) == []
 
 

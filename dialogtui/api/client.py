@@ -129,7 +129,7 @@ class _Call:
     status: int | None = None
     request_id: str | None = None
     timed_out: bool = False
-    token_used: str | None = None
+    token_used: str | None = field(default=None, repr=False)  # a secret: never in a repr
 
     def elapsed(self) -> float:
         return timing.now() - self.started

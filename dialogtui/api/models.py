@@ -681,9 +681,22 @@ class PartEvent(Struct, tag="part"):
     part: Part
 
 
+def _hidden(secret: str | None) -> str | None:
+    """What a repr shows for a secret: whether it is there, never its value."""
+    return None if secret is None else "<hidden>"
+
+
 class DoneEvent(Struct, tag="done"):
     message: Message
     visitor_token: str | None = None
+    """The rotated visitor token: a secret, so the reprs below hide it."""
+
+    def __repr__(self) -> str:
+        return f"DoneEvent(message={self.message!r}, visitor_token={_hidden(self.visitor_token)})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        # Rich (and Textual's devtools and message logs) use this instead of `__repr__`.
+        return [("message", self.message), ("visitor_token", _hidden(self.visitor_token))]
 
 
 class StreamErrorEvent(Struct, tag="error"):
@@ -731,6 +744,12 @@ class _PartWire(Struct):
 class _DoneWire(Struct):
     message: Any
     visitor_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"_DoneWire(message={self.message!r}, visitor_token={_hidden(self.visitor_token)})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [("message", self.message), ("visitor_token", _hidden(self.visitor_token))]
 
 
 _status_decoder = msgspec.json.Decoder(StatusEvent)

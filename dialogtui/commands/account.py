@@ -37,7 +37,7 @@ from ..credentials import (
     ensure_secure_url,
     keyring_backend_usable,
 )
-from ..inputs import check_token, read_line
+from ..inputs import check_token, read_line, terminal_available
 from ..text import sanitize_line
 from .common import print_failure
 
@@ -229,10 +229,13 @@ def _login(args: argparse.Namespace) -> None:
 
 
 def _prompt_api_key() -> str:
-    try:
-        key = getpass.getpass("API key (input hidden): ").strip()
-    except EOFError:
-        key = ""
+    if terminal_available():
+        try:
+            key = getpass.getpass("API key (input hidden): ").strip()
+        except EOFError:
+            key = ""
+    else:
+        key = read_line("API key", "API key: ").strip()  # bounded, like --api-key-stdin
     if not key:
         raise LoginFailed("No API key was entered.", exitcodes.USAGE)
     return key

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import sys
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -11,6 +13,7 @@ from .common import StartupError, open_target, print_failure
 
 if TYPE_CHECKING:
     from ..store import Store
+    from ..target import Target
 
 
 def run_chat(args: argparse.Namespace) -> int:
@@ -26,7 +29,12 @@ def run_chat(args: argparse.Namespace) -> int:
 
             from ..signals import exit_on_signals
 
-            app = DialogApp(target, open_store=partial(_open_store, no_save=args.no_save))
+            typed_ahead = _measure_emoji_as_the_terminal_draws(_probe_wanted(target))
+            app = DialogApp(
+                target,
+                open_store=partial(_open_store, no_save=args.no_save),
+                typed_ahead=typed_ahead,
+            )
             # SIGTERM, SIGHUP and SIGQUIT quit the app as Ctrl+Q does: the terminal comes back.
             with exit_on_signals(app) as signalled:
                 try:
@@ -43,6 +51,37 @@ def run_chat(args: argparse.Namespace) -> int:
     finally:
         gc.enable()  # if the app never painted
     return 0
+
+
+def _probe_wanted(target: Target) -> bool:
+    if target.environment != "demo":
+        return target.settings.probe_emoji_widths
+    # The demo takes no bot settings from the file, but how the terminal draws is not the bot's.
+    from ..config import ConfigError, load_settings
+
+    try:
+        return load_settings().probe_emoji_widths
+    except ConfigError:
+        return True
+
+
+def _measure_emoji_as_the_terminal_draws(enabled: bool) -> str:
+    """Ask the terminal how wide it draws emoji sequences and measure them so (see
+    `ui/glyph_widths.py`). Returns what was typed meanwhile, for the composer."""
+    if not enabled or os.environ.get("TERM") == "dumb":
+        return ""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return ""
+    try:
+        import termios  # noqa: F401  (not on Windows, whose terminals this probe does not know)
+    except ImportError:
+        return ""
+    from ..ui import glyph_widths
+
+    result = glyph_widths.probe(sys.stdin.fileno(), sys.stdout.fileno())
+    if result.widths is not None:
+        glyph_widths.apply(result.widths)
+    return result.typed
 
 
 def _keyring_may_prompt_on_the_terminal() -> bool:

@@ -23,7 +23,7 @@ from ..api.models import (
 from .. import plaintext
 from ..conversation.events import Event, Notice, Streamed, TurnEnded
 from ..inputs import read_message
-from ..text import sanitize
+from ..text import StreamSanitizer, sanitize
 from ..target import Target
 from .common import StartupError, exit_code_for, open_target, print_failure
 
@@ -159,10 +159,14 @@ class _PlainPrinter:
     if the reply as finally sent still differs from what was printed (a `part` that replaced
     the streamed text), it is printed once more, whole, at the end: stdout ends with what
     was said, which is also what is saved.
+
+    Everything streamed passes through one `StreamSanitizer`: a CR LF or an emoji sequence
+    split across two deltas is printed as it would be whole.
     """
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
+        self._terminal_text = StreamSanitizer()
         self._streamed: set[str] = set()
         self._open_block_has_text = False
         self._printed_anything = False
@@ -181,7 +185,10 @@ class _PlainPrinter:
         final = "\n\n".join(
             text for text in map(_part_text, message.parts if message else built) if text
         )
-        if final.split() != "".join(self._printed).split():
+        self._out.write(self._terminal_text.flush())
+        # Compared as shown: the parts' text is sanitized already, what was printed not yet.
+        if sanitize(final).split() != sanitize("".join(self._printed)).split():
+            self._out.flush()
             print_failure("The reply changed after it was printed: as finally sent, it reads:")
             if self._printed_anything:
                 self._out.write("\n\n")
@@ -226,12 +233,13 @@ class _PlainPrinter:
 
     def _separate(self) -> None:
         if self._printed_anything:
-            self._out.write("\n\n")
+            # Through the sanitizer too: a held CR before it is a CR LF line end.
+            self._out.write(self._terminal_text.feed("\n\n"))
             self._printed.append("\n\n")
 
     def _write(self, text: str) -> None:
         self._printed.append(text)
-        self._out.write(sanitize(text))
+        self._out.write(self._terminal_text.feed(text))
         self._out.flush()
         self._printed_anything = True
         self._open_block_has_text = True
@@ -245,6 +253,7 @@ class _PlainPrinter:
         pass
 
     def close(self) -> None:
+        self._out.write(self._terminal_text.flush())
         if self._printed_anything:
             self._out.write("\n")
         self._out.flush()

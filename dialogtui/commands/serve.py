@@ -47,17 +47,20 @@ def run_serve(args: argparse.Namespace) -> int:
         print_failure(f"Unknown live-chat fault {fault!r}. See `dialogtui serve --list`.")
         return exitcodes.USAGE
     config = DevServerConfig(scenario=args.scenario, delta_delay=args.delay)
-    base_url = sanitize_line(f"http://{args.host}:{args.port}")  # the host is one's own input
-    print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {sanitize_line(args.scenario)})")
-    print(f"  API key: {DEMO_API_KEY}   chatbot id: {DEMO_CHATBOT_ID}")
-    print(
-        f"  try: DIALOGTUI_API_KEY={DEMO_API_KEY} dialogtui send --base-url {base_url} "
-        f"--chatbot-id {DEMO_CHATBOT_ID} 'hello !long:250'"
-    )
     agent = bool(getattr(args, "agent", False))
-    if agent:
-        print("  " + AGENT_HELP)
-    print("  Ctrl-C stops it.", flush=True)
+
+    def banner(bound_url: str) -> None:
+        # Printed once listening, with the port really bound: `--port 0` picks a free one.
+        base_url = sanitize_line(bound_url)  # the host is one's own input
+        print(f"Dialog API on {base_url}/api/v1/chat  (scenario: {sanitize_line(args.scenario)})")
+        print(f"  API key: {DEMO_API_KEY}   chatbot id: {DEMO_CHATBOT_ID}")
+        print(
+            f"  try: DIALOGTUI_API_KEY={DEMO_API_KEY} dialogtui send --base-url {base_url} "
+            f"--chatbot-id {DEMO_CHATBOT_ID} 'hello !long:250'"
+        )
+        if agent:
+            print("  " + AGENT_HELP)
+        print("  Ctrl-C stops it.", flush=True)
 
     def prepare(app: Starlette) -> None:
         desk = desk_of(app)
@@ -72,7 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(config, args.host, args.port, on_app=prepare))
+            asyncio.run(serve(config, args.host, args.port, on_ready=banner, on_app=prepare))
     except OSError as exc:  # a host that does not resolve, a port taken or not ours to bind
         reason = (exc.strerror or type(exc).__name__).lower()
         print_failure(f"Cannot listen on {args.host}:{args.port} ({reason}).")

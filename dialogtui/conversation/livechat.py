@@ -95,6 +95,8 @@ class LiveChatSent:
     text: str
     ok: bool
     error: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    """The files sent with the text: a front-end gives them back with it when it failed."""
 
 
 LiveChatEvent: TypeAlias = LiveChatChanged | AgentMessage | LiveChatSent | Notice
@@ -337,7 +339,7 @@ class LiveChat:
                 text, [attachment.message_part() for attachment in attachments]
             )
         except DialogError as error:
-            self._emit(LiveChatSent(text, False, error.safe_message))
+            self._emit(LiveChatSent(text, False, error.safe_message, tuple(attachments)))
             if isinstance(error, ApiHttpError) and error.status == 409:
                 await self.poll_once()  # most likely the agent closed meanwhile
             return False

@@ -66,7 +66,7 @@ TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
 @dataclass
 class DevServerConfig:
     scenario: str = "ok"  # server-wide default scenario; "NAME:N" is split into it and scenario_arg
-    api_key: str = DEMO_API_KEY
+    api_key: str = field(default=DEMO_API_KEY, repr=False)  # secrets stay out of reprs
     chatbot_id: str = DEMO_CHATBOT_ID
     delta_delay: float = 0.0  # seconds between streamed events in normal scenarios
     history_messages: int = 0  # pre-seeded messages in every new conversation
@@ -84,9 +84,10 @@ class DevServerConfig:
 class ServerStats:
     """What the server saw, for tests. Written by the server thread, read by tests: so, the lock."""
 
-    last_authorization: str | None = None  # to prove the client sent Bearer; never display it
+    # To prove the client sent Bearer; never display it (so, not in the repr either).
+    last_authorization: str | None = field(default=None, repr=False)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (route, scenario), in order
-    tokens_used: list[str] = field(default_factory=list)  # Bearer token of each Bearer request
+    tokens_used: list[str] = field(default_factory=list, repr=False)  # each Bearer request's token
     context_pages: list[str | None] = field(default_factory=list)  # context.page of each send
     client_profiles: list[str | None] = field(default_factory=list)  # its client-profile header
     actions: list[dict[str, Any]] = field(default_factory=list)  # accepted /actions bodies
@@ -183,7 +184,7 @@ class Conversation:
     created_at: str
     messages: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     dropped: int = 0  # messages trimmed from the front; cursors use absolute indexes
-    tokens: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list, repr=False)
     markers: dict[str, dict[str, Any]] = field(default_factory=dict)  # part_id -> marker part
     # The markers /actions accepts: those of the newest assistant message (the vendor's rule:
     # only the latest actionable parts). Each answers once.
@@ -861,7 +862,7 @@ class Turn:
 
     state: DevServerState
     conversation: Conversation
-    token: str
+    token: str = field(repr=False)
     user: dict[str, Any]
     plan: StreamPlan
 

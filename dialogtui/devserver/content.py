@@ -613,6 +613,33 @@ def escapes_reply() -> Reply:
     return reply
 
 
+# Text that a terminal shows differently in pieces than whole, each split where a model's
+# tokens could split it: an emoji sequence's joiner (U+200D) belongs with both its neighbours,
+# and CR LF is one line end. Pieces of one paragraph, streamed as separate append_text deltas.
+SPLIT_JOINERS: list[list[str]] = [
+    ["A family: \U0001f469", "\u200d\U0001f469\u200d\U0001f467 (split after an emoji)."],
+    ["A coder: \U0001f469\u200d", "\U0001f4bb (split after a joiner)."],
+    ["A heart on fire: \u2764\ufe0f", "\u200d\U0001f525 (split after a variation selector)."],
+    ["A wave \U0001f44b\U0001f3fd", "\u200d and a stray joiner after it."],
+    ["A stray joiner\u200d", "between words is still shown."],
+    ["Line one\r", "\nline two (CR LF split)."],
+    ["A lone CR\r", "in a line is still shown."],
+    ["Ends with an emoji \U0001f44b"],
+]
+
+
+def split_joiners_reply() -> Reply:
+    reply = Reply()
+    rich = RichTextWriter(reply)
+    for pieces in SPLIT_JOINERS:
+        p = rich.paragraph()
+        for piece in pieces:
+            rich.text(p, piece)
+        rich.end_block(p)
+    rich.finish()
+    return reply
+
+
 # Characters str.splitlines() (and so httpx.Response.iter_lines) treats as line breaks although
 # SSE does not; JSON encoders that emit raw UTF-8 (JSON.stringify, ensure_ascii=False) leave them
 # unescaped, so they can legally sit inside one `data:` line.

@@ -36,6 +36,7 @@ FAULTS: dict[str, str] = {
     "out_of_order": "every other state answer is an older one (a smaller state_version)",
     "agent_leaves": "the agent closes the chat right after the greeting",
     "polling_errors": "the first few state and message polls after a handover answer 500",
+    "send_fails": "the visitor's messages to the agent answer 500 (nothing is delivered)",
 }
 POLLING_ERRORS = 3
 """Polls that fail under `polling_errors` before the desk answers again."""
@@ -321,6 +322,8 @@ class LiveDesk:
                 self.advance(session)
             if session is None or session.status != "active":
                 return api_error(409, "conflict", "No active live chat session.")
+            if self.settings.fault == "send_fails":
+                return internal_error()
             message = session.post("user", text, files)
             session.visitor_typing = False
             self._tell(f"[{session.id}] visitor: {text}")

@@ -62,6 +62,9 @@ SCENARIOS: dict[str, str] = {
     "stall": "a paragraph's first words, then silence mid-reply (until the server stops)",
     "long": "5,000 append_text deltas of 20 chars = 100 KB (!long:<deltas> for another size)",
     "escapes": "reply text full of terminal escapes (CSI, OSC 52, OSC 8, C0/C1 controls, bidi)",
+    "split_joiners": (
+        "reply text whose ZWJ emoji sequences and CR LF line ends are split across deltas"
+    ),
     "line_separators": (
         "raw U+2028/U+2029/U+0085 inside a data line (legal SSE; breaks splitlines readers)"
     ),
@@ -406,6 +409,8 @@ def stream_plan(choice: Choice, user_text: str, base_url: str, delta_delay: floa
             )
         case "escapes":
             return _normal(content.escapes_reply().events, delta_delay)
+        case "split_joiners":
+            return _normal(content.split_joiners_reply().events, delta_delay)
         case "line_separators":
             return _normal(content.line_separators_reply().events, delta_delay)
         case "form":

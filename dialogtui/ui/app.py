@@ -64,9 +64,12 @@ class DialogApp(App[None]):
         policies: Mapping[Operation, RetryPolicy] | None = None,
         store: Store | None = None,
         open_store: Callable[[], Store] | None = None,
+        typed_ahead: str = "",
     ) -> None:
-        """`store`, or else `open_store` to open one after the first frame, or else none."""
+        """`store`, or else `open_store` to open one after the first frame, or else none.
+        `typed_ahead`: text typed before the app could read keys, for the composer."""
         super().__init__()
+        self.typed_ahead = typed_ahead
         self._initial_target = target
         self._timeouts = timeouts
         self._policies = policies

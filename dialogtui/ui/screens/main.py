@@ -303,7 +303,9 @@ class MainScreen(Screen[None]):
         stand_in.remove()
 
     def on_mount(self) -> None:
-        self.query_one(ComposerStandIn).focus()
+        stand_in = self.query_one(ComposerStandIn)
+        stand_in.text, self.dialog_app.typed_ahead = self.dialog_app.typed_ahead, ""
+        stand_in.focus()
         self.set_status("Connecting…")
         self._start()
 
@@ -443,7 +445,7 @@ class MainScreen(Screen[None]):
             shown = Outcome.INCOMPLETE if event.turn.assembler.part_count else Outcome.ERROR
             transcript.set_state(entry, shown, note=error.safe_message)
             transcript.set_footer(entry, summary)
-            self.composer.restore(event.turn.text)
+            self._give_back(event.turn.text, event.turn.attachments)
             self.action_bar.show((), retry=event.retry is not None)
             self.set_status(
                 "The reply failed · Ctrl+R retries" if event.retry else "The reply failed"
@@ -455,7 +457,7 @@ class MainScreen(Screen[None]):
         transcript.set_footer(entry, summary)
         if event.outcome is Outcome.CANCELLED:
             self.set_status("Reply cancelled")
-            self.composer.restore(event.turn.text)  # as a failed send does
+            self._give_back(event.turn.text, event.turn.attachments)  # as a failed send does
             return
         self.set_status("Ready")
         self.action_bar.show(_choices(event.followups))
@@ -783,6 +785,16 @@ class MainScreen(Screen[None]):
         self.upload_prompt = None
         self.turn_worker = self._run_turn(conversation, text, tuple(files))
         return True
+
+    def _give_back(self, text: str, files: Sequence[Attachment]) -> None:
+        """A message that did not go (failed, cancelled): its text back in the composer and
+        its files attached again, unless the person has begun another message meanwhile."""
+        if self.composer.text.strip():
+            return
+        self.composer.restore(text)
+        pending = self.query_one(PendingAttachments)
+        if files and not pending.files:
+            pending.set_files(list(files))
 
     @work(group="turn")
     async def _run_turn(
@@ -1225,7 +1237,7 @@ class MainScreen(Screen[None]):
                 self.transcript.add_notice(
                     f"Not delivered to the agent: {event.error}", variant="error"
                 )
-                self.composer.restore(event.text)
+                self._give_back(event.text, event.attachments)
         else:
             self.transcript.add_notice(event.text, variant=event.level)
 
@@ -1373,6 +1385,7 @@ class MainScreen(Screen[None]):
                 await self.live.send(text, files)
             except AttachmentError as error:  # the config changed since the check
                 self.notify(error.safe_message, severity="error")
+                self._give_back(text, files)  # nothing was sent
 
     def on_text_area_changed(self, event: object) -> None:
         # By name: the composer (a TextArea) is imported after the first frame.

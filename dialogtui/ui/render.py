@@ -139,6 +139,23 @@ def line_text(line: Line) -> str:
     return "".join(text for text, _ in line)
 
 
+JOIN_HARD: Final = 0
+"""How a line follows the one above it (one byte per line in a `joins` bytearray, beside
+the lines): a line of its own. Copying keeps the line break."""
+JOIN_SPACE: Final = 1
+"""Wrapped at whitespace: the same line of text, copied with one space between."""
+JOIN_CHOP: Final = 2
+"""A word too long for a line, cut: the same word, copied with nothing between."""
+
+
+def _break_joins(plain: str, breaks: Sequence[int], joins: bytearray) -> None:
+    """Append the join of each line that starts at a break of `plain` (see `JOIN_SPACE`)."""
+    for at in breaks:
+        # A word starts at a break after whitespace; a folded word's spaces may start a line.
+        spaced = plain[at - 1].isspace() or plain[at].isspace()
+        joins.append(JOIN_SPACE if spaced else JOIN_CHOP)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """The line box content is drawn into: every line is exactly `width` cells, on `fill`."""
@@ -397,10 +414,13 @@ def divide(text: str, width: int, folding: Fold = None) -> list[int]:
     return divide_cells(text, width, folding)
 
 
-def wrap_lines(text: Text, width: int, folding: Fold = None) -> tuple[list[Text], Text, Fold]:
+def wrap_lines(
+    text: Text, width: int, folding: Fold = None, joins: bytearray | None = None
+) -> tuple[list[Text], Text, Fold]:
     """Wrap exactly like `Text.wrap` (greedy, folding long words, keeping blank lines) and
     also return the unwrapped text of the last line and where it starts (`Fold`): the
-    state from which wrapping can resume.
+    state from which wrapping can resume. With `joins`, append each line's join there
+    (`JOIN_HARD` for the first and after each newline).
 
     Greedy wrapping never moves a break that lies before the start of the last line when
     text is appended, so `lines[:-1]` are final and only `tail + appended` needs wrapping
@@ -417,6 +437,9 @@ def wrap_lines(text: Text, width: int, folding: Fold = None) -> tuple[list[Text]
         fold = folding if number == 0 else None
         breaks = divide(plain, width, fold)
         pieces = list(line.divide(breaks)) if breaks else [line]
+        if joins is not None:
+            joins.append(JOIN_HARD)
+            _break_joins(plain, breaks, joins)
         if number == last:
             tail = pieces[-1].copy()
             tail_fold = _resume_fold(plain, breaks[-1], fold) if breaks else fold
@@ -448,11 +471,13 @@ def text_lines(
     first: str = "",
     rest: str = "",
     prefix_style: Style | None = None,
+    joins: bytearray | None = None,
 ) -> list[Line]:
-    """Wrap a whole Text into framed lines, with an optional first-line prefix, hanging indent."""
+    """Wrap a whole Text into framed lines, with an optional first-line prefix, hanging indent.
+    With `joins`, append each line's join there (see `JOIN_SPACE`)."""
     if not len(text):
         return []
-    wrapped = wrap_lines(text, frame.inner - cell_len(first))[0]
+    wrapped = wrap_lines(text, frame.inner - cell_len(first), joins=joins)[0]
     lines: list[Line] = []
     for number, line in enumerate(wrapped):
         prefix = first if number == 0 else rest
@@ -469,6 +494,9 @@ class BlockLayout(Protocol):
     """The wrapped lines of one block, updatable in place when the block grows."""
 
     lines: list[Line]
+    joins: bytearray
+    """How each line follows the one above (`JOIN_HARD`, `JOIN_SPACE`, `JOIN_CHOP`); a line
+    past its end is `JOIN_HARD`."""
     changed_from: int
     """After an `update` that returned True: the first line it replaced or added (the
     length of `lines` if it changed none), so a view repaints that line on, not the block."""
@@ -581,6 +609,7 @@ class ParagraphLayout:
         "_styles",
         "_tail",
         "changed_from",
+        "joins",
         "lines",
     )
 
@@ -593,6 +622,7 @@ class ParagraphLayout:
         rest: str = "",
     ) -> None:
         self.lines: list[Line] = []
+        self.joins = bytearray()  # grown and cut with `lines`
         self.changed_from = 0
         self._frame = frame
         self._styles = styles
@@ -672,10 +702,14 @@ class ParagraphLayout:
         if len(tail) == before:
             return
         width = self._frame.inner - cell_len(self._first)
-        wrapped, self._tail, self._fold = wrap_lines(tail, width, self._fold)
+        joins = self.joins
         lines = self.lines
-        # The old last line is the rendering of the old tail: replace it.
+        # The old last line is the rendering of the old tail: replace it (its join stays).
         start = self.changed_from = len(lines) - 1 if lines else 0
+        first_join = joins[start] if start < len(joins) else JOIN_HARD
+        del joins[start:]
+        wrapped, self._tail, self._fold = wrap_lines(tail, width, self._fold, joins)
+        joins[start] = first_join
         strips = [self._line((line,), start + number == 0) for number, line in enumerate(wrapped)]
         lines[start:] = strips
 
@@ -686,9 +720,11 @@ class ParagraphLayout:
             return
         width = max(1, self._frame.inner - cell_len(self._first))
         plain, fold = runs.plain, self._fold
-        lines = self.lines
+        lines, joins = self.lines, self.joins
         start = self.changed_from = len(lines) - 1 if lines else 0
+        first_join = joins[start] if start < len(joins) else JOIN_HARD
         del lines[start:]
+        del joins[start:]
         offset = 0
         split = plain.split("\n")
         last = len(split) - 1
@@ -696,6 +732,8 @@ class ParagraphLayout:
             line_fold = fold if number == 0 else None
             breaks = divide(line_plain, width, line_fold)
             ends = [*breaks, len(line_plain)]
+            joins.append(JOIN_HARD if number else first_join)
+            _break_joins(line_plain, breaks, joins)
             begin = 0
             for index, end in enumerate(ends):
                 # `wrap_lines` strips the spaces past the width, then cuts at the width: with
@@ -756,10 +794,11 @@ class ParagraphLayout:
 class ListLayout:
     """A bullet list: one `ParagraphLayout` per item, so a growing last item stays O(delta)."""
 
-    __slots__ = ("_console", "_frame", "_items", "_styles", "changed_from", "lines")
+    __slots__ = ("_console", "_frame", "_items", "_styles", "changed_from", "joins", "lines")
 
     def __init__(self, frame: Frame, styles: RenderStyles, console: Console) -> None:
         self.lines: list[Line] = []
+        self.joins = bytearray()
         self.changed_from = 0
         self._items: list[ParagraphLayout] = []
         self._frame = frame
@@ -793,6 +832,7 @@ class ListLayout:
                 changed_from = offset + first
             offset += len(layout.lines)
         self.lines = [line for layout in layouts for line in layout.lines]
+        self.joins = bytearray().join([layout.joins for layout in layouts])
         self.changed_from = len(self.lines) if changed_from is None else changed_from
         return True
 
@@ -800,10 +840,11 @@ class ListLayout:
 class SkippedLayout:
     """An unknown block type: skipped, as the contract asks."""
 
-    __slots__ = ("_kind", "changed_from", "lines")
+    __slots__ = ("_kind", "changed_from", "joins", "lines")
 
     def __init__(self, kind: str) -> None:
         self.lines: list[Line] = []
+        self.joins = bytearray()
         self.changed_from = 0
         self._kind = kind
 
@@ -836,9 +877,19 @@ def join_sections(sections: Sequence[list[Line]], frame: Frame) -> list[Line]:
 
 
 def render_blocks(
-    blocks: Sequence[Block], frame: Frame, styles: RenderStyles, console: Console
+    blocks: Sequence[Block],
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
-    return join_sections([layout_block(b, frame, styles, console).lines for b in blocks], frame)
+    layouts = [layout_block(block, frame, styles, console) for block in blocks]
+    if joins is not None:
+        for number, layout in enumerate([layout for layout in layouts if layout.lines]):
+            if number:
+                joins.append(JOIN_HARD)  # the blank line between sections
+            joins += layout.joins
+    return join_sections([layout.lines for layout in layouts], frame)
 
 
 # ---------------------------------------------------------------------------
@@ -958,7 +1009,11 @@ _JUSTIFY: Final = {"left": "left", "center": "center", "centre": "center", "righ
 
 
 def render_table(
-    part: TablePart, frame: Frame, styles: RenderStyles, console: Console
+    part: TablePart,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
     columns = max([len(part.headers), *(len(row) for row in part.rows)], default=0)
     if columns == 0:
@@ -982,11 +1037,12 @@ def render_table(
     options = console.options.update(width=frame.inner, highlight=False, markup=False)
     rendered = console.render_lines(table, options, style=frame.fill, pad=False)
     lines = [frame_line(frame, console, line) for line in rendered]
+    if joins is not None:
+        joins.extend(bytes(len(lines)))  # a table's rows are lines of their own
     if part.caption:
         # Below the table at the full width: Rich would wrap it to the table's width.
-        lines.extend(
-            text_lines(Text(sanitize(part.caption), style=styles.dim, end=""), frame, console)
-        )
+        caption = Text(sanitize(part.caption), style=styles.dim, end="")
+        lines.extend(text_lines(caption, frame, console, joins=joins))
     return lines
 
 
@@ -995,7 +1051,11 @@ def render_table(
 
 
 def attachment_lines(
-    part: ImagePart | FilePart, frame: Frame, styles: RenderStyles, console: Console
+    part: ImagePart | FilePart,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
     """An image or a file: kind icon, name, type, size and expiry (an expired link in the
     warning style, and not a hyperlink), then the URL. A `data:` URL (a visitor's own photo)
@@ -1017,31 +1077,38 @@ def attachment_lines(
     text = Text(label, end="")
     if details:
         text.append(f" ({details})", styles.warning if expired else styles.dim)
-    lines = text_lines(text, frame, console, f"{icon} ", "   ")
+    lines = text_lines(text, frame, console, f"{icon} ", "   ", joins=joins)
     if part.url and not inline:
         target = None if expired else part.url
         style = styles.dim + STRIKE if expired else link_style(styles.link, target)
         link = Text(sanitize_line(part.url), style=style, end="")
-        lines.extend(text_lines(link, frame, console, "   ", "   "))
+        lines.extend(text_lines(link, frame, console, "   ", "   ", joins=joins))
     return lines
 
 
 def choice_lines(
-    titles: Sequence[str], frame: Frame, styles: RenderStyles, console: Console
+    titles: Sequence[str],
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
     lines: list[Line] = []
     for title in titles:
-        lines.extend(
-            text_lines(Text(sanitize_line(title), end=""), frame, console, "→ ", "  ", styles.dim)
-        )
+        text = Text(sanitize_line(title), end="")
+        lines.extend(text_lines(text, frame, console, "→ ", "  ", styles.dim, joins))
     return lines
 
 
 def placeholder_lines(
-    kind: str, frame: Frame, styles: RenderStyles, console: Console
+    kind: str,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
     text = Text(f"[unsupported content: {sanitize_line(kind) or 'unknown'}]", style=styles.dim)
-    return text_lines(text, frame, console)
+    return text_lines(text, frame, console, joins=joins)
 
 
 def part_type(part: Part) -> str:
@@ -1050,36 +1117,62 @@ def part_type(part: Part) -> str:
     return tag if isinstance(tag, str) else str(getattr(part, "type", "unknown"))
 
 
-def render_part(part: Part, frame: Frame, styles: RenderStyles, console: Console) -> list[Line]:
-    """Every part kind, as framed lines at `frame.width`. Rich text is laid out per block."""
+def render_part(
+    part: Part,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
+) -> list[Line]:
+    """Every part kind, as framed lines at `frame.width`. Rich text is laid out per block.
+    With `joins`, append each line's join there (see `JOIN_SPACE`)."""
+    before = len(joins) if joins is not None else 0
+    lines = _part_lines(part, frame, styles, console, joins)
+    if joins is not None and len(joins) - before != len(lines):
+        # A kind whose lines are all lines of their own (cards, tables) records none.
+        del joins[before:]
+        joins.extend(bytes(len(lines)))
+    return lines
+
+
+def _part_lines(
+    part: Part,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None,
+) -> list[Line]:
     if isinstance(part, TextPart):
         layout = ParagraphLayout(frame, styles, console)
         layout.extend([Span(text=part.text)])
+        if joins is not None:
+            joins += layout.joins
         return layout.lines
     if isinstance(part, RichTextPart):
-        return render_blocks(part.blocks, frame, styles, console)
+        return render_blocks(part.blocks, frame, styles, console, joins)
     if isinstance(part, ProductsPart):
         return render_products(part, frame, styles, console)
     if isinstance(part, SuggestionsPart):
         return choice_lines(
-            [s.title or s.prompt_text for s in part.suggestions], frame, styles, console
+            [s.title or s.prompt_text for s in part.suggestions], frame, styles, console, joins
         )
     if isinstance(part, QuickRepliesPart):
-        return choice_lines(part.replies, frame, styles, console)
+        return choice_lines(part.replies, frame, styles, console, joins)
     if isinstance(part, TablePart):
-        return render_table(part, frame, styles, console)
+        return render_table(part, frame, styles, console, joins)
     if isinstance(part, (ImagePart, FilePart)):
-        return attachment_lines(part, frame, styles, console)
+        return attachment_lines(part, frame, styles, console, joins)
     if isinstance(part, (ContactFormPart, FormPart, SupportTicketPart)):
         form = marker_text(part).removeprefix("[form] ")
-        return text_lines(Text(form, end=""), frame, console, "📝 ", "   ")
+        return text_lines(Text(form, end=""), frame, console, "📝 ", "   ", joins=joins)
     if isinstance(part, ImageUploadPart):
         prompt = upload_prompt_text(part).removeprefix("[upload] ")
-        return text_lines(Text(prompt, style=styles.dim, end=""), frame, console, "📤 ", "   ")
+        text = Text(prompt, style=styles.dim, end="")
+        return text_lines(text, frame, console, "📤 ", "   ", joins=joins)
     if isinstance(part, HumanAgentPart):
         offer = Text("The bot offers to hand over to a human agent.", style=styles.dim, end="")
-        return text_lines(offer, frame, console, "👤 ", "   ")
-    return placeholder_lines(part_type(part), frame, styles, console)
+        return text_lines(offer, frame, console, "👤 ", "   ", joins=joins)
+    return placeholder_lines(part_type(part), frame, styles, console, joins)
 
 
 # ---------------------------------------------------------------------------
@@ -1093,13 +1186,18 @@ def label_lines(label: str, style: Style, frame: Frame, console: Console) -> lis
 
 
 def notice_lines(
-    text: str, variant: str, frame: Frame, styles: RenderStyles, console: Console
+    text: str,
+    variant: str,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
     style = {"warning": styles.notice_warning, "error": styles.notice_error}.get(
         variant, styles.notice_info
     )
     body = Text(sanitize(text), style=style, end="")
-    return text_lines(body, frame, console, NOTICE_ICONS.get(variant, "ℹ "), HANGING, style)
+    return text_lines(body, frame, console, NOTICE_ICONS.get(variant, "ℹ "), HANGING, style, joins)
 
 
 def state_lines(
@@ -1110,8 +1208,10 @@ def state_lines(
     frame: Frame,
     styles: RenderStyles,
     console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
-    """The marker under an entry for its state; done entries have none."""
+    """The marker under an entry for its state; done entries have none. With `joins`, each
+    line's join is appended there (see `JOIN_SPACE`)."""
     suffix = f" — {sanitize(note)}" if note else ""
     if state in ("waiting", "streaming"):
         if not show_waiting:
@@ -1124,25 +1224,30 @@ def state_lines(
             f"{glyph} ",
             "  ",
             styles.dim,
+            joins,
         )
     if state == "incomplete":
         text = Text(f"reply incomplete{suffix}", style=styles.warning, end="")
-        return text_lines(text, frame, console, "⚠ ", HANGING, styles.warning)
+        return text_lines(text, frame, console, "⚠ ", HANGING, styles.warning, joins)
     if state == "cancelled":
         text = Text(f"reply cancelled{suffix}", style=styles.dim, end="")
-        return text_lines(text, frame, console, "✕ ", HANGING, styles.dim)
+        return text_lines(text, frame, console, "✕ ", HANGING, styles.dim, joins)
     if state == "error":
         text = Text(sanitize(note) if note else "Something went wrong.", style=styles.error, end="")
-        return text_lines(text, frame, console, "✖ ", HANGING, styles.error)
+        return text_lines(text, frame, console, "✖ ", HANGING, styles.error, joins)
     return []
 
 
 def footer_lines(
-    text: str | None, frame: Frame, styles: RenderStyles, console: Console
+    text: str | None,
+    frame: Frame,
+    styles: RenderStyles,
+    console: Console,
+    joins: bytearray | None = None,
 ) -> list[Line]:
     if not text:
         return []
-    return text_lines(Text(sanitize(text), style=styles.dim, end=""), frame, console)
+    return text_lines(Text(sanitize(text), style=styles.dim, end=""), frame, console, joins=joins)
 
 
 # ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Literal, NamedTuple, Protocol, TypeAlias
 
 from dialogtui.api.models import Block, Part, RichTextPart
 from dialogtui.conversation.outcome import Outcome
-from dialogtui.ui.render import BlockLayout, Frame, Line
+from dialogtui.ui.render import JOIN_HARD, BlockLayout, Frame, Line
 
 EntryState: TypeAlias = Outcome
 """An entry's state is its turn's outcome (`waiting` and `streaming` while it runs)."""
@@ -113,11 +113,14 @@ class HeightIndex:
 class Chunk:
     """A run of lines in an entry. `spaced` chunks (content) get one blank line between them."""
 
-    __slots__ = ("lines", "margin", "pos", "spaced")
+    __slots__ = ("joins", "lines", "margin", "pos", "spaced")
 
-    def __init__(self, lines: Sequence[Line], spaced: bool) -> None:
+    def __init__(self, lines: Sequence[Line], spaced: bool, joins: bytearray | None = None) -> None:
         # A block's chunk shares its layout's list, which the layout grows in place.
         self.lines = lines
+        # How each line follows the one above (`render.JOIN_SPACE` & co., shared with the
+        # layout like `lines`); None: every line is one of its own.
+        self.joins = joins
         self.spaced = spaced
         self.margin = 0
         self.pos = 0
@@ -234,6 +237,19 @@ class Entry:
         if 0 <= local < len(chunk.lines):
             return chunk.lines[local]
         return self.blank
+
+    def join(self, offset: int) -> int:
+        """How line `offset` follows the line above it (`render.JOIN_HARD` & co.): copying
+        joins a paragraph's wrapped lines back into one."""
+        index = bisect_right(self.offsets, offset) - 1
+        if index < 0:
+            return JOIN_HARD
+        chunk = self.chunks[index]
+        joins = chunk.joins
+        local = offset - self.offsets[index] - chunk.margin
+        if joins is None or not 0 <= local < len(joins):
+            return JOIN_HARD
+        return joins[local]
 
     def has_content(self) -> bool:
         return any(chunk.lines for slot in self.slots for chunk in slot.chunks)

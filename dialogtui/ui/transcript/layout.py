@@ -94,10 +94,10 @@ class EntryLayout:
             lines += 1
         return lines
 
-    def header_lines(self, entry: Entry) -> list[Line]:
+    def header_lines(self, entry: Entry, joins: bytearray | None = None) -> list[Line]:
         styles, console, frame = self.styles, self._console(), entry.frame
         if entry.role == "notice":
-            return notice_lines(entry.text, entry.variant, frame, styles, console)
+            return notice_lines(entry.text, entry.variant, frame, styles, console, joins)
         if entry.text:  # a named speaker, e.g. "Sofie (agent)"
             label, style = sanitize_line(entry.text), styles.assistant_label
         elif entry.role == "assistant":
@@ -111,7 +111,7 @@ class EntryLayout:
             style = styles.assistant_label
         return label_lines(label, style, frame, console)
 
-    def state_lines(self, entry: Entry) -> list[Line]:
+    def state_lines(self, entry: Entry, joins: bytearray | None = None) -> list[Line]:
         waiting = entry.state in IN_PROGRESS and not entry.has_content()
         if waiting:
             self.spinning.add(entry.index)
@@ -126,10 +126,11 @@ class EntryLayout:
             entry.frame,
             self.styles,
             self._console(),
+            joins,
         )
 
-    def footer_lines(self, entry: Entry) -> list[Line]:
-        return footer_lines(entry.footer, entry.frame, self.styles, self._console())
+    def footer_lines(self, entry: Entry, joins: bytearray | None = None) -> list[Line]:
+        return footer_lines(entry.footer, entry.frame, self.styles, self._console(), joins)
 
     def build(self, entry: Entry) -> None:
         """Lay an entry out from scratch (its followed blocks fetched already)."""
@@ -137,11 +138,15 @@ class EntryLayout:
         entry.frame = frame
         entry.blank = frame.blank()
         entry.gap = Chunk([self.gap] if entry.index else [], False)
-        entry.header = Chunk(self.header_lines(entry), False)
+        # Joins only where a line follows another: most entries' furniture is one line or none.
+        joins = bytearray()
+        entry.header = Chunk(self.header_lines(entry, joins), False, joins or None)
         for slot in entry.slots:
             self.layout_slot(entry, slot)
-        entry.status = Chunk(self.state_lines(entry), True)
-        entry.footer_chunk = Chunk(self.footer_lines(entry), False)
+        joins = bytearray()
+        entry.status = Chunk(self.state_lines(entry, joins), True, joins or None)
+        joins = bytearray()
+        entry.footer_chunk = Chunk(self.footer_lines(entry, joins), False, joins or None)
         entry.structural = entry.status_dirty = entry.footer_dirty = False
         entry.gen = self.gen
         entry.assemble()
@@ -150,15 +155,18 @@ class EntryLayout:
         frame, styles, console = entry.frame, self.styles, self._console()
         if slot.blocks is not None:
             slot.layouts = [layout_block(block, frame, styles, console) for block in slot.blocks]
-            slot.chunks = [Chunk(layout.lines, True) for layout in slot.layouts]
+            slot.chunks = [Chunk(layout.lines, True, layout.joins) for layout in slot.layouts]
         else:
             slot.layouts = []
-            lines = render_part(slot.part, frame, styles, console)
+            joins = bytearray()
+            lines = render_part(slot.part, frame, styles, console, joins)
             part = slot.part
             picture = self.pictures.get(part.url) if isinstance(part, ImagePart) else None
             if picture is not None:
-                lines = picture_lines(picture, frame, console) + lines
-            slot.chunks = [Chunk(lines, True)]
+                drawn = picture_lines(picture, frame, console)
+                lines = drawn + lines
+                joins[0:0] = bytes(len(drawn))
+            slot.chunks = [Chunk(lines, True, joins)]
         slot.dirty = False
         slot.dirty_blocks.clear()
 
@@ -199,6 +207,7 @@ class EntryLayout:
                         changed_from = 0
                     chunk = slot.chunks[index]
                     chunk.lines = layout.lines  # a layout may swap its list
+                    chunk.joins = layout.joins
                     start = chunk.pos if start is None else min(start, chunk.pos)
                     # Offsets up to this chunk are still right: a chunk before it that changed
                     # has the smaller first line. Its margin changes only with its first line.
@@ -211,7 +220,7 @@ class EntryLayout:
                 while len(slot.layouts) <= index:
                     layout = layout_block(blocks[len(slot.layouts)], frame, styles, console)
                     slot.layouts.append(layout)
-                    chunk = Chunk(layout.lines, True)
+                    chunk = Chunk(layout.lines, True, layout.joins)
                     slot.chunks.append(chunk)
                     if at_end:
                         appended.append(chunk)
@@ -219,12 +228,16 @@ class EntryLayout:
             slot.dirty_blocks.clear()
         redrawn: int | None = None  # the first chunk redrawn whole
         if entry.status_dirty or entry.state in IN_PROGRESS:
-            lines = self.state_lines(entry)
+            joins = bytearray()
+            lines = self.state_lines(entry, joins)
             if lines or entry.status.lines:
                 entry.status.lines = lines
+                entry.status.joins = joins or None
                 redrawn = entry.status.pos
         if entry.footer_dirty:
-            entry.footer_chunk.lines = self.footer_lines(entry)
+            joins = bytearray()
+            entry.footer_chunk.lines = self.footer_lines(entry, joins)
+            entry.footer_chunk.joins = joins or None
             pos = entry.footer_chunk.pos
             redrawn = pos if redrawn is None else min(redrawn, pos)
         entry.structural = entry.status_dirty = entry.footer_dirty = False

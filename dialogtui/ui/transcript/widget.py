@@ -54,7 +54,7 @@ from textual.timer import Timer
 from dialogtui.api.models import Block, Part, TextPart, plain_text
 from dialogtui.conversation.outcome import Outcome
 from dialogtui.ui.pictures import Picture
-from dialogtui.ui.render import Line, RenderStyles
+from dialogtui.ui.render import JOIN_CHOP, JOIN_HARD, JOIN_SPACE, Line, RenderStyles
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.textual_hooks import install_vertical_scrollbar, set_virtual_height_quietly
 
@@ -1090,8 +1090,12 @@ class Transcript(ScrollView, can_focus=True):
     # -- selection (Textual's own machinery: offsets from `render_line`) --
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        """The text under a selection, as shown: the band padding and trailing blanks left
-        out, one line per screen line."""
+        """The text under a selection, as written rather than as wrapped: the lines a
+        paragraph was wrapped into are one line again (joined by the space they were wrapped
+        at, or by nothing inside a word cut to fit), so the copy is the same at any width.
+        Line breaks of the text (paragraphs, list items, table rows, card lines, entries)
+        stay. The band padding, the hanging indent of wrapped lines and trailing blanks are
+        left out."""
         if not self._flush_now():
             return None
         total = self._doc.heights.total
@@ -1106,11 +1110,21 @@ class Transcript(ScrollView, can_focus=True):
             text = "".join(piece for piece, _ in line)
             begin = start.x if start is not None and number == first else 0
             stop = end.x if end is not None and number == last else len(text)
+            join = JOIN_HARD
             if entry is not None:
                 pad = entry.frame.left
                 begin = max(begin, pad)
                 stop = min(stop, len(text) - entry.frame.right)
-            lines.append(text[begin:stop].rstrip() if stop > begin else "")
+                join = entry.join(number - self._doc.heights.prefix(entry.index))
+                if join != JOIN_HARD:
+                    # A wrapped line starts at its text: before it, only the hanging indent.
+                    begin = max(begin, len(text) - len(text[pad:].lstrip(" ")))
+            piece = text[begin:stop].rstrip() if stop > begin else ""
+            if join == JOIN_HARD or number == first:
+                lines.append(piece)
+            elif piece:  # the line above goes on here (its trailing blanks are gone)
+                above = lines[-1]
+                lines[-1] = f"{above} {piece}" if join == JOIN_SPACE and above else above + piece
         return "\n".join(lines), "\n"
 
     def _text_place(self, offset: Offset) -> tuple[int, int] | None:
@@ -1194,7 +1208,9 @@ class Transcript(ScrollView, can_focus=True):
         await self.broker_event("click", event)
 
     def _word_at(self, number: int, column: int) -> Selection | None:
-        _, line = self._entry_line_at(number)
+        """The word at a place. A word cut to fit the width (a long URL) is taken whole,
+        over the lines it was cut into."""
+        entry, line = self._entry_line_at(number)
         text = "".join(piece for piece, _ in line)
         if not 0 <= column < len(text) or text[column].isspace():
             return None
@@ -1204,7 +1220,26 @@ class Transcript(ScrollView, can_focus=True):
         end = column
         while end < len(text) and not text[end].isspace():
             end += 1
-        return Selection(Offset(start, number), Offset(end, number))
+        first = last = number
+        if entry is not None:
+            top = self._doc.heights.prefix(entry.index)
+            # While the piece starts its line and the line goes on from a word cut above.
+            shown = text
+            while not shown[:start].strip() and entry.join(first - top) == JOIN_CHOP:
+                first -= 1
+                shown = plain(entry.line(first - top))
+                start = len(shown)
+                while start > 0 and not shown[start - 1].isspace():
+                    start -= 1
+            # While the piece ends its line and the line below goes on with the word.
+            shown = text
+            while not shown[end:].strip() and entry.join(last + 1 - top) == JOIN_CHOP:
+                last += 1
+                shown = "".join(piece for piece, _ in entry.line(last - top))
+                end = len(shown) - len(shown.lstrip())
+                while end < len(shown) and not shown[end].isspace():
+                    end += 1
+        return Selection(Offset(start, first), Offset(end, last))
 
     def _block_at(self, number: int) -> Selection | None:
         """The chunk (a paragraph, list, table, card…) holding line `number`."""

@@ -154,8 +154,15 @@ _USERINFO: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
 
 def shown_url(url: str) -> str:
     """`url` as an error message may quote it: a user name or password in it (which may be an
-    API key typed in the wrong place) hidden, as `https://<hidden>@host`."""
+    API key typed in the wrong place) hidden, as `https://<hidden>@host`; and text that is no
+    address at all (no scheme, nor a host name with a dot: an API key pasted in the wrong
+    place) not quoted."""
+    if "://" not in url and not _HOST_LIKE.fullmatch(url):
+        return "<not an address>"
     return _USERINFO.sub(lambda match: f"{match.group(1) or ''}<hidden>@", url)
+
+
+_HOST_LIKE: Final = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]*)?(?:/\S*)?")
 
 
 # A host name of ASCII letters, digits and hyphens: what every HTTP client accepts as is.

@@ -109,3 +109,24 @@ async def test_files_attached_meanwhile_are_not_replaced(server: DevServer, tmp_
         await wait_for(pilot, turn_finished(app))
         assert app.composer.text == "a new message"
         assert pending_names(app) == ["other.jpg"]
+
+
+async def test_files_alone_attached_meanwhile_keep_the_old_text_out(
+    server: DevServer, tmp_path: Path
+) -> None:
+    """Only files attached while the reply ran (the box still empty): a new message has
+    begun, and the cancelled one's text must not join it (Enter would send a mix)."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await attach_two(pilot, tmp_path)
+        await send(pilot, "slowly !slow")
+        await wait_for(pilot, lambda: "You said" in last_entry_text(app))
+        other = tmp_path / "other.jpg"
+        other.write_bytes(jpeg(8, 8))
+        await pick(pilot, str(other))
+        app.composer.focus()
+        await pilot.press("escape")
+        await wait_for(pilot, turn_finished(app))
+        assert app.composer.text == ""
+        assert pending_names(app) == ["other.jpg"]

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyte
 import pytest
 import rich.cells
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.segment import Segment
 from rich.text import Text
@@ -103,24 +103,18 @@ def test_rich_measure_is_back_after_apply_of_the_default() -> None:
 
 _EMOJI_PARTS = st.sampled_from(
     [
-        "a",
-        " ",
-        "\u200d",
-        "\ufe0f",
-        "\u0301",
-        "\u2764",
-        "\U0001f44d",
-        "\U0001f3fd",
-        "\U0001f1e9",
-        "\u4e00",
-        "\U0001f468",
-        "\u00e9",
+        *("a", " ", "\u00e9", "\u4e00", "\u0301"),  # Latin, wide CJK, a combining mark
+        *("\u200d", "\ufe0f", "\ufe0e", "\u20e3", "\u200b"),  # ZWJ, VS16, VS15, keycap, ZWSP
+        *("\u2764", "\U0001f44d", "\U0001f3fd", "\U0001f1e9", "\U0001f468", "\U0001f3f4"),
+        *("\U000e0067", "\U000e007f", "1", "\x07"),  # tag characters, a digit, a control
     ]
 )
+_TEXTS = st.lists(_EMOJI_PARTS, max_size=40).map("".join)
 
 
 @pytest.mark.parametrize("widths", [GlyphWidths(), TMUX])
-@given(text=st.lists(_EMOJI_PARTS, max_size=12).map("".join))
+@settings(deadline=None)  # a loaded CI machine is slow, not wrong
+@given(text=_TEXTS)
 def test_our_grapheme_split_joining_zwj_is_rich_own(widths: GlyphWidths, text: str) -> None:
     # For a terminal that joins ZWJ sequences `apply` keeps Rich's functions, changing only
     # the cell table; for one that does not, it puts `_split_graphemes` in their place. So the
@@ -132,6 +126,22 @@ def test_our_grapheme_split_joining_zwj_is_rich_own(widths: GlyphWidths, text: s
     # (Rich's own `cell_len` differs from its `split_graphemes` on odd strings such as a ZWJ
     # first; ours follows the split.)
     assert glyph_widths._cell_len(True, text) == expected[1]
+
+
+@settings(deadline=None)
+@given(text=_TEXTS, width=st.integers(1, 6))
+def test_where_zwj_does_not_join_every_measure_agrees_with_the_split(text: str, width: int) -> None:
+    # The terminals that draw each part of a ZWJ sequence get `_split_graphemes` in place of
+    # Rich's: its glyphs must cover the text in order, and every measure must follow them.
+    glyph_widths.apply(CODEPOINT_BY_CODEPOINT)
+    spans, total = rich.cells.split_graphemes(text)
+    assert [start for start, _, _ in spans] == [0, *(end for _, end, _ in spans)][: len(spans)]
+    assert (spans[-1][1] if spans else 0) == len(text)
+    assert rich.cells.cell_len(text) == total == sum(cells for _, _, cells in spans)
+    pieces = rich.cells.chop_cells(text, width)
+    assert "".join(pieces) == (text if total else "")  # (Rich's: no line of no width)
+    widest = max((cells for _, _, cells in spans), default=0)
+    assert all(rich.cells.cell_len(piece) <= max(width, widest) for piece in pieces)
 
 
 # -- the probe, against a terminal on the far end of a real pty --------------------------------
@@ -169,15 +179,20 @@ class FakeTerminal:
 
 
 def test_the_probe_reads_the_widths_and_keeps_what_was_typed_meanwhile() -> None:
-    terminal = FakeTerminal([4, 1, 6, 4], typed="hé\x1b[A!".encode())
+    typed = "hé\x1b[A!\r\x1bé\x07" + FAMILY  # an arrow key, Enter, Alt+é, a bell, a ZWJ emoji
+    terminal = FakeTerminal([4, 1, 6, 4], typed=typed.encode())
     try:
         mode_before = termios.tcgetattr(terminal.slave)
-        result = glyph_widths.probe(terminal.slave, terminal.slave)
+        with glyph_widths.quiet_terminal(terminal.slave):
+            assert termios.tcgetattr(terminal.slave) != mode_before  # no echo, no line mode
+            result = glyph_widths.probe(terminal.slave, terminal.slave, timeout=DEADLINE)
         assert termios.tcgetattr(terminal.slave) == mode_before
     finally:
         terminal.close()
     assert result.widths == CODEPOINT_BY_CODEPOINT
-    assert result.typed == "hé!"  # the arrow key's escape sequence is dropped
+    # Escape sequences and controls are dropped; a line end (the tty made Enter one), and the
+    # joiners of an emoji sequence, are kept.
+    assert result.typed == "hé!\n" + FAMILY
     # Each sample was written at column 1 of the alternate screen, which was left again.
     assert terminal.written.startswith(b"\x1b[?1049h\r" + THUMB.encode())
     assert terminal.written.endswith(b"\x1b[?1049l")
@@ -186,9 +201,8 @@ def test_the_probe_reads_the_widths_and_keeps_what_was_typed_meanwhile() -> None
 def test_a_terminal_that_does_not_answer_changes_nothing() -> None:
     terminal = FakeTerminal(None)
     try:
-        mode_before = termios.tcgetattr(terminal.slave)
-        result = glyph_widths.probe(terminal.slave, terminal.slave, timeout=0.05)
-        assert termios.tcgetattr(terminal.slave) == mode_before
+        with glyph_widths.quiet_terminal(terminal.slave):
+            result = glyph_widths.probe(terminal.slave, terminal.slave, timeout=0.05)
     finally:
         terminal.close()
     assert result.widths is None
@@ -210,7 +224,16 @@ class PyteTerminal:
     """pyte on the far end of a pty running the real app: it draws what the app writes and
     answers cursor-position queries itself, as a terminal does."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], columns: int, rows: int) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        columns: int,
+        rows: int,
+        answer_delay: float = 0.0,
+    ) -> None:
+        self.answer_delay = answer_delay
+        self.written = bytearray()
         self.screen = CodepointScreen(columns, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.master, slave = pty.openpty()
@@ -224,7 +247,10 @@ class PyteTerminal:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _answer(self, data: str) -> None:
-        os.write(self.master, data.encode())
+        if self.answer_delay:
+            threading.Timer(self.answer_delay, os.write, (self.master, data.encode())).start()
+        else:
+            os.write(self.master, data.encode())
 
     def _read(self) -> None:
         while True:
@@ -235,6 +261,7 @@ class PyteTerminal:
             if not chunk:
                 return
             with self.lock:
+                self.written += chunk
                 self.stream.feed(chunk)
 
     def lines(self) -> list[str]:
@@ -319,3 +346,30 @@ def test_without_the_probe_the_app_measures_as_rich_and_asks_nothing(tmp_path: P
     rows = run_composer(tmp_path, probe=False)
     assert shown(rows).count(THUMB[0]) < 20, rows
     assert "terminal draws" not in (tmp_path / "dialogtui.log").read_text()
+
+
+def test_late_answers_are_never_echoed_onto_the_screen(tmp_path: Path) -> None:
+    # A slow link: the answers come after the probe has stopped waiting. They must reach the
+    # app, which ignores cursor reports (no answer typed into the composer), and never the
+    # terminal's echo (echo stays off from the probe until the app has ended).
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "DIALOGTUI_LOG_DIR": str(tmp_path),
+        "DIALOGTUI_PROBE_TIMEOUT": "0.02",  # answers come 0.05 s late, as the app starts
+    }
+    argv = [sys.executable, "-m", "dialogtui", "--demo"]
+    terminal = PyteTerminal(argv, env, 60, 20, answer_delay=0.07)
+    try:
+        terminal.wait_for(lambda lines: any("Ready" in line for line in lines), "Ready")
+        time.sleep(1.0)  # the late answers have arrived (the assertions hold either way)
+        terminal.type("x")
+        rows = terminal.wait_for(lambda lines: "x" in shown(composer_rows(lines)), "x")
+        with terminal.lock:
+            written = bytes(terminal.written)
+    finally:
+        terminal.close()
+    assert shown(composer_rows(rows)) == "x"  # no answer typed into the composer
+    assert b"^[[" not in written  # what the terminal's echo of an answer would look like
+    log = (tmp_path / "dialogtui.log").read_text()
+    assert "did not report its cursor in time" in log

@@ -111,6 +111,8 @@ BAD_URLS_WITH_A_KEY = [
     f"ftp://bot:{KEY}@api.example",  # for its scheme
     f"bot:{KEY}@api.example",  # for having none
     f"https://bot:{KEY}@api.example",  # for the password itself
+    KEY,  # the key alone, pasted where the base URL goes
+    f" {KEY} ",
 ]
 
 

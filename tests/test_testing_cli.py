@@ -426,3 +426,12 @@ def test_a_first_turn_chooses_one_of_the_bots_start_prompts(
     assert 'the bot\'s start prompts have no such choice (offered: "What can you do?"' in (
         done.stdout + done.stderr
     )
+
+
+def test_a_first_turn_choose_says_when_the_config_could_not_be_fetched(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = write_test_file(tmp_path, '[[turns]]\nchoose = "What can you do?"\n')
+    done = dialogtui("test", "--demo", "--scenario", "internal", path, env=env)
+    assert done.returncode == exitcodes.FAILED, done.stdout + done.stderr
+    assert "the bot's config, with its start prompts, could not be fetched" in done.stdout

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import TYPE_CHECKING
 
 from .common import StartupError, open_target, print_failure
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -29,18 +34,19 @@ def run_chat(args: argparse.Namespace) -> int:
 
             from ..signals import exit_on_signals
 
-            typed_ahead = _measure_emoji_as_the_terminal_draws(_probe_wanted(target))
-            app = DialogApp(
-                target,
-                open_store=partial(_open_store, no_save=args.no_save),
-                typed_ahead=typed_ahead,
-            )
-            # SIGTERM, SIGHUP and SIGQUIT quit the app as Ctrl+Q does: the terminal comes back.
-            with exit_on_signals(app) as signalled:
-                try:
-                    app.run()
-                finally:
-                    app.close_store()
+            with _emoji_measured_as_the_terminal_draws(_probe_wanted(target)) as typed_ahead:
+                app = DialogApp(
+                    target,
+                    open_store=partial(_open_store, no_save=args.no_save),
+                    typed_ahead=typed_ahead,
+                )
+                # SIGTERM, SIGHUP and SIGQUIT quit the app as Ctrl+Q does: the terminal
+                # comes back.
+                with exit_on_signals(app) as signalled:
+                    try:
+                        app.run()
+                    finally:
+                        app.close_store()
             if signalled.exit_status is not None:
                 return signalled.exit_status
             if app.startup_error is not None:
@@ -65,23 +71,51 @@ def _probe_wanted(target: Target) -> bool:
         return True
 
 
-def _measure_emoji_as_the_terminal_draws(enabled: bool) -> str:
-    """Ask the terminal how wide it draws emoji sequences and measure them so (see
-    `ui/glyph_widths.py`). Returns what was typed meanwhile, for the composer."""
-    if not enabled or os.environ.get("TERM") == "dumb":
-        return ""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return ""
+@contextmanager
+def _emoji_measured_as_the_terminal_draws(enabled: bool) -> Iterator[str]:
+    """Ask the terminal how wide it draws emoji sequences, and measure them so for the block
+    (see `ui/glyph_widths.py`); yields what was typed meanwhile, for the composer. Echo and
+    line mode stay off until the block ends, after the app: an answer later than the wait is
+    read by the app, which ignores it, and never echoed onto the screen."""
+    # Where Textual reads keys and draws: stdin and stderr.
+    keys, screen = sys.__stdin__, sys.__stderr__
+    if not enabled or os.environ.get("TERM") == "dumb" or keys is None or screen is None:
+        yield ""
+        return
     try:
-        import termios  # noqa: F401  (not on Windows, whose terminals this probe does not know)
+        import termios  # not on Windows, whose terminals this probe does not know
     except ImportError:
-        return ""
+        yield ""
+        return
     from ..ui import glyph_widths
 
-    result = glyph_widths.probe(sys.stdin.fileno(), sys.stdout.fileno())
-    if result.widths is not None:
-        glyph_widths.apply(result.widths)
-    return result.typed
+    typed = ""
+    with ExitStack() as stack:
+        try:
+            if keys.isatty() and screen.isatty():
+                columns = os.get_terminal_size(screen.fileno()).columns
+                if columns >= glyph_widths.MIN_COLUMNS:
+                    stack.enter_context(glyph_widths.quiet_terminal(keys.fileno()))
+                    result = glyph_widths.probe(
+                        keys.fileno(), screen.fileno(), timeout=_probe_timeout()
+                    )
+                    if result.widths is not None:
+                        glyph_widths.apply(result.widths)
+                    typed = result.typed
+        except (OSError, termios.error) as exc:
+            log.warning("could not ask the terminal how wide it draws emoji: %s", exc)
+        yield typed
+
+
+def _probe_timeout() -> float:
+    """`DIALOGTUI_PROBE_TIMEOUT`, seconds (for a slow link), else `glyph_widths`' default."""
+    from ..ui.glyph_widths import PROBE_TIMEOUT
+
+    try:
+        seconds = float(os.environ.get("DIALOGTUI_PROBE_TIMEOUT", PROBE_TIMEOUT))
+    except ValueError:
+        return PROBE_TIMEOUT
+    return min(max(seconds, 0.0), 5.0) if seconds == seconds else PROBE_TIMEOUT
 
 
 def _keyring_may_prompt_on_the_terminal() -> bool:

@@ -201,12 +201,14 @@ class Conversation:
         if self.session is not None:
             await self.session.client.aclose()
 
-    async def offer_start_prompts(self) -> None:
+    async def offer_start_prompts(self) -> bool:
         """The bot's config, and its start prompts as the follow-ups, for a conversation used
-        without `open` (`dialogtui test`, whose first turn may choose a start prompt). A
-        failure is a notice, and nothing is offered."""
+        without `open` (`dialogtui test`, whose first turn may choose a start prompt). False
+        (and a notice) if the config could not be fetched: nothing is offered."""
         if await self._load_config() and self.config is not None:
             self.followups = self.start_prompts(self.config)
+            return True
+        return False
 
     async def _load_config(self) -> bool:
         try:

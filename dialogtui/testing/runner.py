@@ -133,11 +133,18 @@ class Runner:
         self, test: TestFile, visitor: int, round_number: int, connections: SharedConnections
     ) -> None:
         async with Visitor(self.target, connections) as conversation:
+            config_fetched = True
             if test.turns and test.turns[0].choose is not None:
-                await conversation.offer_start_prompts()
+                config_fetched = await conversation.offer_start_prompts()
             for turn in test.turns:
                 case = CaseId(test, turn, visitor, round_number)
-                played = await self._step(conversation, turn)
+                if turn.number == 1 and not config_fetched:
+                    played = _not_played(
+                        f'choose "{turn.choose}"',
+                        "the bot's config, with its start prompts, could not be fetched",
+                    )
+                else:
+                    played = await self._step(conversation, turn)
                 failures = evaluate(turn.expect, played.result)
                 self.report.add(case, played.result, failures)
                 self.on_turn(case, played.result, failures)

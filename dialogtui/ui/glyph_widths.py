@@ -24,11 +24,14 @@ import os
 import re
 import select
 import time
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import rich.cells
 from rich.cells import CellSpan, CellTable, _is_single_cell_widths
+from rich.segment import Segment
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +94,13 @@ def from_measured(widths: Sequence[int]) -> GlyphWidths:
 # -- the probe -------------------------------------------------------------------------------
 
 _CURSOR_REPORT = re.compile(rb"\x1b\[(\d+);(\d+)R")
-_ESCAPE_SEQUENCE = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
 PROBE_TIMEOUT = 0.25
-"""Seconds to wait for the answers: one round trip, even over a slow link. A terminal that
-answers later is not waited for (its late answers reach Textual as harmless cursor events)."""
+"""Seconds to wait for the answers (one round trip). A terminal that answers later is not
+waited for: its answers reach the app, which ignores cursor reports, as long as the terminal
+stays in `quiet_terminal` until the app has taken it (else they would be echoed)."""
+MIN_COLUMNS = 8
+"""The narrowest terminal probed: in a narrower one a sample could wrap and read wrong."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,26 +111,32 @@ class ProbeResult:
     """Text typed while the probe read the terminal: it goes to the composer."""
 
 
-def probe(read_fd: int, write_fd: int, *, timeout: float = PROBE_TIMEOUT) -> ProbeResult:
-    """Ask the terminal on `read_fd` / `write_fd` how wide it draws `PROBE_SAMPLES`. The caller
-    makes sure both are a terminal; this puts it in non-canonical mode without echo for the
-    probe and restores it."""
+@contextmanager
+def quiet_terminal(fd: int) -> Iterator[None]:
+    """The terminal on `fd` without echo and line mode (so answers and keys can be read as
+    they come, and nothing is echoed onto the screen) for the block; then as it was."""
     import termios
 
-    saved = termios.tcgetattr(read_fd)
-    quiet = termios.tcgetattr(read_fd)
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
     quiet[3] &= ~(termios.ICANON | termios.ECHO)
     quiet[6][termios.VMIN] = 0
     quiet[6][termios.VTIME] = 0
-    termios.tcsetattr(read_fd, termios.TCSANOW, quiet)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
-        # In the alternate screen, which the app is about to clear: nothing flashes in the
-        # person's scrollback. Each sample starts at column 1, so the column after it is its width.
-        query = "".join(f"\r{sample}\x1b[6n" for sample in PROBE_SAMPLES)
-        os.write(write_fd, f"\x1b[?1049h{query}\r\x1b[2K\x1b[?1049l".encode())
-        received = _read_reports(read_fd, len(PROBE_SAMPLES), timeout)
+        yield
     finally:
-        termios.tcsetattr(read_fd, termios.TCSANOW, saved)
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def probe(read_fd: int, write_fd: int, *, timeout: float = PROBE_TIMEOUT) -> ProbeResult:
+    """Ask the terminal on `read_fd` / `write_fd` how wide it draws `PROBE_SAMPLES`. The caller
+    makes sure it is a terminal, at least `MIN_COLUMNS` wide, in `quiet_terminal`."""
+    # In the alternate screen, which the app is about to clear: nothing flashes in the
+    # person's scrollback. Each sample starts at column 1, so the column after it is its width.
+    query = "".join(f"\r{sample}\x1b[6n" for sample in PROBE_SAMPLES)
+    os.write(write_fd, f"\x1b[?1049h{query}\r\x1b[2K\x1b[?1049l".encode())
+    received = _read_reports(read_fd, len(PROBE_SAMPLES), timeout)
     reports = _CURSOR_REPORT.findall(received)
     typed = _typed_text(_CURSOR_REPORT.sub(b"", received))
     if len(reports) < len(PROBE_SAMPLES):
@@ -150,10 +162,11 @@ def _read_reports(fd: int, count: int, timeout: float) -> bytes:
 
 
 def _typed_text(data: bytes) -> str:
-    """The printable text among bytes that were not the terminal's answers (keys typed during
-    the probe; an escape sequence such as an arrow key is dropped)."""
-    text = _ESCAPE_SEQUENCE.sub(b"", data).decode("utf-8", "replace")
-    return "".join(char for char in text if char.isprintable())
+    """The text among bytes that were not the terminal's answers: keys typed during the
+    probe. Escape sequences (an arrow key, Alt+key) and control characters other than a line
+    end or a tab are dropped; everything else is kept, joiners and tags of emoji included."""
+    text = _ESCAPE_SEQUENCE.sub("", data.decode("utf-8", "replace"))
+    return "".join(char for char in text if char in "\n\t" or unicodedata.category(char) != "Cc")
 
 
 # -- measuring as the terminal draws ---------------------------------------------------------
@@ -189,6 +202,7 @@ def apply(widths: GlyphWidths) -> None:
         rich.cells._cell_len = functools.partial(_cell_len, widths.zwj_joins)
     rich.cells.get_character_cell_size.cache_clear()
     rich.cells.cached_cell_len.cache_clear()
+    Segment._split_cells.cache_clear()
 
 
 def _patched_table(

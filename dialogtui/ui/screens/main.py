@@ -799,11 +799,11 @@ class MainScreen(Screen[None]):
     def _give_back(self, text: str, files: Sequence[Attachment]) -> None:
         """A message that did not go (failed, cancelled): its text back in the composer and
         its files attached again, unless the person has begun another message meanwhile."""
-        if self.composer.text.strip():
-            return
-        self.composer.restore(text)
         pending = self.query_one(PendingAttachments)
-        if files and not pending.files:
+        if self.composer.text.strip() or pending.files:
+            return  # text or files of a new message: the old one must not mix with it
+        self.composer.restore(text)
+        if files:
             pending.set_files(list(files))
 
     @work(group="turn")

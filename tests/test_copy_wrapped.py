@@ -344,3 +344,40 @@ async def test_whole_entries_copy_back_as_written_at_several_widths() -> None:
                 bullets = "\n".join(f"• {line}" for line in text.split("\n"))
                 expected = f"You\n{text}\n\nAssistant\n{bullets}\n\n⚠ {first_line}"
                 assert copied[0] == expected, (width, text)
+
+
+async def test_copy_as_plain_text_joins_wrapped_lines_and_is_the_same_at_any_width(
+    server: DevServer,
+) -> None:
+    """Shift+F4 copies a reply as written: a paragraph on one line, each list item on one
+    line without its hanging indent, a table and a product card as their lines; F4 (its
+    Markdown) too is the same at two widths."""
+    app = make_app(server)
+    async with app.run_test(size=(100, HEIGHT)) as pilot:
+        await _reply_to(pilot, app, f"a table, please {WORDS}")
+        copies: dict[str, list[str]] = {"shift+f4": [], "f4": []}
+        for width in (100, 72):
+            await pilot.resize_terminal(width, HEIGHT)
+            await pilot.pause()
+            transcript = app.transcript
+            lines = _screen_lines(transcript)
+            assert [text for text in lines if text.lstrip().startswith("word")], "wrapped"
+            for key, made in copies.items():
+                app.transcript.focus()
+                await pilot.press(key)
+                await pilot.pause()
+                made.append(app.clipboard)
+        plain, markdown = copies["shift+f4"], copies["f4"]
+        assert plain[0] == plain[1]
+        assert markdown[0] == markdown[1]
+        copied = plain[0].split("\n")
+        said = f"You said: “a table, please {WORDS}”."
+        assert copied[0].startswith(said)  # the paragraph: one line
+        assert copied[0].endswith(f"Read more in the API docs [{DOCS_URL}].")
+        assert ITEMS[0] in copied  # an item: one line, no hanging indent
+        assert ITEMS[2] in copied
+        # The table and the card keep their lines (borders included).
+        assert any(line.startswith("╭") and "┬" in line for line in copied)
+        assert any(line.startswith("╭─") and "┬" not in line for line in copied)
+        assert not any(line.startswith(" ") for line in copied)
+        assert "headers" not in plain[0]  # the footer's timings are not the reply

@@ -467,24 +467,50 @@ class Transcript(ScrollView, can_focus=True):
             self._update_marking()
         self._schedule(urgent=True)
 
-    def entry_text(self, entry_id: int) -> str:
-        """The plain text of an entry as displayed (label and markers included, the side
-        padding of a message band left out): for tests and copying."""
+    def _laid_out(self, entry_id: int) -> tuple[Entry, bool]:
+        """The entry, laid out at the current width as it stands; False with it if the widget
+        cannot lay out yet."""
         entry = self._doc.entry(entry_id)
         if entry is None:
             raise KeyError(f"no entry {entry_id}")
         if entry.streaming and self._doc.fetch_streaming(entry):
             self._doc.dirty[entry.index] = entry
         if not self._flush_now():
-            if entry.role == "notice":
-                return entry.text
-            return plain_text(entry.parts())
+            return entry, False
         if entry.gen != self._layout.gen:
             self._build(entry)
             self._schedule()
+        return entry, True
+
+    def entry_text(self, entry_id: int) -> str:
+        """The plain text of an entry as displayed (label and markers included, the side
+        padding of a message band left out): for tests."""
+        entry, laid_out = self._laid_out(entry_id)
+        if not laid_out:
+            return entry.text if entry.role == "notice" else plain_text(entry.parts())
         skip = entry.frame.left
         lines = [plain(entry.line(offset), skip) for offset in range(entry.height)]
         return "\n".join(lines[1:] if entry.index else lines)
+
+    def copy_text(self, entry_id: int) -> str:
+        """An entry's content as written, for copying: a message's lines below its label and
+        above its state marker and footer (a notice's all), joined back where they were
+        wrapped as a selection's copy joins them (`get_selection`): the same at any width."""
+        entry, laid_out = self._laid_out(entry_id)
+        if not laid_out:
+            return entry.text if entry.role == "notice" else plain_text(entry.parts())
+        header = entry.header
+        first = entry.offsets[header.pos] + header.margin
+        if entry.role != "notice":
+            first += len(header.lines)
+        end = entry.offsets[entry.status.pos]
+        if end <= first:
+            return ""
+        top = self._doc.heights.prefix(entry.index)
+        copied = self.get_selection(
+            Selection(Offset(0, top + first), Offset(1 << 30, top + end - 1))
+        )
+        return copied[0].strip("\n") if copied is not None else ""
 
     def visible_text(self) -> str:
         """The plain text of the lines in the viewport (without band padding, like

@@ -1375,7 +1375,8 @@ class Transcript(ScrollView, can_focus=True):
 
 
 class _Search:
-    """Matches of one query, as (entry index, line in entry, start, end). Entries whose text
+    """Matches of one query, as (entry index, line in entry, start, end): a match the layout
+    wrapped onto more lines has more such pieces, highlighted with it. Entries whose text
     does not contain the query are never laid out: the model's plain text decides first,
     cached per entry version, so a search over 1,000 messages lays out only the hits."""
 
@@ -1398,21 +1399,71 @@ class _Search:
             return 0
         doc, layout = transcript.document, transcript._layout
         self.gen = layout.gen
+        pieces: dict[int, list[tuple[int, int, int, int]]] = {}
         for entry in doc.entries:
             if not in_labels and squeezed not in _entry_words(entry):
                 continue
             if entry.gen != layout.gen:
                 transcript._build(entry)
-            for offset in range(entry.height):
-                text = "".join(piece for piece, _ in entry.line(offset)).casefold()
-                start = text.find(needle)
-                while start != -1:
-                    self.matches.append((entry.index, offset, start, start + len(needle)))
-                    start = text.find(needle, start + len(needle))
+            self._search_entry(entry, needle, pieces)
         transcript._schedule(urgent=True)
         for position, match in enumerate(self.matches):
-            self._by_entry.setdefault(match[0], []).append((position, match))
+            by_line = self._by_entry.setdefault(match[0], [])
+            by_line.append((position, match))
+            by_line.extend((position, more) for more in pieces.get(position, ()))
         return len(self.matches)
+
+    def _search_entry(
+        self, entry: Entry, needle: str, pieces: dict[int, list[tuple[int, int, int, int]]]
+    ) -> None:
+        """Add the matches in `entry`. The lines a paragraph was wrapped into are searched
+        as the one line they were (joined by the space wrapped at, or by nothing inside a
+        word cut to fit, as a copy joins them): a phrase the layout split is found once, its
+        first line in `matches`, the pieces on the lines below in `pieces`."""
+        height, pad = entry.height, entry.frame.left
+        offset = 0
+        while offset < height:
+            text = "".join(piece for piece, _ in entry.line(offset))
+            below = offset + 1
+            if below >= height or entry.join(below) == JOIN_HARD:
+                # One line of its own, as most are: searched as drawn.
+                folded = text.casefold()
+                start = folded.find(needle)
+                while start != -1:
+                    self.matches.append((entry.index, offset, start, start + len(needle)))
+                    start = folded.find(needle, start + len(needle))
+                offset = below
+                continue
+            # (start in the joined text, line, column of that start) for each line's text;
+            # what lies between two (the space wrapped at) is on no line.
+            spans = [(0, offset, 0)]
+            ends: list[int] = []
+            joined = text.rstrip()
+            while below < height and (join := entry.join(below)) != JOIN_HARD:
+                line = "".join(piece for piece, _ in entry.line(below))
+                begin = len(line) - len(line[pad:].lstrip(" "))  # after the hanging indent
+                ends.append(len(joined))
+                joined += " " if join == JOIN_SPACE else ""
+                spans.append((len(joined), below, begin))
+                joined += line[begin:].rstrip()
+                below += 1
+            ends.append(len(joined))
+            folded = joined.casefold()
+            start = folded.find(needle)
+            while start != -1:
+                end = start + len(needle)
+                found = []
+                for (at, line_number, column), stop in zip(spans, ends, strict=True):
+                    if at < end and start < stop:
+                        first, last = max(start, at) - at, min(end, stop) - at
+                        if last > first:
+                            found.append((entry.index, line_number, column + first, column + last))
+                if found:
+                    if len(found) > 1:
+                        pieces[len(self.matches)] = found[1:]
+                    self.matches.append(found[0])
+                start = folded.find(needle, end)
+            offset = below
 
     def rerun(self, transcript: Transcript) -> None:
         """The same query at the current layout, staying near the current match."""

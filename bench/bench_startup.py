@@ -248,8 +248,17 @@ def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, A
             DIALOGTUI_LOG_DIR=str(Path(tmp) / "log"),
         )
         configured_env = dict(env, DIALOGTUI_API_KEY="demo-key")
+        # The same demo without the start-up question to the terminal (ui/glyph_widths.py),
+        # which this harness answers as a terminal would: its cost is the ratio of the two.
+        no_probe = Path(tmp) / "config-no-probe"
+        no_probe.mkdir(exist_ok=True)
+        (no_probe / "config.toml").write_text("probe_emoji_widths = false\n")
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "dialogtui --demo": ([DIALOGTUI, "--demo", "--no-save"], env),
+            "dialogtui --demo, no emoji probe": (
+                [DIALOGTUI, "--demo", "--no-save"],
+                dict(env, DIALOGTUI_CONFIG_DIR=str(no_probe)),
+            ),
             "dialogtui (configured bot)": (
                 [DIALOGTUI, "--base-url", server.base_url, "--chatbot-id", "demo", "--no-save"],
                 configured_env,
@@ -288,6 +297,7 @@ def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, A
             "dialogtui --demo": "demo",
             "dialogtui (configured bot)": "configured",
             "minimal Textual app": "minimal",
+            "dialogtui --demo, no emoji probe": "demo_no_probe",
             "configured, no bytecode cache": "uncached",
         }[name]
         out[f"paint_{key}_ms"] = paints.median * 1e3
@@ -298,6 +308,14 @@ def paint_figures(runs: int, tmp: Path, base_env: dict[str, str]) -> dict[str, A
         ratio = Stat(ratios([p for p, _ in results[name]], base))
         out[f"paint_{key}_ratio"] = ratio.median
         print(f"  {name} / minimal Textual app: {ratio.fmt()}")
+    probe = Stat(
+        ratios(
+            [p for p, _ in results["dialogtui --demo"]],
+            [p for p, _ in results["dialogtui --demo, no emoji probe"]],
+        )
+    )
+    out["paint_probe_ratio"] = probe.median
+    print(f"  the emoji-width probe: demo / demo without it: {probe.fmt()}")
     print("  target: first paint <= 300 ms")
     return out
 

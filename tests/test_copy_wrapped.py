@@ -351,23 +351,28 @@ async def test_copy_as_plain_text_joins_wrapped_lines_and_is_the_same_at_any_wid
     server: DevServer,
 ) -> None:
     """Shift+F4 copies a reply as written: a paragraph on one line, each list item on one
-    line without its hanging indent, a table and a product card as their lines; F4 (its
-    Markdown) too is the same at two widths."""
+    line without its hanging indent, a table and a product card as their lines (at their
+    own width, not the window's); F4 (its Markdown) too is the same at two widths."""
     app = make_app(server)
     async with app.run_test(size=(100, HEIGHT)) as pilot:
         await _reply_to(pilot, app, f"a table, please {WORDS}")
         copies: dict[str, list[str]] = {"shift+f4": [], "f4": []}
-        for width in (100, 72):
+        card_tops: list[str] = []
+        for width in (100, 56):
             await pilot.resize_terminal(width, HEIGHT)
             await pilot.pause()
             transcript = app.transcript
             lines = _screen_lines(transcript)
             assert [text for text in lines if text.lstrip().startswith("word")], "wrapped"
+            card_tops.append(
+                next(text.strip() for text in lines if text.startswith("╭─") and "┬" not in text)
+            )
             for key, made in copies.items():
                 app.transcript.focus()
                 await pilot.press(key)
                 await pilot.pause()
                 made.append(app.clipboard)
+        assert len(card_tops[0]) > len(card_tops[1]), "a card drawn narrower on a narrow screen"
         plain, markdown = copies["shift+f4"], copies["f4"]
         assert plain[0] == plain[1]
         assert markdown[0] == markdown[1]

@@ -149,6 +149,23 @@ JOIN_CHOP: Final = 2
 """A word too long for a line, cut: the same word, copied with nothing between."""
 
 
+def join_rows(rows: Iterable[tuple[str, int]]) -> str:
+    """Laid-out rows back as written: each row's text (band padding left out) and its join.
+    A row that goes on from the one above (`JOIN_SPACE`, `JOIN_CHOP`; the first row never
+    does) is added to it without its hanging indent, after one space or nothing; every row
+    loses its trailing blanks. So a paragraph wrapped at any width reads the same."""
+    lines: list[str] = []
+    for text, join in rows:
+        if join == JOIN_HARD or not lines:
+            lines.append(text.rstrip())
+            continue
+        piece = text.strip(" ").rstrip()
+        if piece:
+            above = lines[-1]
+            lines[-1] = f"{above} {piece}" if join == JOIN_SPACE and above else above + piece
+    return "\n".join(lines)
+
+
 def _break_joins(plain: str, breaks: Sequence[int], joins: bytearray) -> None:
     """Append the join of each line that starts at a break of `plain` (see `JOIN_SPACE`)."""
     for at in breaks:

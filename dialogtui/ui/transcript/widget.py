@@ -54,7 +54,18 @@ from textual.timer import Timer
 from dialogtui.api.models import Block, Part, TextPart, plain_text
 from dialogtui.conversation.outcome import Outcome
 from dialogtui.ui.pictures import Picture
-from dialogtui.ui.render import JOIN_CHOP, JOIN_HARD, JOIN_SPACE, Line, RenderStyles
+from dialogtui.ui.render import (
+    JOIN_CHOP,
+    JOIN_HARD,
+    JOIN_SPACE,
+    Frame,
+    Line,
+    RenderStyles,
+    join_rows,
+    line_text,
+    notice_lines,
+    render_part,
+)
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.textual_hooks import install_vertical_scrollbar, set_virtual_height_quietly
 
@@ -91,6 +102,11 @@ class _Anchor:
     index: int
     offset: int
     height: int
+
+
+COPY_WIDTH = 1000
+"""The width a message is laid out at for copying (`copy_text`): wider than any window, so
+its text breaks only where it does, and tables and cards take their own width."""
 
 
 class Transcript(ScrollView, can_focus=True):
@@ -493,24 +509,31 @@ class Transcript(ScrollView, can_focus=True):
         return "\n".join(lines[1:] if entry.index else lines)
 
     def copy_text(self, entry_id: int) -> str:
-        """An entry's content as written, for copying: a message's lines below its label and
-        above its state marker and footer (a notice's all), joined back where they were
-        wrapped as a selection's copy joins them (`get_selection`): the same at any width."""
-        entry, laid_out = self._laid_out(entry_id)
-        if not laid_out:
-            return entry.text if entry.role == "notice" else plain_text(entry.parts())
-        header = entry.header
-        first = entry.offsets[header.pos] + header.margin
-        if entry.role != "notice":
-            first += len(header.lines)
-        end = entry.offsets[entry.status.pos]
-        if end <= first:
-            return ""
-        top = self._doc.heights.prefix(entry.index)
-        copied = self.get_selection(
-            Selection(Offset(0, top + first), Offset(1 << 30, top + end - 1))
-        )
-        return copied[0].strip("\n") if copied is not None else ""
+        """An entry's content as written, for copying: a message's parts (a notice's text;
+        no label, state marker or footer), laid out wider than any window and joined back
+        where they were wrapped as a selection's copy joins them (`join_rows`): paragraphs
+        and list items one line each, tables and product cards as their lines. So the same
+        at any window width."""
+        role, parts = self.entry_parts(entry_id)
+        entry = self._doc.entry(entry_id)
+        assert entry is not None  # entry_parts raised KeyError otherwise
+        if not self.is_mounted:
+            return entry.text if role == "notice" else plain_text(parts)
+        frame, styles, console = Frame(COPY_WIDTH), RenderStyles(), self._console_for_render()
+        laid_out: list[tuple[list[Line], bytearray]] = []
+        if role == "notice":
+            joins = bytearray()
+            laid_out.append(
+                (notice_lines(entry.text, entry.variant, frame, styles, console, joins), joins)
+            )
+        else:
+            for part in parts:
+                joins = bytearray()
+                laid_out.append((render_part(part, frame, styles, console, joins), joins))
+        sections = [
+            join_rows(zip(map(line_text, lines), joins, strict=True)) for lines, joins in laid_out
+        ]
+        return "\n\n".join(section for section in sections if section.strip()).strip("\n")
 
     def visible_text(self) -> str:
         """The plain text of the lines in the viewport (without band padding, like
@@ -1130,7 +1153,7 @@ class Transcript(ScrollView, can_focus=True):
         start, end = selection
         first = 0 if start is None else max(0, start.y)
         last = total - 1 if end is None else min(end.y, total - 1)
-        lines: list[str] = []
+        rows: list[tuple[str, int]] = []
         for number in range(first, last + 1):
             entry, line = self._entry_line_at(number)
             text = "".join(piece for piece, _ in line)
@@ -1145,13 +1168,8 @@ class Transcript(ScrollView, can_focus=True):
                 if join != JOIN_HARD:
                     # A wrapped line starts at its text: before it, only the hanging indent.
                     begin = max(begin, len(text) - len(text[pad:].lstrip(" ")))
-            piece = text[begin:stop].rstrip() if stop > begin else ""
-            if join == JOIN_HARD or number == first:
-                lines.append(piece)
-            elif piece:  # the line above goes on here (its trailing blanks are gone)
-                above = lines[-1]
-                lines[-1] = f"{above} {piece}" if join == JOIN_SPACE and above else above + piece
-        return "\n".join(lines), "\n"
+            rows.append((text[begin:stop] if stop > begin else "", join))
+        return join_rows(rows), "\n"
 
     def _text_place(self, offset: Offset) -> tuple[int, int] | None:
         """A place in the text as (entry index, visible characters before it in the entry):

@@ -16,7 +16,7 @@ from dialogtui.conversation.outcome import Outcome
 from dialogtui.devserver import DevServer
 from dialogtui.devserver.content import SPLIT_JOINERS
 from dialogtui.plaintext import spans_text as plain_spans_text
-from dialogtui.text import HOLD_BACK, sanitize
+from dialogtui.text import HOLD_BACK, sanitize, sanitize_pieces
 from dialogtui.ui.render import Frame, ParagraphLayout, line_text, spans_text
 from dialogtui.ui.transcript import Transcript
 
@@ -39,6 +39,11 @@ def _shown(layout: ParagraphLayout) -> str:
 
 def _expected(raw: str) -> str:
     return "\n".join(line.rstrip() for line in sanitize(raw).split("\n")) if raw else ""
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(TRICKY), max_size=6), max_size=8))
+def test_pieces_sanitized_where_they_stand_read_as_the_whole(pieces: list[str]) -> None:
+    assert "".join(sanitize_pieces(pieces)) == sanitize("".join(pieces))
 
 
 @st.composite

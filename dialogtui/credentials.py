@@ -84,7 +84,9 @@ def ensure_secure_url(base_url: str) -> None:
         if parts.hostname and is_loopback(parts.hostname):
             return
         raise InsecureTransportError()
-    raise ConfigError(f"Not a valid base URL: {shown_url(base_url)!r}. It must start with https://.")
+    raise ConfigError(
+        f"Not a valid base URL: {shown_url(base_url)!r}. It must start with https://."
+    )
 
 
 # --- backend checks --------------------------------------------------------------------

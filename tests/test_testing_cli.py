@@ -405,3 +405,24 @@ expect = { contains = ["Starter", "Let's talk", "399.00 DKK"], parts = ["table"]
     done = dialogtui("test", *bot(server), write_test_file(tmp_path, source), env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed, 0 failed" in done.stdout
+
+
+def test_a_first_turn_chooses_one_of_the_bots_start_prompts(
+    server: DevServer, tmp_path: Path, env: dict[str, str]
+) -> None:
+    # Before any turn a chat window offers the start prompts of the bot's config; a test's
+    # first turn can choose one, and a wrong title names those offered.
+    first = '[[turns]]\nchoose = "what can you do?"\nexpect = { contains = ["You said"] }\n'
+    done = dialogtui("test", *bot(server), write_test_file(tmp_path, first), "--json", env=env)
+    assert done.returncode == exitcodes.OK, done.stdout + done.stderr
+    [record] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (record["sent"], record["passed"]) == ("(choose) what can you do?", True)
+    assert "You said: “What can you do?”" in record["reply"]
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    path = write_test_file(wrong, '[[turns]]\nchoose = "Nope"\n')
+    done = dialogtui("test", *bot(server), path, env=env)
+    assert done.returncode != exitcodes.OK
+    assert 'the bot\'s start prompts have no such choice (offered: "What can you do?"' in (
+        done.stdout + done.stderr
+    )

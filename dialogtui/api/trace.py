@@ -131,7 +131,13 @@ class LogObserver:
         if not isinstance(event, RequestFinished):
             return
         fields = log_fields(event, environment=self._environment, chatbot_id=self._chatbot_id)
-        level = logging.INFO if event.outcome in ("ok", "cancelled") else logging.WARNING
+        if event.outcome not in ("ok", "cancelled"):
+            level = logging.WARNING
+        elif event.op is Operation.LIVECHAT_POLL:
+            # Every 2-3 s while a live chat lasts: at INFO they would bury everything else.
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
         self._log.log(
             level,
             "%s %s outcome=%s status=%s env=%s chatbot_id=%s request_id=%s retries=%d "

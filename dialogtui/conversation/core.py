@@ -201,6 +201,13 @@ class Conversation:
         if self.session is not None:
             await self.session.client.aclose()
 
+    async def offer_start_prompts(self) -> None:
+        """The bot's config, and its start prompts as the follow-ups, for a conversation used
+        without `open` (`dialogtui test`, whose first turn may choose a start prompt). A
+        failure is a notice, and nothing is offered."""
+        if await self._load_config() and self.config is not None:
+            self.followups = self.start_prompts(self.config)
+
     async def _load_config(self) -> bool:
         try:
             self.config = await self.client.get_config()

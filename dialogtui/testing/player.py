@@ -163,6 +163,11 @@ class Visitor:
         """(title, text it sends) of each suggestion and quick reply of the last reply."""
         return [(followup.label, followup.text) for followup in self.conversation.followups]
 
+    async def offer_start_prompts(self) -> None:
+        """What the bot offers before any turn (its start prompts), as `choices`, the way a
+        chat window shows them at its start: from the bot's config."""
+        await self.conversation.offer_start_prompts()
+
     def open_form(self) -> FormMarker | None:
         """The last form the bot opened and the visitor has not sent yet."""
         return self.conversation.form

@@ -133,6 +133,8 @@ class Runner:
         self, test: TestFile, visitor: int, round_number: int, connections: SharedConnections
     ) -> None:
         async with Visitor(self.target, connections) as conversation:
+            if test.turns and test.turns[0].choose is not None:
+                await conversation.offer_start_prompts()
             for turn in test.turns:
                 case = CaseId(test, turn, visitor, round_number)
                 played = await self._step(conversation, turn)
@@ -156,9 +158,10 @@ class Runner:
             if text is None:
                 titles = ", ".join(f'"{title}"' for title, _ in offered)
                 seen = f"offered: {titles}" if offered else "it offered none"
-                return _not_played(
-                    f'choose "{turn.choose}"', f"the last reply has no such choice ({seen})"
+                offerer = (
+                    "the bot's start prompts have" if turn.number == 1 else "the last reply has"
                 )
+                return _not_played(f'choose "{turn.choose}"', f"{offerer} no such choice ({seen})")
         assert text is not None
         sent = text
         return await self._rate_limited(lambda: conversation.send(sent), turn)

@@ -11,6 +11,7 @@
 
     [[turns]]
     choose = "Talk to sales"          # a suggestion or quick reply of the last reply, by title
+                                      # (on the first turn: one of the bot's start prompts)
     expect = { parts = ["show_contact_form"] }
 
     [[turns]]

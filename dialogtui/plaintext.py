@@ -46,7 +46,7 @@ from .api.models import (
     is_data_url,
     parse_time,
 )
-from .text import sanitize, sanitize_line
+from .text import sanitize, sanitize_line, sanitize_pieces
 
 BULLET: Final = "- "
 CHOICE: Final = "→ "
@@ -141,12 +141,14 @@ def expiry_note(expires_at: str | None, now: datetime | None = None) -> str:
 def spans_text(spans: Sequence[Span]) -> str:
     """Inline text. A link reads as its text (its URL when it has none): the same words as
     the reply streamed to a terminal and as the saved record's text."""
+    kept = [span for span in spans if span.type in ("text", "bold", "strike", "link")]
     out: list[str] = []
-    for span in spans:
-        text = sanitize(span.text)
+    # Sanitized as one text: an emoji sequence split between a plain and a bold span keeps
+    # its joiner.
+    for span, text in zip(kept, sanitize_pieces([span.text for span in kept]), strict=True):
         if span.type == "link" and not text and span.url:
             out.append(sanitize_line(span.url))
-        elif span.type in ("text", "bold", "strike", "link"):
+        else:
             out.append(text)
     return "".join(out)
 

@@ -120,3 +120,50 @@ class StreamSanitizer:
     def flush(self) -> str:
         held, self._held = self._held, ""
         return sanitize(held) if held else ""
+
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+HOLD_BACK: Final = "\r" + _ZWJ
+"""The characters shown by what follows them: CR (CR LF is one line end) and the joiner
+(kept between two pictographs). At the end of a text so far, their showing is not known yet."""
+
+
+def sanitize_piece(text: str, before: str = "", after: str = "") -> str:
+    """`sanitize` of `text` where it stands in a longer text, between the raw text `before`
+    and `after` it (the last two characters before and the first one after are all that
+    matter; `after` empty: the text ends here). Consecutive pieces, each sanitized with its
+    neighbours, read as `sanitize` of the whole: an emoji sequence split between two spans
+    or two streamed deltas keeps its joiner."""
+    whole = before + text + after
+    start, end = len(before), len(before) + len(text)
+    out: list[str] = []
+    done = start
+    for match in _UNSAFE.finditer(whole, start, end):
+        at = match.start()
+        out.append(whole[done:at])
+        done = at + 1
+        char = match.group()
+        if char == "\r" and whole[at + 1 : at + 2] == "\n":
+            continue  # CR LF is one line end: the LF's
+        out.append(char if char == _ZWJ and _joins_emoji(whole, at) else marker(char))
+    out.append(whole[done:end])
+    return "".join(out).replace("\t", "    ")
+
+
+def sanitize_pieces(pieces: Sequence[str]) -> list[str]:
+    """Each piece of a text (spans, say) sanitized where it stands in the whole: joined, they
+    read as `sanitize` of the pieces joined (see `sanitize_piece`)."""
+    afters: list[str] = []
+    after = ""
+    for piece in reversed(pieces):
+        afters.append(after)
+        after = piece[:1] or after
+    afters.reverse()
+    out: list[str] = []
+    before = ""
+    for piece, after in zip(pieces, afters, strict=True):
+        out.append(sanitize_piece(piece, before, after))
+        before = (before + piece)[-2:]
+    return out

@@ -43,6 +43,7 @@ from dialogtui.devserver import DevServer
 from dialogtui.devserver.content import DOCS_URL
 from dialogtui.ui.app import DialogApp
 from dialogtui.ui.clipboard import ENV_CLIPBOARD
+from dialogtui.ui.search import SearchBar
 from dialogtui.ui.render import (
     JOIN_CHOP,
     JOIN_HARD,
@@ -344,3 +345,121 @@ async def test_whole_entries_copy_back_as_written_at_several_widths() -> None:
                 bullets = "\n".join(f"• {line}" for line in text.split("\n"))
                 expected = f"You\n{text}\n\nAssistant\n{bullets}\n\n⚠ {first_line}"
                 assert copied[0] == expected, (width, text)
+
+
+async def test_copy_as_plain_text_joins_wrapped_lines_and_is_the_same_at_any_width(
+    server: DevServer,
+) -> None:
+    """Shift+F4 copies a reply as written: a paragraph on one line, each list item on one
+    line without its hanging indent, a table and a product card as their lines (at their
+    own width, not the window's); F4 (its Markdown) too is the same at two widths."""
+    app = make_app(server)
+    async with app.run_test(size=(100, HEIGHT)) as pilot:
+        await _reply_to(pilot, app, f"a table, please {WORDS}")
+        copies: dict[str, list[str]] = {"shift+f4": [], "f4": []}
+        card_tops: list[str] = []
+        for width in (100, 56):
+            await pilot.resize_terminal(width, HEIGHT)
+            await pilot.pause()
+            transcript = app.transcript
+            lines = _screen_lines(transcript)
+            assert [text for text in lines if text.lstrip().startswith("word")], "wrapped"
+            card_tops.append(
+                next(text.strip() for text in lines if text.startswith("╭─") and "┬" not in text)
+            )
+            for key, made in copies.items():
+                app.transcript.focus()
+                await pilot.press(key)
+                await pilot.pause()
+                made.append(app.clipboard)
+        assert len(card_tops[0]) > len(card_tops[1]), "a card drawn narrower on a narrow screen"
+        plain, markdown = copies["shift+f4"], copies["f4"]
+        assert plain[0] == plain[1]
+        assert markdown[0] == markdown[1]
+        copied = plain[0].split("\n")
+        said = f"You said: “a table, please {WORDS}”."
+        assert copied[0].startswith(said)  # the paragraph: one line
+        assert copied[0].endswith(f"Read more in the API docs [{DOCS_URL}].")
+        assert ITEMS[0] in copied  # an item: one line, no hanging indent
+        assert ITEMS[2] in copied
+        # The table and the card keep their lines (borders included).
+        assert any(line.startswith("╭") and "┬" in line for line in copied)
+        assert any(line.startswith("╭─") and "┬" not in line for line in copied)
+        assert not any(line.startswith(" ") for line in copied)
+        assert "headers" not in plain[0]  # the footer's timings are not the reply
+
+
+def _marked(transcript: Transcript, name: str) -> dict[int, str]:
+    """The text drawn in the style `name` (a search highlight), by row of the viewport."""
+    style = transcript.get_component_rich_style(name, partial=True)
+    strips = transcript.render_lines(transcript.region.reset_offset)
+    rows: dict[int, str] = {}
+    for row, strip in enumerate(strips):
+        text = "".join(
+            t
+            for t, s, _ in strip
+            if s is not None and (s.bgcolor, s.color) == (style.bgcolor, style.color)
+        )
+        if text:
+            rows[row] = text
+    return rows
+
+
+async def test_search_finds_a_phrase_the_layout_wrapped(server: DevServer) -> None:
+    """Ctrl+F finds a phrase split over two lines by the wrapping (at its space), counts it
+    once, highlights both pieces, and Enter / Shift+Enter move to it."""
+    app = make_app(server)
+    async with app.run_test(size=(WIDTHS[1], HEIGHT)) as pilot:
+        await _reply_to(pilot, app, WORDS)
+        transcript = app.transcript
+        lines = _screen_lines(transcript)
+        echo = _find(transcript, "You said:").y
+        # A line of the echoed paragraph ending in one word, the next starting with the next.
+        split = next(
+            number
+            for number in range(echo, len(lines) - 1)
+            if (words := lines[number].split())
+            and words[-1].startswith("word")
+            and lines[number + 1].split()[0] == f"word{int(words[-1][4:]) + 1}"
+        )
+        first, second = lines[split].split()[-1], lines[split + 1].split()[0]
+        phrase = f"{first} {second}"
+        await pilot.press("ctrl+f")
+        await pilot.press(*phrase)
+        await pilot.pause()
+        bar = app.screen.query_one(SearchBar)
+        # The message as sent and its echo in the reply: two matches, whatever the wrapping.
+        assert transcript.search_matches == 2
+        assert bar.border_subtitle == "2 matches"
+        await pilot.pause()
+        top = transcript.scroll_offset.y
+        # The newest (the echo) is current: both its pieces are highlighted.
+        current = _marked(transcript, "transcript--match-current")
+        assert current == {split - top: first, split + 1 - top: second}
+        await pilot.press("enter")  # to the next, wrapping round: the message as sent
+        await pilot.pause()
+        assert bar.border_subtitle == "1 of 2"
+        await pilot.press("shift+enter")
+        await pilot.pause()
+        assert bar.border_subtitle == "2 of 2"
+        top = transcript.scroll_offset.y
+        current = _marked(transcript, "transcript--match-current")
+        assert current == {split - top: first, split + 1 - top: second}
+
+
+async def test_search_finds_text_across_a_word_cut_to_fit() -> None:
+    long_word = "".join(f"{number:03d}" for number in range(70))  # 210 characters, no space
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = app.query_one(Transcript)
+        transcript.add_entry("assistant", [TextPart(text=f"before {long_word} after")])
+        await pilot.pause()
+        lines = _screen_lines(transcript)
+        cut = next(number for number, text in enumerate(lines) if text.strip().isdigit())
+        tail, head = lines[cut].rstrip()[-4:], lines[cut + 1].lstrip()[:5]
+        assert long_word.count(tail + head) == 1
+        assert transcript.search(tail + head) == 1
+        await pilot.pause()
+        top = transcript.scroll_offset.y
+        current = _marked(transcript, "transcript--match-current")
+        assert current == {cut - top: tail, cut + 1 - top: head}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rich.cells import cell_len
+import rich.cells
 from rich.console import Console
 from rich.segment import ControlType, Segment
 from rich.style import Style
@@ -39,10 +39,12 @@ class VirtualTerminal:
             if segment.text == "\n":
                 x, y = 0, y + 1
                 continue
-            for char in segment.text:
-                width = cell_len(char)
+            # Glyph by glyph, measured as the app measures them (an emoji ZWJ sequence is one
+            # glyph where the terminal joins it: `dialogtui.ui.glyph_widths`).
+            text = segment.text
+            for start, end, width in rich.cells.split_graphemes(text)[0]:
                 if 0 <= y < self.height and 0 <= x < self.width:
-                    self.cells[y][x] = (char, segment.style)
+                    self.cells[y][x] = (text[start:end], segment.style)
                     if width == 2 and x + 1 < self.width:
                         self.cells[y][x + 1] = ("", segment.style)
                 x += width

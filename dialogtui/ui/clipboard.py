@@ -122,14 +122,13 @@ def copy_with_notice(app: App[Any], text: str) -> CopyResult:
 
 def message_text(transcript: Transcript, entry_id: int, *, markdown: bool) -> str:
     """An entry's text for the clipboard: Markdown (tables, product cards with prices and
-    links, strikethrough kept; the export's own writer) or the plain text as shown."""
-    role, parts = transcript.entry_parts(entry_id)
+    links, strikethrough kept; the export's own writer) or the plain text as shown, with
+    wrapped lines joined back as a selection's copy joins them: both the same at any width."""
     if markdown:
         from dialogtui.store import markdown_parts
 
-        return markdown_parts(parts)
-    shown = transcript.entry_text(entry_id).split("\n")
-    return "\n".join(shown[1:] if role != "notice" else shown).strip("\n")
+        return markdown_parts(transcript.entry_parts(entry_id)[1])
+    return transcript.copy_text(entry_id)
 
 
 def copy_message(app: App[Any], transcript: Transcript, *, markdown: bool) -> None:

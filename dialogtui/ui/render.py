@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, TypeAlias
 from collections.abc import Iterable, Sequence
 
+import rich.cells
 from rich import box
 from rich.cells import cell_len, chop_cells
 from rich.console import Console
@@ -61,7 +62,7 @@ from dialogtui.plaintext import (
     marker_text,
     upload_prompt_text,
 )
-from dialogtui.text import sanitize, sanitize_line
+from dialogtui.text import HOLD_BACK, sanitize, sanitize_line, sanitize_piece, sanitize_pieces
 
 BULLET: Final = "• "
 HANGING: Final = "  "
@@ -148,6 +149,23 @@ JOIN_CHOP: Final = 2
 """A word too long for a line, cut: the same word, copied with nothing between."""
 
 
+def join_rows(rows: Iterable[tuple[str, int]]) -> str:
+    """Laid-out rows back as written: each row's text (band padding left out) and its join.
+    A row that goes on from the one above (`JOIN_SPACE`, `JOIN_CHOP`; the first row never
+    does) is added to it without its hanging indent, after one space or nothing; every row
+    loses its trailing blanks. So a paragraph wrapped at any width reads the same."""
+    lines: list[str] = []
+    for text, join in rows:
+        if join == JOIN_HARD or not lines:
+            lines.append(text.rstrip())
+            continue
+        piece = text.strip(" ").rstrip()
+        if piece:
+            above = lines[-1]
+            lines[-1] = f"{above} {piece}" if join == JOIN_SPACE and above else above + piece
+    return "\n".join(lines)
+
+
 def _break_joins(plain: str, breaks: Sequence[int], joins: bytearray) -> None:
     """Append the join of each line that starts at a break of `plain` (see `JOIN_SPACE`)."""
     for at in breaks:
@@ -197,7 +215,32 @@ def frame_line(frame: Frame, console: Console, pieces: Iterable[Text | Segment])
         elif piece.plain:
             out.append((piece.plain, intern(base)))
         used += piece.cell_len
-    return _fitted(frame, out, used, fill_id)
+    return _fitted(frame, _whole_glyphs(out), used, fill_id)
+
+
+_ZWJ: Final = "\u200d"
+
+
+def _whole_glyphs(runs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """`runs` with no glyph split between two: an emoji sequence joined across a change of
+    style (👩 plain, ‍💻 bold) is measured as one glyph in the line, so it is drawn in one
+    run, in the first part's style, or the runs would measure wider than the line."""
+    for number in range(len(runs) - 1):
+        text, style = runs[number]
+        if not text.endswith(_ZWJ):
+            continue
+        following, following_style = runs[number + 1]
+        window = text[-8:] + following[:8]
+        spans = rich.cells.split_graphemes(window)[0]
+        joined = window.rfind(_ZWJ, 0, len(text[-8:])) if spans else -1
+        for start, end, _ in spans:
+            if start <= joined < end:
+                taken = max(0, end - len(text[-8:]))
+                if taken:
+                    runs[number] = (text + following[:taken], style)
+                    runs[number + 1] = (following[taken:], following_style)
+                break
+    return runs
 
 
 def _started(frame: Frame) -> tuple[list[tuple[str, int]], int, int]:
@@ -258,17 +301,19 @@ def link_pieces(text: str, url: str | None, styles: RenderStyles) -> list[Piece]
     return pieces
 
 
-def span_pieces(span: Span, styles: RenderStyles) -> list[Piece]:
-    """The styled text of one span.
+def span_pieces(span: Span, styles: RenderStyles, text: str | None = None) -> list[Piece]:
+    """The styled text of one span: `text`, its text sanitized where it stands in the
+    paragraph (by default on its own).
 
     Unknown span types keep their text, unstyled: a future span type (say `italic`) would
     otherwise drop words from the middle of a sentence. (`models.spans_text`, used for
     exports, skips them instead.)
     """
     kind = span.type
+    if text is None:
+        text = sanitize(span.text)
     if kind == "link":
-        return link_pieces(sanitize(span.text), span.url, styles)
-    text = sanitize(span.text)
+        return link_pieces(text, span.url, styles)
     if kind == "bold":
         return [(text, BOLD)]
     if kind == "strike":
@@ -278,8 +323,9 @@ def span_pieces(span: Span, styles: RenderStyles) -> list[Piece]:
 
 def spans_text(spans: Sequence[Span], styles: RenderStyles) -> Text:
     text = Text(end="")
-    for span in spans:
-        for piece, style in span_pieces(span, styles):
+    # Sanitized as one text: an emoji sequence split between spans keeps its joiner.
+    for span, shown in zip(spans, sanitize_pieces([span.text for span in spans]), strict=True):
+        for piece, style in span_pieces(span, styles, shown):
             if piece:
                 text.append(piece, style)
     return text
@@ -505,6 +551,12 @@ class BlockLayout(Protocol):
         """Take the block's new content. False: not an in-place change, lay it out afresh."""
         ...
 
+    def settle(self) -> bool:
+        """The text is complete: show what was held back in case more text would change it
+        (a trailing CR or joiner, see `ParagraphLayout`). True if lines changed (from
+        `changed_from`)."""
+        ...
+
 
 def _snapshot(span: Span, text: str | None = None) -> Span:
     # Our own copy: the assembler may mutate its span objects in place.
@@ -595,15 +647,19 @@ class ParagraphLayout:
     """
 
     __slots__ = (
+        "_before",
         "_console",
         "_count",
         "_first",
         "_fold",
         "_frame",
         "_frozen",
+        "_held",
+        "_held_type",
         "_last_raw",
         "_last_type",
         "_last_url",
+        "_provisional",
         "_rest",
         "_runs",
         "_styles",
@@ -639,9 +695,30 @@ class ParagraphLayout:
         self._last_type = ""
         self._last_url: str | None = None
         self._last_raw = ""
+        # The text is sanitized as one, as it comes: a CR or joiner at its end shows by what
+        # follows it, so it is held back (`_held`, from a span of `_held_type`) until then.
+        # `_before`: the two characters before it (or before the end), which a joiner's
+        # showing depends on too. `_provisional`: the end was shown as the end (`settle`, a
+        # link's text), so more text is not an append.
+        self._before = ""
+        self._held = ""
+        self._held_type = ""
+        self._provisional = False
 
     def update(self, block: Block) -> bool:
         return block.type == "paragraph" and self.extend(block.spans)
+
+    def settle(self) -> bool:
+        held = self._held
+        if not held:
+            return False
+        self._held = ""
+        self._provisional = True
+        shown = sanitize_piece(held, self._before)
+        self._before = (self._before + held)[-2:]
+        self.changed_from = len(self.lines)
+        self._push(span_pieces(Span(type=self._held_type), self._styles, shown))
+        return True
 
     def extend(self, spans: Sequence[Span]) -> bool:
         if not isinstance(spans, list):
@@ -650,7 +727,7 @@ class ParagraphLayout:
         count = self._count
         if len(spans) < count:
             return False
-        pieces: list[Piece] = []
+        added: list[Span] = []
         last_text = self._last_raw
         if count:
             # One C-level list comparison; the copies share the text objects, so unchanged
@@ -663,20 +740,20 @@ class ParagraphLayout:
             last_text = last.text
             old = self._last_raw
             if last_text != old:
-                # A link renders a suffix after its text; a CR at the end may pair with an LF
-                # that arrives next (sanitize turns CR LF into LF): neither is an append.
-                if self._last_type == "link" or old.endswith("\r") or not last_text.startswith(old):
+                # A link renders a suffix after its text: not an append.
+                if self._last_type == "link" or not last_text.startswith(old):
                     return False
-                grown = Span(type=last.type, text=last_text[len(old) :])
-                pieces.extend(span_pieces(grown, self._styles))
+                added.append(Span(type=last.type, text=last_text[len(old) :]))
         new = spans[count:]
+        added.extend(new)
+        if self._provisional and any(span.text for span in added):
+            return False
+        pieces = self._sanitized(added) if added else []
         if new:
             if count:
                 self._frozen.append(_snapshot(spans[count - 1], last_text))
             for span in new[:-1]:
                 self._frozen.append(_snapshot(span))
-            for span in new:
-                pieces.extend(span_pieces(span, self._styles))
             final = new[-1]
             self._last_type, self._last_url, self._last_raw = final.type, final.url, final.text
         else:
@@ -684,6 +761,40 @@ class ParagraphLayout:
         self._count = len(spans)
         self._push(pieces)
         return True
+
+    def _sanitized(self, spans: list[Span]) -> list[Piece]:
+        """The pieces of `spans`, appended to the paragraph, sanitized as part of its whole
+        text (the held character first, now that what follows it is known)."""
+        afters: list[str] = []  # the first character of the text after each span
+        after = ""
+        for span in reversed(spans):
+            afters.append(after)
+            after = span.text[:1] or after
+        afters.reverse()
+        pieces: list[Piece] = []
+        before, held = self._before, self._held
+        if held:
+            # Followed by `after` ("" only before empty spans: shown as an end, for good).
+            shown = sanitize_piece(held, before, after)
+            pieces.extend(span_pieces(Span(type=self._held_type), self._styles, shown))
+            before = (before + held)[-2:]
+            self._held = ""
+            self._provisional = self._provisional or not after
+        last = len(spans) - 1
+        for number, span in enumerate(spans):
+            text, following = span.text, afters[number]
+            if text and not following and text[-1] in HOLD_BACK:
+                if number == last and span.type != "link":
+                    self._held, self._held_type = text[-1], span.type
+                    text = text[:-1]
+                    following = self._held
+                else:
+                    self._provisional = True  # shown as the end; a link's text shows whole
+            shown = sanitize_piece(text, before, following)
+            pieces.extend(span_pieces(span, self._styles, shown))
+            before = (before + text)[-2:]
+        self._before = before
+        return pieces
 
     def _push(self, pieces: list[Piece]) -> None:
         runs = self._runs
@@ -808,6 +919,20 @@ class ListLayout:
     def _item(self) -> ParagraphLayout:
         return ParagraphLayout(self._frame, self._styles, self._console, BULLET, HANGING)
 
+    def settle(self) -> bool:
+        changed_from: int | None = None
+        offset = 0
+        for layout in self._items:
+            if layout.settle() and changed_from is None:
+                changed_from = offset + layout.changed_from
+            offset += len(layout.lines)
+        if changed_from is None:
+            return False
+        self.lines = [line for layout in self._items for line in layout.lines]
+        self.joins = bytearray().join([layout.joins for layout in self._items])
+        self.changed_from = changed_from
+        return True
+
     def update(self, block: Block) -> bool:
         if block.type != "bullet_list":
             return False
@@ -851,8 +976,15 @@ class SkippedLayout:
     def update(self, block: Block) -> bool:
         return block.type == self._kind
 
+    def settle(self) -> bool:
+        return False
 
-def layout_block(block: Block, frame: Frame, styles: RenderStyles, console: Console) -> BlockLayout:
+
+def layout_block(
+    block: Block, frame: Frame, styles: RenderStyles, console: Console, final: bool = True
+) -> BlockLayout:
+    """A block's layout. `final` False: the block may still grow (it streams), so what its
+    end shows may wait for what follows (see `BlockLayout.settle`)."""
     layout: BlockLayout
     if block.type == "paragraph":
         layout = ParagraphLayout(frame, styles, console)
@@ -861,6 +993,8 @@ def layout_block(block: Block, frame: Frame, styles: RenderStyles, console: Cons
     else:
         return SkippedLayout(block.type)
     layout.update(block)
+    if final:
+        layout.settle()
     return layout
 
 
@@ -1145,6 +1279,7 @@ def _part_lines(
     if isinstance(part, TextPart):
         layout = ParagraphLayout(frame, styles, console)
         layout.extend([Span(text=part.text)])
+        layout.settle()
         if joins is not None:
             joins += layout.joins
         return layout.lines

@@ -154,7 +154,10 @@ class EntryLayout:
     def layout_slot(self, entry: Entry, slot: Slot) -> None:
         frame, styles, console = entry.frame, self.styles, self._console()
         if slot.blocks is not None:
-            slot.layouts = [layout_block(block, frame, styles, console) for block in slot.blocks]
+            final = entry.state not in IN_PROGRESS
+            slot.layouts = [
+                layout_block(block, frame, styles, console, final) for block in slot.blocks
+            ]
             slot.chunks = [Chunk(layout.lines, True, layout.joins) for layout in slot.layouts]
         else:
             slot.layouts = []
@@ -181,6 +184,9 @@ class EntryLayout:
         first_line: int | None = None
         appended: list[Chunk] = []  # new blocks at the end of the last part: the streaming case
         last_slot = entry.slots[-1] if entry.slots else None
+        # Once the entry is finished, no block grows: the end of each shows what it held
+        # back for what might follow (`BlockLayout.settle`).
+        final = entry.state not in IN_PROGRESS
         for slot in entry.slots:
             if slot.dirty:
                 self.layout_slot(entry, slot)
@@ -193,16 +199,23 @@ class EntryLayout:
                 del slot.layouts[len(blocks) :]
                 del slot.chunks[len(blocks) :]
                 structural = True
-            for index in sorted(slot.dirty_blocks):
+            settling = range(len(slot.layouts)) if final else ()
+            for index in sorted({*slot.dirty_blocks, *settling}):
                 if index >= len(blocks):
                     continue
                 if index < len(slot.layouts):
                     layout = slot.layouts[index]
-                    if layout.update(blocks[index]):
+                    if index not in slot.dirty_blocks:
+                        if not layout.settle():
+                            continue
                         changed_from = layout.changed_from
+                    elif layout.update(blocks[index]):
+                        changed_from = layout.changed_from
+                        if final and layout.settle():
+                            changed_from = min(changed_from, layout.changed_from)
                     else:
                         layout = slot.layouts[index] = layout_block(
-                            blocks[index], frame, styles, console
+                            blocks[index], frame, styles, console, final
                         )
                         changed_from = 0
                     chunk = slot.chunks[index]
@@ -218,7 +231,7 @@ class EntryLayout:
                     continue
                 at_end = slot is last_slot and bool(slot.chunks)
                 while len(slot.layouts) <= index:
-                    layout = layout_block(blocks[len(slot.layouts)], frame, styles, console)
+                    layout = layout_block(blocks[len(slot.layouts)], frame, styles, console, final)
                     slot.layouts.append(layout)
                     chunk = Chunk(layout.lines, True, layout.joins)
                     slot.chunks.append(chunk)

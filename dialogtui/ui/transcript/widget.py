@@ -54,7 +54,18 @@ from textual.timer import Timer
 from dialogtui.api.models import Block, Part, TextPart, plain_text
 from dialogtui.conversation.outcome import Outcome
 from dialogtui.ui.pictures import Picture
-from dialogtui.ui.render import JOIN_CHOP, JOIN_HARD, JOIN_SPACE, Line, RenderStyles
+from dialogtui.ui.render import (
+    JOIN_CHOP,
+    JOIN_HARD,
+    JOIN_SPACE,
+    Frame,
+    Line,
+    RenderStyles,
+    join_rows,
+    line_text,
+    notice_lines,
+    render_part,
+)
 from dialogtui.ui.scrollbar import StripScrollBar
 from dialogtui.ui.textual_hooks import install_vertical_scrollbar, set_virtual_height_quietly
 
@@ -91,6 +102,11 @@ class _Anchor:
     index: int
     offset: int
     height: int
+
+
+COPY_WIDTH = 1000
+"""The width a message is laid out at for copying (`copy_text`): wider than any window, so
+its text breaks only where it does, and tables and cards take their own width."""
 
 
 class Transcript(ScrollView, can_focus=True):
@@ -467,24 +483,57 @@ class Transcript(ScrollView, can_focus=True):
             self._update_marking()
         self._schedule(urgent=True)
 
-    def entry_text(self, entry_id: int) -> str:
-        """The plain text of an entry as displayed (label and markers included, the side
-        padding of a message band left out): for tests and copying."""
+    def _laid_out(self, entry_id: int) -> tuple[Entry, bool]:
+        """The entry, laid out at the current width as it stands; False with it if the widget
+        cannot lay out yet."""
         entry = self._doc.entry(entry_id)
         if entry is None:
             raise KeyError(f"no entry {entry_id}")
         if entry.streaming and self._doc.fetch_streaming(entry):
             self._doc.dirty[entry.index] = entry
         if not self._flush_now():
-            if entry.role == "notice":
-                return entry.text
-            return plain_text(entry.parts())
+            return entry, False
         if entry.gen != self._layout.gen:
             self._build(entry)
             self._schedule()
+        return entry, True
+
+    def entry_text(self, entry_id: int) -> str:
+        """The plain text of an entry as displayed (label and markers included, the side
+        padding of a message band left out): for tests."""
+        entry, laid_out = self._laid_out(entry_id)
+        if not laid_out:
+            return entry.text if entry.role == "notice" else plain_text(entry.parts())
         skip = entry.frame.left
         lines = [plain(entry.line(offset), skip) for offset in range(entry.height)]
         return "\n".join(lines[1:] if entry.index else lines)
+
+    def copy_text(self, entry_id: int) -> str:
+        """An entry's content as written, for copying: a message's parts (a notice's text;
+        no label, state marker or footer), laid out wider than any window and joined back
+        where they were wrapped as a selection's copy joins them (`join_rows`): paragraphs
+        and list items one line each, tables and product cards as their lines. So the same
+        at any window width."""
+        role, parts = self.entry_parts(entry_id)
+        entry = self._doc.entry(entry_id)
+        assert entry is not None  # entry_parts raised KeyError otherwise
+        if not self.is_mounted:
+            return entry.text if role == "notice" else plain_text(parts)
+        frame, styles, console = Frame(COPY_WIDTH), RenderStyles(), self._console_for_render()
+        laid_out: list[tuple[list[Line], bytearray]] = []
+        if role == "notice":
+            joins = bytearray()
+            laid_out.append(
+                (notice_lines(entry.text, entry.variant, frame, styles, console, joins), joins)
+            )
+        else:
+            for part in parts:
+                joins = bytearray()
+                laid_out.append((render_part(part, frame, styles, console, joins), joins))
+        sections = [
+            join_rows(zip(map(line_text, lines), joins, strict=True)) for lines, joins in laid_out
+        ]
+        return "\n\n".join(section for section in sections if section.strip()).strip("\n")
 
     def visible_text(self) -> str:
         """The plain text of the lines in the viewport (without band padding, like
@@ -1104,7 +1153,7 @@ class Transcript(ScrollView, can_focus=True):
         start, end = selection
         first = 0 if start is None else max(0, start.y)
         last = total - 1 if end is None else min(end.y, total - 1)
-        lines: list[str] = []
+        rows: list[tuple[str, int]] = []
         for number in range(first, last + 1):
             entry, line = self._entry_line_at(number)
             text = "".join(piece for piece, _ in line)
@@ -1119,13 +1168,8 @@ class Transcript(ScrollView, can_focus=True):
                 if join != JOIN_HARD:
                     # A wrapped line starts at its text: before it, only the hanging indent.
                     begin = max(begin, len(text) - len(text[pad:].lstrip(" ")))
-            piece = text[begin:stop].rstrip() if stop > begin else ""
-            if join == JOIN_HARD or number == first:
-                lines.append(piece)
-            elif piece:  # the line above goes on here (its trailing blanks are gone)
-                above = lines[-1]
-                lines[-1] = f"{above} {piece}" if join == JOIN_SPACE and above else above + piece
-        return "\n".join(lines), "\n"
+            rows.append((text[begin:stop] if stop > begin else "", join))
+        return join_rows(rows), "\n"
 
     def _text_place(self, offset: Offset) -> tuple[int, int] | None:
         """A place in the text as (entry index, visible characters before it in the entry):
@@ -1349,7 +1393,8 @@ class Transcript(ScrollView, can_focus=True):
 
 
 class _Search:
-    """Matches of one query, as (entry index, line in entry, start, end). Entries whose text
+    """Matches of one query, as (entry index, line in entry, start, end): a match the layout
+    wrapped onto more lines has more such pieces, highlighted with it. Entries whose text
     does not contain the query are never laid out: the model's plain text decides first,
     cached per entry version, so a search over 1,000 messages lays out only the hits."""
 
@@ -1372,21 +1417,71 @@ class _Search:
             return 0
         doc, layout = transcript.document, transcript._layout
         self.gen = layout.gen
+        pieces: dict[int, list[tuple[int, int, int, int]]] = {}
         for entry in doc.entries:
             if not in_labels and squeezed not in _entry_words(entry):
                 continue
             if entry.gen != layout.gen:
                 transcript._build(entry)
-            for offset in range(entry.height):
-                text = "".join(piece for piece, _ in entry.line(offset)).casefold()
-                start = text.find(needle)
-                while start != -1:
-                    self.matches.append((entry.index, offset, start, start + len(needle)))
-                    start = text.find(needle, start + len(needle))
+            self._search_entry(entry, needle, pieces)
         transcript._schedule(urgent=True)
         for position, match in enumerate(self.matches):
-            self._by_entry.setdefault(match[0], []).append((position, match))
+            by_line = self._by_entry.setdefault(match[0], [])
+            by_line.append((position, match))
+            by_line.extend((position, more) for more in pieces.get(position, ()))
         return len(self.matches)
+
+    def _search_entry(
+        self, entry: Entry, needle: str, pieces: dict[int, list[tuple[int, int, int, int]]]
+    ) -> None:
+        """Add the matches in `entry`. The lines a paragraph was wrapped into are searched
+        as the one line they were (joined by the space wrapped at, or by nothing inside a
+        word cut to fit, as a copy joins them): a phrase the layout split is found once, its
+        first line in `matches`, the pieces on the lines below in `pieces`."""
+        height, pad = entry.height, entry.frame.left
+        offset = 0
+        while offset < height:
+            text = "".join(piece for piece, _ in entry.line(offset))
+            below = offset + 1
+            if below >= height or entry.join(below) == JOIN_HARD:
+                # One line of its own, as most are: searched as drawn.
+                folded = text.casefold()
+                start = folded.find(needle)
+                while start != -1:
+                    self.matches.append((entry.index, offset, start, start + len(needle)))
+                    start = folded.find(needle, start + len(needle))
+                offset = below
+                continue
+            # (start in the joined text, line, column of that start) for each line's text;
+            # what lies between two (the space wrapped at) is on no line.
+            spans = [(0, offset, 0)]
+            ends: list[int] = []
+            joined = text.rstrip()
+            while below < height and (join := entry.join(below)) != JOIN_HARD:
+                line = "".join(piece for piece, _ in entry.line(below))
+                begin = len(line) - len(line[pad:].lstrip(" "))  # after the hanging indent
+                ends.append(len(joined))
+                joined += " " if join == JOIN_SPACE else ""
+                spans.append((len(joined), below, begin))
+                joined += line[begin:].rstrip()
+                below += 1
+            ends.append(len(joined))
+            folded = joined.casefold()
+            start = folded.find(needle)
+            while start != -1:
+                end = start + len(needle)
+                found = []
+                for (at, line_number, column), stop in zip(spans, ends, strict=True):
+                    if at < end and start < stop:
+                        first, last = max(start, at) - at, min(end, stop) - at
+                        if last > first:
+                            found.append((entry.index, line_number, column + first, column + last))
+                if found:
+                    if len(found) > 1:
+                        pieces[len(self.matches)] = found[1:]
+                    self.matches.append(found[0])
+                start = folded.find(needle, end)
+            offset = below
 
     def rerun(self, transcript: Transcript) -> None:
         """The same query at the current layout, staying near the current match."""

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
-from dialogtui.devserver.content import SPLIT_JOINERS
+from dialogtui.devserver.content import SPLIT_JOINERS, SPLIT_SPANS, split_joiners_text
 from dialogtui.text import StreamSanitizer, sanitize
 
 # The characters whose showing depends on a neighbour, and some around them.
@@ -71,9 +71,11 @@ def send(server: DevServer, text: str, tmp_path: Path) -> subprocess.CompletedPr
 def test_send_prints_split_joiners_and_crlf_as_the_whole_text(
     server: DevServer, tmp_path: Path
 ) -> None:
-    paragraphs = ["".join(pieces) for pieces in SPLIT_JOINERS]
-    whole = "\n\n".join(paragraphs)
-    piecewise = "\n\n".join("".join(map(sanitize, pieces)) for pieces in SPLIT_JOINERS)
+    whole = split_joiners_text()
+    piecewise = "\n\n".join(
+        "".join(sanitize(str(piece if isinstance(piece, str) else piece["text"])) for piece in p)
+        for p in [*SPLIT_JOINERS, *SPLIT_SPANS]
+    )
     assert piecewise != sanitize(whole)  # the scenario does split where it matters
 
     sent = send(server, "show me !split_joiners", tmp_path)
@@ -84,6 +86,12 @@ def test_send_prints_split_joiners_and_crlf_as_the_whole_text(
     assert "\u240d" not in sent.stdout.split("Line one")[1].split("A lone CR")[0]
     assert "\U0001f469\u200d\U0001f4bb" in sent.stdout  # the sequence, joined
     assert "joiner\u27e8U+200D\u27e9between" in sent.stdout  # a stray joiner is still shown
+    # Split between a plain and a bold span (a link with no text reads as its URL), between
+    # a struck and a plain one.
+    assert "two spans: \U0001f469\u200d\U0001f4bb (plain" in sent.stdout
+    assert "in bold: \u2764\ufe0f\u200d\U0001f525 firehttps://example.com/fire" in sent.stdout
+    assert "Struck line\nthen plain" in sent.stdout
+    assert "joiner\u27e8U+200D\u27e9after bold" in sent.stdout
     assert sent.stderr == ""  # and the reply is not printed a second time
 
 
@@ -95,3 +103,24 @@ def test_send_does_not_reprint_a_reply_whose_text_needed_sanitizing(
     assert sent.returncode == 0, sent.stderr
     assert "changed after it was printed" not in sent.stderr
     assert sent.stdout.count("Bidi override") == 1
+
+
+def test_run_prints_split_joiners_as_the_whole_text(server: DevServer, tmp_path: Path) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text("show me !split_joiners\n", encoding="utf-8")
+    ran = subprocess.run(
+        [
+            *(sys.executable, "-m", "dialogtui", "run", "--no-save"),
+            *("--base-url", server.base_url, "--chatbot-id", DEMO_CHATBOT_ID, str(script)),
+        ],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert server.stats.scenario_count("split_joiners") == 1
+    # The reply, indented under its turn: each paragraph reads as the whole text sanitized.
+    shown = "\n".join(line.removeprefix("    ") for line in ran.stdout.splitlines())
+    for paragraph in sanitize(split_joiners_text()).split("\n\n"):
+        assert paragraph in shown

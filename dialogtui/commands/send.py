@@ -19,11 +19,13 @@ from ..api.models import (
     PartDeltaEvent,
     PartEvent,
     StreamEvent,
+    SPAN_TYPES,
+    Span,
 )
 from .. import plaintext
 from ..conversation.events import Event, Notice, Streamed, TurnEnded
 from ..inputs import read_message
-from ..text import StreamSanitizer, sanitize
+from ..text import StreamSanitizer, sanitize, sanitize_line
 from ..target import Target
 from .common import StartupError, exit_code_for, open_target, print_failure
 
@@ -225,7 +227,9 @@ class _PlainPrinter:
         elif delta.action == "append_text" and delta.text:
             self._write(delta.text)
         elif delta.action == "append_span" and delta.span is not None:
-            self._write(plaintext.spans_text([delta.span]))
+            # Raw, into the one sanitizer: a span alone cannot see its neighbours (an emoji
+            # sequence half plain, half bold keeps its joiner).
+            self._write(_span_raw_text(delta.span))
         elif delta.action == "append_item" and delta.item is not None:
             if self._open_block_has_text:
                 self._write("\n")
@@ -257,6 +261,16 @@ class _PlainPrinter:
         if self._printed_anything:
             self._out.write("\n")
         self._out.flush()
+
+
+def _span_raw_text(span: Span) -> str:
+    """A span's words as `plaintext.spans_text` reads them, not yet sanitized: a link with no
+    text reads as its URL (sanitized already: it is one line)."""
+    if span.type not in SPAN_TYPES:
+        return ""
+    if span.type == "link" and not span.text and span.url:
+        return sanitize_line(span.url)
+    return span.text
 
 
 def _part_text(part: Part) -> str:

@@ -628,6 +628,40 @@ SPLIT_JOINERS: list[list[str]] = [
 ]
 
 
+# The same splits between formatting spans, streamed as append_span deltas in the vendor's span
+# shapes: a sequence half plain, half bold is still one sequence.
+SPLIT_SPANS: list[list[JSON]] = [
+    [
+        {"type": "text", "text": "A coder in two spans: \U0001f469\u200d"},
+        {"type": "bold", "text": "\U0001f4bb"},
+        {"type": "text", "text": " (plain, then bold)."},
+    ],
+    [
+        {"type": "text", "text": "A heart on fire, in bold: \u2764\ufe0f\u200d"},
+        {"type": "bold", "text": "\U0001f525 fire"},
+        {"type": "link", "text": "", "url": "https://example.com/fire"},
+    ],
+    [
+        {"type": "strike", "text": "Struck line\r"},
+        {"type": "text", "text": "\nthen plain (CR LF split between spans)."},
+    ],
+    [
+        {"type": "bold", "text": "A stray joiner\u200d"},
+        {"type": "text", "text": "after bold words is still shown."},
+    ],
+]
+
+
+def split_joiners_text() -> str:
+    """The split_joiners reply's whole text, raw (a link with no text read as its URL): what
+    every way of showing it must read as once sanitized."""
+    paragraphs = ["".join(pieces) for pieces in SPLIT_JOINERS]
+    paragraphs += [
+        "".join(str(span["text"] or span.get("url", "")) for span in spans) for spans in SPLIT_SPANS
+    ]
+    return "\n\n".join(paragraphs)
+
+
 def split_joiners_reply() -> Reply:
     reply = Reply()
     rich = RichTextWriter(reply)
@@ -635,6 +669,11 @@ def split_joiners_reply() -> Reply:
         p = rich.paragraph()
         for piece in pieces:
             rich.text(p, piece)
+        rich.end_block(p)
+    for spans in SPLIT_SPANS:
+        p = rich.paragraph()
+        for span in spans:
+            rich.span(p, span)
         rich.end_block(p)
     rich.finish()
     return reply

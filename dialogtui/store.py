@@ -72,7 +72,7 @@ from .api.models import (
 )
 from . import plaintext
 from .conversation.outcome import Outcome
-from .text import FORMAT_CHARACTERS, sanitize, sanitize_line
+from .text import FORMAT_CHARACTERS, sanitize, sanitize_line, sanitize_pieces
 
 if TYPE_CHECKING:
     from .api.errors import DialogError
@@ -1706,16 +1706,18 @@ def _md_error(error: StoredError) -> str:
 
 
 def _md_spans(spans: list[Span]) -> str:
+    kept = [span for span in spans if span.type in ("text", "bold", "strike", "link")]
     out: list[str] = []
-    for span in spans:
-        text = sanitize(span.text)
+    # Sanitized as one text, then marked up: an emoji sequence split between a plain and a
+    # bold span keeps its joiner, a CR LF split between two spans is one line end.
+    for span, text in zip(kept, sanitize_pieces([span.text for span in kept]), strict=True):
         if span.type == "bold" and text.strip():
             out.append(f"**{text}**")
         elif span.type == "strike" and text.strip():
             out.append(f"~~{text}~~")
         elif span.type == "link" and span.url:
             out.append(f"[{text}](<{_md_line(span.url)}>)")
-        elif span.type in ("text", "bold", "strike", "link"):
+        else:
             out.append(text)
     return "".join(out)
 

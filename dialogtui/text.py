@@ -87,41 +87,6 @@ def sanitize_line(text: str) -> str:
     return sanitize(text, keep_newlines=False)
 
 
-def _may_join_next(char: str) -> bool:
-    """Whether `char` or what follows it may be shown differently together than apart: CR
-    (CR LF is one line end), the joiner, and what a joiner after it would join (a pictograph,
-    or the variation selector after one)."""
-    return char in _HOLD_BACK or _is_pictograph(char)
-
-
-_HOLD_BACK: Final = "\r" + _ZWJ + _EMOJI_MODIFIERS
-
-
-class StreamSanitizer:
-    """`sanitize` for text that arrives in pieces (streamed deltas): the pieces `feed` and
-    `flush` return, joined, equal `sanitize` of the whole text.
-
-    Only CR and the joiner are shown depending on their neighbours, so a piece's tail that
-    could combine with the next piece (see `_may_join_next`) is held back until more text
-    comes or `flush` is called; the rest is sanitized and returned at once.
-    """
-
-    def __init__(self) -> None:
-        self._held = ""
-
-    def feed(self, text: str) -> str:
-        text = self._held + text
-        cut = len(text)
-        while cut > 0 and _may_join_next(text[cut - 1]):
-            cut -= 1
-        self._held = text[cut:]
-        return sanitize(text[:cut]) if cut else ""
-
-    def flush(self) -> str:
-        held, self._held = self._held, ""
-        return sanitize(held) if held else ""
-
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -167,3 +132,35 @@ def sanitize_pieces(pieces: Sequence[str]) -> list[str]:
         out.append(sanitize_piece(piece, before, after))
         before = (before + piece)[-2:]
     return out
+
+
+class StreamSanitizer:
+    """`sanitize` for text that arrives in pieces (streamed deltas): the pieces `feed` and
+    `flush` return, joined, equal `sanitize` of the whole text.
+
+    Only CR and the joiner are shown depending on what follows them (CR LF is one line end; a
+    joiner between two pictographs is kept), so only a piece's last character, if it is one of
+    those, waits for the next piece or `flush`. Everything else is printed at once, sanitized
+    in the light of the last two characters before it (what a joiner looks back at: a
+    pictograph, perhaps with its variation selector): however long a run of symbols or emoji,
+    the held part stays one character and each piece costs its own length.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""  # "", or a CR or joiner whose showing is not known yet
+        self._before = ""  # the last two raw characters before it
+
+    def feed(self, text: str) -> str:
+        text = self._held + text
+        cut = len(text) - 1 if text and text[-1] in HOLD_BACK else len(text)
+        self._held = text[cut:]
+        shown = sanitize_piece(text[:cut], self._before, self._held)
+        self._before = (self._before + text[:cut])[-2:]
+        return shown
+
+    def flush(self) -> str:
+        """The held character as the text's end shows it; what comes next starts a new text."""
+        held, self._held = self._held, ""
+        shown = sanitize_piece(held, self._before) if held else ""
+        self._before = ""
+        return shown

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialogtui.devserver import DEMO_API_KEY, DEMO_CHATBOT_ID, DevServer
@@ -26,6 +26,7 @@ TRICKY = [
 ]  # fmt: skip
 
 
+@settings(deadline=None)  # a shared machine: how long an example takes is not the property
 @given(st.lists(st.text(alphabet=st.sampled_from(TRICKY), max_size=6), max_size=8))
 def test_pieces_through_the_stream_sanitizer_read_as_the_whole(pieces: list[str]) -> None:
     stream = StreamSanitizer()
@@ -36,13 +37,38 @@ def test_pieces_through_the_stream_sanitizer_read_as_the_whole(pieces: list[str]
 def test_the_stream_sanitizer_holds_back_only_what_could_join() -> None:
     stream = StreamSanitizer()
     assert stream.feed("plain words ") == "plain words "  # nothing held: printed at once
-    assert stream.feed("a coder \U0001f469") == "a coder "
+    assert stream.feed("a coder \U0001f469") == "a coder \U0001f469"  # shown whatever follows
+    assert stream.feed("\u200d") == ""  # shown only if a pictograph follows
+    assert stream.feed("\U0001f4bb!") == "\u200d\U0001f4bb!"
+    assert stream.feed("\u2764\ufe0f") == "\u2764\ufe0f"
     assert stream.feed("\u200d") == ""
-    assert stream.feed("\U0001f4bb!") == "\U0001f469\u200d\U0001f4bb!"
+    assert stream.feed("\U0001f525") == "\u200d\U0001f525"  # joined across the VS before it
+    assert stream.feed("\U0001f44b\u200d") == "\U0001f44b"
+    assert stream.feed(" stray") == "\u27e8U+200D\u27e9 stray"
     assert stream.feed("line\r") == "line"
     assert stream.feed("\nnext") == "\nnext"
     assert stream.feed("end\r") == "end"
     assert stream.flush() == "\u240d"  # a CR at the very end is still shown
+    assert stream.feed("\U0001f469") + stream.flush() == "\U0001f469"
+    assert stream.feed("\u200d\U0001f4bb") == "\u27e8U+200D\u27e9\U0001f4bb"  # a new text
+
+
+def test_a_long_run_of_symbols_is_printed_as_it_comes() -> None:
+    # Box drawing, (c) and emoji are all pictographs ("So"): none is held back for what may
+    # follow it, so each is printed when it comes and the held part never grows.
+    stream = StreamSanitizer()
+    for _ in range(10_000):
+        assert stream.feed("\u2500") == "\u2500"
+    assert stream.flush() == ""
+    # A run of joined emoji: only the joiner waits for the pictograph after it.
+    coders = "\U0001f469\u200d\U0001f4bb" * 3_000
+    shown = []
+    for char in coders:
+        printed = stream.feed(char)
+        assert len(printed) <= 2  # the character, after a held joiner
+        shown.append(printed)
+    shown.append(stream.flush())
+    assert "".join(shown) == sanitize(coders) == coders
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

@@ -56,7 +56,7 @@ from dialogtui.ui.transcript import Transcript
 
 from .test_app import make_app, ready, send, turn_finished, wait_for
 from .test_keys_and_copy import TranscriptApp
-from .test_transcript import ASCII_PIECE, CONSOLE, STYLES, growth
+from .test_transcript import ASCII_PIECE, CONSOLE, STYLES
 
 WIDTHS = [100, 52]
 """Two window widths: the same selection must copy the same text at both."""
@@ -220,25 +220,6 @@ async def test_a_selection_from_mid_line_to_mid_line_copies_exactly_that(
 
 # ---------------------------------------------------------------------------------------------
 # The layout's record of wrapped lines (`joins`), which the copy reads
-
-
-@settings(max_examples=300, deadline=None)
-@given(growth())
-def test_a_streamed_paragraph_records_the_joins_of_one_laid_out_at_once(
-    case: tuple[list[list[Span]], int],
-) -> None:
-    snapshots, width = case
-    frame = Frame(width + 2, left=1, right=1)
-    streamed = ParagraphLayout(frame, STYLES, CONSOLE)
-    for spans in snapshots:
-        if not streamed.extend(spans):
-            streamed = ParagraphLayout(frame, STYLES, CONSOLE)
-            assert streamed.extend(spans)
-        assert len(streamed.joins) == len(streamed.lines)
-    whole = ParagraphLayout(frame, STYLES, CONSOLE)
-    whole.extend([Span(type=s.type, text=s.text, url=s.url) for s in snapshots[-1]])
-    assert streamed.joins == whole.joins
-    assert not whole.joins or whole.joins[0] == JOIN_HARD
 
 
 @settings(max_examples=300, deadline=None)

@@ -55,6 +55,7 @@ from dialogtui.api.models import (
     UnknownPart,
 )
 from dialogtui.ui.render import (
+    JOIN_HARD,
     Fold,
     Frame,
     Line,
@@ -1182,10 +1183,14 @@ def test_incremental_paragraph_equals_paragraph_laid_out_at_once(
         else:
             streamed = ParagraphLayout(frame, STYLES, CONSOLE)
             assert streamed.extend(spans)
+        # How each line follows the one above (the copy reads it): one mark per line.
+        assert len(streamed.joins) == len(streamed.lines)
     final = [Span(type=s.type, text=s.text, url=s.url) for s in snapshots[-1]]
     whole = ParagraphLayout(frame, STYLES, CONSOLE)
     whole.extend(final)
     assert normalized(streamed.lines, frame.palette) == normalized(whole.lines, frame.palette)
+    assert streamed.joins == whole.joins
+    assert not whole.joins or whole.joins[0] == JOIN_HARD
     assert all(cell_len(line_text(line)) == width + 2 for line in whole.lines)
 
 

@@ -66,20 +66,31 @@ def _joins_emoji(text: str, at: int) -> bool:
     return bool(before and after) and _is_pictograph(before) and _is_pictograph(after)
 
 
-def _replace(match: re.Match[str]) -> str:
-    char = match.group()
-    if char == _ZWJ and _joins_emoji(match.string, match.start()):
-        return char
-    return marker(char)
-
-
 def sanitize(text: str, *, keep_newlines: bool = True) -> str:
     """Replace control, bidi and zero-width characters with visible stand-ins. Tabs become
     spaces; CR LF becomes LF."""
+    return _sanitized(text, 0, len(text), keep_newlines=keep_newlines)
+
+
+def _sanitized(whole: str, start: int, end: int, *, keep_newlines: bool = True) -> str:
+    """`whole[start:end]` sanitized, the characters around it read as its context (a joiner
+    looks at the characters beside it, a CR at the one after it)."""
     pattern = _UNSAFE if keep_newlines else _UNSAFE_WITH_NEWLINES
-    if keep_newlines:
-        text = text.replace("\r\n", "\n")
-    return pattern.sub(_replace, text).replace("\t", "    ")
+    first = pattern.search(whole, start, end)
+    if first is None:  # most text: nothing to replace
+        return whole[start:end].replace("\t", "    ")
+    out: list[str] = []
+    done = start
+    for match in pattern.finditer(whole, first.start(), end):
+        at = match.start()
+        out.append(whole[done:at])
+        done = at + 1
+        char = match.group()
+        if keep_newlines and char == "\r" and whole[at + 1 : at + 2] == "\n":
+            continue  # CR LF is one line end: the LF's
+        out.append(char if char == _ZWJ and _joins_emoji(whole, at) else marker(char))
+    out.append(whole[done:end])
+    return "".join(out).replace("\t", "    ")
 
 
 def sanitize_line(text: str) -> str:
@@ -102,19 +113,7 @@ def sanitize_piece(text: str, before: str = "", after: str = "") -> str:
     neighbours, read as `sanitize` of the whole: an emoji sequence split between two spans
     or two streamed deltas keeps its joiner."""
     whole = before + text + after
-    start, end = len(before), len(before) + len(text)
-    out: list[str] = []
-    done = start
-    for match in _UNSAFE.finditer(whole, start, end):
-        at = match.start()
-        out.append(whole[done:at])
-        done = at + 1
-        char = match.group()
-        if char == "\r" and whole[at + 1 : at + 2] == "\n":
-            continue  # CR LF is one line end: the LF's
-        out.append(char if char == _ZWJ and _joins_emoji(whole, at) else marker(char))
-    out.append(whole[done:end])
-    return "".join(out).replace("\t", "    ")
+    return _sanitized(whole, len(before), len(before) + len(text))
 
 
 def sanitize_pieces(pieces: Sequence[str]) -> list[str]:

@@ -8,8 +8,10 @@ The layout stays incremental: only a trailing CR or joiner waits for what follow
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len, split_graphemes
 
 from dialogtui.api.models import Block, ListItem, RichTextPart, Span, TextPart
 from dialogtui.conversation.outcome import Outcome
@@ -161,3 +163,50 @@ async def test_the_app_shows_the_split_joiners_scenario_as_the_whole_text(
         assert shown[: len(expected)] == expected  # then the reply's footer (timings)
         assert f"A family: {FAMILY}" in shown[0]
         assert any(f"joiner{MARKER}between" in line for line in shown)  # a stray one stays
+
+
+# A sequence's second part starting a new span: the joiner, VS16 or a skin tone first in it.
+SPLIT_AT_THE_START = [
+    [Span(text="Fire \u2764\ufe0f"), Span(type="bold", text="\u200d\U0001f525 fire")],
+    [
+        Span(text="Link \u2764\ufe0f"),
+        Span(type="link", text="\u200d\U0001f525 fire", url="https://example.com/fire"),
+    ],
+    [Span(text="Heart \u2764"), Span(type="bold", text="\ufe0f red")],
+    [Span(text="Thumb \U0001f44d"), Span(type="bold", text="\U0001f3fd up")],
+]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["saved", "streamed"])
+async def test_a_sequence_whose_second_span_starts_with_its_joiner_is_drawn_as_measured(
+    streamed: bool,
+) -> None:
+    # The glyph that crosses the change of style is one glyph on the line: the screen drawn
+    # whole and the terminal fed frame by frame (conftest) must agree on every cell.
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = app.query_one(Transcript)
+        blocks = [Block(spans=spans) for spans in SPLIT_AT_THE_START]
+        if streamed:
+            reply = transcript.add_entry("assistant", [RichTextPart()], state=Outcome.STREAMING)
+            for index, spans in enumerate(SPLIT_AT_THE_START):
+                for count in range(1, len(spans) + 1):
+                    transcript.set_block(reply, 0, index, Block(spans=spans[:count]))
+                    await pilot.pause()
+            transcript.set_state(reply, Outcome.DONE)
+        else:
+            reply = transcript.add_entry("assistant", [RichTextPart(blocks=blocks)])
+        await pilot.pause()
+        whole = [spans_text(spans, STYLES).plain for spans in SPLIT_AT_THE_START]
+        assert "Fire \u2764\ufe0f\u200d\U0001f525 fire" in whole[0]  # the joiner kept
+        assert transcript.entry_text(reply).split("\n")[1:8] == "\n\n".join(whole).split("\n")
+    for spans in SPLIT_AT_THE_START:
+        layout = ParagraphLayout(Frame(60), STYLES, CONSOLE)
+        layout.extend(spans)
+        layout.settle()
+        (line,) = layout.lines
+        # Each run measures as the terminal draws it, a glyph at a time: no run starts inside
+        # a glyph (where Rich's `cell_len` and `split_graphemes` differ).
+        assert sum(cell_len(text) for text, _ in line) == 60
+        for text, _ in line:
+            assert sum(width for _, _, width in split_graphemes(text)[0]) == cell_len(text)

@@ -9,15 +9,17 @@ The layout stays incremental: only a trailing CR or joiner waits for what follow
 from __future__ import annotations
 
 import pytest
+import rich.cells
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rich.cells import cell_len, split_graphemes
 
 from dialogtui.api.models import Block, ListItem, RichTextPart, Span, TextPart
 from dialogtui.conversation.outcome import Outcome
 from dialogtui.devserver import DevServer
 from dialogtui.devserver.content import SPLIT_JOINERS
 from dialogtui.plaintext import spans_text as plain_spans_text
+from dialogtui.ui import glyph_widths
+from dialogtui.ui.glyph_widths import GlyphWidths
 from dialogtui.text import HOLD_BACK, sanitize, sanitize_pieces
 from dialogtui.ui.render import Frame, ParagraphLayout, line_text, spans_text
 from dialogtui.ui.transcript import Transcript
@@ -200,13 +202,36 @@ async def test_a_sequence_whose_second_span_starts_with_its_joiner_is_drawn_as_m
         whole = [spans_text(spans, STYLES).plain for spans in SPLIT_AT_THE_START]
         assert "Fire \u2764\ufe0f\u200d\U0001f525 fire" in whole[0]  # the joiner kept
         assert transcript.entry_text(reply).split("\n")[1:8] == "\n\n".join(whole).split("\n")
+    _assert_runs_measure_as_drawn()
+
+
+def _assert_runs_measure_as_drawn() -> None:
     for spans in SPLIT_AT_THE_START:
         layout = ParagraphLayout(Frame(60), STYLES, CONSOLE)
         layout.extend(spans)
         layout.settle()
         (line,) = layout.lines
         # Each run measures as the terminal draws it, a glyph at a time: no run starts inside
-        # a glyph (where Rich's `cell_len` and `split_graphemes` differ).
-        assert sum(cell_len(text) for text, _ in line) == 60
+        # a glyph (where Rich's `cell_len` and `split_graphemes` differ), so the line fits.
+        assert sum(rich.cells.cell_len(text) for text, _ in line) == 60
         for text, _ in line:
-            assert sum(width for _, _, width in split_graphemes(text)[0]) == cell_len(text)
+            glyphs = rich.cells.split_graphemes(text)[0]
+            assert sum(width for _, _, width in glyphs) == rich.cells.cell_len(text)
+
+
+@pytest.mark.parametrize(
+    "widths",
+    [
+        GlyphWidths(skin_tone=2, vs16_widens=False),  # as tmux draws them
+        GlyphWidths(skin_tone=2, vs16_widens=False, zwj_joins=False, regional_indicator=2),
+    ],
+    ids=["tmux", "codepoint-by-codepoint"],
+)
+def test_split_sequences_measure_as_drawn_with_a_terminals_own_widths(
+    widths: GlyphWidths,
+) -> None:
+    glyph_widths.apply(widths)
+    try:
+        _assert_runs_measure_as_drawn()
+    finally:
+        glyph_widths.apply(GlyphWidths())

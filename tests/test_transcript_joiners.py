@@ -165,6 +165,9 @@ async def test_the_app_shows_the_split_joiners_scenario_as_the_whole_text(
         assert shown[: len(expected)] == expected  # then the reply's footer (timings)
         assert f"A family: {FAMILY}" in shown[0]
         assert any(f"joiner{MARKER}between" in line for line in shown)  # a stray one stays
+        # The joiner first in a bold span and in a link's text: the sequence is kept whole.
+        fire = "\u2764\ufe0f\u200d\U0001f525"
+        assert any(f"Joiner first: {fire} in bold, {fire} linked" in line for line in shown)
 
 
 # A sequence's second part starting a new span: the joiner, VS16 or a skin tone first in it.

@@ -8,6 +8,8 @@ The layout stays incremental: only a trailing CR or joiner waits for what follow
 
 from __future__ import annotations
 
+import pytest
+import rich.cells
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +18,8 @@ from dialogtui.conversation.outcome import Outcome
 from dialogtui.devserver import DevServer
 from dialogtui.devserver.content import SPLIT_JOINERS
 from dialogtui.plaintext import spans_text as plain_spans_text
+from dialogtui.ui import glyph_widths
+from dialogtui.ui.glyph_widths import GlyphWidths
 from dialogtui.text import HOLD_BACK, sanitize, sanitize_pieces
 from dialogtui.ui.render import Frame, ParagraphLayout, line_text, spans_text
 from dialogtui.ui.transcript import Transcript
@@ -161,3 +165,76 @@ async def test_the_app_shows_the_split_joiners_scenario_as_the_whole_text(
         assert shown[: len(expected)] == expected  # then the reply's footer (timings)
         assert f"A family: {FAMILY}" in shown[0]
         assert any(f"joiner{MARKER}between" in line for line in shown)  # a stray one stays
+        # The joiner first in a bold span and in a link's text: the sequence is kept whole.
+        fire = "\u2764\ufe0f\u200d\U0001f525"
+        assert any(f"Joiner first: {fire} in bold, {fire} linked" in line for line in shown)
+
+
+# A sequence's second part starting a new span: the joiner, VS16 or a skin tone first in it.
+SPLIT_AT_THE_START = [
+    [Span(text="Fire \u2764\ufe0f"), Span(type="bold", text="\u200d\U0001f525 fire")],
+    [
+        Span(text="Link \u2764\ufe0f"),
+        Span(type="link", text="\u200d\U0001f525 fire", url="https://example.com/fire"),
+    ],
+    [Span(text="Heart \u2764"), Span(type="bold", text="\ufe0f red")],
+    [Span(text="Thumb \U0001f44d"), Span(type="bold", text="\U0001f3fd up")],
+]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["saved", "streamed"])
+async def test_a_sequence_whose_second_span_starts_with_its_joiner_is_drawn_as_measured(
+    streamed: bool,
+) -> None:
+    # The glyph that crosses the change of style is one glyph on the line: the screen drawn
+    # whole and the terminal fed frame by frame (conftest) must agree on every cell.
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = app.query_one(Transcript)
+        blocks = [Block(spans=spans) for spans in SPLIT_AT_THE_START]
+        if streamed:
+            reply = transcript.add_entry("assistant", [RichTextPart()], state=Outcome.STREAMING)
+            for index, spans in enumerate(SPLIT_AT_THE_START):
+                for count in range(1, len(spans) + 1):
+                    transcript.set_block(reply, 0, index, Block(spans=spans[:count]))
+                    await pilot.pause()
+            transcript.set_state(reply, Outcome.DONE)
+        else:
+            reply = transcript.add_entry("assistant", [RichTextPart(blocks=blocks)])
+        await pilot.pause()
+        whole = [spans_text(spans, STYLES).plain for spans in SPLIT_AT_THE_START]
+        assert "Fire \u2764\ufe0f\u200d\U0001f525 fire" in whole[0]  # the joiner kept
+        assert transcript.entry_text(reply).split("\n")[1:8] == "\n\n".join(whole).split("\n")
+    _assert_runs_measure_as_drawn()
+
+
+def _assert_runs_measure_as_drawn() -> None:
+    for spans in SPLIT_AT_THE_START:
+        layout = ParagraphLayout(Frame(60), STYLES, CONSOLE)
+        layout.extend(spans)
+        layout.settle()
+        (line,) = layout.lines
+        # Each run measures as the terminal draws it, a glyph at a time: no run starts inside
+        # a glyph (where Rich's `cell_len` and `split_graphemes` differ), so the line fits.
+        assert sum(rich.cells.cell_len(text) for text, _ in line) == 60
+        for text, _ in line:
+            glyphs = rich.cells.split_graphemes(text)[0]
+            assert sum(width for _, _, width in glyphs) == rich.cells.cell_len(text)
+
+
+@pytest.mark.parametrize(
+    "widths",
+    [
+        GlyphWidths(skin_tone=2, vs16_widens=False),  # as tmux draws them
+        GlyphWidths(skin_tone=2, vs16_widens=False, zwj_joins=False, regional_indicator=2),
+    ],
+    ids=["tmux", "codepoint-by-codepoint"],
+)
+def test_split_sequences_measure_as_drawn_with_a_terminals_own_widths(
+    widths: GlyphWidths,
+) -> None:
+    glyph_widths.apply(widths)
+    try:
+        _assert_runs_measure_as_drawn()
+    finally:
+        glyph_widths.apply(GlyphWidths())

@@ -649,6 +649,14 @@ SPLIT_SPANS: list[list[JSON]] = [
         {"type": "bold", "text": "A stray joiner\u200d"},
         {"type": "text", "text": "after bold words is still shown."},
     ],
+    # The joiner first in the next span (bold, then a link): the heart on fire is one glyph.
+    [
+        {"type": "text", "text": "Joiner first: \u2764\ufe0f"},
+        {"type": "bold", "text": "\u200d\U0001f525 in bold"},
+        {"type": "text", "text": ", \u2764\ufe0f"},
+        {"type": "link", "text": "\u200d\U0001f525 linked", "url": "https://example.com/fire"},
+        {"type": "text", "text": "."},
+    ],
 ]
 
 

@@ -223,24 +223,35 @@ _ZWJ: Final = "\u200d"
 
 def _whole_glyphs(runs: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """`runs` with no glyph split between two: an emoji sequence joined across a change of
-    style (👩 plain, ‍💻 bold) is measured as one glyph in the line, so it is drawn in one
-    run, in the first part's style, or the runs would measure wider than the line."""
-    for number in range(len(runs) - 1):
-        text, style = runs[number]
-        if not text.endswith(_ZWJ):
+    style (👩‍ plain, 💻 bold; ❤️ plain, ‍🔥 bold; ❤ plain, VS16 bold; 👍 plain, 🏽 bold) is one
+    glyph in the line's measure, so it is drawn in one run, in the first part's style. A run
+    that starts inside a glyph would measure otherwise (Rich's `cell_len` of "‍🔥" is 0, its
+    `split_graphemes` 2; "VS16" alone does not widen ❤), and the line would not fit its width;
+    a terminal joins such a character to the cell before it anyway."""
+    previous = -1  # the last run with text
+    emptied = False
+    width_of = rich.cells.get_character_cell_size
+    for number, (text, style) in enumerate(runs):
+        if not text:
             continue
-        following, following_style = runs[number + 1]
-        window = text[-8:] + following[:8]
-        spans = rich.cells.split_graphemes(window)[0]
-        joined = window.rfind(_ZWJ, 0, len(text[-8:])) if spans else -1
-        for start, end, _ in spans:
-            if start <= joined < end:
-                taken = max(0, end - len(text[-8:]))
-                if taken:
-                    runs[number] = (text + following[:taken], style)
-                    runs[number + 1] = (following[taken:], following_style)
-                break
-    return runs
+        if previous >= 0:
+            before, before_style = runs[previous]
+            # Only a joiner before, or a zero-width character (joiner, variation selector,
+            # skin tone where it joins, combining mark) first, can join the two runs' glyphs.
+            if before.endswith(_ZWJ) or not width_of(text[0]):
+                tail = before[-8:]
+                cut = len(tail)
+                for start, end, _ in rich.cells.split_graphemes(tail + text[:8])[0]:
+                    if start < cut < end:
+                        runs[previous] = (before + text[: end - cut], before_style)
+                        text = text[end - cut :]
+                        runs[number] = (text, style)
+                        break
+                if not text:
+                    emptied = True
+                    continue
+        previous = number
+    return [run for run in runs if run[0]] if emptied else runs
 
 
 def _started(frame: Frame) -> tuple[list[tuple[str, int]], int, int]:

@@ -1716,7 +1716,8 @@ def _md_spans(spans: list[Span]) -> str:
         elif span.type == "strike" and text.strip():
             out.append(f"~~{text}~~")
         elif span.type == "link" and span.url:
-            out.append(f"[{text}](<{_md_line(span.url)}>)")
+            url = _md_line(span.url)
+            out.append(f"[{text or url}](<{url}>)")  # a link with no text reads as its URL
         else:
             out.append(text)
     return "".join(out)

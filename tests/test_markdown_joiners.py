@@ -44,6 +44,8 @@ def test_the_markdown_export_keeps_a_joiner_split_between_spans(
     # Plain, then bold: the sequence joined, the bold markup around its second half.
     assert "A coder in two spans: \U0001f469\u200d**\U0001f4bb** (plain, then bold)." in markdown
     assert "in bold: \u2764\ufe0f\u200d**\U0001f525 fire**" in markdown
+    # A link with no text reads as its URL, as in plain text (not an empty, invisible link).
+    assert "fire**[https://example.com/fire](<https://example.com/fire>)" in markdown
     # Struck, then plain: the CR of the split CR LF is no marker, the markup still closes.
     assert "~~Struck line~~\nthen plain (CR LF split between spans)." in markdown
     # A joiner that joins nothing is still shown, inside its bold markup.

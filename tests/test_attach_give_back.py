@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from textual import events
 from textual.pilot import Pilot
 
@@ -92,30 +94,13 @@ async def test_a_cancelled_send_gives_back_its_files(server: DevServer, tmp_path
         assert pending_names(app) == ["photo.jpg", "notes.txt"]
 
 
-async def test_files_attached_meanwhile_are_not_replaced(server: DevServer, tmp_path: Path) -> None:
-    """Begun another message while the reply ran: what the person has now stays as it is."""
-    app = make_app(server)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await attach_two(pilot, tmp_path)
-        await send(pilot, "slowly !slow")
-        await wait_for(pilot, lambda: "You said" in last_entry_text(app))
-        other = tmp_path / "other.jpg"
-        other.write_bytes(jpeg(8, 8))
-        await pick(pilot, str(other))
-        app.composer.focus()
-        app.composer.load_text("a new message")
-        await pilot.press("escape")
-        await wait_for(pilot, turn_finished(app))
-        assert app.composer.text == "a new message"
-        assert pending_names(app) == ["other.jpg"]
-
-
-async def test_files_alone_attached_meanwhile_keep_the_old_text_out(
-    server: DevServer, tmp_path: Path
+@pytest.mark.parametrize("typed", ["a new message", ""])
+async def test_a_message_begun_meanwhile_keeps_the_cancelled_one_out(
+    server: DevServer, tmp_path: Path, typed: str
 ) -> None:
-    """Only files attached while the reply ran (the box still empty): a new message has
-    begun, and the cancelled one's text must not join it (Enter would send a mix)."""
+    """Another message begun while the reply ran, with text or with files alone: what the
+    person has now stays as it is, and the cancelled one's text and files do not join it
+    (Enter would send a mix)."""
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -126,7 +111,9 @@ async def test_files_alone_attached_meanwhile_keep_the_old_text_out(
         other.write_bytes(jpeg(8, 8))
         await pick(pilot, str(other))
         app.composer.focus()
+        if typed:
+            app.composer.load_text(typed)
         await pilot.press("escape")
         await wait_for(pilot, turn_finished(app))
-        assert app.composer.text == ""
+        assert app.composer.text == typed
         assert pending_names(app) == ["other.jpg"]
